@@ -1,0 +1,122 @@
+# Keel: a bare-metal type-1 hypervisor for Intel VT-x.
+#
+#   make            build/keel.elf and build/keel.iso
+#   make run        boot Keel with its default guests, console on the terminal
+#   make test       host unit tests, then every boot scenario (what CI runs)
+#   make unit       host unit tests only
+#   make scenarios  boot scenarios only (tools/scenarios; ONLY=name for one)
+#   make bench      the bench guest in Bochs, ticks per operation
+#
+# Every target that needs packages installs them through tools/deps.sh.
+
+BUILD   := build
+KCC     := gcc
+KLD     := ld
+HOSTCC  := gcc
+
+KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel \
+	   -mno-red-zone -mgeneral-regs-only -mno-sse -mno-mmx -mno-avx \
+	   -fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
+	   -fno-asynchronous-unwind-tables -fcf-protection=none \
+	   -Wall -Wextra -Werror -Wshadow -Wno-address-of-packed-member \
+	   -I. -MMD -MP
+KASFLAGS := -D__ASSEMBLER__ -I. -MMD -MP
+KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack \
+	    --no-warn-rwx-segments \
+	    -T linker.ld
+
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow -DKEEL_HOST -I. \
+	       -fsanitize=address,undefined -fno-sanitize-recover=all
+
+KERNEL_SRCS := \
+	boot/entry.S boot/trampoline.S boot/main.c boot/checks.c boot/mb2info.c \
+	arch/isr.S arch/idt.c arch/gdt.c arch/percpu.c arch/exceptions.c \
+	arch/smp.c arch/string.c arch/tsc.c \
+	mm/frame.c mm/mm.c mm/paging.c \
+	drivers/uart.c drivers/printk.c drivers/lapic.c drivers/pit.c \
+	drivers/platform.c drivers/acpi.c drivers/acpi_boot.c \
+	vmx/caps.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/exit_names.c \
+	vmx/exit_misc.c vmx/exit_io.c vmx/exit_msr.c vmx/exit_cr.c vmx/exit_ept.c \
+	vmx/exit_vmcall.c \
+	ept/ept.c \
+	guest/config.c guest/default_config.S guest/guest.c guest/lifecycle.c \
+	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/devices.c \
+	guest/vuart.c guest/fwcfg.c
+
+KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
+
+# Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
+UNIT_TESTS := frame mb2 acpi config
+UNIT_SRCS_config := guest/config.c
+UNIT_SRCS_frame := mm/frame.c
+UNIT_LIBS_frame := -pthread
+UNIT_SRCS_mb2 := boot/mb2info.c
+UNIT_SRCS_acpi := drivers/acpi.c
+UNIT_BINS := $(patsubst %,$(BUILD)/host/test_%,$(UNIT_TESTS))
+
+ISO_CMDLINE := shutdown=emu
+# The images the built-in configuration (guest/default.conf) names.
+DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
+
+.DEFAULT_GOAL := all
+include tests/guests/guests.mk
+
+.PHONY: all run test unit scenarios bench deps-build deps-test clean
+all: $(BUILD)/keel.elf $(BUILD)/keel.iso
+
+$(BUILD)/k/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(KCC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/k/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(KCC) $(KASFLAGS) -c $< -o $@
+
+$(BUILD)/keel.elf: $(KERNEL_OBJS) linker.ld
+	$(KLD) $(KLDFLAGS) -o $@ $(KERNEL_OBJS)
+
+$(BUILD)/k/guest/default_config.S.o: guest/default.conf
+
+$(BUILD)/keel.iso: $(BUILD)/keel.elf tools/mkiso $(GUEST_IMAGES)
+	tools/mkiso -o $@ --kernel $(BUILD)/keel.elf --cmdline "$(ISO_CMDLINE)" \
+		$(foreach g,$(DEFAULT_GUESTS),--module $(BUILD)/guests/$(word 2,$(subst :, ,$(g))) $(word 1,$(subst :, ,$(g))))
+
+$(BUILD)/host/keelcfg: tools/keelcfg.c guest/config.c guest/config.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -o $@ tools/keelcfg.c guest/config.c
+
+.SECONDEXPANSION:
+$(BUILD)/host/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_SRCS_$$*)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -o $@ $< $(UNIT_SRCS_$*) $(UNIT_LIBS_$*)
+
+deps-build:
+	@tools/deps.sh build
+
+deps-test:
+	@tools/deps.sh all
+
+unit: deps-test
+	@$(MAKE) -s $(UNIT_BINS)
+	@tools/unit $(UNIT_BINS)
+
+scenarios: deps-test
+	@$(MAKE) -s all
+	@tools/scenarios $(if $(ONLY),--only $(ONLY))
+
+test: deps-test
+	@$(MAKE) -s unit
+	@$(MAKE) -s scenarios
+
+run: deps-test
+	@$(MAKE) -s all
+	@tools/run --interactive --emu auto --timeout 0
+
+bench: deps-test
+	@$(MAKE) -s all
+	@tools/bench
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(KERNEL_OBJS:.o=.d)

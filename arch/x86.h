@@ -1,0 +1,129 @@
+/* x86 primitives: CPUID, MSRs, control registers, port I/O, TSC, interrupt
+ * flag. Thin inline wrappers: every instruction Keel issues by hand is here,
+ * so a reader finds the one place that touches each piece of hardware. */
+#ifndef KEEL_ARCH_X86_H
+#define KEEL_ARCH_X86_H
+
+#include "arch/compiler.h"
+
+struct cpuid_regs {
+	uint32_t eax, ebx, ecx, edx;
+};
+
+static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
+{
+	struct cpuid_regs r;
+
+	__asm__ volatile("cpuid"
+			 : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+			 : "a"(leaf), "c"(subleaf));
+	return r;
+}
+
+/* CPUID.1 feature bits Keel asks about (SDM Vol. 2A, CPUID, Table 3-10/3-11). */
+#define CPUID1_ECX_VMX          BIT_ULL(5)
+#define CPUID1_ECX_X2APIC       BIT_ULL(21)
+#define CPUID1_ECX_XSAVE        BIT_ULL(26)
+#define CPUID1_ECX_HYPERVISOR   BIT_ULL(31)
+#define CPUID1_EDX_APIC         BIT_ULL(9)
+#define CPUID80000001_EDX_NX    BIT_ULL(20)
+#define CPUID80000001_EDX_PDPE1GB BIT_ULL(26)
+#define CPUID80000001_EDX_LM    BIT_ULL(29)
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t val)
+{
+	__asm__ volatile("wrmsr"
+			 :: "c"(msr), "a"((uint32_t)val), "d"((uint32_t)(val >> 32))
+			 : "memory");
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+#define DEFINE_CR_ACCESSORS(n)                                          \
+	static inline uint64_t read_cr##n(void)                         \
+	{                                                               \
+		uint64_t v;                                             \
+		__asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));       \
+		return v;                                               \
+	}                                                               \
+	static inline void write_cr##n(uint64_t v)                      \
+	{                                                               \
+		__asm__ volatile("mov %0, %%cr" #n :: "r"(v) : "memory"); \
+	}
+DEFINE_CR_ACCESSORS(0)
+DEFINE_CR_ACCESSORS(2)
+DEFINE_CR_ACCESSORS(3)
+DEFINE_CR_ACCESSORS(4)
+#undef DEFINE_CR_ACCESSORS
+
+/* Control register bits (SDM Vol. 3A 2.5). */
+#define X86_CR0_PE   BIT_ULL(0)
+#define X86_CR0_NE   BIT_ULL(5)
+#define X86_CR0_WP   BIT_ULL(16)
+#define X86_CR0_PG   BIT_ULL(31)
+#define X86_CR4_PAE  BIT_ULL(5)
+#define X86_CR4_PGE  BIT_ULL(7)
+#define X86_CR4_VMXE BIT_ULL(13)
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port));
+}
+
+static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
+static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+
+static inline uint64_t read_rflags(void)
+{
+	uint64_t f;
+
+	__asm__ volatile("pushfq; popq %0" : "=r"(f));
+	return f;
+}
+
+static inline void invlpg(uint64_t va)
+{
+	__asm__ volatile("invlpg (%0)" :: "r"(va) : "memory");
+}
+
+/* Stop this CPU for good: interrupts off, then halt (NMIs return to hlt). */
+static inline __noreturn void cpu_halt_forever(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt" ::: "memory");
+}
+
+#endif

@@ -1,0 +1,18 @@
+/* ACPI at boot: finding the CPUs Keel is to start. */
+#ifndef KEEL_DRIVERS_ACPI_BOOT_H
+#define KEEL_DRIVERS_ACPI_BOOT_H
+
+#include "arch/compiler.h"
+
+struct mb2_info;
+struct smp_cpu;
+
+/*
+ * Fills cpus (up to max) from the MADT that the RSDP in the boot information
+ * (or, without one, the BIOS areas) leads to; prints what it found and every
+ * table problem. Without a usable MADT, returns 1 entry: the BSP alone.
+ */
+unsigned int acpi_boot_cpus(const struct mb2_info *mi, struct smp_cpu *cpus,
+			    unsigned int max);
+
+#endif

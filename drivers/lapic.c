@@ -1,0 +1,107 @@
+/* Local APIC: enable, identify, send IPIs (SDM Vol. 3A Chapter 11). */
+#include "drivers/lapic.h"
+#include "arch/idt.h"
+#include "arch/msr.h"
+#include "arch/x86.h"
+#include "mm/layout.h"
+
+/* Register offsets in the xAPIC page; the x2APIC MSR is 0x800 + off/16. */
+#define APIC_ID         0x020
+#define APIC_EOI        0x0b0
+#define APIC_SVR        0x0f0
+#define APIC_ICR_LO     0x300
+#define APIC_ICR_HI     0x310
+#define  APIC_SVR_ENABLE        BIT_ULL(8)
+#define  ICR_DM_FIXED           (0ULL << 8)
+#define  ICR_DM_NMI             (4ULL << 8)
+#define  ICR_DM_INIT            (5ULL << 8)
+#define  ICR_DM_STARTUP         (6ULL << 8)
+#define  ICR_DELIVERY_PENDING   BIT_ULL(12)
+#define  ICR_LEVEL_ASSERT       BIT_ULL(14)
+#define  ICR_ALL_BUT_SELF       (3ULL << 18)
+
+bool lapic_x2apic;
+static volatile uint32_t *lapic_mmio;
+
+static uint32_t lapic_read(uint32_t off)
+{
+	if (lapic_x2apic)
+		return (uint32_t)rdmsr(MSR_X2APIC_BASE + (off >> 4));
+	return lapic_mmio[off / 4];
+}
+
+static void lapic_write(uint32_t off, uint32_t v)
+{
+	if (lapic_x2apic)
+		wrmsr(MSR_X2APIC_BASE + (off >> 4), v);
+	else
+		lapic_mmio[off / 4] = v;
+}
+
+/*
+ * The first caller (the BSP) picks the mode for all CPUs. The xAPIC page is
+ * reached through the direct map: MTRRs make the APIC range uncacheable on
+ * real hardware, so the write-back page attribute does not apply there.
+ */
+void lapic_init_this_cpu(void)
+{
+	static bool mode_chosen;
+	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+
+	if (!mode_chosen) {
+		lapic_x2apic = cpuid(1, 0).ecx & CPUID1_ECX_X2APIC;
+		lapic_mmio = phys_to_virt(base & APIC_BASE_ADDR_MASK);
+		mode_chosen = true;
+	}
+	if (lapic_x2apic && !(base & APIC_BASE_EXTD))
+		wrmsr(MSR_IA32_APIC_BASE, base | APIC_BASE_EN | APIC_BASE_EXTD);
+	lapic_write(APIC_SVR, APIC_SVR_ENABLE | VEC_SPURIOUS);
+}
+
+uint32_t lapic_id(void)
+{
+	uint32_t id = lapic_read(APIC_ID);
+
+	return lapic_x2apic ? id : id >> 24;
+}
+
+void lapic_eoi(void)
+{
+	lapic_write(APIC_EOI, 0);
+}
+
+static void lapic_icr(uint32_t dest, uint64_t low)
+{
+	if (lapic_x2apic) {
+		wrmsr(MSR_X2APIC_BASE + (APIC_ICR_LO >> 4),
+		      ((uint64_t)dest << 32) | low);
+		return;
+	}
+	lapic_write(APIC_ICR_HI, dest << 24);
+	lapic_write(APIC_ICR_LO, (uint32_t)low);
+	for (int i = 0; i < 1000000; i++)
+		if (!(lapic_read(APIC_ICR_LO) & ICR_DELIVERY_PENDING))
+			break;
+}
+
+void lapic_send_init(uint32_t apic_id)
+{
+	lapic_icr(apic_id, ICR_DM_INIT | ICR_LEVEL_ASSERT);
+}
+
+void lapic_send_sipi(uint32_t apic_id, uint8_t vector_page)
+{
+	lapic_icr(apic_id, ICR_DM_STARTUP | ICR_LEVEL_ASSERT | vector_page);
+}
+
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector)
+{
+	lapic_icr(apic_id, ICR_DM_FIXED | ICR_LEVEL_ASSERT | vector);
+}
+
+void lapic_send_nmi_all_but_self(void)
+{
+	if (!lapic_mmio && !lapic_x2apic)
+		return;         /* panic before the APIC was set up */
+	lapic_icr(0, ICR_DM_NMI | ICR_LEVEL_ASSERT | ICR_ALL_BUT_SELF);
+}

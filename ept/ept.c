@@ -1,0 +1,131 @@
+/* EPT builder: one table walker (ept_walk) used to map, look up and free. */
+#include "ept/ept.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+#include "vmx/vmx.h"
+#include "arch/errno.h"
+
+int ept_init(struct ept *ept)
+{
+	uint64_t root = mm_alloc_pages(0);
+
+	if (root == FRAME_NONE)
+		return -ENOMEM;
+	*ept = (struct ept){ .root_pa = root, .tables = 1 };
+	ept->max_level = vmx_caps.ept_1g ? 3 : vmx_caps.ept_2m ? 2 : 1;
+	ept->eptp = root | EPTP_MT_WB | EPTP_WALK_4 |
+		    (vmx_caps.ept_ad ? EPTP_AD_ENABLE : 0);
+	return 0;
+}
+
+static uint64_t *ept_table(uint64_t entry)
+{
+	return phys_to_virt(entry & EPT_ADDR_MASK);
+}
+
+/* Returns the entry for gpa at `level`, creating tables on the way down
+ * when `create`; NULL when a table is missing (or allocation failed) or a
+ * large leaf sits above `level`. */
+static uint64_t *ept_walk(struct ept *ept, uint64_t gpa, int level, bool create)
+{
+	uint64_t *table = phys_to_virt(ept->root_pa);
+
+	for (int l = EPT_LEVELS; l > level; l--) {
+		uint64_t *e = &table[ept_index(gpa, l)];
+
+		if (!is_ept_present(*e)) {
+			uint64_t pa;
+
+			if (!create || (pa = mm_alloc_pages(0)) == FRAME_NONE)
+				return NULL;
+			*e = make_ept_table(pa);
+			ept->tables++;
+		} else if (is_ept_large(*e, l)) {
+			return NULL;
+		}
+		table = ept_table(*e);
+	}
+	return &table[ept_index(gpa, level)];
+}
+
+static int ept_leaf_level(const struct ept *ept, uint64_t gpa, uint64_t hpa,
+			  uint64_t left)
+{
+	for (int l = (int)ept->max_level; l > 1; l--) {
+		uint64_t sz = ept_level_size(l);
+
+		if (IS_ALIGNED(gpa, sz) && IS_ALIGNED(hpa, sz) && left >= sz)
+			return l;
+	}
+	return 1;
+}
+
+int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size,
+	    uint64_t perm, uint64_t mt)
+{
+	if (!IS_ALIGNED(gpa | hpa | size, PAGE_SIZE))
+		return -EINVAL;
+	spin_lock(&ept->lock);
+	while (size) {
+		int level = ept_leaf_level(ept, gpa, hpa, size);
+		uint64_t *e = ept_walk(ept, gpa, level, true);
+
+		if (!e) {
+			spin_unlock(&ept->lock);
+			return -ENOMEM;
+		}
+		*e = make_ept_leaf(hpa, perm, mt, level);
+		gpa += ept_level_size(level);
+		hpa += ept_level_size(level);
+		size -= ept_level_size(level);
+	}
+	spin_unlock(&ept->lock);
+	return 0;
+}
+
+uint64_t ept_lookup(struct ept *ept, uint64_t gpa, int *level)
+{
+	uint64_t *table = phys_to_virt(ept->root_pa);
+
+	for (int l = EPT_LEVELS; l >= 1; l--) {
+		uint64_t e = table[ept_index(gpa, l)];
+
+		if (!is_ept_present(e))
+			return 0;
+		if (l == 1 || is_ept_large(e, l)) {
+			*level = l;
+			return e;
+		}
+		table = ept_table(e);
+	}
+	return 0;
+}
+
+static void ept_free_table(uint64_t table_pa, int level)
+{
+	uint64_t *t = phys_to_virt(table_pa);
+
+	for (int i = 0; level > 1 && i < EPT_ENTRIES; i++)
+		if (is_ept_present(t[i]) && !is_ept_large(t[i], level))
+			ept_free_table(t[i] & EPT_ADDR_MASK, level - 1);
+	mm_free_pages(table_pa, 0);
+}
+
+void ept_destroy(struct ept *ept)
+{
+	if (ept->root_pa)
+		ept_free_table(ept->root_pa, EPT_LEVELS);
+	ept->root_pa = 0;
+	ept->tables = 0;
+}
+
+/* INVEPT type 1 = single context, 2 = all contexts (SDM Vol. 3C 31.3). */
+void ept_invalidate(const struct ept *ept)
+{
+	struct {
+		uint64_t eptp, reserved;
+	} desc = { ept->eptp, 0 };
+	uint64_t type = (vmx_caps.ept_vpid & EPT_CAP_INVEPT_SINGLE) ? 1 : 2;
+
+	__asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
+}

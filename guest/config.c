@@ -1,0 +1,1534 @@
+/* Keel's guest configuration parser and checker. The grammar and the error
+ * model are described in guest/config.h.
+ *
+ * The input is treated as untrusted bytes: every read goes through a cursor
+ * bounded by the current line, lines are cut before they are looked at, and
+ * every string copied into the output is length-checked against its buffer.
+ * Nothing here stops at the first problem: each line is handled on its own,
+ * and a problem only ends the line it is on. */
+#include "guest/config.h"
+#include "arch/string.h"
+
+#define CFG_EINVAL      (-1)
+#define CFG_ERANGE      (-2)
+#define CFG_ECHO_MAX    40      /* echo at most this much of a bad token */
+
+/* ------------------------------------------------------------------ names */
+
+static const char *const cfg_key_names[CONFIG_KEY_COUNT] = {
+	[CONFIG_KEY_IMAGE]           = "image",
+	[CONFIG_KEY_FORMAT]          = "format",
+	[CONFIG_KEY_MEMORY]          = "memory",
+	[CONFIG_KEY_CPUS]            = "cpus",
+	[CONFIG_KEY_PAGING]          = "paging",
+	[CONFIG_KEY_DEVICES]         = "devices",
+	[CONFIG_KEY_CMDLINE]         = "cmdline",
+	[CONFIG_KEY_LOAD]            = "load",
+	[CONFIG_KEY_ENTRY]           = "entry",
+	[CONFIG_KEY_MODULES]         = "modules",
+	[CONFIG_KEY_INITRD]          = "initrd",
+	[CONFIG_KEY_FORCE_EMULATION] = "force_emulation",
+	[CONFIG_KEY_DIRTY_LOG]       = "dirty_log",
+};
+
+/* Index 0 of the format table stays NULL: "none" is not a spelling. */
+static const char *const cfg_format_names[] = {
+	[CONFIG_FORMAT_ELF64]     = "elf64",
+	[CONFIG_FORMAT_MULTIBOOT] = "multiboot",
+	[CONFIG_FORMAT_FLAT]      = "flat",
+	[CONFIG_FORMAT_REALMODE]  = "realmode",
+	[CONFIG_FORMAT_LINUX]     = "linux",
+};
+
+static const char *const cfg_paging_names[] = {
+	[CONFIG_PAGING_AUTO]   = "auto",
+	[CONFIG_PAGING_EPT]    = "ept",
+	[CONFIG_PAGING_SHADOW] = "shadow",
+};
+
+static const char *const cfg_dirty_log_names[] = {
+	[CONFIG_DIRTY_LOG_AUTO] = "auto",
+	[CONFIG_DIRTY_LOG_PML]  = "pml",
+	[CONFIG_DIRTY_LOG_AD]   = "ad",
+	[CONFIG_DIRTY_LOG_WP]   = "wp",
+};
+
+/* Indexed by bit number of CONFIG_DEVICE_*. */
+static const char *const cfg_device_names[CONFIG_DEVICE_COUNT] = {
+	"com1", "debug-exit", "fw-cfg",
+};
+
+_Static_assert(CONFIG_DEVICE_COM1 == BIT_ULL(0), "device table order");
+_Static_assert(CONFIG_DEVICE_DEBUG_EXIT == BIT_ULL(1), "device table order");
+_Static_assert(CONFIG_DEVICE_FW_CFG == BIT_ULL(2), "device table order");
+_Static_assert(CONFIG_KEY_COUNT <= 32, "key_ok is a 32-bit mask");
+_Static_assert(CONFIG_MAX_CPUS == 64, "cpu_mask is a 64-bit set");
+_Static_assert(CONFIG_MAX_GUESTS <= 127, "CPU owners are kept in int8_t");
+_Static_assert(CONFIG_CMDLINE_SIZE > CONFIG_LINE_MAX,
+	       "a cmdline that fits a line fits its buffer");
+
+static const char *cfg_table_name(const char *const *names, size_t count,
+				  size_t index)
+{
+	if (index >= count || !names[index])
+		return "?";
+	return names[index];
+}
+
+const char *config_format_name(enum config_format f)
+{
+	return cfg_table_name(cfg_format_names, ARRAY_SIZE(cfg_format_names), f);
+}
+
+const char *config_paging_name(enum config_paging p)
+{
+	return cfg_table_name(cfg_paging_names, ARRAY_SIZE(cfg_paging_names), p);
+}
+
+const char *config_dirty_log_name(enum config_dirty_log d)
+{
+	return cfg_table_name(cfg_dirty_log_names,
+			      ARRAY_SIZE(cfg_dirty_log_names), d);
+}
+
+const char *config_key_name(enum config_key k)
+{
+	return cfg_table_name(cfg_key_names, ARRAY_SIZE(cfg_key_names), k);
+}
+
+const char *config_device_name(unsigned int bit_index)
+{
+	return cfg_table_name(cfg_device_names, ARRAY_SIZE(cfg_device_names),
+			      bit_index);
+}
+
+/* Index of the table entry spelled exactly s[0..len), or -1. */
+static int cfg_table_find(const char *const *names, size_t count,
+			  const char *s, size_t len)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (names[i] && strlen(names[i]) == len &&
+		    memcmp(names[i], s, len) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------- text buffers */
+
+/* A bounded, always NUL-terminated output buffer. Writes past the end are
+ * dropped, so callers never check for room; size 0 makes every write a
+ * no-op, which is how a message for an error that did not fit is discarded. */
+struct cfg_buf {
+	char *p;
+	size_t size;
+	size_t len;
+};
+
+static struct cfg_buf buf_make(char *p, size_t size)
+{
+	struct cfg_buf b = { p, size, 0 };
+
+	if (size)
+		p[0] = '\0';
+	return b;
+}
+
+static void buf_putn(struct cfg_buf *b, const char *s, size_t n)
+{
+	if (!b->size)
+		return;
+	n = MIN(n, b->size - 1 - b->len);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_puts(struct cfg_buf *b, const char *s)
+{
+	buf_putn(b, s, strlen(s));
+}
+
+static void buf_putc(struct cfg_buf *b, char c)
+{
+	buf_putn(b, &c, 1);
+}
+
+static void buf_putu(struct cfg_buf *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_putn(b, digits + sizeof(digits) - n, n);
+}
+
+static void buf_puthex(struct cfg_buf *b, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[16];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = hex[v & 0xf];
+		v >>= 4;
+	} while (v);
+	buf_puts(b, "0x");
+	buf_putn(b, digits + sizeof(digits) - n, n);
+}
+
+static bool is_printable(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+/* Echo a token from the input in quotes. It may be long or hold anything a
+ * string escape can produce, so it is cut short and kept on one line. */
+static void buf_quote(struct cfg_buf *b, const char *s, size_t n)
+{
+	buf_putc(b, '\'');
+	for (size_t i = 0; i < MIN(n, (size_t)CFG_ECHO_MAX); i++)
+		buf_putc(b, is_printable((unsigned char)s[i]) ? s[i] : '?');
+	if (n > CFG_ECHO_MAX)
+		buf_puts(b, "...");
+	buf_putc(b, '\'');
+}
+
+/* Name one input byte that was not expected where it stood. */
+static void buf_quote_byte(struct cfg_buf *b, char c)
+{
+	if (is_printable((unsigned char)c)) {
+		buf_quote(b, &c, 1);
+		return;
+	}
+	buf_puts(b, "byte ");
+	buf_puthex(b, (unsigned char)c);
+}
+
+/* "16M" style: the largest unit that divides bytes exactly. */
+static void buf_put_size(struct cfg_buf *b, uint64_t bytes)
+{
+	static const struct { char suffix; unsigned int shift; } units[] = {
+		{ 'G', 30 }, { 'M', 20 }, { 'K', 10 },
+	};
+
+	for (size_t i = 0; bytes && i < ARRAY_SIZE(units); i++) {
+		if (IS_ALIGNED(bytes, BIT_ULL(units[i].shift))) {
+			buf_putu(b, bytes >> units[i].shift);
+			buf_putc(b, units[i].suffix);
+			return;
+		}
+	}
+	buf_putu(b, bytes);
+}
+
+size_t config_format_size(uint64_t bytes, char *buf, size_t size)
+{
+	struct cfg_buf b = buf_make(buf, size);
+
+	buf_put_size(&b, bytes);
+	return b.len;
+}
+
+/* Copy s[0..n) into dst (capacity size, n < size checked by the caller). */
+static void cfg_copy(char *dst, size_t size, const char *s, size_t n)
+{
+	n = MIN(n, size - 1);
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* --------------------------------------------------------------- errors */
+
+/* Open a new problem record and return a buffer for its message. A problem
+ * about guest g marks it invalid even when the record itself no longer fits;
+ * gname names a guest that has no record in cfg->guests. */
+static struct cfg_buf cfg_error(struct config *cfg, uint32_t line,
+				struct config_guest *g,
+				const char *gname, size_t gname_len)
+{
+	struct config_error *e;
+
+	if (g)
+		g->valid = false;
+	if (cfg->error_count >= CONFIG_MAX_ERRORS) {
+		cfg->errors_dropped++;
+		return buf_make(NULL, 0);
+	}
+	e = &cfg->errors[cfg->error_count++];
+	e->line = line;
+	e->guest = g ? (int32_t)(g - cfg->guests) : -1;
+	if (g)
+		cfg_copy(e->guest_name, sizeof(e->guest_name), g->name,
+			 strlen(g->name));
+	else if (gname)
+		cfg_copy(e->guest_name, sizeof(e->guest_name), gname, gname_len);
+	return buf_make(e->msg, sizeof(e->msg));
+}
+
+size_t config_format_error(const struct config_error *e, char *buf, size_t size)
+{
+	struct cfg_buf b = buf_make(buf, size);
+
+	if (e->line) {
+		buf_puts(&b, "line ");
+		buf_putu(&b, e->line);
+		buf_puts(&b, ": ");
+	}
+	if (e->guest_name[0]) {
+		buf_puts(&b, "guest ");
+		buf_putn(&b, e->guest_name,
+			 strnlen(e->guest_name, sizeof(e->guest_name)));
+		buf_puts(&b, ": ");
+	}
+	buf_putn(&b, e->msg, strnlen(e->msg, sizeof(e->msg)));
+	return b.len;
+}
+
+/* -------------------------------------------------------------- numbers */
+
+static int cfg_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return 99;
+}
+
+/* Decimal or 0x hex, all of s[0..len), with overflow detection. */
+static int cfg_parse_uint(const char *s, size_t len, uint64_t *out)
+{
+	unsigned int base = 10;
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		i = 2;
+	}
+	if (i == len)
+		return CFG_EINVAL;
+	for (; i < len; i++) {
+		unsigned int d = (unsigned int)cfg_digit(s[i]);
+
+		if (d >= base)
+			return CFG_EINVAL;
+		if (v > (UINT64_MAX - d) / base)
+			return CFG_ERANGE;
+		v = v * base + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int config_parse_size(const char *s, size_t len, uint64_t *out)
+{
+	unsigned int shift = 0;
+	uint64_t v;
+	int ret;
+
+	if (len && s[len - 1] == 'K')
+		shift = 10;
+	else if (len && s[len - 1] == 'M')
+		shift = 20;
+	else if (len && s[len - 1] == 'G')
+		shift = 30;
+	if (shift)
+		len--;
+	ret = cfg_parse_uint(s, len, &v);
+	if (ret)
+		return ret;
+	if (v > (UINT64_MAX >> shift))
+		return CFG_ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+/* --------------------------------------------------------------- cursor */
+
+/* Reads one line; never looks past end. */
+struct cfg_cursor {
+	const char *pos;
+	const char *end;
+};
+
+static bool cur_done(const struct cfg_cursor *c)
+{
+	return c->pos >= c->end;
+}
+
+static char cur_peek(const struct cfg_cursor *c)
+{
+	return cur_done(c) ? '\0' : *c->pos;
+}
+
+static void cur_skip_blank(struct cfg_cursor *c)
+{
+	while (!cur_done(c) && (*c->pos == ' ' || *c->pos == '\t'))
+		c->pos++;
+}
+
+/* Advance over the longest run of bytes accepted by in_set; return its length. */
+static size_t cur_take(struct cfg_cursor *c, bool (*in_set)(char))
+{
+	const char *start = c->pos;
+
+	while (!cur_done(c) && in_set(*c->pos))
+		c->pos++;
+	return (size_t)(c->pos - start);
+}
+
+/* Nothing but blanks and maybe a comment left on the line? */
+static bool cur_at_line_end(struct cfg_cursor *c)
+{
+	cur_skip_blank(c);
+	return cur_done(c) || *c->pos == '#';
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* Guest names and keys: [A-Za-z0-9_-]. */
+static bool is_name_char(char c)
+{
+	return is_alnum(c) || c == '_' || c == '-';
+}
+
+/* Everything up to ']' belongs to the section name, so that a bad name is
+ * reported as such rather than as a malformed header. */
+static bool is_section_char(char c)
+{
+	return c != ']' && c != '#';
+}
+
+/* Unquoted values (numbers, sizes, true/false). '.', '+' and '-' are taken
+ * too so that "1.5G" or "-1" is echoed whole in the error. */
+static bool is_word_char(char c)
+{
+	return is_name_char(c) || c == '.' || c == '+';
+}
+
+/* --------------------------------------------------------------- parser */
+
+struct cfg_parser {
+	struct config *cfg;
+	struct config_guest *guest;     /* section being read, or NULL */
+	bool skipping;                  /* inside a rejected section */
+	uint32_t line;
+	const char *key;                /* key whose value is being read */
+	char str[CONFIG_LINE_MAX + 1];  /* last string literal, unescaped */
+	size_t str_len;
+};
+
+/* A problem on the current line, about the current guest if any. */
+static struct cfg_buf cfg_error_here(struct cfg_parser *p)
+{
+	return cfg_error(p->cfg, p->line, p->guest, NULL, 0);
+}
+
+/* A problem on the current line that needs no more than a fixed message. */
+static void cfg_fail(struct cfg_parser *p, const char *msg)
+{
+	struct cfg_buf m = cfg_error_here(p);
+
+	buf_puts(&m, msg);
+}
+
+/* "key 'memory' <what>" on the current line. */
+static void cfg_error_key(struct cfg_parser *p, const char *what)
+{
+	struct cfg_buf m = cfg_error_here(p);
+
+	buf_puts(&m, "key ");
+	buf_quote(&m, p->key, strlen(p->key));
+	buf_putc(&m, ' ');
+	buf_puts(&m, what);
+}
+
+/* A problem about guest g reported at the line of one of its keys. */
+static struct cfg_buf cfg_error_at_key(struct config *cfg,
+				       struct config_guest *g,
+				       enum config_key k)
+{
+	return cfg_error(cfg, g->key_line[k], g, NULL, 0);
+}
+
+/* One decoded value. Strings point into parser.str. */
+struct cfg_value {
+	const char *s;
+	size_t len;
+	uint64_t num;
+};
+
+static bool cfg_unescape(struct cfg_parser *p, struct cfg_cursor *c, char *out)
+{
+	struct cfg_buf m;
+	char e;
+
+	if (cur_done(c)) {
+		cfg_fail(p, "unterminated string");
+		return false;
+	}
+	e = *c->pos++;
+	switch (e) {
+	case '"':  *out = '"';  return true;
+	case '\\': *out = '\\'; return true;
+	case 'n':  *out = '\n'; return true;
+	case 't':  *out = '\t'; return true;
+	}
+	m = cfg_error_here(p);
+	buf_puts(&m, "unknown escape \\");
+	buf_quote_byte(&m, e);
+	buf_puts(&m, " (only \\\" \\\\ \\n \\t)");
+	return false;
+}
+
+/* A "..." literal at the cursor, unescaped into p->str. */
+static bool cfg_lex_string(struct cfg_parser *p, struct cfg_cursor *c)
+{
+	size_t n = 0;
+
+	c->pos++;
+	for (;;) {
+		char ch;
+
+		if (cur_done(c)) {
+			cfg_fail(p, "unterminated string");
+			return false;
+		}
+		ch = *c->pos++;
+		if (ch == '"')
+			break;
+		if (ch == '\\' && !cfg_unescape(p, c, &ch))
+			return false;
+		/* Unreachable while a literal is shorter than its line. */
+		if (n + 1 >= sizeof(p->str)) {
+			cfg_fail(p, "string too long");
+			return false;
+		}
+		p->str[n++] = ch;
+	}
+	p->str[n] = '\0';
+	p->str_len = n;
+	return true;
+}
+
+static bool cfg_read_string(struct cfg_parser *p, struct cfg_cursor *c,
+			    struct cfg_value *v)
+{
+	if (cur_peek(c) != '"') {
+		cfg_error_key(p, "expects a quoted string");
+		return false;
+	}
+	if (!cfg_lex_string(p, c))
+		return false;
+	v->s = p->str;
+	v->len = p->str_len;
+	return true;
+}
+
+/* An unquoted word at the cursor; what names the expected kind of value. */
+static bool cfg_read_word(struct cfg_parser *p, struct cfg_cursor *c,
+			  struct cfg_value *v, const char *what)
+{
+	v->s = c->pos;
+	v->len = cur_take(c, is_word_char);
+	if (v->len)
+		return true;
+	cfg_error_key(p, what);
+	return false;
+}
+
+static bool cfg_report_number(struct cfg_parser *p, const struct cfg_value *v,
+			      int ret, const char *kind)
+{
+	struct cfg_buf m;
+
+	if (!ret)
+		return true;
+	m = cfg_error_here(p);
+	buf_puts(&m, ret == CFG_ERANGE ? "" : "bad ");
+	buf_puts(&m, kind);
+	buf_putc(&m, ' ');
+	buf_quote(&m, v->s, v->len);
+	if (ret == CFG_ERANGE)
+		buf_puts(&m, " does not fit in 64 bits");
+	return false;
+}
+
+static bool cfg_read_int(struct cfg_parser *p, struct cfg_cursor *c,
+			 struct cfg_value *v)
+{
+	if (!cfg_read_word(p, c, v, "expects an integer"))
+		return false;
+	return cfg_report_number(p, v, cfg_parse_uint(v->s, v->len, &v->num),
+				 "integer");
+}
+
+/* A size may be quoted ("16M") or not (16M). */
+static bool cfg_read_size(struct cfg_parser *p, struct cfg_cursor *c,
+			  struct cfg_value *v)
+{
+	if (cur_peek(c) == '"') {
+		if (!cfg_lex_string(p, c))
+			return false;
+		v->s = p->str;
+		v->len = p->str_len;
+	} else if (!cfg_read_word(p, c, v, "expects a size such as 16M")) {
+		return false;
+	}
+	return cfg_report_number(p, v, config_parse_size(v->s, v->len, &v->num),
+				 "size");
+}
+
+static bool cfg_read_bool(struct cfg_parser *p, struct cfg_cursor *c,
+			  struct cfg_value *v)
+{
+	if (!cfg_read_word(p, c, v, "expects true or false"))
+		return false;
+	if (v->len == 4 && !memcmp(v->s, "true", 4)) {
+		v->num = 1;
+		return true;
+	}
+	if (v->len == 5 && !memcmp(v->s, "false", 5)) {
+		v->num = 0;
+		return true;
+	}
+	cfg_error_key(p, "expects true or false");
+	return false;
+}
+
+/* ------------------------------------------------------- key handlers */
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_SIZE,
+	CFG_INT,
+	CFG_BOOL,
+	CFG_INT_LIST,
+	CFG_STRING_LIST,
+};
+
+/* A store handler gets one decoded value (one element, for a list key),
+ * checks what the value means and records it in the guest. It reports its
+ * own problem and returns false when the value is rejected. */
+typedef bool (*cfg_store_fn)(struct cfg_parser *p, struct config_guest *g,
+			     const struct cfg_value *v);
+
+struct cfg_key_desc {
+	enum cfg_type type;
+	cfg_store_fn store;
+};
+
+/* Module names end up compared with multiboot2 module strings. */
+static bool cfg_check_module_name(struct cfg_parser *p,
+				  const struct cfg_value *v)
+{
+	const char *why = NULL;
+
+	if (v->len == 0)
+		why = " is empty";
+	else if (v->len >= CONFIG_MODULE_NAME_SIZE)
+		why = " is too long (max 63 characters)";
+	for (size_t i = 0; !why && i < v->len; i++) {
+		if (v->s[i] == ' ' || !is_printable((unsigned char)v->s[i]))
+			why = " may hold only printable characters, no spaces";
+	}
+	if (why) {
+		struct cfg_buf m = cfg_error_here(p);
+
+		buf_puts(&m, "module name ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, why);
+	}
+	return !why;
+}
+
+/* Look value v up in an enum's name table; report the spellings if absent. */
+static bool cfg_store_enum(struct cfg_parser *p, const struct cfg_value *v,
+			   const char *const *names, size_t count, int *out)
+{
+	struct cfg_buf m;
+	const char *sep = "";
+
+	*out = cfg_table_find(names, count, v->s, v->len);
+	if (*out >= 0)
+		return true;
+	m = cfg_error_here(p);
+	buf_puts(&m, "unknown ");
+	buf_puts(&m, p->key);
+	buf_putc(&m, ' ');
+	buf_quote(&m, v->s, v->len);
+	buf_puts(&m, " (expected ");
+	for (size_t i = 0; i < count; i++) {
+		if (!names[i])
+			continue;
+		buf_puts(&m, sep);
+		buf_puts(&m, names[i]);
+		sep = " | ";
+	}
+	buf_putc(&m, ')');
+	return false;
+}
+
+static bool store_image(struct cfg_parser *p, struct config_guest *g,
+			const struct cfg_value *v)
+{
+	if (!cfg_check_module_name(p, v))
+		return false;
+	cfg_copy(g->image, sizeof(g->image), v->s, v->len);
+	return true;
+}
+
+static bool store_initrd(struct cfg_parser *p, struct config_guest *g,
+			 const struct cfg_value *v)
+{
+	if (!cfg_check_module_name(p, v))
+		return false;
+	cfg_copy(g->initrd, sizeof(g->initrd), v->s, v->len);
+	return true;
+}
+
+static bool store_module(struct cfg_parser *p, struct config_guest *g,
+			 const struct cfg_value *v)
+{
+	struct cfg_buf m;
+
+	if (!cfg_check_module_name(p, v))
+		return false;
+	for (uint32_t i = 0; i < g->module_count; i++) {
+		if (strlen(g->modules[i]) == v->len &&
+		    !memcmp(g->modules[i], v->s, v->len)) {
+			m = cfg_error_here(p);
+			buf_puts(&m, "module ");
+			buf_quote(&m, v->s, v->len);
+			buf_puts(&m, " is listed twice");
+			return false;
+		}
+	}
+	if (g->module_count >= CONFIG_MAX_MODULES) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "too many modules (max ");
+		buf_putu(&m, CONFIG_MAX_MODULES);
+		buf_putc(&m, ')');
+		return false;
+	}
+	cfg_copy(g->modules[g->module_count++], CONFIG_MODULE_NAME_SIZE,
+		 v->s, v->len);
+	return true;
+}
+
+static bool store_cmdline(struct cfg_parser *p, struct config_guest *g,
+			  const struct cfg_value *v)
+{
+	if (v->len >= sizeof(g->cmdline)) {
+		cfg_error_key(p, "is too long (max 255 characters)");
+		return false;
+	}
+	cfg_copy(g->cmdline, sizeof(g->cmdline), v->s, v->len);
+	return true;
+}
+
+static bool store_format(struct cfg_parser *p, struct config_guest *g,
+			 const struct cfg_value *v)
+{
+	int f;
+
+	if (!cfg_store_enum(p, v, cfg_format_names,
+			    ARRAY_SIZE(cfg_format_names), &f))
+		return false;
+	g->format = (enum config_format)f;
+	return true;
+}
+
+static bool store_paging(struct cfg_parser *p, struct config_guest *g,
+			 const struct cfg_value *v)
+{
+	int m;
+
+	if (!cfg_store_enum(p, v, cfg_paging_names,
+			    ARRAY_SIZE(cfg_paging_names), &m))
+		return false;
+	g->paging = (enum config_paging)m;
+	return true;
+}
+
+static bool store_dirty_log(struct cfg_parser *p, struct config_guest *g,
+			    const struct cfg_value *v)
+{
+	int d;
+
+	if (!cfg_store_enum(p, v, cfg_dirty_log_names,
+			    ARRAY_SIZE(cfg_dirty_log_names), &d))
+		return false;
+	g->dirty_log = (enum config_dirty_log)d;
+	return true;
+}
+
+static bool store_device(struct cfg_parser *p, struct config_guest *g,
+			 const struct cfg_value *v)
+{
+	struct cfg_buf m;
+	int bit;
+
+	if (!cfg_store_enum(p, v, cfg_device_names,
+			    ARRAY_SIZE(cfg_device_names), &bit))
+		return false;
+	if (g->devices & BIT_ULL(bit)) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "device ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, " is listed twice");
+		return false;
+	}
+	g->devices |= BIT_ULL(bit);
+	return true;
+}
+
+/* The minimum depends on the format, so that check waits for the end of the
+ * section (cfg_check_memory_min). */
+static bool store_memory(struct cfg_parser *p, struct config_guest *g,
+			 const struct cfg_value *v)
+{
+	struct cfg_buf m;
+
+	if (v->num > CONFIG_MEMORY_MAX) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "memory ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, " is above the maximum of 64G");
+		return false;
+	}
+	if (!IS_ALIGNED(v->num, CONFIG_MEMORY_ALIGN)) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "memory ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, " is not a multiple of 4K");
+		return false;
+	}
+	g->memory = v->num;
+	return true;
+}
+
+static bool store_cpu(struct cfg_parser *p, struct config_guest *g,
+		      const struct cfg_value *v)
+{
+	struct cfg_buf m;
+	const char *why = NULL;
+
+	if (v->num >= CONFIG_MAX_CPUS)
+		why = " is out of range (0-63)";
+	else if (v->num == CONFIG_KEEL_CPU)
+		why = " is reserved for Keel";
+	else if (g->cpu_mask & BIT_ULL(v->num))
+		why = " is listed twice";
+	else if (g->cpu_count >= CONFIG_MAX_CPUS)
+		why = ": too many cpus";
+	if (why) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "cpu ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, why);
+		return false;
+	}
+	g->cpus[g->cpu_count++] = (uint8_t)v->num;
+	g->cpu_mask |= BIT_ULL(v->num);
+	return true;
+}
+
+static bool store_load(struct cfg_parser *p __unused, struct config_guest *g,
+		       const struct cfg_value *v)
+{
+	g->load = v->num;
+	g->has_load = true;
+	return true;
+}
+
+static bool store_entry(struct cfg_parser *p __unused, struct config_guest *g,
+			const struct cfg_value *v)
+{
+	g->entry = v->num;
+	g->has_entry = true;
+	return true;
+}
+
+static bool store_force_emulation(struct cfg_parser *p __unused,
+				  struct config_guest *g,
+				  const struct cfg_value *v)
+{
+	g->force_emulation = v->num != 0;
+	return true;
+}
+
+static const struct cfg_key_desc cfg_keys[CONFIG_KEY_COUNT] = {
+	[CONFIG_KEY_IMAGE]           = { CFG_STRING,      store_image },
+	[CONFIG_KEY_FORMAT]          = { CFG_STRING,      store_format },
+	[CONFIG_KEY_MEMORY]          = { CFG_SIZE,        store_memory },
+	[CONFIG_KEY_CPUS]            = { CFG_INT_LIST,    store_cpu },
+	[CONFIG_KEY_PAGING]          = { CFG_STRING,      store_paging },
+	[CONFIG_KEY_DEVICES]         = { CFG_STRING_LIST, store_device },
+	[CONFIG_KEY_CMDLINE]         = { CFG_STRING,      store_cmdline },
+	[CONFIG_KEY_LOAD]            = { CFG_INT,         store_load },
+	[CONFIG_KEY_ENTRY]           = { CFG_INT,         store_entry },
+	[CONFIG_KEY_MODULES]         = { CFG_STRING_LIST, store_module },
+	[CONFIG_KEY_INITRD]          = { CFG_STRING,      store_initrd },
+	[CONFIG_KEY_FORCE_EMULATION] = { CFG_BOOL,        store_force_emulation },
+	[CONFIG_KEY_DIRTY_LOG]       = { CFG_STRING,      store_dirty_log },
+};
+
+static bool cfg_read_scalar(struct cfg_parser *p, struct cfg_cursor *c,
+			    enum cfg_type type, struct cfg_value *v)
+{
+	switch (type) {
+	case CFG_STRING:
+		return cfg_read_string(p, c, v);
+	case CFG_SIZE:
+		return cfg_read_size(p, c, v);
+	case CFG_INT:
+		return cfg_read_int(p, c, v);
+	case CFG_BOOL:
+		return cfg_read_bool(p, c, v);
+	default:
+		return false;
+	}
+}
+
+static bool cfg_list_unterminated(struct cfg_parser *p,
+				  const struct cfg_cursor *c)
+{
+	if (!cur_done(c) && cur_peek(c) != '#')
+		return false;
+	cfg_fail(p, "unterminated list (a list must close on its line)");
+	return true;
+}
+
+/* [elem, elem, ...] on one line, handing each element to store as it is
+ * read. A trailing comma is fine; a '#' before ']' means the list was not
+ * closed on its line. */
+static bool cfg_read_list(struct cfg_parser *p, struct cfg_cursor *c,
+			  enum cfg_type elem, struct config_guest *g,
+			  cfg_store_fn store)
+{
+	struct cfg_value v;
+	struct cfg_buf m;
+
+	if (cur_peek(c) != '[') {
+		cfg_error_key(p, "expects a list such as [1, 2] or [\"a\"]");
+		return false;
+	}
+	c->pos++;
+	for (;;) {
+		cur_skip_blank(c);
+		if (cur_peek(c) == ']')
+			break;
+		if (cfg_list_unterminated(p, c))
+			return false;
+		if (!cfg_read_scalar(p, c, elem, &v) || !store(p, g, &v))
+			return false;
+		cur_skip_blank(c);
+		if (cur_peek(c) == ',') {
+			c->pos++;
+			continue;
+		}
+		if (cur_peek(c) == ']')
+			break;
+		if (cfg_list_unterminated(p, c))
+			return false;
+		m = cfg_error_here(p);
+		buf_puts(&m, "expected ',' or ']' in list, found ");
+		buf_quote_byte(&m, cur_peek(c));
+		return false;
+	}
+	c->pos++;
+	return true;
+}
+
+/* Only blanks and a comment may follow a value. */
+static bool cfg_value_ends_line(struct cfg_parser *p, struct cfg_cursor *c)
+{
+	struct cfg_buf m;
+
+	if (cur_at_line_end(c))
+		return true;
+	m = cfg_error_here(p);
+	buf_puts(&m, "unexpected ");
+	buf_quote_byte(&m, cur_peek(c));
+	buf_puts(&m, " after value");
+	return false;
+}
+
+/* Read, check and store the value of key k. A scalar is checked for what
+ * follows it before its meaning is, so "16 M" is blamed on the stray "M";
+ * list elements are stored as they are read. */
+static bool cfg_read_value(struct cfg_parser *p, struct cfg_cursor *c,
+			   enum config_key k, struct config_guest *g)
+{
+	const struct cfg_key_desc *d = &cfg_keys[k];
+	struct cfg_value v;
+
+	switch (d->type) {
+	case CFG_INT_LIST:
+		return cfg_read_list(p, c, CFG_INT, g, d->store) &&
+		       cfg_value_ends_line(p, c);
+	case CFG_STRING_LIST:
+		return cfg_read_list(p, c, CFG_STRING, g, d->store) &&
+		       cfg_value_ends_line(p, c);
+	default:
+		return cfg_read_scalar(p, c, d->type, &v) &&
+		       cfg_value_ends_line(p, c) && d->store(p, g, &v);
+	}
+}
+
+/* ------------------------------------------------- end-of-section checks */
+
+static bool cfg_key_ok(const struct config_guest *g, enum config_key k)
+{
+	return g->key_ok & BIT_ULL(k);
+}
+
+static void cfg_check_required(struct cfg_parser *p, struct config_guest *g)
+{
+	static const enum config_key required[] = {
+		CONFIG_KEY_IMAGE, CONFIG_KEY_FORMAT, CONFIG_KEY_MEMORY,
+		CONFIG_KEY_CPUS,
+	};
+	struct cfg_buf m;
+
+	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
+		if (g->key_line[required[i]])
+			continue;
+		m = cfg_error(p->cfg, g->line, g, NULL, 0);
+		buf_puts(&m, "missing required key ");
+		buf_quote(&m, cfg_key_names[required[i]],
+			  strlen(cfg_key_names[required[i]]));
+	}
+	if (cfg_key_ok(g, CONFIG_KEY_CPUS) && g->cpu_count == 0) {
+		m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_CPUS);
+		buf_puts(&m, "cpus must not be empty");
+	}
+}
+
+/* Without a known format only the smallest minimum is certain. */
+static void cfg_check_memory_min(struct cfg_parser *p, struct config_guest *g)
+{
+	uint64_t min = CONFIG_MEMORY_MIN;
+	struct cfg_buf m;
+
+	if (!cfg_key_ok(g, CONFIG_KEY_MEMORY))
+		return;
+	if (!cfg_key_ok(g, CONFIG_KEY_FORMAT) ||
+	    g->format == CONFIG_FORMAT_REALMODE)
+		min = CONFIG_MEMORY_MIN_REALMODE;
+	if (g->memory >= min)
+		return;
+	m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_MEMORY);
+	buf_puts(&m, "memory ");
+	buf_put_size(&m, g->memory);
+	buf_puts(&m, " is below the minimum of ");
+	buf_put_size(&m, min);
+	if (g->format == CONFIG_FORMAT_REALMODE)
+		buf_puts(&m, " for realmode");
+}
+
+/* Report key k, if given, when the guest's format has no use for it. */
+static void cfg_check_key_applies(struct cfg_parser *p, struct config_guest *g,
+				  enum config_key k, bool applies,
+				  const char *formats)
+{
+	struct cfg_buf m;
+
+	if (!g->key_line[k] || applies)
+		return;
+	m = cfg_error_at_key(p->cfg, g, k);
+	buf_puts(&m, "key ");
+	buf_quote(&m, cfg_key_names[k], strlen(cfg_key_names[k]));
+	buf_puts(&m, " applies only to ");
+	buf_puts(&m, formats);
+	buf_puts(&m, " guests, not ");
+	buf_puts(&m, config_format_name(g->format));
+}
+
+static void cfg_check_key_needed(struct cfg_parser *p, struct config_guest *g,
+				 enum config_key k)
+{
+	struct cfg_buf m;
+
+	if (g->key_line[k])
+		return;
+	m = cfg_error(p->cfg, g->line, g, NULL, 0);
+	buf_puts(&m, config_format_name(g->format));
+	buf_puts(&m, " guests need key ");
+	buf_quote(&m, cfg_key_names[k], strlen(cfg_key_names[k]));
+}
+
+static void cfg_check_format_keys(struct cfg_parser *p, struct config_guest *g)
+{
+	bool flat = g->format == CONFIG_FORMAT_FLAT;
+	bool addressed = flat || g->format == CONFIG_FORMAT_REALMODE;
+
+	if (!cfg_key_ok(g, CONFIG_KEY_FORMAT))
+		return;
+	cfg_check_key_applies(p, g, CONFIG_KEY_LOAD, addressed,
+			      "flat and realmode");
+	cfg_check_key_applies(p, g, CONFIG_KEY_ENTRY, addressed,
+			      "flat and realmode");
+	cfg_check_key_applies(p, g, CONFIG_KEY_MODULES,
+			      g->format == CONFIG_FORMAT_MULTIBOOT, "multiboot");
+	cfg_check_key_applies(p, g, CONFIG_KEY_INITRD,
+			      g->format == CONFIG_FORMAT_LINUX, "linux");
+	if (flat) {
+		cfg_check_key_needed(p, g, CONFIG_KEY_LOAD);
+		cfg_check_key_needed(p, g, CONFIG_KEY_ENTRY);
+	}
+}
+
+/* load or entry must be a guest-physical address the guest has, and a real
+ * mode guest can only reach the first 1M. */
+static void cfg_check_address(struct cfg_parser *p, struct config_guest *g,
+			      enum config_key k, uint64_t addr)
+{
+	bool realmode = g->format == CONFIG_FORMAT_REALMODE;
+	struct cfg_buf m;
+
+	if (!cfg_key_ok(g, k) || !cfg_key_ok(g, CONFIG_KEY_FORMAT))
+		return;
+	if (realmode && addr >= CONFIG_REALMODE_LIMIT) {
+		m = cfg_error_at_key(p->cfg, g, k);
+		buf_puts(&m, cfg_key_names[k]);
+		buf_puts(&m, " address ");
+		buf_puthex(&m, addr);
+		buf_puts(&m, " is not below 1M, out of reach in real mode");
+	} else if (cfg_key_ok(g, CONFIG_KEY_MEMORY) && addr >= g->memory) {
+		m = cfg_error_at_key(p->cfg, g, k);
+		buf_puts(&m, cfg_key_names[k]);
+		buf_puts(&m, " address ");
+		buf_puthex(&m, addr);
+		buf_puts(&m, " lies outside the guest's ");
+		buf_put_size(&m, g->memory);
+		buf_puts(&m, " of memory");
+	}
+}
+
+/* Page-modification logging is an EPT feature (SDM Vol. 3C 28.3.6). */
+static void cfg_check_dirty_log(struct cfg_parser *p, struct config_guest *g)
+{
+	struct cfg_buf m;
+
+	if (!cfg_key_ok(g, CONFIG_KEY_DIRTY_LOG) ||
+	    !cfg_key_ok(g, CONFIG_KEY_PAGING) ||
+	    g->dirty_log != CONFIG_DIRTY_LOG_PML ||
+	    g->paging != CONFIG_PAGING_SHADOW)
+		return;
+	m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_DIRTY_LOG);
+	buf_puts(&m, "dirty_log \"pml\" needs EPT, but paging is \"shadow\"");
+}
+
+/* Checks that need the whole section, reported at the header or the key. */
+static void cfg_finish_guest(struct cfg_parser *p, struct config_guest *g)
+{
+	cfg_check_required(p, g);
+	cfg_check_memory_min(p, g);
+	cfg_check_format_keys(p, g);
+	cfg_check_address(p, g, CONFIG_KEY_LOAD, g->load);
+	cfg_check_address(p, g, CONFIG_KEY_ENTRY, g->entry);
+	cfg_check_dirty_log(p, g);
+}
+
+/* Close the current section; what follows is skipped until a good header. */
+static void cfg_end_section(struct cfg_parser *p)
+{
+	if (p->guest)
+		cfg_finish_guest(p, p->guest);
+	p->guest = NULL;
+	p->skipping = true;
+}
+
+/* --------------------------------------------------------------- lines */
+
+static struct config_guest *cfg_find_guest(struct config *cfg,
+					   const char *name, size_t len)
+{
+	for (uint32_t i = 0; i < cfg->guest_count; i++) {
+		struct config_guest *g = &cfg->guests[i];
+
+		if (strlen(g->name) == len && !memcmp(g->name, name, len))
+			return g;
+	}
+	return NULL;
+}
+
+static bool cfg_is_guest_name(const char *s, size_t len)
+{
+	if (len == 0 || len >= CONFIG_NAME_SIZE)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!is_name_char(s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* A header that named a usable guest: give it a record, or say why not. */
+static void cfg_open_guest(struct cfg_parser *p, const char *name, size_t len)
+{
+	struct config_guest *g = cfg_find_guest(p->cfg, name, len);
+	struct cfg_buf m;
+
+	if (g) {
+		m = cfg_error(p->cfg, p->line, g, NULL, 0);
+		buf_puts(&m, "duplicate guest name (first at line ");
+		buf_putu(&m, g->line);
+		buf_putc(&m, ')');
+		return;
+	}
+	if (p->cfg->guest_count >= CONFIG_MAX_GUESTS) {
+		m = cfg_error(p->cfg, p->line, NULL, name, len);
+		buf_puts(&m, "too many guests (max ");
+		buf_putu(&m, CONFIG_MAX_GUESTS);
+		buf_putc(&m, ')');
+		return;
+	}
+	g = &p->cfg->guests[p->cfg->guest_count++];
+	cfg_copy(g->name, sizeof(g->name), name, len);
+	g->line = p->line;
+	g->valid = true;
+	p->guest = g;
+	p->skipping = false;
+}
+
+/* [ guest.NAME ] with an optional comment after it. */
+static void cfg_parse_header(struct cfg_parser *p, struct cfg_cursor *c)
+{
+	static const char prefix[] = "guest.";
+	const size_t plen = sizeof(prefix) - 1;
+	struct cfg_buf m;
+	const char *word;
+	size_t len;
+
+	cfg_end_section(p);
+	c->pos++;
+	cur_skip_blank(c);
+	word = c->pos;
+	len = cur_take(c, is_section_char);
+	while (len && (word[len - 1] == ' ' || word[len - 1] == '\t'))
+		len--;
+	if (cur_peek(c) != ']') {
+		cfg_fail(p, "malformed section header (expected [guest.NAME])");
+		return;
+	}
+	c->pos++;
+	if (len < plen || memcmp(word, prefix, plen)) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "unknown section ");
+		buf_quote(&m, word, len);
+		buf_puts(&m, " (expected [guest.NAME])");
+		return;
+	}
+	if (!cfg_is_guest_name(word + plen, len - plen)) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "bad guest name ");
+		buf_quote(&m, word + plen, len - plen);
+		buf_puts(&m, " (1-31 of A-Z a-z 0-9 _ -)");
+		return;
+	}
+	if (!cur_at_line_end(c)) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "unexpected ");
+		buf_quote_byte(&m, cur_peek(c));
+		buf_puts(&m, " after section header");
+		return;
+	}
+	cfg_open_guest(p, word + plen, len - plen);
+}
+
+static int cfg_find_key(const char *s, size_t len)
+{
+	return cfg_table_find(cfg_key_names, ARRAY_SIZE(cfg_key_names), s, len);
+}
+
+/* The key has been read and the cursor stands after '='. */
+static void cfg_parse_assignment(struct cfg_parser *p, struct cfg_cursor *c,
+				 const char *key, size_t klen)
+{
+	struct config_guest *g = p->guest;
+	struct cfg_buf m;
+	int k = cfg_find_key(key, klen);
+
+	if (k < 0) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "unknown key ");
+		buf_quote(&m, key, klen);
+		return;
+	}
+	p->key = cfg_key_names[k];
+	if (g->key_line[k]) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "duplicate key ");
+		buf_quote(&m, key, klen);
+		buf_puts(&m, " (first at line ");
+		buf_putu(&m, g->key_line[k]);
+		buf_putc(&m, ')');
+		return;
+	}
+	g->key_line[k] = p->line;
+	if (cur_at_line_end(c)) {
+		cfg_error_key(p, "has no value");
+		return;
+	}
+	if (cfg_read_value(p, c, (enum config_key)k, g))
+		g->key_ok |= (uint32_t)BIT_ULL(k);
+}
+
+/* KEY = VALUE, ignored inside a rejected section. */
+static void cfg_parse_key_line(struct cfg_parser *p, struct cfg_cursor *c)
+{
+	struct cfg_buf m;
+	const char *key = c->pos;
+	size_t klen;
+
+	if (p->skipping)
+		return;
+	klen = cur_take(c, is_name_char);
+	if (!klen) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "expected a key or a section header, found ");
+		buf_quote_byte(&m, cur_peek(c));
+		return;
+	}
+	cur_skip_blank(c);
+	if (cur_peek(c) != '=') {
+		m = cfg_error_here(p);
+		buf_puts(&m, "expected '=' after ");
+		buf_quote(&m, key, klen);
+		return;
+	}
+	c->pos++;
+	cur_skip_blank(c);
+	if (!p->guest) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "key ");
+		buf_quote(&m, key, klen);
+		buf_puts(&m, " outside any [guest.NAME] section");
+		return;
+	}
+	cfg_parse_assignment(p, c, key, klen);
+}
+
+/* Reject lines that are too long or hold control bytes before any parsing,
+ * so the lexers only ever see printable text and tabs. */
+static bool cfg_line_is_clean(struct cfg_parser *p, const char *s, size_t len)
+{
+	struct cfg_buf m;
+
+	if (len > CONFIG_LINE_MAX) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "line too long (");
+		buf_putu(&m, len);
+		buf_puts(&m, " characters, max 255)");
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char b = (unsigned char)s[i];
+
+		if ((b < 0x20 && b != '\t') || b == 0x7f) {
+			m = cfg_error_here(p);
+			buf_puts(&m, "invalid byte ");
+			buf_puthex(&m, b);
+			buf_puts(&m, " in column ");
+			buf_putu(&m, i + 1);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void cfg_parse_line(struct cfg_parser *p, const char *s, size_t len)
+{
+	struct cfg_cursor c = { s, s + len };
+
+	if (!cfg_line_is_clean(p, s, len))
+		return;
+	if (cur_at_line_end(&c))
+		return;
+	if (*c.pos == '[')
+		cfg_parse_header(p, &c);
+	else
+		cfg_parse_key_line(p, &c);
+}
+
+/* Length of the line at s (at most n bytes), without its LF. */
+static size_t cfg_line_length(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && s[i] != '\n')
+		i++;
+	return i;
+}
+
+uint32_t config_parse(struct config *cfg, const char *text, size_t len)
+{
+	struct cfg_parser p;
+	size_t off = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	if (!text)
+		len = 0;
+	while (off < len) {
+		size_t n = cfg_line_length(text + off, len - off);
+		size_t body = n;
+
+		if (body && text[off + body - 1] == '\r')
+			body--;
+		/* Saturate: a key_line of 0 would read as "key not given". */
+		if (p.line < UINT32_MAX)
+			p.line++;
+		cfg_parse_line(&p, text + off, body);
+		off += n + (off + n < len);
+	}
+	cfg_end_section(&p);
+	return config_problem_count(cfg);
+}
+
+/* ------------------------------------------------------ platform checks */
+
+static bool cfg_module_present(const struct config_platform *plat,
+			       const char *name)
+{
+	for (size_t i = 0; i < plat->module_count; i++) {
+		if (plat->modules[i] && !strcmp(plat->modules[i], name))
+			return true;
+	}
+	return false;
+}
+
+static void cfg_check_module(struct config *cfg, struct config_guest *g,
+			     const struct config_platform *plat,
+			     enum config_key k, const char *name)
+{
+	struct cfg_buf m;
+
+	if (!cfg_key_ok(g, k) || cfg_module_present(plat, name))
+		return;
+	m = cfg_error_at_key(cfg, g, k);
+	buf_puts(&m, k == CONFIG_KEY_MODULES ? "module" : cfg_key_names[k]);
+	buf_putc(&m, ' ');
+	buf_quote(&m, name, strlen(name));
+	buf_puts(&m, " is not among the loaded modules");
+}
+
+static void cfg_check_modules(struct config *cfg, struct config_guest *g,
+			      const struct config_platform *plat)
+{
+	cfg_check_module(cfg, g, plat, CONFIG_KEY_IMAGE, g->image);
+	cfg_check_module(cfg, g, plat, CONFIG_KEY_INITRD, g->initrd);
+	for (uint32_t i = 0; i < g->module_count; i++)
+		cfg_check_module(cfg, g, plat, CONFIG_KEY_MODULES,
+				 g->modules[i]);
+}
+
+static void cfg_check_cpus_exist(struct config *cfg, struct config_guest *g,
+				 const struct config_platform *plat)
+{
+	struct cfg_buf m;
+
+	for (uint32_t i = 0; i < g->cpu_count; i++) {
+		if (plat->cpu_present & BIT_ULL(g->cpus[i]))
+			continue;
+		m = cfg_error_at_key(cfg, g, CONFIG_KEY_CPUS);
+		buf_puts(&m, "cpu ");
+		buf_putu(&m, g->cpus[i]);
+		buf_puts(&m, " does not exist on this machine");
+	}
+}
+
+/* Give each CPU to the first valid guest that asks for it. A guest that
+ * loses any of its CPUs is refused and keeps none of the others. */
+static void cfg_check_cpu_conflicts(struct config *cfg)
+{
+	int8_t owner[CONFIG_MAX_CPUS];
+
+	memset(owner, -1, sizeof(owner));
+	for (uint32_t gi = 0; gi < cfg->guest_count; gi++) {
+		struct config_guest *g = &cfg->guests[gi];
+		bool lost = false;
+
+		if (!g->valid)
+			continue;
+		for (uint32_t i = 0; i < g->cpu_count; i++) {
+			struct config_guest *o;
+			struct cfg_buf m;
+
+			if (owner[g->cpus[i]] < 0)
+				continue;
+			o = &cfg->guests[owner[g->cpus[i]]];
+			m = cfg_error_at_key(cfg, g, CONFIG_KEY_CPUS);
+			buf_puts(&m, "cpu ");
+			buf_putu(&m, g->cpus[i]);
+			buf_puts(&m, " is already given to guest ");
+			buf_quote(&m, o->name, strlen(o->name));
+			buf_puts(&m, " (line ");
+			buf_putu(&m, o->key_line[CONFIG_KEY_CPUS]);
+			buf_putc(&m, ')');
+			lost = true;
+		}
+		for (uint32_t i = 0; !lost && i < g->cpu_count; i++)
+			owner[g->cpus[i]] = (int8_t)gi;
+	}
+}
+
+/* Hand out the free memory in file order. */
+static void cfg_check_memory_fit(struct config *cfg,
+				 const struct config_platform *plat)
+{
+	uint64_t left = plat->free_memory;
+
+	for (uint32_t gi = 0; gi < cfg->guest_count; gi++) {
+		struct config_guest *g = &cfg->guests[gi];
+		struct cfg_buf m;
+
+		if (!g->valid)
+			continue;
+		if (g->memory <= left) {
+			left -= g->memory;
+			continue;
+		}
+		m = cfg_error_at_key(cfg, g, CONFIG_KEY_MEMORY);
+		buf_puts(&m, "memory ");
+		buf_put_size(&m, g->memory);
+		buf_puts(&m, " does not fit: ");
+		buf_put_size(&m, left);
+		buf_puts(&m, " left of ");
+		buf_put_size(&m, plat->free_memory);
+		buf_puts(&m, " free for guests");
+	}
+}
+
+uint32_t config_check(struct config *cfg, const struct config_platform *plat)
+{
+	uint64_t checks = plat ? plat->checks : 0;
+
+	for (uint32_t gi = 0; gi < cfg->guest_count; gi++) {
+		struct config_guest *g = &cfg->guests[gi];
+
+		if (checks & CONFIG_CHECK_CPUS)
+			cfg_check_cpus_exist(cfg, g, plat);
+		if (checks & CONFIG_CHECK_MODULES)
+			cfg_check_modules(cfg, g, plat);
+	}
+	cfg_check_cpu_conflicts(cfg);
+	if (checks & CONFIG_CHECK_MEMORY)
+		cfg_check_memory_fit(cfg, plat);
+	return config_problem_count(cfg);
+}

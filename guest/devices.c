@@ -1,0 +1,87 @@
+/* Port-I/O dispatch to a guest's virtual devices. */
+#include "guest/devices.h"
+#include "guest/guest.h"
+#include "drivers/printk.h"
+#include "arch/string.h"
+
+#define PORT_COM1           0x3f8
+#define PORT_DEBUG_EXIT     0xf4
+#define PORT_FWCFG_SEL      0x510
+#define PORT_FWCFG_DATA     0x511
+
+void vuart_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
+void fwcfg_io(struct guest *g, uint16_t off, unsigned int size, bool in,
+	      uint32_t *val);
+
+/* isa-debug-exit: a write of v ends the guest with status (v << 1) | 1. */
+static void debug_exit_io(struct guest *g, uint16_t off, unsigned int size,
+			  bool in, uint32_t *val)
+{
+	(void)off;
+	if (in) {
+		*val = ~0u;
+		return;
+	}
+	if (size == 1)
+		*val &= 0xff;
+	else if (size == 2)
+		*val &= 0xffff;
+	guest_end(g, ((uint64_t)*val << 1) | 1, "debug-exit port");
+}
+
+static void count_unhandled(struct guest_devices *d, uint16_t port)
+{
+	unsigned int i;
+
+	d->unhandled_total++;
+	for (i = 0; i < d->nr_unhandled; i++)
+		if (d->unhandled[i].port == port)
+			break;
+	if (i == d->nr_unhandled) {
+		if (i == DEV_MAX_PORT_COUNTS)
+			return;
+		d->unhandled[d->nr_unhandled++].port = port;
+	}
+	d->unhandled[i].count++;
+}
+
+static void port_unclaimed(struct guest_devices *d, uint16_t port,
+			   unsigned int size, bool in, uint32_t *val);
+
+void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
+		     bool in, uint32_t *val)
+{
+	struct guest_devices *d = &g->dev;
+
+	if (port >= PORT_COM1 && port < PORT_COM1 + 8 &&
+	    (d->enabled & CONFIG_DEVICE_COM1) && size == 1)
+		vuart_io(g, port - PORT_COM1, in, val);
+	else if (port == PORT_DEBUG_EXIT && (d->enabled & CONFIG_DEVICE_DEBUG_EXIT))
+		debug_exit_io(g, 0, size, in, val);
+	else if ((port == PORT_FWCFG_SEL || port == PORT_FWCFG_DATA) &&
+		 (d->enabled & CONFIG_DEVICE_FW_CFG))
+		fwcfg_io(g, port - PORT_FWCFG_SEL, size, in, val);
+	else
+		port_unclaimed(d, port, size, in, val);
+}
+
+static void port_unclaimed(struct guest_devices *d, uint16_t port,
+			   unsigned int size, bool in, uint32_t *val)
+{
+	count_unhandled(d, port);
+	if (in)
+		*val = size == 4 ? ~0u : (1u << (size * 8)) - 1;
+}
+
+void devices_print_stats(struct guest *g)
+{
+	struct guest_devices *d = &g->dev;
+
+	if (!d->unhandled_total)
+		return;
+	guest_log(LOG_INFO, g, "%lu accesses to ports no device claims\n",
+		  d->unhandled_total);
+	for (unsigned int i = 0; i < d->nr_unhandled; i++)
+		guest_log(LOG_INFO, g, "  port %#x: %u\n", d->unhandled[i].port,
+			  d->unhandled[i].count);
+}

@@ -1,0 +1,55 @@
+/* A guest's virtual port-I/O devices. Each is confined to its guest: the
+ * state below is per guest and no device touches host hardware. */
+#ifndef KEEL_GUEST_DEVICES_H
+#define KEEL_GUEST_DEVICES_H
+
+#include "arch/compiler.h"
+#include "arch/spinlock.h"
+
+#define VUART_LINE_MAX      200
+#define DEV_MAX_PORT_COUNTS 16
+
+/* 16550 at 0x3f8: what the guest writes goes to Keel's console line by
+ * line as `[name] text`. The transmitter always reports empty. */
+struct vuart {
+	struct spinlock lock;           /* the guest's vCPUs share the UART */
+	char line[VUART_LINE_MAX];
+	unsigned int len;
+	uint8_t ier, lcr, mcr, scr, dll, dlm;
+};
+
+/* QEMU firmware configuration interface (selector 0x510, data 0x511). */
+struct fwcfg {
+	uint16_t key;
+	uint32_t offset;
+};
+
+struct port_count {
+	uint16_t port;
+	uint32_t count;
+};
+
+struct guest_devices {
+	uint64_t enabled;               /* CONFIG_DEVICE_* */
+	struct vuart uart;
+	struct fwcfg fwcfg;
+	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
+	unsigned int nr_unhandled;
+	uint64_t unhandled_total;
+};
+
+struct guest;
+
+/*
+ * One port access of `size` bytes (1, 2 or 4). For IN, *val receives the
+ * value (all ones from ports no device claims); for OUT, *val is the
+ * value written. Never fails: unknown ports are counted.
+ */
+void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
+		     bool in, uint32_t *val);
+/* Flushes a partial console line (when the guest ends). */
+void vuart_flush(struct guest *g);
+/* Prints the per-port counts of unclaimed ports. */
+void devices_print_stats(struct guest *g);
+
+#endif

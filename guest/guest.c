@@ -1,0 +1,134 @@
+/* Guest memory, the end of a guest, and its log lines. */
+#include "guest/guest.h"
+#include "arch/idt.h"
+#include "arch/percpu.h"
+#include "arch/string.h"
+#include "arch/errno.h"
+#include "drivers/lapic.h"
+#include "drivers/printk.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+
+struct guest guests[CONFIG_MAX_GUESTS];
+unsigned int nr_guests;
+
+void guest_log(int level, const struct guest *g, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printk(level, "keel: guest %s: %s", g->name, msg);
+}
+
+/* Largest order whose block fits in `left` bytes (and at most 1 GiB). */
+static unsigned int guest_chunk_order(uint64_t left)
+{
+	unsigned int order = FRAME_MAX_ORDER;
+
+	while (order && (FRAME_SIZE << order) > left)
+		order--;
+	return order;
+}
+
+/*
+ * Guest RAM [0, size) from naturally aligned host blocks, largest first, so
+ * each block's guest-physical address is aligned to its size too and EPT
+ * can use 1 GiB and 2 MiB pages. Blocks are zeroed: a guest never sees
+ * what another guest or Keel left in memory.
+ */
+int guest_mem_init(struct guest *g)
+{
+	uint64_t gpa = 0, left = g->mem_size;
+	int err = ept_init(&g->ept);
+
+	while (!err && left) {
+		unsigned int order = guest_chunk_order(left);
+		uint64_t hpa = FRAME_NONE;
+
+		while ((hpa = mm_alloc_pages(order)) == FRAME_NONE && order)
+			order--;
+		if (hpa == FRAME_NONE || g->nr_chunks == GUEST_MAX_CHUNKS)
+			return hpa == FRAME_NONE ? -ENOMEM : -E2BIG;
+		g->chunks[g->nr_chunks++] = (struct guest_chunk){
+			gpa, hpa, FRAME_SIZE << order, order };
+		err = ept_map(&g->ept, gpa, hpa, FRAME_SIZE << order, EPT_RWX,
+			      EPT_MT_WB);
+		gpa += FRAME_SIZE << order;
+		left -= FRAME_SIZE << order;
+	}
+	return err;
+}
+
+void guest_mem_free(struct guest *g)
+{
+	for (unsigned int i = 0; i < g->nr_chunks; i++)
+		mm_free_pages(g->chunks[i].hpa, g->chunks[i].order);
+	g->nr_chunks = 0;
+	ept_destroy(&g->ept);
+}
+
+void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < g->nr_chunks; i++) {
+		const struct guest_chunk *c = &g->chunks[i];
+
+		if (gpa >= c->gpa && gpa - c->gpa < c->size &&
+		    len <= c->size - (gpa - c->gpa))
+			return phys_to_virt(c->hpa + (gpa - c->gpa));
+	}
+	return NULL;
+}
+
+static bool guest_copy(struct guest *g, uint64_t gpa, void *buf, uint64_t len,
+		       bool to_guest)
+{
+	while (len) {
+		uint64_t n = MIN(len, PAGE_SIZE - (gpa & (PAGE_SIZE - 1)));
+		void *hva = guest_gpa_to_hva(g, gpa, n);
+
+		if (!hva)
+			return false;
+		if (to_guest)
+			memcpy(hva, buf, n);
+		else
+			memcpy(buf, hva, n);
+		gpa += n;
+		buf = (char *)buf + n;
+		len -= n;
+	}
+	return true;
+}
+
+bool guest_write(struct guest *g, uint64_t gpa, const void *src, uint64_t len)
+{
+	return guest_copy(g, gpa, (void *)src, len, true);
+}
+
+bool guest_read(struct guest *g, uint64_t gpa, void *dst, uint64_t len)
+{
+	return guest_copy(g, gpa, dst, len, false);
+}
+
+void guest_end(struct guest *g, uint64_t status, const char *reason)
+{
+	bool first = false;
+
+	spin_lock(&g->lock);
+	if (g->state == GUEST_RUNNING) {
+		g->exit_status = status;
+		g->end_reason = reason;
+		__atomic_store_n(&g->state, GUEST_ENDING, __ATOMIC_RELEASE);
+		first = true;
+	}
+	spin_unlock(&g->lock);
+	if (!first)
+		return;
+	/* Kick the guest's other CPUs out of guest mode: the IPI makes an
+	 * external-interrupt exit, after which they see GUEST_ENDING. */
+	for (unsigned int i = 0; i < g->nr_vcpus; i++)
+		if (g->vcpus[i]->cpu != cpu_id())
+			lapic_send_ipi(percpu[g->vcpus[i]->cpu].apic_id, VEC_KICK);
+}

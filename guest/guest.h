@@ -1,0 +1,97 @@
+/*
+ * A guest: its configuration, memory, EPT, vCPUs and devices.
+ *
+ * Guest-physical layout (RAM from 0 up to the configured size):
+ *
+ *   0x00000000 +---------------------------+
+ *              | low RAM                   |
+ *   0x00008000 | boot information block    |  multiboot info, memory map,
+ *              |                           |  command line, module list
+ *   0x00100000 | image (at its load        |
+ *              |  addresses), then modules |
+ *              | ...                       |
+ *   size - 64K | long-mode page tables     |  elf64 guests only
+ *   size       +---------------------------+
+ *
+ * Anything above `size` is not mapped: an access there stops the guest.
+ */
+#ifndef KEEL_GUEST_GUEST_H
+#define KEEL_GUEST_GUEST_H
+
+#include "arch/compiler.h"
+#include "arch/spinlock.h"
+#include "ept/ept.h"
+#include "guest/config.h"
+#include "guest/vcpu.h"
+#include "guest/devices.h"
+
+#define GUEST_MAX_CHUNKS  64
+#define GUEST_MAX_VCPUS   CONFIG_MAX_CPUS
+#define GUEST_BOOTINFO_GPA 0x8000
+
+/* A naturally aligned host block backing part of guest RAM. */
+struct guest_chunk {
+	uint64_t gpa, hpa, size;
+	unsigned int order;
+};
+
+enum guest_state {
+	GUEST_NONE = 0,
+	GUEST_RUNNING,
+	GUEST_ENDING,           /* an end was requested; vCPUs are leaving */
+	GUEST_DONE,
+};
+
+struct guest {
+	const struct config_guest *cfg;
+	const char *name;
+	unsigned int id;
+	uint64_t mem_size;
+	struct guest_chunk chunks[GUEST_MAX_CHUNKS];
+	unsigned int nr_chunks;
+	struct ept ept;
+	struct vcpu *vcpus[GUEST_MAX_VCPUS];
+	unsigned int nr_vcpus;
+	volatile int state;             /* enum guest_state */
+	int vcpus_running;
+	uint64_t exit_status;           /* debug-exit or exit-hypercall status */
+	const char *end_reason;
+	struct guest_devices dev;
+	struct spinlock lock;
+	uint64_t tsc_start;
+};
+
+extern struct guest guests[CONFIG_MAX_GUESTS];
+extern unsigned int nr_guests;
+
+/* Host virtual address of [gpa, gpa + len) if it is all guest RAM inside
+ * one chunk, else NULL. */
+void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, uint64_t len);
+/* Copies to/from guest RAM across chunks; false if any byte is not RAM. */
+bool guest_write(struct guest *g, uint64_t gpa, const void *src, uint64_t len);
+bool guest_read(struct guest *g, uint64_t gpa, void *dst, uint64_t len);
+
+int guest_mem_init(struct guest *g);
+void guest_mem_free(struct guest *g);
+
+/*
+ * Ends the guest: the first caller's status and reason win. Every vCPU
+ * leaves at its next exit (other CPUs are kicked with an IPI).
+ */
+void guest_end(struct guest *g, uint64_t status, const char *reason);
+
+/* Prints `keel: guest NAME: ...` with the guest's name. */
+void guest_log(int level, const struct guest *g, const char *fmt, ...)
+	__printf(3, 4);
+
+/* On a vCPU's CPU once it left guest mode for good; the last one out
+ * prints the guest's verdict and frees it. */
+void guest_vcpu_leave(struct vcpu *v);
+
+/* Reads keel.conf, loads and starts every valid guest; returns how many
+ * started. Refused guests are counted in *refused. */
+unsigned int guests_start(unsigned int *refused);
+/* Waits for every started guest to end; returns how many passed. */
+unsigned int guests_wait(unsigned int started);
+
+#endif

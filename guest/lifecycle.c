@@ -1,0 +1,281 @@
+/*
+ * Guest lifecycle: read the configuration, create each guest (memory,
+ * image, vCPUs), hand its vCPUs to their CPUs, and account for its end.
+ *
+ *   keel.conf --parse/check--> refused (message names the line)
+ *                         \--> load image --> refused (message names guest)
+ *                                        \--> RUNNING --> ENDING --> DONE
+ */
+#include "guest/guest.h"
+#include "guest/loader.h"
+#include "boot/boot.h"
+#include "boot/mb2info.h"
+#include "arch/percpu.h"
+#include "arch/smp.h"
+#include "arch/string.h"
+#include "arch/tsc.h"
+#include "arch/x86.h"
+#include "drivers/printk.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+#include "vmx/exit.h"
+#include "vmx/vmcs_setup.h"
+#include "vmx/vmx.h"
+
+#define CONFIG_MODULE_NAME "keel.conf"
+
+extern const char default_config[], default_config_end[];
+
+static struct config config;
+
+static const struct mb2_module *module_find(const char *name)
+{
+	for (uint32_t i = 0; i < boot.mb2->nr_modules; i++)
+		if (!strcmp(boot.mb2->modules[i].name, name))
+			return &boot.mb2->modules[i];
+	return NULL;
+}
+
+static void config_report(const char *source)
+{
+	char line[CONFIG_ERROR_MSG_SIZE + 64];
+
+	for (uint32_t i = 0; i < config.error_count; i++) {
+		config_format_error(&config.errors[i], line, sizeof(line));
+		pr_err("keel: config %s: %s\n", source, line);
+	}
+	if (config.errors_dropped)
+		pr_err("keel: config %s: %u more problems not shown\n", source,
+		       config.errors_dropped);
+}
+
+static void config_load(void)
+{
+	static const char *names[MB2_MAX_MODULES];
+	const struct mb2_module *m = module_find(CONFIG_MODULE_NAME);
+	struct config_platform plat = { 0 };
+	const char *source = m ? CONFIG_MODULE_NAME : "(built-in)";
+
+	if (m)
+		config_parse(&config, phys_to_virt(m->start), m->end - m->start);
+	else
+		config_parse(&config, default_config,
+			     (size_t)(default_config_end - default_config));
+	for (uint32_t i = 0; i < boot.mb2->nr_modules; i++)
+		names[i] = boot.mb2->modules[i].name;
+	plat.checks = CONFIG_CHECK_CPUS | CONFIG_CHECK_MEMORY | CONFIG_CHECK_MODULES;
+	for (unsigned int c = 0; c < cpus_online && c < 64; c++)
+		if (percpu[c].state == CPU_VMX_ON)
+			plat.cpu_present |= BIT_ULL(c);
+	plat.free_memory = mm_free_bytes() * 7 / 8;     /* leave Keel room */
+	plat.modules = names;
+	plat.module_count = boot.mb2->nr_modules;
+	config_check(&config, &plat);
+	pr_info("keel: config %s: %u guests, %u problems\n", source,
+		config.guest_count, config_problem_count(&config));
+	config_report(source);
+}
+
+static struct vcpu *vcpu_create(struct guest *g, unsigned int index)
+{
+	uint64_t pa = mm_alloc_pages(2);        /* struct vcpu with its stats */
+	struct vcpu *v;
+
+	_Static_assert(sizeof(struct vcpu) <= 4 * 4096, "struct vcpu size");
+	if (pa == FRAME_NONE)
+		return NULL;
+	v = phys_to_virt(pa);
+	v->guest = g;
+	v->index = index;
+	v->cpu = g->cfg->cpus[index];
+	return v;
+}
+
+static void loader_modules(const struct config_guest *c,
+			   struct loader_module *mods)
+{
+	for (uint32_t i = 0; i < c->module_count; i++) {
+		const struct mb2_module *m = module_find(c->modules[i]);
+
+		mods[i] = (struct loader_module){ phys_to_virt(m->start),
+						  m->end - m->start, m->name };
+	}
+}
+
+static const char *guest_create(struct guest *g)
+{
+	const struct config_guest *c = g->cfg;
+	const struct mb2_module *m = module_find(c->image);
+	struct loader_module mods[CONFIG_MAX_MODULES];
+	struct loader_image img;
+	struct vcpu_boot b = { 0 };
+	const char *why;
+
+	if (!vmx_caps.ept)
+		return "this CPU has no EPT and shadow paging is not available yet";
+	if (guest_mem_init(g))
+		return "not enough host memory for the guest";
+	img = (struct loader_image){ phys_to_virt(m->start), m->end - m->start,
+				     c->image };
+	loader_modules(c, mods);
+	why = loader_load(g, &img, mods, c->module_count, &b);
+	for (unsigned int i = 0; !why && i < c->cpu_count; i++) {
+		g->vcpus[i] = vcpu_create(g, i);
+		if (!g->vcpus[i])
+			why = "not enough host memory for its vCPUs";
+		else
+			g->vcpus[i]->boot = b;
+		g->nr_vcpus = i + 1;
+	}
+	return why;
+}
+
+static void guest_free(struct guest *g)
+{
+	for (unsigned int i = 0; i < g->nr_vcpus; i++)
+		if (g->vcpus[i])
+			mm_free_pages(virt_to_phys(g->vcpus[i]), 2);
+	g->nr_vcpus = 0;
+	guest_mem_free(g);
+}
+
+/* Host memory a guest costs beyond its RAM: EPT tables, per vCPU the
+ * struct vcpu (with its counters) and the VMCS, and struct guest itself
+ * (which holds the device state). */
+static uint64_t guest_overhead_bytes(const struct guest *g)
+{
+	return (uint64_t)g->ept.tables * PAGE_SIZE +
+	       g->nr_vcpus * (4 * PAGE_SIZE + PAGE_SIZE) + sizeof(*g);
+}
+
+/* Loads the guest; on failure it is refused with the reason. */
+static bool guest_prepare(struct guest *g, const struct config_guest *c,
+			  unsigned int id)
+{
+	const char *why;
+
+	*g = (struct guest){ .cfg = c, .name = c->name, .id = id,
+			     .mem_size = c->memory, .lock = SPINLOCK_INIT };
+	g->dev.enabled = c->devices;
+	why = guest_create(g);
+	if (why) {
+		guest_log(LOG_ERR, g, "refused: image '%s' (format %s, config "
+			  "line %u): %s\n", c->image, config_format_name(c->format),
+			  c->key_line[CONFIG_KEY_IMAGE], why);
+		guest_free(g);
+		g->state = GUEST_DONE;
+		return false;
+	}
+	guest_log(LOG_INFO, g, "%s image '%s', %lu MiB, %u vcpus, ept %u pages\n",
+		  config_format_name(c->format), c->image, g->mem_size >> 20,
+		  g->nr_vcpus, g->ept.tables);
+	if (boot.bench)
+		pr_info("BENCH name=per_guest_kib kib=%lu (guest %s, %lu MiB: "
+			"EPT %u pages, %u vCPUs with VMCS)\n",
+			guest_overhead_bytes(g) >> 10, g->name, g->mem_size >> 20,
+			g->ept.tables, g->nr_vcpus);
+	return true;
+}
+
+/* Hands each vCPU to its CPU: from here on the guest runs. */
+static void guest_launch(struct guest *g)
+{
+	g->vcpus_running = (int)g->nr_vcpus;
+	g->tsc_start = rdtsc();
+	__atomic_store_n(&g->state, GUEST_RUNNING, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < g->nr_vcpus; i++)
+		cpu_post_work(g->vcpus[i]->cpu, vcpu_run, g->vcpus[i]);
+}
+
+/*
+ * Every guest is loaded before any starts, so that guests run side by side
+ * from their first instruction (and a slow load does not delay the others'
+ * start relative to each other).
+ */
+unsigned int guests_start(unsigned int *refused)
+{
+	unsigned int started = 0;
+
+	*refused = 0;
+	if (vmx_bitmaps_init()) {
+		pr_err("keel: no memory for the VMX bitmaps; no guest runs\n");
+		return 0;
+	}
+	config_load();
+	for (uint32_t i = 0; i < config.guest_count; i++) {
+		const struct config_guest *c = &config.guests[i];
+
+		if (!c->valid) {
+			pr_err("keel: guest %s: refused: its configuration "
+			       "(line %u) has errors\n", c->name, c->line);
+			(*refused)++;
+			continue;
+		}
+		if (!guest_prepare(&guests[nr_guests], c, nr_guests))
+			(*refused)++;
+		nr_guests++;
+	}
+	for (unsigned int i = 0; i < nr_guests; i++) {
+		if (guests[i].state == GUEST_DONE)
+			continue;
+		guest_launch(&guests[i]);
+		started++;
+	}
+	return started;
+}
+
+static void guest_print_stats(struct guest *g)
+{
+	for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++) {
+		uint64_t count = 0, ticks = 0;
+
+		for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+			count += g->vcpus[i]->stats[r].count;
+			ticks += g->vcpus[i]->stats[r].ticks;
+		}
+		if (count)
+			guest_log(LOG_INFO, g, "exits %-24s %10lu, %12lu ticks, "
+				  "%lu per exit\n", vmx_exit_reason_name(r),
+				  count, ticks, ticks / count);
+	}
+	devices_print_stats(g);
+}
+
+/* The last vCPU out prints the verdict and frees the guest. */
+static void guest_finish(struct guest *g)
+{
+	vuart_flush(g);
+	if (boot.stats)
+		guest_print_stats(g);
+	guest_log(LOG_INFO, g, "exited status %lu (%s)\n", g->exit_status,
+		  g->end_reason ? g->end_reason : "unknown");
+	guest_free(g);
+	__atomic_store_n(&g->state, GUEST_DONE, __ATOMIC_RELEASE);
+}
+
+/* On the vCPU's CPU, after it left guest mode for good. */
+void guest_vcpu_leave(struct vcpu *v)
+{
+	struct guest *g = v->guest;
+
+	vmcs_release(v);
+	ept_invalidate(&g->ept);
+	if (__atomic_sub_fetch(&g->vcpus_running, 1, __ATOMIC_ACQ_REL) == 0)
+		guest_finish(g);
+}
+
+unsigned int guests_wait(unsigned int started)
+{
+	unsigned int passed = 0;
+
+	(void)started;
+	for (unsigned int i = 0; i < nr_guests; i++) {
+		struct guest *g = &guests[i];
+
+		while (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != GUEST_DONE)
+			cpu_relax();
+		if (g->exit_status == 1)
+			passed++;
+	}
+	return passed;
+}

@@ -1,0 +1,278 @@
+/*
+ * Guest image loaders: ELF64, multiboot v1 (ELF32 or a.out kludge), flat
+ * binaries and real-mode binaries. Every offset and address in an image is
+ * checked against the image's size and the guest's RAM before use.
+ */
+#include "guest/loader.h"
+#include "guest/bootinfo.h"
+#include "guest/guest.h"
+#include "arch/string.h"
+#include "vmx/vmx.h"
+
+#define ELF_MAGIC       0x464c457f      /* "\x7fELF" */
+#define ELFCLASS32      1
+#define ELFCLASS64      2
+#define ELFDATA2LSB     1
+#define EM_386          3
+#define EM_X86_64       62
+#define PT_LOAD         1
+
+struct elf32_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version, entry, phoff, shoff, flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+} __packed;
+
+struct elf32_phdr {
+	uint32_t type, offset, vaddr, paddr, filesz, memsz, flags, align;
+} __packed;
+
+struct elf64_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+} __packed;
+
+struct elf64_phdr {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+} __packed;
+
+_Static_assert(sizeof(struct elf32_ehdr) == 52, "ELF32 header");
+_Static_assert(sizeof(struct elf32_phdr) == 32, "ELF32 program header");
+_Static_assert(sizeof(struct elf64_ehdr) == 64, "ELF64 header");
+_Static_assert(sizeof(struct elf64_phdr) == 56, "ELF64 program header");
+
+/* One loadable segment, after its header has been widened to 64 bits. */
+struct segment {
+	uint64_t offset, paddr, filesz, memsz;
+};
+
+/* Copies a segment into guest RAM (bss zeroed), refusing anything that
+ * leaves the image or the guest's RAM or covers the boot information. */
+static const char *load_segment(struct guest *g, const struct loader_image *img,
+				const struct segment *s, uint64_t *end)
+{
+	static const uint8_t zero[256];
+
+	if (s->filesz > s->memsz || s->offset > img->size ||
+	    s->filesz > img->size - s->offset)
+		return "a segment lies outside the image file (truncated image?)";
+	if (s->paddr > g->mem_size || s->memsz > g->mem_size - s->paddr)
+		return "a segment does not fit in the guest's memory";
+	if (s->paddr < BOOTINFO_END && s->paddr + s->memsz > BOOTINFO_START)
+		return "a segment overlaps the boot information block";
+	if (!guest_write(g, s->paddr, img->data + s->offset, s->filesz))
+		return "a segment does not fit in the guest's memory";
+	for (uint64_t o = s->filesz; o < s->memsz; o += sizeof(zero))
+		guest_write(g, s->paddr + o, zero, MIN(sizeof(zero), s->memsz - o));
+	*end = MAX(*end, s->paddr + s->memsz);
+	return NULL;
+}
+
+static const char *elf_check_ident(const struct loader_image *img, int class,
+				   uint64_t hdr_size)
+{
+	if (img->size < hdr_size)
+		return "image too small for an ELF header";
+	if (*(const uint32_t *)img->data != ELF_MAGIC)
+		return "not an ELF file (bad magic)";
+	if (img->data[4] != class)
+		return class == ELFCLASS64 ? "not a 64-bit ELF file"
+					   : "not a 32-bit ELF file";
+	if (img->data[5] != ELFDATA2LSB)
+		return "not a little-endian ELF file";
+	return NULL;
+}
+
+static const char *elf_phdrs_ok(const struct loader_image *img, uint64_t phoff,
+				uint64_t phnum, uint64_t phentsize, uint64_t min)
+{
+	if (phentsize < min || phnum == 0 || phnum > 256)
+		return "bad ELF program header table";
+	if (phoff > img->size || phnum * phentsize > img->size - phoff)
+		return "ELF program headers lie outside the image (truncated image?)";
+	return NULL;
+}
+
+static const char *load_elf32(struct guest *g, const struct loader_image *img,
+			      uint64_t *entry, uint64_t *end)
+{
+	const struct elf32_ehdr *eh = (const void *)img->data;
+	const char *why = elf_check_ident(img, ELFCLASS32, sizeof(*eh));
+
+	if (!why && eh->machine != EM_386)
+		why = "ELF machine is not i386";
+	if (!why)
+		why = elf_phdrs_ok(img, eh->phoff, eh->phnum, eh->phentsize,
+				   sizeof(struct elf32_phdr));
+	for (unsigned int i = 0; !why && i < eh->phnum; i++) {
+		const struct elf32_phdr *ph =
+			(const void *)(img->data + eh->phoff + i * eh->phentsize);
+		struct segment s = { ph->offset, ph->paddr, ph->filesz, ph->memsz };
+
+		if (ph->type == PT_LOAD)
+			why = load_segment(g, img, &s, end);
+	}
+	*entry = eh->entry;
+	return why;
+}
+
+static const char *load_elf64(struct guest *g, const struct loader_image *img,
+			      uint64_t *entry, uint64_t *end)
+{
+	const struct elf64_ehdr *eh = (const void *)img->data;
+	const char *why = elf_check_ident(img, ELFCLASS64, sizeof(*eh));
+
+	if (!why && eh->machine != EM_X86_64)
+		why = "ELF machine is not x86-64";
+	if (!why)
+		why = elf_phdrs_ok(img, eh->phoff, eh->phnum, eh->phentsize,
+				   sizeof(struct elf64_phdr));
+	for (unsigned int i = 0; !why && i < eh->phnum; i++) {
+		const struct elf64_phdr *ph =
+			(const void *)(img->data + eh->phoff + i * eh->phentsize);
+		struct segment s = { ph->offset, ph->paddr, ph->filesz, ph->memsz };
+
+		if (ph->type == PT_LOAD)
+			why = load_segment(g, img, &s, end);
+	}
+	*entry = eh->entry;
+	return why;
+}
+
+/* Multiboot v1 header (Multiboot 0.6.96, 3.1.1). */
+#define MB1_HEADER_MAGIC    0x1badb002
+#define MB1_SEARCH          8192
+#define MB1_FLAG_AOUT_KLUDGE BIT_ULL(16)
+#define MB1_FLAGS_REQUIRED  0x0000ffffULL   /* bits 0-15 must be understood */
+#define MB1_FLAGS_KNOWN     0x7ULL          /* page-align, meminfo, video */
+
+struct mb1_header {
+	uint32_t magic, flags, checksum;
+	uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
+} __packed;
+
+static const struct mb1_header *mb1_find(const struct loader_image *img,
+					 uint64_t *off)
+{
+	uint64_t limit = MIN(img->size, (uint64_t)MB1_SEARCH);
+
+	for (uint64_t o = 0; o + 12 <= limit; o += 4) {
+		const struct mb1_header *h = (const void *)(img->data + o);
+
+		if (h->magic == MB1_HEADER_MAGIC &&
+		    (uint32_t)(h->magic + h->flags + h->checksum) == 0) {
+			*off = o;
+			return h;
+		}
+	}
+	return NULL;
+}
+
+/* The a.out kludge: the header gives the load addresses (3.1.3). */
+static const char *load_mb1_aout(struct guest *g, const struct loader_image *img,
+				 const struct mb1_header *h, uint64_t off,
+				 uint64_t *entry, uint64_t *end)
+{
+	struct segment s;
+
+	if (off + sizeof(*h) > img->size || h->header_addr < h->load_addr ||
+	    off < h->header_addr - h->load_addr)
+		return "bad multiboot a.out header";
+	s.offset = off - (h->header_addr - h->load_addr);
+	s.paddr = h->load_addr;
+	s.filesz = (h->load_end_addr ? h->load_end_addr : img->size - s.offset +
+		    h->load_addr) - h->load_addr;
+	s.memsz = MAX(s.filesz, (uint64_t)(h->bss_end_addr > h->load_addr ?
+			       h->bss_end_addr - h->load_addr : 0));
+	*entry = h->entry_addr;
+	return load_segment(g, img, &s, end);
+}
+
+static const char *load_multiboot(struct guest *g, const struct loader_image *img,
+				  uint64_t *entry, uint64_t *end)
+{
+	uint64_t off;
+	const struct mb1_header *h = mb1_find(img, &off);
+
+	if (!h)
+		return "no multiboot header in the first 8 KiB";
+	if (h->flags & MB1_FLAGS_REQUIRED & ~MB1_FLAGS_KNOWN)
+		return "multiboot header asks for features Keel does not offer";
+	if (h->flags & MB1_FLAG_AOUT_KLUDGE)
+		return load_mb1_aout(g, img, h, off, entry, end);
+	return load_elf32(g, img, entry, end);
+}
+
+static const char *load_flat(struct guest *g, const struct loader_image *img,
+			     uint64_t load, uint64_t *end)
+{
+	struct segment s = { 0, load, img->size, img->size };
+
+	return load_segment(g, img, &s, end);
+}
+
+static const char *load_format(struct guest *g, const struct loader_image *img,
+			       struct vcpu_boot *boot, uint64_t *end)
+{
+	const struct config_guest *c = g->cfg;
+	uint64_t entry = 0;
+	const char *why;
+
+	switch (c->format) {
+	case CONFIG_FORMAT_MULTIBOOT:
+		why = load_multiboot(g, img, &entry, end);
+		boot->mode = VCPU_MODE_PROT32;
+		break;
+	case CONFIG_FORMAT_ELF64:
+		why = load_elf64(g, img, &entry, end);
+		boot->mode = VCPU_MODE_LONG64;
+		break;
+	case CONFIG_FORMAT_FLAT:
+		why = load_flat(g, img, c->load, end);
+		entry = c->has_entry ? c->entry : c->load;
+		boot->mode = VCPU_MODE_PROT32;
+		break;
+	case CONFIG_FORMAT_REALMODE:
+		if (!vmx_caps.ug)
+			return "real-mode guests need unrestricted guest, "
+			       "which this CPU lacks";
+		why = load_flat(g, img, c->has_load ? c->load : 0x7c00, end);
+		entry = c->has_entry ? c->entry : c->has_load ? c->load : 0x7c00;
+		boot->mode = VCPU_MODE_REAL;
+		break;
+	default:
+		return "this image format is not supported yet";
+	}
+	boot->rip = entry;
+	return why;
+}
+
+const char *loader_load(struct guest *g, const struct loader_image *img,
+			const struct loader_module *mods, unsigned int nr_mods,
+			struct vcpu_boot *boot)
+{
+	uint64_t end = 0;
+	const char *why = load_format(g, img, boot, &end);
+
+	if (why || boot->mode == VCPU_MODE_REAL) {
+		if (boot->mode == VCPU_MODE_REAL && !why) {
+			boot->cs = (uint16_t)((boot->rip >> 4) & 0xf000);
+			boot->rip -= (uint64_t)boot->cs << 4;
+		}
+		return why;
+	}
+	if (boot->mode == VCPU_MODE_LONG64) {
+		why = bootinfo_page_tables(g, &boot->cr3);
+		if (why)
+			return why;
+	}
+	why = bootinfo_write(g, img->name, mods, nr_mods, end, &boot->rbx);
+	boot->rax = MB1_BOOTLOADER_MAGIC;
+	return why;
+}

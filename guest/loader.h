@@ -1,0 +1,32 @@
+/* Loading a guest's image into its memory and choosing its boot state. */
+#ifndef KEEL_GUEST_LOADER_H
+#define KEEL_GUEST_LOADER_H
+
+#include "arch/compiler.h"
+
+struct guest;
+struct vcpu_boot;
+
+/* Image bytes as found in host memory (a multiboot2 module). */
+struct loader_image {
+	const uint8_t *data;
+	uint64_t size;
+	const char *name;
+};
+
+struct loader_module {
+	const uint8_t *data;
+	uint64_t size;
+	const char *name;
+};
+
+/*
+ * Loads `img` per the guest's format, copies `mods`, writes the boot
+ * information and fills *boot. Returns NULL or a reason the image cannot
+ * run (the caller prints it with the guest's name).
+ */
+const char *loader_load(struct guest *g, const struct loader_image *img,
+			const struct loader_module *mods, unsigned int nr_mods,
+			struct vcpu_boot *boot);
+
+#endif

@@ -1,0 +1,71 @@
+/* A virtual CPU: one per physical CPU a guest is given, pinned there. */
+#ifndef KEEL_GUEST_VCPU_H
+#define KEEL_GUEST_VCPU_H
+
+#include "arch/compiler.h"
+#include "vmx/controls.h"
+
+/* Guest general registers in x86 register-number order (RSP is unused:
+ * the guest's RSP is in the VMCS). vmx/entry.S fills and reloads this. */
+struct guest_regs {
+	uint64_t rax, rcx, rdx, rbx, rsp_unused, rbp, rsi, rdi;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+enum gpr {
+	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
+};
+
+struct exit_stat {
+	uint64_t count;
+	uint64_t ticks;         /* TSC ticks spent in Keel's handler */
+};
+
+/* How a vCPU starts (filled by the image loader). */
+enum vcpu_mode {
+	VCPU_MODE_REAL,         /* real mode, unrestricted guest */
+	VCPU_MODE_PROT32,       /* 32-bit protected mode, paging off */
+	VCPU_MODE_LONG64,       /* 64-bit mode, paging on */
+};
+
+struct vcpu_boot {
+	enum vcpu_mode mode;
+	uint64_t rip, rsp, cr3;
+	uint64_t rax, rbx, rsi, rdi;
+	uint16_t cs;            /* real mode: CS selector (base = cs << 4) */
+};
+
+struct guest;
+
+struct vcpu {
+	struct guest_regs regs;         /* must stay first: see vmx/entry.S */
+	uint64_t host_rsp;              /* C stack while the guest runs */
+	struct guest *guest;
+	uint32_t index;                 /* vCPU number inside its guest */
+	uint32_t cpu;                   /* physical CPU it is pinned to */
+	uint64_t vmcs_pa;
+	uint16_t vpid;
+	struct vcpu_boot boot;
+	struct exit_stat stats[VMX_NR_EXIT_REASONS];
+	uint64_t exits_total;
+	uint64_t tsc_exit;              /* TSC when the current exit began */
+};
+
+_Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");
+_Static_assert(offsetof(struct vcpu, host_rsp) == 128, "vmx/entry.S layout");
+_Static_assert(sizeof(struct guest_regs) == 128, "vmx/entry.S layout");
+
+/* Runs on the vCPU's own CPU: builds its VMCS and runs it until the guest
+ * ends. `arg` is the struct vcpu. */
+void vcpu_run(void *arg);
+
+/* Helpers for exit handlers. */
+void vcpu_skip_instruction(struct vcpu *v);
+void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
+			   uint32_t error);
+uint64_t vcpu_gpr(const struct vcpu *v, unsigned int n);
+void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val);
+unsigned int vcpu_cpl(void);
+
+#endif

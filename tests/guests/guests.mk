@@ -1,0 +1,122 @@
+# Test guests (included by the top Makefile; run from the repository root).
+#
+#   make guests     every image in GUEST_IMAGES, into build/guests/
+#
+#   hello32.elf     multiboot   hello, checks the boot magic and info
+#   hello64.elf     elf64       the same C, 64-bit
+#   hello16.bin     realmode    16-bit assembly, load/entry 0x7c00
+#   helloflat.bin   flat        the 32-bit hello as a flat binary, load and
+#                               entry 0x100000
+#   cpuid.elf       multiboot   CPUID, MSRs, hypercalls, fw-cfg, ports
+#   memtest.elf     multiboot   pattern test over all RAM above 1 MiB
+#   isolation.elf   multiboot   reads past its RAM: Keel must stop it
+#   bench.elf       multiboot   ticks per VM exit (CPUID, VMCALL, OUT)
+#
+# The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
+# on the include path picks the layouts that differ.
+
+GUEST_DIR  := tests/guests
+GUEST_OUT  := $(or $(BUILD),build)/guests
+GUEST_CC   := gcc
+GUEST_LD   := ld
+GUEST_OBJCOPY := objcopy
+
+GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -fno-builtin -fno-pic -fno-pie \
+	-nostdlib -static -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fcf-protection=none -mgeneral-regs-only -fno-strict-aliasing \
+	-Wall -Wextra -Werror -Wshadow -MMD -MP
+GUEST_CFLAGS32 := -m32 $(GUEST_CFLAGS) -I$(GUEST_DIR)/lib/x86_32 \
+	-I$(GUEST_DIR)/lib -I.
+GUEST_CFLAGS64 := -m64 -mno-red-zone -mcmodel=small $(GUEST_CFLAGS) \
+	-I$(GUEST_DIR)/lib/x86_64 -I$(GUEST_DIR)/lib -I.
+GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack \
+	--no-warn-rwx-segments
+
+GUEST_LIB_SRCS := start.c trap.c print.c check.c bootinfo.c libc.c
+GUEST_LIB32 := $(patsubst %.c,$(GUEST_OUT)/lib32/%.o,$(GUEST_LIB_SRCS)) \
+	$(GUEST_OUT)/lib32/arch.o $(GUEST_OUT)/lib32/entry.o
+GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
+	$(GUEST_OUT)/lib64/arch.o $(GUEST_OUT)/lib64/entry.o
+
+# Multiboot guests made of one C file each: tests/guests/NAME.c.
+GUEST_MB32 := cpuid memtest isolation bench
+
+GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
+	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)))
+
+.PHONY: guests
+guests: $(GUEST_IMAGES)
+
+# The library.
+$(GUEST_OUT)/lib32/%.o: $(GUEST_DIR)/lib/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS32) -c $< -o $@
+
+$(GUEST_OUT)/lib32/%.o: $(GUEST_DIR)/lib/x86_32/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS32) -c $< -o $@
+
+$(GUEST_OUT)/lib32/%.o: $(GUEST_DIR)/lib/x86_32/%.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS32) -c $< -o $@
+
+$(GUEST_OUT)/lib64/%.o: $(GUEST_DIR)/lib/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS64) -c $< -o $@
+
+$(GUEST_OUT)/lib64/%.o: $(GUEST_DIR)/lib/x86_64/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS64) -c $< -o $@
+
+$(GUEST_OUT)/lib64/%.o: $(GUEST_DIR)/lib/x86_64/%.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS64) -c $< -o $@
+
+# The guests' own objects; hello.c is built once per format it runs as.
+$(GUEST_OUT)/obj32/%.o: $(GUEST_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS32) -c $< -o $@
+
+$(GUEST_OUT)/obj32/hello_%.o: $(GUEST_DIR)/hello.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS32) -DGUEST_FORMAT='"$*"' -c $< -o $@
+
+$(GUEST_OUT)/obj64/hello_%.o: $(GUEST_DIR)/hello.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS64) -DGUEST_FORMAT='"$*"' -c $< -o $@
+
+$(GUEST_OUT)/obj16/hello16.o: $(GUEST_DIR)/hello16.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) -m32 -MMD -MP -c $< -o $@
+
+# Images.
+$(addprefix $(GUEST_OUT)/,$(addsuffix .elf,$(GUEST_MB32))): \
+		$(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj32/%.o $(GUEST_LIB32) \
+		$(GUEST_DIR)/guest32.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest32.ld \
+		-o $@ $(filter %.o,$^)
+
+$(GUEST_OUT)/hello32.elf: $(GUEST_OUT)/obj32/hello_multiboot.o $(GUEST_LIB32) \
+		$(GUEST_DIR)/guest32.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest32.ld \
+		-o $@ $(filter %.o,$^)
+
+$(GUEST_OUT)/hello64.elf: $(GUEST_OUT)/obj64/hello_elf64.o $(GUEST_LIB64) \
+		$(GUEST_DIR)/guest64.ld
+	$(GUEST_LD) -m elf_x86_64 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest64.ld \
+		-o $@ $(filter %.o,$^)
+
+# Flat binaries keep their ELF beside them for objdump.
+$(GUEST_OUT)/helloflat.elf: $(GUEST_OUT)/obj32/hello_flat.o $(GUEST_LIB32) \
+		$(GUEST_DIR)/guest32.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest32.ld \
+		-o $@ $(filter %.o,$^)
+
+$(GUEST_OUT)/hello16.elf: $(GUEST_OUT)/obj16/hello16.o
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -Ttext=0x7c00 -e _start -o $@ $<
+
+$(GUEST_OUT)/hello16.bin $(GUEST_OUT)/helloflat.bin: $(GUEST_OUT)/%.bin: \
+		$(GUEST_OUT)/%.elf
+	$(GUEST_OBJCOPY) -O binary $< $@
+
+-include $(wildcard $(GUEST_OUT)/*/*.d)

@@ -1,0 +1,25 @@
+/* The 32-bit (multiboot, flat) side of the test-guest library. */
+#ifndef KEEL_TEST_ARCH_H
+#define KEEL_TEST_ARCH_H
+
+#include <stdint.h>
+
+#define GUEST_BITS      32
+#define ASM_PTR         ".long"
+#define ASM_PTR_ALIGN   "4"
+
+/* What the exception stubs in x86_32/entry.S push, lowest address first:
+ * PUSHA, then vector and error code, then the CPU's frame. */
+struct trap_frame {
+	uint32_t edi, esi, ebp, esp_unused, ebx, edx, ecx, eax;
+	uint32_t vector, error;
+	uint32_t ip, cs, flags;
+};
+
+_Static_assert(sizeof(struct trap_frame) == 13 * 4, "x86_32/entry.S layout");
+
+void idt_set_gate(unsigned int vector, uintptr_t handler);
+void idt_load(void);
+void trap_dump(const struct trap_frame *f);
+
+#endif

@@ -1,0 +1,40 @@
+/* VM-exit dispatch: one handler per basic exit reason. */
+#ifndef KEEL_VMX_EXIT_H
+#define KEEL_VMX_EXIT_H
+
+#include "arch/compiler.h"
+#include "guest/vcpu.h"
+
+/*
+ * Handler contract: a handler returns EXIT_RESUME to re-enter the guest or
+ * EXIT_STOP when this vCPU must stop (the guest is ending). It decides
+ * about RIP itself: vcpu_skip_instruction() only when the instruction
+ * completed; an injected fault leaves RIP on the faulting instruction.
+ * A handler that finds the guest misbehaving calls vcpu_fatal(), which
+ * ends the guest and returns EXIT_STOP.
+ */
+enum exit_result {
+	EXIT_STOP = 0,
+	EXIT_RESUME = 1,
+};
+
+typedef int exit_handler_fn(struct vcpu *v);
+
+int vmx_exit_handler(struct guest_regs *regs);
+void vmx_entry_failed(int resume);
+/* Ends the guest with a dump of why; returns EXIT_STOP. */
+int vcpu_fatal(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
+const char *vmx_exit_reason_name(unsigned int reason);
+
+/* Handlers, grouped by file. */
+exit_handler_fn handle_cpuid, handle_hlt, handle_invd, handle_wbinvd,
+	handle_xsetbv, handle_triple_fault, handle_vmx_instruction,
+	handle_rdpmc, handle_monitor_mwait, handle_external_interrupt,
+	handle_exception_nmi;
+exit_handler_fn handle_io;
+exit_handler_fn handle_rdmsr, handle_wrmsr;
+exit_handler_fn handle_cr_access;
+exit_handler_fn handle_ept_violation, handle_ept_misconfig;
+exit_handler_fn handle_vmcall;
+
+#endif

@@ -1,0 +1,155 @@
+/* Small exit handlers: CPUID, HLT, caches, XSETBV, VMX instructions,
+ * interrupts and the guest's own end (triple fault). */
+#include "vmx/exit.h"
+#include "vmx/controls.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmcs_setup.h"
+#include "arch/idt.h"
+#include "arch/panic.h"
+#include "arch/x86.h"
+#include "drivers/lapic.h"
+#include "guest/guest.h"
+
+#define VEC_UD 6
+#define VEC_GP 13
+
+#define KEEL_CPUID_BASE     0x40000000
+#define KEEL_CPUID_MAX      0x40000001
+
+/*
+ * CPUID: the host's answers with VMX hidden and the hypervisor bit set,
+ * plus Keel's leaves at 0x40000000 ("KeelKeelKeel"). Features Keel does
+ * not virtualize for the guest (MONITOR/MWAIT, the local APIC and x2APIC,
+ * performance monitoring) are hidden too.
+ */
+int handle_cpuid(struct vcpu *v)
+{
+	uint32_t leaf = (uint32_t)v->regs.rax, sub = (uint32_t)v->regs.rcx;
+	struct cpuid_regs r;
+
+	if (leaf >= KEEL_CPUID_BASE && leaf < 0x40000100) {
+		r = (struct cpuid_regs){ 0 };
+		if (leaf == KEEL_CPUID_BASE)
+			r = (struct cpuid_regs){ KEEL_CPUID_MAX, 0x6c65654b,
+						 0x6c65654b, 0x6c65654b };
+	} else {
+		r = cpuid(leaf, sub);
+		if (leaf == 1) {
+			r.ecx &= ~(uint32_t)(CPUID1_ECX_VMX | BIT_ULL(3) |
+					     CPUID1_ECX_X2APIC | BIT_ULL(15));
+			r.ecx |= (uint32_t)CPUID1_ECX_HYPERVISOR;
+			r.edx &= ~(uint32_t)CPUID1_EDX_APIC;
+		} else if (leaf == 0xa) {
+			r = (struct cpuid_regs){ 0 };
+		}
+	}
+	v->regs.rax = r.eax;
+	v->regs.rbx = r.ebx;
+	v->regs.rcx = r.ecx;
+	v->regs.rdx = r.edx;
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+/* HLT with interrupts off can never wake: that is how a guest says it is
+ * done. With interrupts on, wait: nothing can interrupt the guest yet, so
+ * the vCPU sleeps until its guest ends. */
+int handle_hlt(struct vcpu *v)
+{
+	if (!(vmcs_readnat(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF)) {
+		guest_end(v->guest, 0, "cli; hlt");
+		return EXIT_STOP;
+	}
+	vcpu_skip_instruction(v);
+	while (READ_ONCE(v->guest->state) == GUEST_RUNNING)
+		__asm__ volatile("pause");
+	return EXIT_STOP;
+}
+
+int handle_invd(struct vcpu *v)
+{
+	/* INVD would drop other guests' and Keel's dirty lines: write back. */
+	__asm__ volatile("wbinvd" ::: "memory");
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+int handle_wbinvd(struct vcpu *v)
+{
+	__asm__ volatile("wbinvd" ::: "memory");
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+/* XSETBV (SDM Vol. 2C): #GP unless CPL 0, ECX = 0, x87 kept, AVX only with
+ * SSE, and only components the host supports. */
+int handle_xsetbv(struct vcpu *v)
+{
+	uint64_t val = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
+	struct cpuid_regs d = cpuid(0xd, 0);
+	uint64_t supported = ((uint64_t)d.edx << 32) | d.eax;
+
+	if (vcpu_cpl() || (uint32_t)v->regs.rcx || !(val & 1) ||
+	    (val & ~supported) || ((val & 4) && !(val & 2))) {
+		vcpu_inject_exception(v, VEC_GP, true, 0);
+		return EXIT_RESUME;
+	}
+	__asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)val),
+			 "d"((uint32_t)(val >> 32)));
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+int handle_triple_fault(struct vcpu *v)
+{
+	guest_end(v->guest, 0, "triple fault");
+	return EXIT_STOP;
+}
+
+/* Keel offers no nested VMX: VMX instructions are #UD as on a CPU without
+ * VMX (CPUID.1:ECX.VMX reads 0). */
+int handle_vmx_instruction(struct vcpu *v)
+{
+	vcpu_inject_exception(v, VEC_UD, false, 0);
+	return EXIT_RESUME;
+}
+
+/* The host's performance counters are not the guest's. */
+int handle_rdpmc(struct vcpu *v)
+{
+	vcpu_inject_exception(v, VEC_GP, true, 0);
+	return EXIT_RESUME;
+}
+
+/* CPUID hides MONITOR/MWAIT. */
+int handle_monitor_mwait(struct vcpu *v)
+{
+	vcpu_inject_exception(v, VEC_UD, false, 0);
+	return EXIT_RESUME;
+}
+
+/* Interrupts for the host arrive here (acknowledged on exit). The only
+ * ones a guest CPU gets are kicks; the dispatcher then sees the guest
+ * ending. */
+int handle_external_interrupt(struct vcpu *v)
+{
+	(void)v;
+	lapic_eoi();
+	return EXIT_RESUME;
+}
+
+/* Only NMIs exit (the exception bitmap is empty): a host NMI means another
+ * CPU panicked. */
+int handle_exception_nmi(struct vcpu *v)
+{
+	uint32_t info = vmcs_read32(VMCS_EXIT_INTR_INFO);
+	uint32_t type = (info >> INTR_INFO_TYPE_SHIFT) & 7;
+
+	if (type == INTR_TYPE_NMI) {
+		if (panic_in_progress)
+			cpu_halt_forever();
+		return EXIT_RESUME;
+	}
+	return vcpu_fatal(v, "unexpected exception exit, vector %u",
+			  info & (uint32_t)INTR_INFO_VECTOR_MASK);
+}

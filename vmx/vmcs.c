@@ -1,0 +1,347 @@
+/*
+ * Building a vCPU's VMCS, one function per area: controls by group, host
+ * state, guest state per boot mode (SDM Vol. 3C Chapter 25, and 27.2-27.3
+ * for the checks VM entry makes).
+ */
+#include "vmx/vmcs_setup.h"
+#include "vmx/controls.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+#include "arch/gdt.h"
+#include "arch/msr.h"
+#include "arch/percpu.h"
+#include "arch/string.h"
+#include "arch/x86.h"
+#include "arch/errno.h"
+#include "guest/guest.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+
+extern char vmx_exit_stub[];
+
+static uint64_t io_bitmap_pa;           /* two pages, all ones: every port exits */
+static uint64_t msr_bitmap_pa;          /* one page, see vmx_msr_bitmap_init */
+static uint16_t next_vpid = 1;
+
+/* MSRs the guest reads and writes directly: guest state that VM entry and
+ * exit switch (or that the host never uses), so passing them through gives
+ * the guest nothing of the host's. */
+static const uint32_t msr_passthrough[] = {
+	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,  /* STAR LSTAR CSTAR FMASK */
+	0x174, 0x175, 0x176,                              /* SYSENTER_CS/ESP/EIP */
+	MSR_IA32_EFER, MSR_IA32_PAT,
+};
+
+static void msr_bitmap_clear(uint8_t *bm, uint32_t msr)
+{
+	/* read-low 0, read-high 1024, write-low 2048, write-high 3072 (25.6.9) */
+	uint32_t base = msr >= 0xc0000000 ? 1024 : 0;
+	uint32_t bit = msr & 0x1fff;
+
+	bm[base + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+	bm[base + 2048 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+}
+
+int vmx_bitmaps_init(void)
+{
+	uint8_t *bm;
+
+	io_bitmap_pa = mm_alloc_pages(1);
+	msr_bitmap_pa = mm_alloc_pages(0);
+	if (io_bitmap_pa == FRAME_NONE || msr_bitmap_pa == FRAME_NONE)
+		return -ENOMEM;
+	memset(phys_to_virt(io_bitmap_pa), 0xff, 2 * PAGE_SIZE);
+	bm = phys_to_virt(msr_bitmap_pa);
+	memset(bm, 0xff, PAGE_SIZE);
+	for (size_t i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
+		msr_bitmap_clear(bm, msr_passthrough[i]);
+	return 0;
+}
+
+static const char *vmcs_setup_pin_proc(struct vcpu *v)
+{
+	const struct vmx_caps *c = &vmx_caps;
+	uint32_t pin, proc, proc2 = 0, want2, opt2;
+	bool ok = true;
+
+	ok &= vmx_adjust_controls(c->pinbased, PIN_EXTINT_EXITING |
+				  PIN_NMI_EXITING, 0, &pin);
+	ok &= vmx_adjust_controls(c->procbased, CPU_HLT_EXITING |
+				  CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS |
+				  CPU_RDPMC_EXITING | CPU_MWAIT_EXITING |
+				  CPU_MONITOR_EXITING | CPU_ACTIVATE_SECONDARY,
+				  0, &proc);
+	if (!ok)
+		return "the CPU lacks a required pin-based or processor-based control";
+	/* With EPT, CR3 accesses need not exit (SDM Vol. 3C 25.6.2). */
+	proc &= ~(uint32_t)(CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING);
+	want2 = CPU2_ENABLE_EPT | CPU2_WBINVD_EXITING;
+	if (v->boot.mode == VCPU_MODE_REAL || vmx_caps.ug)
+		want2 |= CPU2_UNRESTRICTED_GUEST;
+	opt2 = CPU2_ENABLE_RDTSCP | CPU2_ENABLE_INVPCID |
+	       (vmx_caps.vpid ? CPU2_ENABLE_VPID : 0);
+	if (!vmx_adjust_controls(c->procbased2, want2, opt2, &proc2))
+		return "the CPU lacks EPT or unrestricted guest";
+	vmcs_write32(VMCS_PIN_CONTROLS, pin);
+	vmcs_write32(VMCS_PROC_CONTROLS, proc);
+	vmcs_write32(VMCS_PROC_CONTROLS2, proc2);
+	if (proc2 & CPU2_ENABLE_VPID) {
+		v->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED);
+		vmcs_write16(VMCS_VPID, v->vpid);
+	}
+	return NULL;
+}
+
+static const char *vmcs_setup_exit_entry(struct vcpu *v)
+{
+	const struct vmx_caps *c = &vmx_caps;
+	uint32_t exit, entry;
+	bool ok = true;
+
+	ok &= vmx_adjust_controls(c->exit, EXIT_HOST_ADDR_SPACE_SIZE |
+				  EXIT_ACK_INTR_ON_EXIT | EXIT_SAVE_EFER |
+				  EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT,
+				  EXIT_SAVE_DEBUG_CONTROLS, &exit);
+	ok &= vmx_adjust_controls(c->entry, ENTRY_LOAD_EFER | ENTRY_LOAD_PAT |
+				  (v->boot.mode == VCPU_MODE_LONG64 ?
+				   ENTRY_IA32E_MODE_GUEST : 0),
+				  ENTRY_LOAD_DEBUG_CONTROLS, &entry);
+	if (!ok)
+		return "the CPU lacks a required VM-exit or VM-entry control";
+	vmcs_write32(VMCS_EXIT_CONTROLS, exit);
+	vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
+	vmcs_write64(VMCS_IO_BITMAP_A, io_bitmap_pa);
+	vmcs_write64(VMCS_IO_BITMAP_B, io_bitmap_pa + PAGE_SIZE);
+	vmcs_write64(VMCS_MSR_BITMAP, msr_bitmap_pa);
+	vmcs_write64(VMCS_EPT_POINTER, v->guest->ept.eptp);
+	vmcs_write32(VMCS_EXCEPTION_BITMAP, 0);
+	vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
+	vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
+	vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+	vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+	return NULL;
+}
+
+/* Host state: what the CPU loads at every VM exit (SDM Vol. 3C 28.5). */
+static void vmcs_setup_host(void)
+{
+	struct percpu *cpu = this_cpu();
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __packed idtr;
+
+	__asm__ volatile("sidt %0" : "=m"(idtr));
+	vmcs_writenat(VMCS_HOST_CR0, read_cr0());
+	vmcs_writenat(VMCS_HOST_CR3, read_cr3());
+	vmcs_writenat(VMCS_HOST_CR4, read_cr4());
+	vmcs_write16(VMCS_HOST_CS_SEL, SEL_KERNEL_CS);
+	vmcs_write16(VMCS_HOST_SS_SEL, SEL_KERNEL_DS);
+	vmcs_write16(VMCS_HOST_DS_SEL, SEL_KERNEL_DS);
+	vmcs_write16(VMCS_HOST_ES_SEL, SEL_KERNEL_DS);
+	vmcs_write16(VMCS_HOST_FS_SEL, 0);
+	vmcs_write16(VMCS_HOST_GS_SEL, 0);
+	vmcs_write16(VMCS_HOST_TR_SEL, SEL_TSS);
+	vmcs_writenat(VMCS_HOST_FS_BASE, 0);
+	vmcs_writenat(VMCS_HOST_GS_BASE, (uint64_t)cpu);
+	vmcs_writenat(VMCS_HOST_TR_BASE, (uint64_t)&cpu->tss);
+	vmcs_writenat(VMCS_HOST_GDTR_BASE, (uint64_t)cpu->gdt);
+	vmcs_writenat(VMCS_HOST_IDTR_BASE, idtr.base);
+	vmcs_write32(VMCS_HOST_SYSENTER_CS, 0);
+	vmcs_writenat(VMCS_HOST_SYSENTER_ESP, 0);
+	vmcs_writenat(VMCS_HOST_SYSENTER_EIP, 0);
+	vmcs_write64(VMCS_HOST_EFER, rdmsr(MSR_IA32_EFER));
+	vmcs_write64(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+	vmcs_writenat(VMCS_HOST_RIP, (uint64_t)vmx_exit_stub);
+}
+
+/* Access rights (SDM Vol. 3C 25.4.1, Table 25-2). */
+#define AR_CODE32       0xc09b  /* G, D, P, S, execute/read, accessed */
+#define AR_CODE64       0xa09b  /* G, L, P, S, execute/read, accessed */
+#define AR_DATA32       0xc093  /* G, D/B, P, S, read/write, accessed */
+#define AR_CODE16       0x009b
+#define AR_DATA16       0x0093
+#define AR_TSS_BUSY     0x008b
+#define AR_LDT          0x0082
+#define AR_UNUSABLE     0x10000
+
+struct seg {
+	uint16_t sel;
+	uint64_t base;
+	uint32_t limit, ar;
+};
+
+#define SEG_FIELDS(s) \
+	{ VMCS_GUEST_##s##_SEL, VMCS_GUEST_##s##_BASE, \
+	  VMCS_GUEST_##s##_LIMIT, VMCS_GUEST_##s##_AR }
+
+static const struct {
+	uint32_t sel, base, limit, ar;
+} seg_fields[] = {
+	SEG_FIELDS(ES), SEG_FIELDS(CS), SEG_FIELDS(SS), SEG_FIELDS(DS),
+	SEG_FIELDS(FS), SEG_FIELDS(GS), SEG_FIELDS(LDTR), SEG_FIELDS(TR),
+};
+
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
+
+static void vmcs_write_seg(int i, const struct seg *s)
+{
+	__vmwrite(seg_fields[i].sel, s->sel);
+	__vmwrite(seg_fields[i].base, s->base);
+	__vmwrite(seg_fields[i].limit, s->limit);
+	__vmwrite(seg_fields[i].ar, s->ar);
+}
+
+static void vmcs_guest_segments(const struct vcpu_boot *b)
+{
+	struct seg code, data;
+
+	if (b->mode == VCPU_MODE_REAL) {
+		code = (struct seg){ b->cs, (uint64_t)b->cs << 4, 0xffff, AR_CODE16 };
+		data = (struct seg){ 0, 0, 0xffff, AR_DATA16 };
+	} else {
+		code = (struct seg){ 0x08, 0, 0xffffffff,
+				     b->mode == VCPU_MODE_LONG64 ? AR_CODE64
+								 : AR_CODE32 };
+		data = (struct seg){ 0x10, 0, 0xffffffff, AR_DATA32 };
+	}
+	vmcs_write_seg(SEG_CS, &code);
+	vmcs_write_seg(SEG_DS, &data);
+	vmcs_write_seg(SEG_ES, &data);
+	vmcs_write_seg(SEG_SS, &data);
+	vmcs_write_seg(SEG_FS, &data);
+	vmcs_write_seg(SEG_GS, &data);
+	vmcs_write_seg(SEG_LDTR, &(struct seg){ 0, 0, 0, AR_UNUSABLE });
+	vmcs_write_seg(SEG_TR, &(struct seg){ 0, 0, 0xffff, AR_TSS_BUSY });
+	vmcs_write32(VMCS_GUEST_GDTR_LIMIT, 0);
+	vmcs_writenat(VMCS_GUEST_GDTR_BASE, 0);
+	vmcs_write32(VMCS_GUEST_IDTR_LIMIT, b->mode == VCPU_MODE_REAL ? 0x3ff : 0);
+	vmcs_writenat(VMCS_GUEST_IDTR_BASE, 0);
+}
+
+/*
+ * CR0/CR4: bits that VMX forces (CR0.NE, CR4.VMXE; SDM Vol. 3D A.7-A.8)
+ * are owned by Keel through the guest/host masks, and the guest reads its
+ * own values from the read shadows.
+ */
+static void vmcs_guest_control_regs(const struct vcpu_boot *b)
+{
+	uint64_t cr0 = X86_CR0_ET, cr4 = 0, efer = 0;
+
+	if (b->mode != VCPU_MODE_REAL)
+		cr0 |= X86_CR0_PE;
+	if (b->mode == VCPU_MODE_LONG64) {
+		cr0 |= X86_CR0_PG | X86_CR0_WP;
+		cr4 |= X86_CR4_PAE;
+		efer |= EFER_LME | EFER_LMA;
+	}
+	vmcs_writenat(VMCS_CR0_GUEST_HOST_MASK, vmx_cr0_owned());
+	vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, vmx_cr4_owned());
+	vmcs_writenat(VMCS_CR0_READ_SHADOW, cr0);
+	vmcs_writenat(VMCS_CR4_READ_SHADOW, cr4);
+	vmcs_writenat(VMCS_GUEST_CR0, vmx_cr0_real(cr0));
+	vmcs_writenat(VMCS_GUEST_CR4, vmx_cr4_real(cr4));
+	vmcs_writenat(VMCS_GUEST_CR3, b->cr3);
+	vmcs_write64(VMCS_GUEST_EFER, efer);
+}
+
+static void vmcs_setup_guest(struct vcpu *v)
+{
+	const struct vcpu_boot *b = &v->boot;
+
+	vmcs_guest_segments(b);
+	vmcs_guest_control_regs(b);
+	vmcs_writenat(VMCS_GUEST_DR7, 0x400);
+	vmcs_writenat(VMCS_GUEST_RSP, b->rsp);
+	vmcs_writenat(VMCS_GUEST_RIP, b->rip);
+	vmcs_writenat(VMCS_GUEST_RFLAGS, X86_RFLAGS_FIXED);
+	vmcs_writenat(VMCS_GUEST_PENDING_DBG, 0);
+	vmcs_writenat(VMCS_GUEST_SYSENTER_ESP, 0);
+	vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, 0);
+	vmcs_write32(VMCS_GUEST_SYSENTER_CS, 0);
+	vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	/* Only vCPU 0 runs from the entry point; the others wait (halted)
+	 * until the guest can start them. */
+	vmcs_write32(VMCS_GUEST_ACTIVITY_STATE,
+		     v->index ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
+	vmcs_write64(VMCS_LINK_POINTER, ~0ULL);
+	vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
+	vmcs_write64(VMCS_GUEST_PAT, 0x0007040600070406ULL);  /* power-on PAT */
+	v->regs.rax = b->rax;
+	v->regs.rbx = b->rbx;
+	v->regs.rsi = b->rsi;
+	v->regs.rdi = b->rdi;
+}
+
+/* VMCLEAR then VMPTRLD (SDM Vol. 3C 25.11.3): the VMCS is current here. */
+static const char *vmcs_load_new(struct vcpu *v)
+{
+	uint64_t pa = mm_alloc_pages(0);
+	uint8_t fail;
+
+	if (pa == FRAME_NONE)
+		return "no memory for the VMCS";
+	*(uint32_t *)phys_to_virt(pa) = vmx_caps.revision;
+	v->vmcs_pa = pa;
+	__asm__ volatile("vmclear %1; setbe %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
+	if (!fail)
+		__asm__ volatile("vmptrld %1; setbe %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
+	return fail ? "VMCLEAR/VMPTRLD failed" : NULL;
+}
+
+const char *vmcs_create(struct vcpu *v)
+{
+	const char *why = vmcs_load_new(v);
+
+	if (!why)
+		why = vmcs_setup_pin_proc(v);
+	if (!why)
+		why = vmcs_setup_exit_entry(v);
+	if (why)
+		return why;
+	vmcs_setup_host();
+	vmcs_setup_guest(v);
+	return NULL;
+}
+
+void vmcs_release(struct vcpu *v)
+{
+	uint64_t pa = v->vmcs_pa;
+
+	if (!pa)
+		return;
+	__asm__ volatile("vmclear %0" :: "m"(pa) : "cc", "memory");
+	mm_free_pages(pa, 0);
+	v->vmcs_pa = 0;
+}
+
+uint64_t vmx_cr0_owned(void)
+{
+	uint64_t fixed = vmx_caps.cr0_fixed0 | ~vmx_caps.cr0_fixed1;
+
+	if (vmx_caps.ug)
+		fixed &= ~(X86_CR0_PE | X86_CR0_PG);
+	return fixed & 0xffffffffULL;
+}
+
+uint64_t vmx_cr4_owned(void)
+{
+	return (vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1 | X86_CR4_VMXE) &
+	       0xffffffffULL;
+}
+
+uint64_t vmx_cr0_real(uint64_t guest_cr0)
+{
+	uint64_t fixed0 = vmx_caps.cr0_fixed0;
+
+	if (vmx_caps.ug)
+		fixed0 &= ~(X86_CR0_PE | X86_CR0_PG);
+	return (guest_cr0 | fixed0) & vmx_caps.cr0_fixed1;
+}
+
+uint64_t vmx_cr4_real(uint64_t guest_cr4)
+{
+	return (guest_cr4 | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1;
+}

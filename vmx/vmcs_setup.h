@@ -1,0 +1,25 @@
+/* Creating and releasing a vCPU's VMCS (vmx/vmcs.c). */
+#ifndef KEEL_VMX_VMCS_SETUP_H
+#define KEEL_VMX_VMCS_SETUP_H
+
+#include "arch/compiler.h"
+
+struct vcpu;
+
+#define X86_RFLAGS_FIXED    BIT_ULL(1)
+#define X86_RFLAGS_IF       BIT_ULL(9)
+#define X86_CR0_ET          BIT_ULL(4)
+
+/* The I/O and MSR bitmaps shared by every vCPU (read-only once built). */
+int vmx_bitmaps_init(void);
+/* Builds v's VMCS on the calling CPU and makes it current. NULL or why not. */
+const char *vmcs_create(struct vcpu *v);
+void vmcs_release(struct vcpu *v);
+
+/* CR0/CR4 bits Keel owns, and the real value for a guest-visible one. */
+uint64_t vmx_cr0_owned(void);
+uint64_t vmx_cr4_owned(void);
+uint64_t vmx_cr0_real(uint64_t guest_cr0);
+uint64_t vmx_cr4_real(uint64_t guest_cr4);
+
+#endif
