@@ -54,6 +54,14 @@ UNIT_SRCS_mb2 := boot/mb2info.c
 UNIT_SRCS_acpi := drivers/acpi.c
 UNIT_BINS := $(patsubst %,$(BUILD)/host/test_%,$(UNIT_TESTS))
 
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c linked with FUZZ_SRCS_NAME.
+FUZZ_TARGETS := config
+FUZZ_SRCS_config := guest/config.c
+FUZZ_BINS := $(patsubst %,$(BUILD)/host/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS := -g -O1 -DKEEL_HOST -I. -fsanitize=fuzzer,address,undefined
+FUZZ_SMOKE_RUNS := 20000
+FUZZ_SECONDS := 60
+
 ISO_CMDLINE := shutdown=emu
 # The images the built-in configuration (guest/default.conf) names.
 DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
@@ -61,7 +69,7 @@ DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
 .DEFAULT_GOAL := all
 include tests/guests/guests.mk
 
-.PHONY: all run test unit scenarios bench deps-build deps-test clean
+.PHONY: all run test unit fuzz scenarios bench deps-build deps-test clean
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
 $(BUILD)/k/%.c.o: %.c
@@ -90,6 +98,10 @@ $(BUILD)/host/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_SRCS_$$*)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $< $(UNIT_SRCS_$*) $(UNIT_LIBS_$*)
 
+$(BUILD)/host/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+
 deps-build:
 	@tools/deps.sh build
 
@@ -97,8 +109,17 @@ deps-test:
 	@tools/deps.sh all
 
 unit: deps-test
-	@$(MAKE) -s $(UNIT_BINS)
-	@tools/unit $(UNIT_BINS)
+	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(BUILD)/host/keelcfg
+	@tools/unit $(UNIT_BINS) tests/tools/test_keelcfg.sh \
+		"tests/fuzz/smoke.sh $(FUZZ_SMOKE_RUNS) $(foreach t,$(FUZZ_TARGETS),$(BUILD)/host/fuzz_$(t) tests/fuzz/corpus/$(t))"
+
+# Longer fuzzing, FUZZ_SECONDS per target; not part of make test.
+fuzz: deps-test
+	@$(MAKE) -s $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/$$t && cp -n tests/fuzz/corpus/$$t/* $(BUILD)/fuzz/$$t/; \
+		$(BUILD)/host/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/$$t || exit 1; \
+	done
 
 scenarios: deps-test
 	@$(MAKE) -s all

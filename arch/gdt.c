@@ -29,7 +29,7 @@ void gdt_load(struct percpu *cpu)
 
 	memset(&cpu->tss, 0, sizeof(cpu->tss));
 	for (int i = 0; i < IST_COUNT; i++)
-		cpu->tss.ist[i] = (uint64_t)cpu->ist_stacks[i] + IST_STACK_SIZE;
+		cpu->tss.ist[i] = cpu->ist_top[i];
 	cpu->tss.iomap_base = sizeof(cpu->tss);     /* no I/O bitmap */
 
 	cpu->gdt[0] = 0;

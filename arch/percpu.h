@@ -10,6 +10,9 @@
 #define MAX_CPUS        64
 #define CPU_STACK_ORDER 2               /* 16 KiB kernel stack per CPU */
 #define CPU_STACK_SIZE  (4096UL << CPU_STACK_ORDER)
+/* An AP's stacks come in one block: the kernel stack, then the IST stacks. */
+#define CPU_STACKS_ORDER 3
+#define CPU_STACKS_SIZE  (4096UL << CPU_STACKS_ORDER)
 #define IST_STACK_SIZE  4096UL
 
 enum cpu_state {
@@ -31,7 +34,7 @@ struct percpu {
 	uint64_t stack_top;
 	uint64_t gdt[GDT_ENTRIES];
 	struct tss tss;
-	uint8_t ist_stacks[IST_COUNT][IST_STACK_SIZE] __aligned(16);
+	uint64_t ist_top[IST_COUNT];     /* tops of the #DF, NMI, #MC stacks */
 	uint64_t vmxon_pa;              /* VMXON region, 4 KiB */
 	const char *vmx_reason;         /* why VMX is unavailable */
 	struct vcpu *vcpu;              /* the vCPU this CPU runs, if any */

@@ -64,14 +64,18 @@ static bool ap_start_one(struct trampoline_data *td, uint64_t tpa, uint32_t id,
 			 uint32_t apic_id)
 {
 	struct percpu *cpu = &percpu[id];
-	uint64_t stack = mm_alloc_pages(CPU_STACK_ORDER);
+	uint64_t stack = mm_alloc_pages(CPU_STACKS_ORDER);
 
+	_Static_assert(CPU_STACK_SIZE + IST_COUNT * IST_STACK_SIZE <=
+		       CPU_STACKS_SIZE, "stacks block");
 	if (stack == FRAME_NONE) {
 		pr_err("keel: cpu %u: no memory for its stack\n", id);
 		return false;
 	}
 	cpu->apic_id = apic_id;
 	cpu->stack_top = (uint64_t)phys_to_virt(stack) + CPU_STACK_SIZE;
+	for (int i = 0; i < IST_COUNT; i++)
+		cpu->ist_top[i] = cpu->stack_top + (i + 1) * IST_STACK_SIZE;
 	cpu->state = CPU_STARTING;
 	td->stack = cpu->stack_top;
 	td->arg = id;
@@ -89,7 +93,7 @@ static bool ap_start_one(struct trampoline_data *td, uint64_t tpa, uint32_t id,
 		return true;
 	pr_err("keel: cpu %u (apic id %u) did not start\n", id, apic_id);
 	cpu->state = CPU_ABSENT;
-	mm_free_pages(stack, CPU_STACK_ORDER);
+	mm_free_pages(stack, CPU_STACKS_ORDER);
 	return false;
 }
 

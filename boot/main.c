@@ -116,8 +116,12 @@ static void boot_wait_vmx(void)
 
 static void boot_cpu_early(void)
 {
+	static uint8_t bsp_ist[IST_COUNT][IST_STACK_SIZE] __aligned(16);
+
 	idt_init();
 	percpu[0].stack_top = (uint64_t)boot_stack_top;
+	for (int i = 0; i < IST_COUNT; i++)
+		percpu[0].ist_top[i] = (uint64_t)bsp_ist[i] + IST_STACK_SIZE;
 	percpu_init_this(0, 0);
 	uart_init(UART_COM1, 115200);
 }

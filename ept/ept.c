@@ -129,3 +129,16 @@ void ept_invalidate(const struct ept *ept)
 
 	__asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
 }
+
+/* INVVPID type 1 = single context, 2 = all contexts (SDM Vol. 3C 31.3). */
+void vpid_invalidate(uint16_t vpid)
+{
+	struct {
+		uint64_t vpid, linear;
+	} desc = { vpid, 0 };
+	uint64_t type = (vmx_caps.ept_vpid & VPID_CAP_INVVPID_SINGLE) ? 1 : 2;
+
+	if (!vpid || !(vmx_caps.ept_vpid & VPID_CAP_INVVPID))
+		return;
+	__asm__ volatile("invvpid %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
+}

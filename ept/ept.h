@@ -97,5 +97,8 @@ void ept_destroy(struct ept *ept);
 
 /* INVEPT single-context (or all-context where single is missing). */
 void ept_invalidate(const struct ept *ept);
+/* INVVPID single-context for vpid (all-context where single is missing);
+ * nothing for vpid 0 (VPIDs not in use). */
+void vpid_invalidate(uint16_t vpid);
 
 #endif

@@ -259,7 +259,10 @@ void guest_vcpu_leave(struct vcpu *v)
 	struct guest *g = v->guest;
 
 	vmcs_release(v);
+	/* This CPU's TLB may hold translations of the guest's EPT and VPID:
+	 * drop them before the memory goes back to the allocator. */
 	ept_invalidate(&g->ept);
+	vpid_invalidate(v->vpid);
 	if (__atomic_sub_fetch(&g->vcpus_running, 1, __ATOMIC_ACQ_REL) == 0)
 		guest_finish(g);
 }

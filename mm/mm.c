@@ -9,6 +9,7 @@
 #define MM_MAX_RANGES (MB2_MAX_MEM + MB2_MAX_MODULES + 8)
 
 struct frame_allocator host_frames;
+uint64_t mm_meta_bytes;
 
 static struct frame_range usable[MB2_MAX_MEM];
 static struct frame_range reserved[MM_MAX_RANGES];
@@ -54,6 +55,7 @@ int mm_init(const struct mb2_info *mi, uint64_t info_pa, uint64_t info_size)
 		return err;
 	}
 	reserved[map.nr_reserved++] = (struct frame_range){ pa, bytes };
+	mm_meta_bytes = bytes;
 	err = frame_init(&host_frames, &map, phys_to_virt(pa), bytes);
 	if (err) {
 		pr_err("keel: mm: frame allocator init failed: error %d\n", err);

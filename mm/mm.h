@@ -8,6 +8,7 @@
 struct mb2_info;
 
 extern struct frame_allocator host_frames;
+extern uint64_t mm_meta_bytes;          /* the allocator's own metadata */
 
 /*
  * Builds the frame allocator from the boot memory map, excluding the first
