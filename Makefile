@@ -38,16 +38,35 @@ KERNEL_SRCS := \
 	vmx/caps.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/exit_names.c \
 	vmx/exit_misc.c vmx/exit_io.c vmx/exit_msr.c vmx/exit_cr.c vmx/exit_ept.c \
 	vmx/exit_vmcall.c \
-	ept/ept.c \
+	ept/ept.c ept/dirty.c ept/dirty_bitmap.c ept/rmap.c ept/shadow_page.c \
+	ept/page_track.c \
 	guest/config.c guest/default_config.S guest/guest.c guest/lifecycle.c \
 	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/devices.c \
-	guest/vuart.c guest/fwcfg.c
+	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
+	vmx/vcpu_state.c
+
+EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
+	emul/mem.c emul/walk.c
+KERNEL_SRCS += $(EMUL_SRCS)
+KERNEL_SRCS += vmx/emulate.c guest/mmio.c guest/testdev.c
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
-UNIT_TESTS := frame mb2 acpi config
+UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
+	page_track \
+	emul_decode emul_exec emul_string emul_walk emul_seg
 UNIT_SRCS_config := guest/config.c
+UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
+UNIT_SRCS_rmap := ept/rmap.c
+UNIT_SRCS_shadow_page := ept/shadow_page.c ept/rmap.c
+UNIT_SRCS_shadow_pte :=
+UNIT_SRCS_page_track := ept/page_track.c
+UNIT_SRCS_emul_decode := $(EMUL_SRCS)
+UNIT_SRCS_emul_exec := $(EMUL_SRCS)
+UNIT_SRCS_emul_string := $(EMUL_SRCS)
+UNIT_SRCS_emul_walk := $(EMUL_SRCS)
+UNIT_SRCS_emul_seg := $(EMUL_SRCS)
 UNIT_SRCS_frame := mm/frame.c
 UNIT_LIBS_frame := -pthread
 UNIT_SRCS_mb2 := boot/mb2info.c
@@ -55,8 +74,16 @@ UNIT_SRCS_acpi := drivers/acpi.c
 UNIT_BINS := $(patsubst %,$(BUILD)/host/test_%,$(UNIT_TESTS))
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c linked with FUZZ_SRCS_NAME.
-FUZZ_TARGETS := config
+FUZZ_TARGETS := config emul
 FUZZ_SRCS_config := guest/config.c
+FUZZ_SRCS_emul := $(EMUL_SRCS)
+
+# The emulator's oracles: Zydis decodes the same bytes; the host CPU runs
+# the same instructions. Optimized, without sanitizers (the CPU oracle runs
+# generated code natively).
+ORACLES := $(BUILD)/host/oracle_zydis $(BUILD)/host/oracle_cpu \
+	$(BUILD)/host/bench_emul
+ORACLE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -DKEEL_HOST -I.
 FUZZ_BINS := $(patsubst %,$(BUILD)/host/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -DKEEL_HOST -I. -fsanitize=fuzzer,address,undefined
 FUZZ_SMOKE_RUNS := 20000
@@ -98,6 +125,19 @@ $(BUILD)/host/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_SRCS_$$*)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $< $(UNIT_SRCS_$*) $(UNIT_LIBS_$*)
 
+$(BUILD)/host/oracle_zydis: tests/emul/oracle_zydis.c tests/emul/fake_machine.h $(EMUL_SRCS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(ORACLE_CFLAGS) -o $@ $< $(EMUL_SRCS) -lZydis -lZycore
+
+$(BUILD)/host/oracle_cpu: tests/emul/oracle_cpu.c tests/emul/fake_machine.h $(EMUL_SRCS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(ORACLE_CFLAGS) -o $@ $< $(EMUL_SRCS)
+
+# Host throughput (BENCH lines: emulated instructions/s, Zydis decodes/s).
+$(BUILD)/host/bench_emul: tests/emul/bench_emul.c tests/emul/fake_machine.h $(EMUL_SRCS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(ORACLE_CFLAGS) -o $@ $< $(EMUL_SRCS) -lZydis -lZycore
+
 $(BUILD)/host/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
@@ -109,8 +149,8 @@ deps-test:
 	@tools/deps.sh all
 
 unit: deps-test
-	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(BUILD)/host/keelcfg
-	@tools/unit $(UNIT_BINS) tests/tools/test_keelcfg.sh \
+	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(ORACLES) $(BUILD)/host/keelcfg
+	@tools/unit $(UNIT_BINS) $(ORACLES) tests/tools/test_keelcfg.sh \
 		"tests/fuzz/smoke.sh $(FUZZ_SMOKE_RUNS) $(foreach t,$(FUZZ_TARGETS),$(BUILD)/host/fuzz_$(t) tests/fuzz/corpus/$(t))"
 
 # Longer fuzzing, FUZZ_SECONDS per target; not part of make test.

@@ -22,6 +22,7 @@
 #include "mm/mm.h"
 #include "mm/paging.h"
 #include "vmx/vmx.h"
+#include "guest/migrate.h"
 
 extern char boot_stack_top[];
 
@@ -43,6 +44,7 @@ static void boot_options(const char *cmdline)
 		platform_shutdown_emu = true;
 	boot.stats = mb2_cmdline_bool(cmdline, "keel.stats", false);
 	boot.bench = mb2_cmdline_bool(cmdline, "keel.bench", false);
+	migrate_verify = mb2_cmdline_bool(cmdline, "keel.migrate_verify", false);
 }
 
 static void boot_report_mb2(const struct mb2_info *mi)

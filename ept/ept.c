@@ -101,6 +101,91 @@ uint64_t ept_lookup(struct ept *ept, uint64_t gpa, int *level)
 	return 0;
 }
 
+/* A table of `level - 1` leaves covering what the large leaf e maps. */
+static int ept_split_entry(struct ept *ept, uint64_t *e, int level)
+{
+	uint64_t pa = mm_alloc_pages(0), old = *e;
+	uint64_t step = ept_level_size(level - 1);
+	uint64_t *t;
+
+	if (pa == FRAME_NONE)
+		return -ENOMEM;
+	t = phys_to_virt(pa);
+	for (int i = 0; i < EPT_ENTRIES; i++) {
+		uint64_t leaf = (old & ~EPT_ADDR_MASK) + (old & EPT_ADDR_MASK) +
+				i * step;
+
+		t[i] = level - 1 > 1 ? leaf : leaf & ~EPT_LARGE;
+	}
+	__atomic_store_n(e, make_ept_table(pa), __ATOMIC_RELEASE);
+	ept->tables++;
+	return 0;
+}
+
+static int ept_split_table(struct ept *ept, uint64_t *table, int level)
+{
+	int err = 0;
+
+	for (int i = 0; !err && i < EPT_ENTRIES; i++) {
+		uint64_t *e = &table[i];
+
+		if (!is_ept_present(*e) || level == 1)
+			continue;
+		if (is_ept_large(*e, level))
+			err = ept_split_entry(ept, e, level);
+		if (!err)
+			err = ept_split_table(ept, ept_table(*e), level - 1);
+	}
+	return err;
+}
+
+int ept_split_large(struct ept *ept)
+{
+	int err;
+
+	spin_lock(&ept->lock);
+	err = ept_split_table(ept, phys_to_virt(ept->root_pa), EPT_LEVELS);
+	spin_unlock(&ept->lock);
+	return err;
+}
+
+static void ept_walk_leaves(uint64_t *table, int level, uint64_t base,
+			    void (*fn)(uint64_t *, uint64_t, void *), void *arg)
+{
+	for (int i = 0; i < EPT_ENTRIES; i++) {
+		uint64_t gpa = base + (uint64_t)i * ept_level_size(level);
+
+		if (!is_ept_present(table[i]))
+			continue;
+		if (level == 1)
+			fn(&table[i], gpa, arg);
+		else if (!is_ept_large(table[i], level))
+			ept_walk_leaves(ept_table(table[i]), level - 1, gpa, fn, arg);
+	}
+}
+
+void ept_for_each_leaf(struct ept *ept,
+		       void (*fn)(uint64_t *entry, uint64_t gpa, void *arg),
+		       void *arg)
+{
+	ept_walk_leaves(phys_to_virt(ept->root_pa), EPT_LEVELS, 0, fn, arg);
+}
+
+uint64_t *ept_leaf_entry(struct ept *ept, uint64_t gpa)
+{
+	uint64_t *table = phys_to_virt(ept->root_pa);
+
+	for (int l = EPT_LEVELS; l > 1; l--) {
+		uint64_t e = __atomic_load_n(&table[ept_index(gpa, l)],
+					     __ATOMIC_ACQUIRE);
+
+		if (!is_ept_present(e) || is_ept_large(e, l))
+			return NULL;
+		table = ept_table(e);
+	}
+	return &table[ept_index(gpa, 1)];
+}
+
 static void ept_free_table(uint64_t table_pa, int level)
 {
 	uint64_t *t = phys_to_virt(table_pa);

@@ -28,6 +28,9 @@
 #define EPT_ACCESSED        BIT_ULL(8)
 #define EPT_DIRTY           BIT_ULL(9)
 #define EPT_ADDR_MASK       GENMASK_ULL(51, 12)
+/* Software bit (bits 62:52 are ignored by the CPU, SDM Vol. 3C 29.3.2):
+ * W was removed only to log the first write (dirty logging, mode wp). */
+#define EPT_SW_LOG_WP       BIT_ULL(52)
 
 #define EPTP_MT_WB          6ULL
 #define EPTP_WALK_4         (3ULL << 3)
@@ -39,6 +42,9 @@
 _Static_assert((EPT_RWX & EPT_MT_MASK) == 0, "EPT bit layout");
 _Static_assert((EPT_ADDR_MASK & (EPT_LARGE | EPT_ACCESSED | EPT_DIRTY)) == 0,
 	       "EPT bit layout");
+_Static_assert((EPT_SW_LOG_WP & (EPT_ADDR_MASK | EPT_RWX | EPT_MT_MASK |
+				 EPT_LARGE | EPT_ACCESSED | EPT_DIRTY |
+				 BIT_ULL(63))) == 0, "EPT software bit");
 
 static inline bool is_ept_present(uint64_t e)
 {
@@ -92,6 +98,21 @@ int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size,
 	    uint64_t perm, uint64_t mt);
 /* The leaf entry mapping gpa, or 0; *level gets its level. */
 uint64_t ept_lookup(struct ept *ept, uint64_t gpa, int *level);
+/*
+ * Replaces every large leaf by a table of 4 KiB leaves with the same
+ * mapping (eager splitting for dirty logging). Safe while vCPUs run: each
+ * large entry is replaced by one atomic store of an equivalent table; the
+ * caller flushes the vCPUs' TLBs afterwards. 0 or -ENOMEM.
+ */
+int ept_split_large(struct ept *ept);
+/* Calls fn on every present 4 KiB leaf (after ept_split_large). */
+void ept_for_each_leaf(struct ept *ept,
+		       void (*fn)(uint64_t *entry, uint64_t gpa, void *arg),
+		       void *arg);
+/* The 4 KiB leaf entry for gpa, or NULL (no lock: tables are never freed
+ * while the guest runs). */
+uint64_t *ept_leaf_entry(struct ept *ept, uint64_t gpa);
+
 /* Frees every paging-structure page (the guest's memory is not touched). */
 void ept_destroy(struct ept *ept);
 

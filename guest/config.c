@@ -29,6 +29,8 @@ static const char *const cfg_key_names[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_INITRD]          = "initrd",
 	[CONFIG_KEY_FORCE_EMULATION] = "force_emulation",
 	[CONFIG_KEY_DIRTY_LOG]       = "dirty_log",
+	[CONFIG_KEY_MIGRATE_CPUS]    = "migrate_cpus",
+	[CONFIG_KEY_MIGRATE_AFTER_MS] = "migrate_after_ms",
 };
 
 /* Index 0 of the format table stays NULL: "none" is not a spelling. */
@@ -55,12 +57,13 @@ static const char *const cfg_dirty_log_names[] = {
 
 /* Indexed by bit number of CONFIG_DEVICE_*. */
 static const char *const cfg_device_names[CONFIG_DEVICE_COUNT] = {
-	"com1", "debug-exit", "fw-cfg",
+	"com1", "debug-exit", "fw-cfg", "testdev",
 };
 
 _Static_assert(CONFIG_DEVICE_COM1 == BIT_ULL(0), "device table order");
 _Static_assert(CONFIG_DEVICE_DEBUG_EXIT == BIT_ULL(1), "device table order");
 _Static_assert(CONFIG_DEVICE_FW_CFG == BIT_ULL(2), "device table order");
+_Static_assert(CONFIG_DEVICE_TESTDEV == BIT_ULL(3), "device table order");
 _Static_assert(CONFIG_KEY_COUNT <= 32, "key_ok is a 32-bit mask");
 _Static_assert(CONFIG_MAX_CPUS == 64, "cpu_mask is a 64-bit set");
 _Static_assert(CONFIG_MAX_GUESTS <= 127, "CPU owners are kept in int8_t");
@@ -845,6 +848,38 @@ static bool store_cpu(struct cfg_parser *p, struct config_guest *g,
 	return true;
 }
 
+static bool store_migrate_cpu(struct cfg_parser *p, struct config_guest *g,
+			      const struct cfg_value *v)
+{
+	struct cfg_buf m;
+	const char *why = NULL;
+
+	if (v->num >= CONFIG_MAX_CPUS)
+		why = " is out of range (0-63)";
+	else if (v->num == CONFIG_KEEL_CPU)
+		why = " is reserved for Keel";
+	else if (g->migrate_cpu_mask & BIT_ULL(v->num))
+		why = " is listed twice";
+	if (why) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "migrate cpu ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, why);
+		return false;
+	}
+	g->migrate_cpus[g->migrate_cpu_count++] = (uint8_t)v->num;
+	g->migrate_cpu_mask |= BIT_ULL(v->num);
+	return true;
+}
+
+static bool store_migrate_after(struct cfg_parser *p __unused,
+				struct config_guest *g,
+				const struct cfg_value *v)
+{
+	g->migrate_after_ms = v->num;
+	return true;
+}
+
 static bool store_load(struct cfg_parser *p __unused, struct config_guest *g,
 		       const struct cfg_value *v)
 {
@@ -883,6 +918,8 @@ static const struct cfg_key_desc cfg_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_INITRD]          = { CFG_STRING,      store_initrd },
 	[CONFIG_KEY_FORCE_EMULATION] = { CFG_BOOL,        store_force_emulation },
 	[CONFIG_KEY_DIRTY_LOG]       = { CFG_STRING,      store_dirty_log },
+	[CONFIG_KEY_MIGRATE_CPUS]    = { CFG_INT_LIST,    store_migrate_cpu },
+	[CONFIG_KEY_MIGRATE_AFTER_MS] = { CFG_INT,        store_migrate_after },
 };
 
 static bool cfg_read_scalar(struct cfg_parser *p, struct cfg_cursor *c,
@@ -1132,9 +1169,34 @@ static void cfg_check_dirty_log(struct cfg_parser *p, struct config_guest *g)
 	buf_puts(&m, "dirty_log \"pml\" needs EPT, but paging is \"shadow\"");
 }
 
+/* The target slot: as many CPUs as the guest has, none of its own. */
+static void cfg_check_migrate(struct cfg_parser *p, struct config_guest *g)
+{
+	struct cfg_buf m;
+
+	if (cfg_key_ok(g, CONFIG_KEY_MIGRATE_AFTER_MS) &&
+	    !g->key_line[CONFIG_KEY_MIGRATE_CPUS]) {
+		m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_MIGRATE_AFTER_MS);
+		buf_puts(&m, "migrate_after_ms needs migrate_cpus");
+	}
+	if (!cfg_key_ok(g, CONFIG_KEY_MIGRATE_CPUS) ||
+	    !cfg_key_ok(g, CONFIG_KEY_CPUS))
+		return;
+	if (g->migrate_cpu_count != g->cpu_count) {
+		m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_MIGRATE_CPUS);
+		buf_puts(&m, "migrate_cpus must list as many cpus as cpus (");
+		buf_putu(&m, g->cpu_count);
+		buf_putc(&m, ')');
+	} else if (g->migrate_cpu_mask & g->cpu_mask) {
+		m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_MIGRATE_CPUS);
+		buf_puts(&m, "migrate_cpus must not include the guest's own cpus");
+	}
+}
+
 /* Checks that need the whole section, reported at the header or the key. */
 static void cfg_finish_guest(struct cfg_parser *p, struct config_guest *g)
 {
+	cfg_check_migrate(p, g);
 	cfg_check_required(p, g);
 	cfg_check_memory_min(p, g);
 	cfg_check_format_keys(p, g);
@@ -1451,6 +1513,14 @@ static void cfg_check_cpus_exist(struct config *cfg, struct config_guest *g,
 		buf_putu(&m, g->cpus[i]);
 		buf_puts(&m, " does not exist on this machine");
 	}
+	for (uint32_t i = 0; i < g->migrate_cpu_count; i++) {
+		if (plat->cpu_present & BIT_ULL(g->migrate_cpus[i]))
+			continue;
+		m = cfg_error_at_key(cfg, g, CONFIG_KEY_MIGRATE_CPUS);
+		buf_puts(&m, "migrate cpu ");
+		buf_putu(&m, g->migrate_cpus[i]);
+		buf_puts(&m, " does not exist on this machine");
+	}
 }
 
 /* Give each CPU to the first valid guest that asks for it. A guest that
@@ -1466,16 +1536,20 @@ static void cfg_check_cpu_conflicts(struct config *cfg)
 
 		if (!g->valid)
 			continue;
-		for (uint32_t i = 0; i < g->cpu_count; i++) {
+		for (uint32_t i = 0; i < g->cpu_count + g->migrate_cpu_count; i++) {
+			bool mig = i >= g->cpu_count;
+			uint8_t cpu = mig ? g->migrate_cpus[i - g->cpu_count]
+					  : g->cpus[i];
 			struct config_guest *o;
 			struct cfg_buf m;
 
-			if (owner[g->cpus[i]] < 0)
+			if (owner[cpu] < 0)
 				continue;
-			o = &cfg->guests[owner[g->cpus[i]]];
-			m = cfg_error_at_key(cfg, g, CONFIG_KEY_CPUS);
+			o = &cfg->guests[owner[cpu]];
+			m = cfg_error_at_key(cfg, g, mig ? CONFIG_KEY_MIGRATE_CPUS
+							 : CONFIG_KEY_CPUS);
 			buf_puts(&m, "cpu ");
-			buf_putu(&m, g->cpus[i]);
+			buf_putu(&m, cpu);
 			buf_puts(&m, " is already given to guest ");
 			buf_quote(&m, o->name, strlen(o->name));
 			buf_puts(&m, " (line ");
@@ -1485,6 +1559,8 @@ static void cfg_check_cpu_conflicts(struct config *cfg)
 		}
 		for (uint32_t i = 0; !lost && i < g->cpu_count; i++)
 			owner[g->cpus[i]] = (int8_t)gi;
+		for (uint32_t i = 0; !lost && i < g->migrate_cpu_count; i++)
+			owner[g->migrate_cpus[i]] = (int8_t)gi;
 	}
 }
 
@@ -1498,10 +1574,12 @@ static void cfg_check_memory_fit(struct config *cfg,
 		struct config_guest *g = &cfg->guests[gi];
 		struct cfg_buf m;
 
+		uint64_t need = g->memory * (g->migrate_cpu_count ? 2 : 1);
+
 		if (!g->valid)
 			continue;
-		if (g->memory <= left) {
-			left -= g->memory;
+		if (need <= left) {
+			left -= need;
 			continue;
 		}
 		m = cfg_error_at_key(cfg, g, CONFIG_KEY_MEMORY);

@@ -45,7 +45,8 @@
  *                           below 64; CPU 0 is never given to a guest: it runs
  *                           Keel's console and management
  *   paging = "auto"         ept | shadow | auto (default auto)
- *   devices = ["com1"]      any of com1, debug-exit, fw-cfg (default none)
+ *   devices = ["com1"]      any of com1, debug-exit, fw-cfg, testdev
+ *                           (default none)
  *   cmdline = "text"        optional, at most 255 characters after escapes
  *   load = 0x100000         flat and realmode only; required for flat
  *   entry = 0x100000        flat and realmode only; required for flat
@@ -54,6 +55,11 @@
  *   force_emulation = true  bool, default false
  *   dirty_log = "auto"      pml | ad | wp | auto (default auto); pml needs EPT,
  *                           so it cannot go with paging = "shadow"
+ *   migrate_cpus = [3]      live-migrate the guest to a second slot: its own
+ *                           memory and these CPUs (as many as cpus, none of
+ *                           them the guest's own); memory is needed twice
+ *   migrate_after_ms = 50   when to start migrating, in milliseconds after
+ *                           the guest started (default 0; needs migrate_cpus)
  * Module names (image, initrd, modules) are 1-63 printable ASCII characters
  * without spaces. load and entry must lie inside the guest's memory, and
  * below 1M for realmode guests.
@@ -126,7 +132,8 @@ enum config_dirty_log {
 #define CONFIG_DEVICE_COM1       BIT_ULL(0)
 #define CONFIG_DEVICE_DEBUG_EXIT BIT_ULL(1)
 #define CONFIG_DEVICE_FW_CFG     BIT_ULL(2)
-#define CONFIG_DEVICE_COUNT      3
+#define CONFIG_DEVICE_TESTDEV    BIT_ULL(3)
+#define CONFIG_DEVICE_COUNT      4
 
 /* The keys of a guest section, to index config_guest.key_line. */
 enum config_key {
@@ -143,6 +150,8 @@ enum config_key {
 	CONFIG_KEY_INITRD,
 	CONFIG_KEY_FORCE_EMULATION,
 	CONFIG_KEY_DIRTY_LOG,
+	CONFIG_KEY_MIGRATE_CPUS,
+	CONFIG_KEY_MIGRATE_AFTER_MS,
 	CONFIG_KEY_COUNT,
 };
 
@@ -168,6 +177,10 @@ struct config_guest {
 	bool has_load;
 	bool has_entry;
 	bool force_emulation;
+	uint8_t migrate_cpus[CONFIG_MAX_CPUS];            /* target slot's CPUs */
+	uint32_t migrate_cpu_count;                       /* 0: no migration */
+	uint64_t migrate_cpu_mask;
+	uint64_t migrate_after_ms;
 	bool valid;                                       /* no problem found */
 	uint32_t line;                                    /* of the [guest.NAME] */
 	uint32_t key_line[CONFIG_KEY_COUNT];              /* 0: key not given */

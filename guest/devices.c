@@ -12,6 +12,10 @@
 void vuart_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
 void fwcfg_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 	      uint32_t *val);
+void testdev_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
+		     uint32_t *val);
+int testdev_init(struct guest *g);
+void testdev_free(struct guest *g);
 
 /* isa-debug-exit: a write of v ends the guest with status (v << 1) | 1. */
 static void debug_exit_io(struct guest *g, uint16_t off, unsigned int size,
@@ -61,6 +65,10 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 	else if ((port == PORT_FWCFG_SEL || port == PORT_FWCFG_DATA) &&
 		 (d->enabled & CONFIG_DEVICE_FW_CFG))
 		fwcfg_io(g, port - PORT_FWCFG_SEL, size, in, val);
+	else if (port >= TESTDEV_PORT_BASE &&
+		 port < TESTDEV_PORT_BASE + TESTDEV_PORTS &&
+		 (d->enabled & CONFIG_DEVICE_TESTDEV))
+		testdev_port_io(g, port - TESTDEV_PORT_BASE, size, in, val);
 	else
 		port_unclaimed(d, port, size, in, val);
 }
@@ -84,4 +92,34 @@ void devices_print_stats(struct guest *g)
 	for (unsigned int i = 0; i < d->nr_unhandled; i++)
 		guest_log(LOG_INFO, g, "  port %#x: %u\n", d->unhandled[i].port,
 			  d->unhandled[i].count);
+}
+
+void devices_copy_state(struct guest_devices *dst,
+			const struct guest_devices *src)
+{
+	const struct vuart *s = &src->uart;
+	struct vuart *d = &dst->uart;
+
+	d->ier = s->ier;
+	d->lcr = s->lcr;
+	d->mcr = s->mcr;
+	d->scr = s->scr;
+	d->dll = s->dll;
+	d->dlm = s->dlm;
+	dst->fwcfg = src->fwcfg;
+	memcpy(dst->testdev.scratch, src->testdev.scratch,
+	       sizeof(dst->testdev.scratch));
+}
+
+int devices_init(struct guest *g)
+{
+	if (g->dev.enabled & CONFIG_DEVICE_TESTDEV)
+		return testdev_init(g);
+	return 0;
+}
+
+void devices_free(struct guest *g)
+{
+	testdev_free(g);
+	g->dev.mmio.nr = 0;
 }

@@ -1,10 +1,12 @@
-/* A guest's virtual port-I/O devices. Each is confined to its guest: the
- * state below is per guest and no device touches host hardware. */
+/* A guest's virtual devices (port I/O, and MMIO through guest/mmio.h).
+ * Each is confined to its guest: the state below is per guest and no
+ * device touches host hardware. */
 #ifndef KEEL_GUEST_DEVICES_H
 #define KEEL_GUEST_DEVICES_H
 
 #include "arch/compiler.h"
 #include "arch/spinlock.h"
+#include "guest/mmio.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -24,6 +26,21 @@ struct fwcfg {
 	uint32_t offset;
 };
 
+/* Test device in the spirit of QEMU's pc-testdev (guest/testdev.c):
+ * scratch ports that read back the last write, and scratch memory that is
+ * never mapped, so every access to it goes through the emulator. */
+#define TESTDEV_PORT_BASE   0xe0
+#define TESTDEV_PORTS       8
+#define TESTDEV_MEM_GPA     0xff000000ULL
+#define TESTDEV_MEM_ORDER   4               /* 64 KiB of 4 KiB frames */
+#define TESTDEV_MEM_SIZE    (4096ULL << TESTDEV_MEM_ORDER)
+
+struct testdev {
+	uint32_t scratch[TESTDEV_PORTS];
+	uint8_t *mem;                   /* Keel's mapping of the scratch memory */
+	uint64_t mem_pa;                /* 0 when not allocated */
+};
+
 struct port_count {
 	uint16_t port;
 	uint32_t count;
@@ -33,6 +50,8 @@ struct guest_devices {
 	uint64_t enabled;               /* CONFIG_DEVICE_* */
 	struct vuart uart;
 	struct fwcfg fwcfg;
+	struct testdev testdev;
+	struct mmio_bus mmio;
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
 	uint64_t unhandled_total;
@@ -47,6 +66,15 @@ struct guest;
  */
 void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 		     bool in, uint32_t *val);
+/* Host resources of the enabled devices (called while the guest is
+ * created, after its RAM): 0 or a negative error; devices_free() undoes
+ * it, also after a partial failure. */
+int devices_init(struct guest *g);
+void devices_free(struct guest *g);
+/* Copies the guest-visible device state (UART registers, fw-cfg
+ * position) from src to dst; Keel's own console line and counters stay. */
+void devices_copy_state(struct guest_devices *dst,
+			const struct guest_devices *src);
 /* Flushes a partial console line (when the guest ends). */
 void vuart_flush(struct guest *g);
 /* Prints the per-port counts of unclaimed ports. */

@@ -36,10 +36,11 @@ static unsigned int guest_chunk_order(uint64_t left)
 /*
  * Guest RAM [0, size) from naturally aligned host blocks, largest first, so
  * each block's guest-physical address is aligned to its size too and EPT
- * can use 1 GiB and 2 MiB pages. Blocks are zeroed: a guest never sees
- * what another guest or Keel left in memory.
+ * can use 1 GiB and 2 MiB pages. Blocks are zeroed unless the caller
+ * overwrites all of them before the guest runs (a migration target): a
+ * guest never sees what another guest or Keel left in memory.
  */
-int guest_mem_init(struct guest *g)
+int guest_mem_alloc(struct guest *g, bool zero)
 {
 	uint64_t gpa = 0, left = g->mem_size;
 	int err = ept_init(&g->ept);
@@ -48,7 +49,9 @@ int guest_mem_init(struct guest *g)
 		unsigned int order = guest_chunk_order(left);
 		uint64_t hpa = FRAME_NONE;
 
-		while ((hpa = mm_alloc_pages(order)) == FRAME_NONE && order)
+		while ((hpa = zero ? mm_alloc_pages(order)
+				   : frame_alloc(&host_frames, order)) == FRAME_NONE &&
+		       order)
 			order--;
 		if (hpa == FRAME_NONE || g->nr_chunks == GUEST_MAX_CHUNKS)
 			return hpa == FRAME_NONE ? -ENOMEM : -E2BIG;
@@ -60,6 +63,11 @@ int guest_mem_init(struct guest *g)
 		left -= FRAME_SIZE << order;
 	}
 	return err;
+}
+
+int guest_mem_init(struct guest *g)
+{
+	return guest_mem_alloc(g, true);
 }
 
 void guest_mem_free(struct guest *g)
@@ -131,4 +139,28 @@ void guest_end(struct guest *g, uint64_t status, const char *reason)
 	for (unsigned int i = 0; i < g->nr_vcpus; i++)
 		if (g->vcpus[i]->cpu != cpu_id())
 			lapic_send_ipi(percpu[g->vcpus[i]->cpu].apic_id, VEC_KICK);
+}
+
+void guest_request(struct guest *g, uint32_t req)
+{
+	struct vcpu *self = this_cpu()->vcpu;
+
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		struct vcpu *v = g->vcpus[i];
+
+		if (!v->on_cpu)
+			continue;
+		__atomic_fetch_or(&v->requests, req, __ATOMIC_ACQ_REL);
+		if (v == self)
+			vcpu_process_requests(v);
+		else
+			lapic_send_ipi(percpu[v->cpu].apic_id, VEC_KICK);
+	}
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		struct vcpu *v = g->vcpus[i];
+
+		while (v->on_cpu && (__atomic_load_n(&v->requests,
+						     __ATOMIC_ACQUIRE) & req))
+			cpu_relax();
+	}
 }

@@ -21,6 +21,7 @@
 #include "arch/compiler.h"
 #include "arch/spinlock.h"
 #include "ept/ept.h"
+#include "ept/dirty.h"
 #include "guest/config.h"
 #include "guest/vcpu.h"
 #include "guest/devices.h"
@@ -59,6 +60,13 @@ struct guest {
 	struct guest_devices dev;
 	struct spinlock lock;
 	uint64_t tsc_start;
+	struct dirty_log dlog;
+	struct snapshot *snap;          /* KEEL_HC_SNAPSHOT, if taken */
+	bool hc_logging;                /* KEEL_HC_DIRTY_LOG holds the log */
+	bool migrating;                 /* CPU 0 is moving it: it frees it */
+	bool finish_pending;            /* ended while migrating */
+	bool migrated;                  /* done (or failed) */
+	bool migration_failed;          /* a mismatch at switch-over */
 };
 
 extern struct guest guests[CONFIG_MAX_GUESTS];
@@ -72,6 +80,8 @@ bool guest_write(struct guest *g, uint64_t gpa, const void *src, uint64_t len);
 bool guest_read(struct guest *g, uint64_t gpa, void *dst, uint64_t len);
 
 int guest_mem_init(struct guest *g);
+/* guest_mem_init without zeroing, for memory the caller fills entirely. */
+int guest_mem_alloc(struct guest *g, bool zero);
 void guest_mem_free(struct guest *g);
 
 /*
@@ -80,6 +90,14 @@ void guest_mem_free(struct guest *g);
  */
 void guest_end(struct guest *g, uint64_t status, const char *reason);
 
+/*
+ * Posts `req` (VCPU_REQ_*) to every vCPU of g that is on its CPU, kicks
+ * them, and waits until each has acted on it. The calling vCPU (if it is
+ * one of g's) acts on it at once. Not for guests with several vCPUs when
+ * called from one of them (two could wait for each other).
+ */
+void guest_request(struct guest *g, uint32_t req);
+
 /* Prints `keel: guest NAME: ...` with the guest's name. */
 void guest_log(int level, const struct guest *g, const char *fmt, ...)
 	__printf(3, 4);
@@ -87,6 +105,7 @@ void guest_log(int level, const struct guest *g, const char *fmt, ...)
 /* On a vCPU's CPU once it left guest mode for good; the last one out
  * prints the guest's verdict and frees it. */
 void guest_vcpu_leave(struct vcpu *v);
+void guest_finish(struct guest *g);
 
 /* Reads keel.conf, loads and starts every valid guest; returns how many
  * started. Refused guests are counted in *refused. */

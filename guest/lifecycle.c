@@ -8,6 +8,8 @@
  */
 #include "guest/guest.h"
 #include "guest/loader.h"
+#include "guest/snapshot.h"
+#include "guest/migrate.h"
 #include "boot/boot.h"
 #include "boot/mb2info.h"
 #include "arch/percpu.h"
@@ -88,6 +90,10 @@ static struct vcpu *vcpu_create(struct guest *g, unsigned int index)
 	v->guest = g;
 	v->index = index;
 	v->cpu = g->cfg->cpus[index];
+	if (vmx_caps.pml && (v->pml_pa = mm_alloc_pages(0)) == FRAME_NONE) {
+		mm_free_pages(pa, 2);
+		return NULL;
+	}
 	return v;
 }
 
@@ -115,6 +121,9 @@ static const char *guest_create(struct guest *g)
 		return "this CPU has no EPT and shadow paging is not available yet";
 	if (guest_mem_init(g))
 		return "not enough host memory for the guest";
+	if (devices_init(g))
+		return "its devices could not be set up (host memory, or MMIO "
+		       "overlapping its RAM)";
 	img = (struct loader_image){ phys_to_virt(m->start), m->end - m->start,
 				     c->image };
 	loader_modules(c, mods);
@@ -132,9 +141,17 @@ static const char *guest_create(struct guest *g)
 
 static void guest_free(struct guest *g)
 {
-	for (unsigned int i = 0; i < g->nr_vcpus; i++)
-		if (g->vcpus[i])
-			mm_free_pages(virt_to_phys(g->vcpus[i]), 2);
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		if (!g->vcpus[i])
+			continue;
+		if (g->vcpus[i]->pml_pa)
+			mm_free_pages(g->vcpus[i]->pml_pa, 0);
+		mm_free_pages(virt_to_phys(g->vcpus[i]), 2);
+	}
+	snapshot_free(g);
+	devices_free(g);
+	while (g->dlog.users)
+		dirty_log_stop(g);
 	g->nr_vcpus = 0;
 	guest_mem_free(g);
 }
@@ -241,9 +258,14 @@ static void guest_print_stats(struct guest *g)
 	devices_print_stats(g);
 }
 
-/* The last vCPU out prints the verdict and frees the guest. */
-static void guest_finish(struct guest *g)
+/* The last vCPU out prints the verdict and frees the guest (unless a
+ * migration holds it: the migration finishes it then). */
+void guest_finish(struct guest *g)
 {
+	if (__atomic_load_n(&g->migrating, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&g->finish_pending, true, __ATOMIC_RELEASE);
+		return;
+	}
 	vuart_flush(g);
 	if (boot.stats)
 		guest_print_stats(g);
@@ -267,18 +289,27 @@ void guest_vcpu_leave(struct vcpu *v)
 		guest_finish(g);
 }
 
+/* CPU 0's loop while guests run: start migrations when they are due,
+ * until every guest is done. */
 unsigned int guests_wait(unsigned int started)
 {
-	unsigned int passed = 0;
+	unsigned int passed = 0, done = 0;
 
 	(void)started;
-	for (unsigned int i = 0; i < nr_guests; i++) {
-		struct guest *g = &guests[i];
+	while (done < nr_guests) {
+		done = 0;
+		for (unsigned int i = 0; i < nr_guests; i++) {
+			struct guest *g = &guests[i];
 
-		while (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != GUEST_DONE)
-			cpu_relax();
-		if (g->exit_status == 1)
-			passed++;
+			if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GUEST_DONE)
+				done++;
+			else if (migrate_due(g))
+				migrate_guest(g);
+		}
+		cpu_relax();
 	}
+	for (unsigned int i = 0; i < nr_guests; i++)
+		if (guests[i].exit_status == 1 && !guests[i].migration_failed)
+			passed++;
 	return passed;
 }

@@ -4,6 +4,7 @@
 #include "vmx/exit.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmcs_setup.h"
+#include "ept/dirty.h"
 #include "arch/percpu.h"
 #include "arch/x86.h"
 #include "drivers/printk.h"
@@ -52,10 +53,11 @@ void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val)
 		((uint64_t *)&v->regs)[n & 15] = val;
 }
 
-/* CPL is SS.DPL (SDM Vol. 3A 5.5); in real mode it is 0. */
+/* CPL is SS.DPL (SDM Vol. 3A 5.5); in real mode it is 0. CR0.PE is not
+ * a bit Keel owns, so the real CR0 holds the guest's value. */
 unsigned int vcpu_cpl(void)
 {
-	if (!(vmcs_readnat(VMCS_CR0_READ_SHADOW) & X86_CR0_PE))
+	if (!(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PE))
 		return 0;
 	return (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
 }
@@ -90,6 +92,41 @@ static void vcpu_dump(struct vcpu *v)
 		  vmcs_read32(VMCS_IDT_VECTORING_INFO));
 }
 
+bool vcpu_process_requests(struct vcpu *v)
+{
+	uint32_t req = __atomic_load_n(&v->requests, __ATOMIC_ACQUIRE);
+	uint32_t done = req & ~(uint32_t)VCPU_REQ_PAUSE;
+
+	if (req & VCPU_REQ_PML_ON)
+		dirty_pml_set(v, true);
+	if (req & (VCPU_REQ_DRAIN_PML | VCPU_REQ_PAUSE))
+		dirty_pml_drain(v);
+	if (req & VCPU_REQ_PML_OFF)
+		dirty_pml_set(v, false);
+	if (req & VCPU_REQ_FLUSH_EPT)
+		ept_invalidate(&v->guest->ept);
+	__atomic_fetch_and(&v->requests, ~done, __ATOMIC_RELEASE);
+	return req & VCPU_REQ_PAUSE;
+}
+
+/*
+ * Leaving the CPU for a migration: the state goes to v->saved, this CPU's
+ * TLB forgets the guest (its EPT and VPID may be reused once the source
+ * slot is freed), and only then is the request acknowledged.
+ */
+static void vcpu_pause_out(struct vcpu *v)
+{
+	v->tsc_guest_paused = rdtsc() + v->tsc_offset;
+	vcpu_state_save(v, &v->saved);
+	vmcs_release(v);
+	ept_invalidate(&v->guest->ept);
+	vpid_invalidate(v->vpid);
+	v->on_cpu = false;
+	v->paused = true;
+	__atomic_fetch_and(&v->requests, ~(uint32_t)VCPU_REQ_PAUSE,
+			   __ATOMIC_RELEASE);
+}
+
 int vcpu_fatal(struct vcpu *v, const char *fmt, ...)
 {
 	char why[160];
@@ -104,20 +141,73 @@ int vcpu_fatal(struct vcpu *v, const char *fmt, ...)
 	return EXIT_STOP;
 }
 
+/*
+ * vCPUs other than the first wait here, in Keel, until their guest could
+ * start them: nothing can yet (INIT/SIPI need the virtual local APIC), so
+ * they wait until the guest ends, answering requests as they come. They
+ * are not parked in the VMX HLT activity state because an interrupt sent
+ * to wake them for the guest's end is not always delivered as an exit
+ * there (Bochs 2.7 keeps such a vCPU halted while the guest's IF is 0).
+ */
+static void vcpu_park(struct vcpu *v)
+{
+	v->paused = false;
+	v->on_cpu = true;
+	v->tsc_launched = rdtsc();
+	while (READ_ONCE(v->guest->state) == GUEST_RUNNING) {
+		uint32_t req = __atomic_load_n(&v->requests, __ATOMIC_ACQUIRE);
+
+		if (req & VCPU_REQ_PAUSE) {
+			v->on_cpu = false;
+			v->paused = true;
+			__atomic_fetch_and(&v->requests, 0, __ATOMIC_RELEASE);
+			return;
+		}
+		if (req)        /* no VMCS, no PML, nothing cached to flush */
+			__atomic_fetch_and(&v->requests, ~req, __ATOMIC_RELEASE);
+		cpu_relax();
+	}
+	v->on_cpu = false;
+	guest_vcpu_leave(v);
+}
+
+/* Runs v on this CPU from its boot state, or from `saved` after a
+ * migration, until its guest ends or it is paused out. */
 void vcpu_run(void *arg)
 {
 	struct vcpu *v = arg;
 	const char *why;
 
 	this_cpu()->vcpu = v;
+	if (v->index) {
+		vcpu_park(v);
+		this_cpu()->vcpu = NULL;
+		return;
+	}
 	why = vmcs_create(v);
+	v->paused = false;
 	if (why) {
 		guest_log(LOG_ERR, v->guest, "vcpu %u: cannot start: %s\n",
 			  v->index, why);
 		guest_end(v->guest, 0, "VMCS set-up failed");
+		v->tsc_launched = rdtsc();
 	} else {
+		if (v->saved.valid) {
+			/* The guest's TSC goes on from where it was paused:
+			 * another CPU's TSC need not agree with the old one. */
+			vcpu_state_load(v, &v->saved);
+			v->tsc_offset = v->tsc_guest_paused - rdtsc();
+			vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
+		}
+		v->on_cpu = true;
+		v->tsc_launched = rdtsc();
 		vmx_launch(&v->regs);
 	}
-	guest_vcpu_leave(v);
+	if (v->requests & VCPU_REQ_PAUSE) {
+		vcpu_pause_out(v);
+	} else {
+		v->on_cpu = false;
+		guest_vcpu_leave(v);
+	}
 	this_cpu()->vcpu = NULL;
 }

@@ -4,6 +4,7 @@
 
 #include "arch/compiler.h"
 #include "vmx/controls.h"
+#include "vmx/vcpu_state.h"
 
 /* Guest general registers in x86 register-number order (RSP is unused:
  * the guest's RSP is in the VMCS). vmx/entry.S fills and reloads this. */
@@ -38,6 +39,16 @@ struct vcpu_boot {
 
 struct guest;
 
+/*
+ * Requests to a vCPU from another CPU (guest_request()): set here, acted on
+ * by the vCPU at its next exit (a kick IPI forces one), cleared when done.
+ */
+#define VCPU_REQ_FLUSH_EPT  BIT_ULL(0)      /* INVEPT: EPT entries changed */
+#define VCPU_REQ_DRAIN_PML  BIT_ULL(1)      /* page-modification log to bitmap */
+#define VCPU_REQ_PML_ON     BIT_ULL(2)
+#define VCPU_REQ_PML_OFF    BIT_ULL(3)
+#define VCPU_REQ_PAUSE      BIT_ULL(4)      /* save state, leave the CPU */
+
 struct vcpu {
 	struct guest_regs regs;         /* must stay first: see vmx/entry.S */
 	uint64_t host_rsp;              /* C stack while the guest runs */
@@ -50,6 +61,14 @@ struct vcpu {
 	struct exit_stat stats[VMX_NR_EXIT_REASONS];
 	uint64_t exits_total;
 	uint64_t tsc_exit;              /* TSC when the current exit began */
+	uint32_t requests;              /* VCPU_REQ_*, atomic */
+	volatile bool on_cpu;           /* between vmcs_create and leaving */
+	volatile bool paused;           /* left its CPU with `saved` filled */
+	volatile uint64_t tsc_launched; /* when it (re)started on its CPU */
+	uint64_t pml_pa;                /* page-modification log, if PML */
+	uint64_t tsc_offset;            /* VMCS TSC offset (guest = host + it) */
+	uint64_t tsc_guest_paused;      /* guest TSC when it was paused out */
+	struct vcpu_state saved;        /* for migration */
 };
 
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");
@@ -59,6 +78,9 @@ _Static_assert(sizeof(struct guest_regs) == 128, "vmx/entry.S layout");
 /* Runs on the vCPU's own CPU: builds its VMCS and runs it until the guest
  * ends. `arg` is the struct vcpu. */
 void vcpu_run(void *arg);
+
+/* Acts on pending requests; true when the vCPU must leave (pause). */
+bool vcpu_process_requests(struct vcpu *v);
 
 /* Helpers for exit handlers. */
 void vcpu_skip_instruction(struct vcpu *v);

@@ -7,6 +7,7 @@
 #include "drivers/printk.h"
 
 #define MM_MAX_RANGES (MB2_MAX_MEM + MB2_MAX_MODULES + 8)
+#define MM_META_LOW_LIMIT (64 * MiB)
 
 struct frame_allocator host_frames;
 uint64_t mm_meta_bytes;
@@ -47,7 +48,9 @@ int mm_init(const struct mb2_info *mi, uint64_t info_pa, uint64_t info_size)
 	mm_collect(mi, &map);
 	reserved[map.nr_reserved++] = (struct frame_range){ info_pa, info_size };
 	err = frame_meta_size(&map, &bytes);
-	if (!err)
+	/* Low if it fits, where Keel's image and modules already break up
+	 * RAM: high RAM stays free for whole 1 GiB blocks of guest memory. */
+	if (!err && frame_meta_place(&map, bytes, MM_META_LOW_LIMIT, &pa))
 		err = frame_meta_place(&map, bytes, BOOT_MAP_LIMIT, &pa);
 	if (err) {
 		pr_err("keel: mm: no room for frame metadata (%lu bytes): error %d\n",

@@ -44,6 +44,7 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_EPT_MISCONFIG]      = handle_ept_misconfig,
 	[EXIT_WBINVD]             = handle_wbinvd,
 	[EXIT_XSETBV]             = handle_xsetbv,
+	[EXIT_PML_FULL]           = handle_pml_full,
 };
 
 /* Called by vmx/entry.S at every VM exit, with the guest's registers
@@ -67,6 +68,8 @@ int vmx_exit_handler(struct guest_regs *regs)
 	st = &v->stats[basic < VMX_NR_EXIT_REASONS ? basic : 0];
 	st->count++;
 	st->ticks += rdtsc() - v->tsc_exit;
+	if (unlikely(READ_ONCE(v->requests)) && vcpu_process_requests(v))
+		return EXIT_STOP;       /* paused: vcpu_run saves the state */
 	if (unlikely(READ_ONCE(v->guest->state) != GUEST_RUNNING))
 		return EXIT_STOP;
 	return r;

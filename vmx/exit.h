@@ -36,5 +36,6 @@ exit_handler_fn handle_rdmsr, handle_wrmsr;
 exit_handler_fn handle_cr_access;
 exit_handler_fn handle_ept_violation, handle_ept_misconfig;
 exit_handler_fn handle_vmcall;
+exit_handler_fn handle_pml_full;
 
 #endif

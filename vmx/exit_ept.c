@@ -1,9 +1,12 @@
 /* EPT violations and misconfigurations. A guest's EPT maps exactly its
- * RAM, so a violation is an access outside its memory: the guest stops. */
+ * RAM, so a violation is an access outside it: to one of its MMIO devices
+ * (emulated), or outside its memory (the guest stops). */
 #include "vmx/exit.h"
 #include "vmx/controls.h"
 #include "vmx/vmcs.h"
 #include "guest/guest.h"
+#include "ept/dirty.h"
+#include "vmx/emulate.h"
 
 int handle_ept_violation(struct vcpu *v)
 {
@@ -12,6 +15,10 @@ int handle_ept_violation(struct vcpu *v)
 	const char *access = q & EPTQ_FETCH ? "fetch" : q & EPTQ_WRITE ? "write"
 								     : "read";
 
+	if (dirty_log_wp_fault(v, gpa, q))
+		return EXIT_RESUME;
+	if (!(q & EPTQ_FETCH) && mmio_find(v->guest, gpa))
+		return vcpu_emulate(v);
 	return vcpu_fatal(v, "%s at guest-physical %#lx outside its memory",
 			  access, gpa);
 }
@@ -22,4 +29,11 @@ int handle_ept_misconfig(struct vcpu *v)
 
 	return vcpu_fatal(v, "EPT misconfiguration at guest-physical %#lx "
 			  "(a Keel bug)", gpa);
+}
+
+/* The page-modification log filled up (SDM Vol. 3C 29.3.6): drain it. */
+int handle_pml_full(struct vcpu *v)
+{
+	dirty_pml_drain(v);
+	return EXIT_RESUME;
 }

@@ -1,9 +1,11 @@
 /* I/O instruction exits (SDM Vol. 3C 28.2.1, Table 28-5). Every port exits
- * (the I/O bitmaps are all ones) and goes to the guest's own devices. */
+ * (the I/O bitmaps are all ones) and goes to the guest's own devices;
+ * INS/OUTS go through the instruction emulator. */
 #include "vmx/exit.h"
 #include "vmx/controls.h"
 #include "vmx/vmcs.h"
 #include "guest/guest.h"
+#include "vmx/emulate.h"
 
 int handle_io(struct vcpu *v)
 {
@@ -13,8 +15,7 @@ int handle_io(struct vcpu *v)
 	uint32_t val;
 
 	if (unlikely(q & IOQ_STRING))
-		return vcpu_fatal(v, "string I/O (INS/OUTS) on port %#x is not "
-				  "supported yet", port);
+		return vcpu_emulate(v);
 	if (q & IOQ_IN) {
 		uint64_t mask = size == 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1;
 

@@ -9,6 +9,7 @@
 #include "arch/x86.h"
 #include "drivers/lapic.h"
 #include "guest/guest.h"
+#include "vmx/emulate.h"
 
 #define VEC_UD 6
 #define VEC_GP 13
@@ -61,8 +62,11 @@ int handle_hlt(struct vcpu *v)
 		return EXIT_STOP;
 	}
 	vcpu_skip_instruction(v);
-	while (READ_ONCE(v->guest->state) == GUEST_RUNNING)
+	while (READ_ONCE(v->guest->state) == GUEST_RUNNING) {
+		if (READ_ONCE(v->requests) && vcpu_process_requests(v))
+			break;
 		__asm__ volatile("pause");
+	}
 	return EXIT_STOP;
 }
 
@@ -138,18 +142,20 @@ int handle_external_interrupt(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* Only NMIs exit (the exception bitmap is empty): a host NMI means another
- * CPU panicked. */
+/* NMIs exit, and #UD for guests with force_emulation (the only bit the
+ * exception bitmap may hold). A host NMI means another CPU panicked. */
 int handle_exception_nmi(struct vcpu *v)
 {
 	uint32_t info = vmcs_read32(VMCS_EXIT_INTR_INFO);
 	uint32_t type = (info >> INTR_INFO_TYPE_SHIFT) & 7;
+	uint32_t vector = info & (uint32_t)INTR_INFO_VECTOR_MASK;
 
 	if (type == INTR_TYPE_NMI) {
 		if (panic_in_progress)
 			cpu_halt_forever();
 		return EXIT_RESUME;
 	}
-	return vcpu_fatal(v, "unexpected exception exit, vector %u",
-			  info & (uint32_t)INTR_INFO_VECTOR_MASK);
+	if (type == INTR_TYPE_HW_EXCEPTION && vector == VEC_UD)
+		return vcpu_emulate_forced(v);
+	return vcpu_fatal(v, "unexpected exception exit, vector %u", vector);
 }

@@ -32,10 +32,10 @@ struct msr_entry {
 	uint64_t value;         /* when read is NULL */
 };
 
+/* The guest's TSC, as RDTSC in the guest sees it (with the VMCS offset). */
 static uint64_t msr_read_tsc(struct vcpu *v)
 {
-	(void)v;
-	return rdtsc();
+	return rdtsc() + v->tsc_offset;
 }
 
 static const struct msr_entry msr_allow[] = {

@@ -6,6 +6,8 @@
 #define AR_L_BIT BIT_ULL(13)     /* CS.L: 64-bit code (SDM Vol. 3C 25.4.1) */
 #include "guest/guest.h"
 #include "guest/hypercall.h"
+#include "guest/snapshot.h"
+#include "mm/layout.h"
 
 void vuart_write_bytes(struct guest *g, const char *s, uint64_t n);
 
@@ -57,6 +59,49 @@ static void hc_narrow_args(struct vcpu *v)
 	v->regs.rdx = (uint32_t)v->regs.rdx;
 }
 
+/* The guest's own use of the dirty log (KEEL_HC_DIRTY_LOG): one user
+ * reference at most. */
+static int64_t hc_dirty_log(struct vcpu *v)
+{
+	static const enum dirty_mode modes[] = {
+		[KEEL_DIRTY_OFF] = DIRTY_OFF, [KEEL_DIRTY_PML] = DIRTY_PML,
+		[KEEL_DIRTY_AD] = DIRTY_AD, [KEEL_DIRTY_WP] = DIRTY_WP,
+	};
+	struct guest *g = v->guest;
+	uint64_t m = v->regs.rbx;
+
+	if (m >= ARRAY_SIZE(modes) || g->nr_vcpus != 1)
+		return KEEL_HC_EINVAL;
+	if (g->hc_logging) {
+		dirty_log_stop(g);
+		g->hc_logging = false;
+	}
+	if (modes[m] == DIRTY_OFF)
+		return 0;
+	if (dirty_log_start(g, modes[m]))
+		return KEEL_HC_EINVAL;
+	g->hc_logging = true;
+	return 0;
+}
+
+static int64_t hc_dirty_get(struct vcpu *v)
+{
+	struct guest *g = v->guest;
+	uint64_t frames = g->mem_size / PAGE_SIZE;
+	uint64_t bytes = MIN(v->regs.rcx, dirty_bitmap_words(frames) * 8);
+	uint64_t *buf = NULL;
+
+	if (g->nr_vcpus != 1 || !g->dlog.users)
+		return KEEL_HC_EINVAL;
+	if (v->regs.rbx) {
+		buf = guest_gpa_to_hva(g, v->regs.rbx, bytes);
+		if (!buf || !IS_ALIGNED(v->regs.rbx, 8) || bytes % 8)
+			return KEEL_HC_EINVAL;
+		frames = MIN(frames, bytes * 8);
+	}
+	return (int64_t)dirty_log_get_clear(g, 0, frames, buf, NULL, NULL);
+}
+
 int handle_vmcall(struct vcpu *v)
 {
 	int64_t ret;
@@ -74,6 +119,16 @@ int handle_vmcall(struct vcpu *v)
 			return EXIT_STOP;
 		case KEEL_HC_COUNTER:
 			ret = hc_counter(v);
+			break;
+		case KEEL_HC_SNAPSHOT:
+			return snapshot_take(v);
+		case KEEL_HC_RESTORE:
+			return snapshot_restore(v);
+		case KEEL_HC_DIRTY_LOG:
+			ret = hc_dirty_log(v);
+			break;
+		case KEEL_HC_DIRTY_GET:
+			ret = hc_dirty_get(v);
 			break;
 		default:
 			ret = KEEL_HC_ENOSYS;

@@ -17,6 +17,8 @@
 #include "mm/layout.h"
 #include "mm/mm.h"
 
+#define EXC_BITMAP_UD   BIT_ULL(6)      /* #UD */
+
 extern char vmx_exit_stub[];
 
 static uint64_t io_bitmap_pa;           /* two pages, all ones: every port exits */
@@ -71,7 +73,7 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 				  CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS |
 				  CPU_RDPMC_EXITING | CPU_MWAIT_EXITING |
 				  CPU_MONITOR_EXITING | CPU_ACTIVATE_SECONDARY,
-				  0, &proc);
+				  CPU_USE_TSC_OFFSETTING, &proc);
 	if (!ok)
 		return "the CPU lacks a required pin-based or processor-based control";
 	/* With EPT, CR3 accesses need not exit (SDM Vol. 3C 25.6.2). */
@@ -115,7 +117,11 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 	vmcs_write64(VMCS_IO_BITMAP_B, io_bitmap_pa + PAGE_SIZE);
 	vmcs_write64(VMCS_MSR_BITMAP, msr_bitmap_pa);
 	vmcs_write64(VMCS_EPT_POINTER, v->guest->ept.eptp);
-	vmcs_write32(VMCS_EXCEPTION_BITMAP, 0);
+	vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
+	/* #UD exits only for force_emulation (vmx/emulate.c): a guest marks
+	 * an instruction with ud2 and "keel" to have it emulated. */
+	vmcs_write32(VMCS_EXCEPTION_BITMAP, v->guest->cfg->force_emulation ?
+		     EXC_BITMAP_UD : 0);
 	vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
 	vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
 	vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
@@ -262,10 +268,7 @@ static void vmcs_setup_guest(struct vcpu *v)
 	vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, 0);
 	vmcs_write32(VMCS_GUEST_SYSENTER_CS, 0);
 	vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, 0);
-	/* Only vCPU 0 runs from the entry point; the others wait (halted)
-	 * until the guest can start them. */
-	vmcs_write32(VMCS_GUEST_ACTIVITY_STATE,
-		     v->index ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
+	vmcs_write32(VMCS_GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
 	vmcs_write64(VMCS_LINK_POINTER, ~0ULL);
 	vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
 	vmcs_write64(VMCS_GUEST_PAT, 0x0007040600070406ULL);  /* power-on PAT */

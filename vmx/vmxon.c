@@ -7,6 +7,7 @@
 #include "drivers/printk.h"
 #include "mm/layout.h"
 #include "mm/mm.h"
+#include "vmx/vcpu_state.h"
 
 /* Sets IA32_FEATURE_CONTROL if firmware left it unlocked. NULL when VMX
  * outside SMX is allowed, else the reason it is not. */
@@ -87,6 +88,7 @@ void vmx_cpu_init(void)
 		__atomic_store_n(&cpu->state, CPU_VMX_UNAVAILABLE, __ATOMIC_RELEASE);
 		return;
 	}
+	fpu_init_this_cpu();
 	pr_info("keel: cpu %u: vmxon ok\n", cpu->id);
 	__atomic_store_n(&cpu->state, CPU_VMX_ON, __ATOMIC_RELEASE);
 }

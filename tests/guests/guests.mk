@@ -11,6 +11,17 @@
 #   memtest.elf     multiboot   pattern test over all RAM above 1 MiB
 #   isolation.elf   multiboot   reads past its RAM: Keel must stop it
 #   bench.elf       multiboot   ticks per VM exit (CPUID, VMCALL, OUT)
+#   migrate.elf     multiboot   dirties its RAM while Keel migrates it, then
+#                               checks every page against its checksum
+#   snapshot.elf    multiboot   snapshot, scribble, restore, check; ticks
+#                               per restore
+#   dirtybench.elf  multiboot   ticks and exits per first write under each
+#                               dirty-logging mode
+#   emultest.elf    multiboot   the instruction emulator: every form on the
+#                               testdev's MMIO and through forced emulation
+#                               against native runs; string I/O; faults
+#   emultest64.elf  elf64       the same, 64-bit (REX, RIP-relative, MOVSXD,
+#                               CMPXCHG16B)
 #
 # The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
 # on the include path picks the layouts that differ.
@@ -39,10 +50,16 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 	$(GUEST_OUT)/lib64/arch.o $(GUEST_OUT)/lib64/entry.o
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
-GUEST_MB32 := cpuid memtest isolation bench
+GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
+	emultest
+
+# Elf64 guests built from the same C as a multiboot one: NAME64.elf from
+# tests/guests/NAME.c.
+GUEST_ELF64 := emultest
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
-	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)))
+	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)) \
+	$(addsuffix 64.elf,$(GUEST_ELF64)))
 
 .PHONY: guests
 guests: $(GUEST_IMAGES)
@@ -81,6 +98,10 @@ $(GUEST_OUT)/obj32/hello_%.o: $(GUEST_DIR)/hello.c
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS32) -DGUEST_FORMAT='"$*"' -c $< -o $@
 
+$(GUEST_OUT)/obj64/%.o: $(GUEST_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS64) -c $< -o $@
+
 $(GUEST_OUT)/obj64/hello_%.o: $(GUEST_DIR)/hello.c
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS64) -DGUEST_FORMAT='"$*"' -c $< -o $@
@@ -99,6 +120,12 @@ $(addprefix $(GUEST_OUT)/,$(addsuffix .elf,$(GUEST_MB32))): \
 $(GUEST_OUT)/hello32.elf: $(GUEST_OUT)/obj32/hello_multiboot.o $(GUEST_LIB32) \
 		$(GUEST_DIR)/guest32.ld
 	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest32.ld \
+		-o $@ $(filter %.o,$^)
+
+$(addprefix $(GUEST_OUT)/,$(addsuffix 64.elf,$(GUEST_ELF64))): \
+		$(GUEST_OUT)/%64.elf: $(GUEST_OUT)/obj64/%.o $(GUEST_LIB64) \
+		$(GUEST_DIR)/guest64.ld
+	$(GUEST_LD) -m elf_x86_64 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest64.ld \
 		-o $@ $(filter %.o,$^)
 
 $(GUEST_OUT)/hello64.elf: $(GUEST_OUT)/obj64/hello_elf64.o $(GUEST_LIB64) \

@@ -710,11 +710,25 @@ TEST(list_syntax_errors)
 TEST(devices)
 {
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com2\"]\n"), 1);
-	EXPECT_ERROR(6, "unknown devices 'com2' (expected com1 | debug-exit | fw-cfg)");
+	EXPECT_ERROR(6, "unknown devices 'com2' (expected com1 | debug-exit | "
+			"fw-cfg | testdev)");
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com1\", \"com1\"]\n"), 1);
 	EXPECT_ERROR(6, "device 'com1' is listed twice");
 	EXPECT_CLEAN(parse(GUEST("d", "1") "devices = [\"fw-cfg\",]\n"));
 	EXPECT_EQ(guest("d")->devices, CONFIG_DEVICE_FW_CFG);
+}
+
+TEST(device_testdev)
+{
+	EXPECT_CLEAN(parse(GUEST("t", "1")
+			   "devices = [\"com1\", \"debug-exit\", \"testdev\"]\n"
+			   "force_emulation = true\n"));
+	EXPECT_EQ(guest("t")->devices, CONFIG_DEVICE_COM1 |
+		  CONFIG_DEVICE_DEBUG_EXIT | CONFIG_DEVICE_TESTDEV);
+	EXPECT(guest("t")->force_emulation);
+	EXPECT(!strcmp(config_device_name(3), "testdev"));
+	EXPECT_EQ(parse(GUEST("t", "1") "devices = [\"testdev\", \"testdev\"]\n"), 1);
+	EXPECT_ERROR(6, "device 'testdev' is listed twice");
 }
 
 TEST(enum_values)
@@ -1114,6 +1128,47 @@ TEST(reparse_clears_previous_state)
 	EXPECT_CLEAN(parse(""));
 	EXPECT_EQ(cfg.guest_count, 0);
 	EXPECT_EQ(cfg.error_count, 0);
+}
+
+TEST(migrate_keys)
+{
+	EXPECT_CLEAN(parse(GUEST("m", "1")
+			   "migrate_cpus = [2]\n"
+			   "migrate_after_ms = 40\n"));
+	ASSERT(guest_valid("m"));
+	EXPECT_EQ(guest("m")->migrate_cpu_count, 1);
+	EXPECT_EQ(guest("m")->migrate_cpus[0], 2);
+	EXPECT_EQ(guest("m")->migrate_after_ms, 40);
+}
+
+TEST(migrate_cpus_checked)
+{
+	parse(GUEST("m", "1") "migrate_cpus = [1]\n");
+	EXPECT_ERROR(6, "must not include the guest's own cpus");
+	parse(GUEST("m", "1") "migrate_cpus = [2, 3]\n");
+	EXPECT_ERROR(6, "as many cpus as cpus (1)");
+	parse(GUEST("m", "1") "migrate_cpus = [0]\n");
+	EXPECT_ERROR(6, "reserved for Keel");
+	parse(GUEST("m", "1") "migrate_after_ms = 5\n");
+	EXPECT_ERROR(6, "needs migrate_cpus");
+	EXPECT(!guest_valid("m"));
+}
+
+TEST(migrate_cpus_conflict_and_memory)
+{
+	const struct config_platform plat = {
+		.checks = CONFIG_CHECK_CPUS | CONFIG_CHECK_MEMORY,
+		.cpu_present = 0xf, .free_memory = 40 * MiB,
+	};
+
+	parse_and_check(GUEST("m", "1") "migrate_cpus = [2]\n"
+			GUEST("o", "2"), &plat);
+	EXPECT(guest_valid("m"));
+	EXPECT(!guest_valid("o"));
+	parse_and_check(GUEST("m", "1") "migrate_cpus = [9]\n", &plat);
+	EXPECT_ERROR(6, "migrate cpu 9 does not exist");
+	parse_and_check(GUEST("m", "1") "memory = \"32M\"\n", &plat);
+	EXPECT(!guest_valid("m"));
 }
 
 TEST_MAIN()

@@ -1,0 +1,127 @@
+/* Integer ALU with exact arithmetic flags (SDM Vol. 1 3.4.3.1 and the flag
+ * sections of each instruction in Vol. 2, Appendix A of Vol. 1).
+ *
+ * Flags the SDM leaves undefined follow the processor Keel's tests ran on
+ * (tests/emul/oracle_cpu.c compares against it): AF is cleared by the
+ * logical operations AND/OR/XOR/TEST. */
+#include "emul/internal.h"
+
+/* PF is set when the low byte of the result has an even number of 1 bits:
+ * 0x6996 is the parity of each nibble value. */
+static uint64_t flag_pf(uint64_t r)
+{
+	unsigned int b = (unsigned int)(r & 0xff);
+
+	b ^= b >> 4;
+	return ((0x6996u >> (b & 0xf)) & 1) ? 0 : EMUL_RFLAGS_PF;
+}
+
+static uint64_t flags_szp(uint64_t r, unsigned int size)
+{
+	uint64_t f = flag_pf(r);
+
+	if ((r & emul_size_mask(size)) == 0)
+		f |= EMUL_RFLAGS_ZF;
+	if (r & emul_sign_bit(size))
+		f |= EMUL_RFLAGS_SF;
+	return f;
+}
+
+/* AF: carry/borrow out of bit 3, visible in bit 4 of a ^ b ^ r. */
+static uint64_t flag_af(uint64_t a, uint64_t b, uint64_t r)
+{
+	return ((a ^ b ^ r) & 0x10) ? EMUL_RFLAGS_AF : 0;
+}
+
+static uint64_t alu_add(uint64_t a, uint64_t b, uint64_t cin,
+			unsigned int size, uint64_t *f)
+{
+	uint64_t m = emul_size_mask(size);
+	uint64_t r = (a + b + cin) & m;
+	bool carry = cin ? r <= a : r < a;
+
+	*f = flags_szp(r, size) | flag_af(a, b, r);
+	if (carry)
+		*f |= EMUL_RFLAGS_CF;
+	if ((a ^ r) & (b ^ r) & emul_sign_bit(size))
+		*f |= EMUL_RFLAGS_OF;
+	return r;
+}
+
+static uint64_t alu_sub(uint64_t a, uint64_t b, uint64_t bin,
+			unsigned int size, uint64_t *f)
+{
+	uint64_t m = emul_size_mask(size);
+	uint64_t r = (a - b - bin) & m;
+	bool borrow = bin ? a <= b : a < b;
+
+	*f = flags_szp(r, size) | flag_af(a, b, r);
+	if (borrow)
+		*f |= EMUL_RFLAGS_CF;
+	if ((a ^ b) & (a ^ r) & emul_sign_bit(size))
+		*f |= EMUL_RFLAGS_OF;
+	return r;
+}
+
+/* CF = OF = 0; AF cleared (undefined in the SDM, see above). */
+static uint64_t alu_logic(uint64_t r, unsigned int size, uint64_t *f)
+{
+	*f = flags_szp(r, size);
+	return r;
+}
+
+uint64_t emul_alu(unsigned int handler, uint64_t dst, uint64_t src,
+		  unsigned int size, uint64_t *rflags)
+{
+	uint64_t m = emul_size_mask(size), a = dst & m, b = src & m;
+	uint64_t cf = *rflags & EMUL_RFLAGS_CF, f = 0, r;
+	uint64_t keep = ~EMUL_RFLAGS_ARITH;
+
+	switch (handler) {
+	case EMUL_H_ADD: r = alu_add(a, b, 0, size, &f); break;
+	case EMUL_H_ADC: r = alu_add(a, b, cf, size, &f); break;
+	case EMUL_H_SUB:
+	case EMUL_H_CMP: r = alu_sub(a, b, 0, size, &f); break;
+	case EMUL_H_SBB: r = alu_sub(a, b, cf, size, &f); break;
+	case EMUL_H_NEG: r = alu_sub(0, a, 0, size, &f); break;
+	case EMUL_H_OR:  r = alu_logic(a | b, size, &f); break;
+	case EMUL_H_XOR: r = alu_logic(a ^ b, size, &f); break;
+	case EMUL_H_AND:
+	case EMUL_H_TEST: r = alu_logic(a & b, size, &f); break;
+	/* INC and DEC leave CF alone. */
+	case EMUL_H_INC:
+		r = alu_add(a, 1, 0, size, &f);
+		keep |= EMUL_RFLAGS_CF;
+		f &= ~EMUL_RFLAGS_CF;
+		break;
+	case EMUL_H_DEC:
+		r = alu_sub(a, 1, 0, size, &f);
+		keep |= EMUL_RFLAGS_CF;
+		f &= ~EMUL_RFLAGS_CF;
+		break;
+	default:
+		return a;
+	}
+	*rflags = (*rflags & keep) | f;
+	return r;
+}
+
+/* Condition codes, SDM Vol. 1 Appendix B, Table B-1: bit 0 negates. */
+bool emul_cond(unsigned int cc, uint64_t fl)
+{
+	bool cf = fl & EMUL_RFLAGS_CF, zf = fl & EMUL_RFLAGS_ZF;
+	bool sf = fl & EMUL_RFLAGS_SF, of = fl & EMUL_RFLAGS_OF;
+	bool pf = fl & EMUL_RFLAGS_PF, r;
+
+	switch ((cc >> 1) & 7) {
+	case 0:  r = of; break;			/* O */
+	case 1:  r = cf; break;			/* B */
+	case 2:  r = zf; break;			/* E */
+	case 3:  r = cf || zf; break;		/* BE */
+	case 4:  r = sf; break;			/* S */
+	case 5:  r = pf; break;			/* P */
+	case 6:  r = sf != of; break;		/* L */
+	default: r = zf || sf != of; break;	/* LE */
+	}
+	return r ^ (cc & 1);
+}

@@ -1,0 +1,632 @@
+/* Executors: one small function per instruction family, dispatched by the
+ * handler id the decoder took from the opcode tables.
+ *
+ * Contract of every executor: on EMUL_OK all results, RFLAGS and RIP are
+ * committed; on any other result nothing is (a memory write is the last
+ * fallible step, register writes follow it). A memory destination is
+ * translated for writing before it is read, as a read-modify-write
+ * instruction is checked by the processor. */
+#include "arch/string.h"
+#include "emul/internal.h"
+
+/* ---- registers and addresses ---------------------------------------------- */
+
+uint64_t emul_reg_get(const struct emul_ctx *ctx, const struct emul_operand *op)
+{
+	uint64_t v = ctx->gpr[op->reg];
+
+	if (op->high8)
+		return (v >> 8) & 0xff;
+	return v & emul_size_mask(op->size);
+}
+
+void emul_gpr_set(struct emul_ctx *ctx, unsigned int reg, unsigned int size,
+		  uint64_t val)
+{
+	uint64_t *r = &ctx->gpr[reg];
+
+	if (size == 4)
+		*r = (uint32_t)val;
+	else if (size >= 8)
+		*r = val;
+	else
+		*r = (*r & ~emul_size_mask(size)) | (val & emul_size_mask(size));
+}
+
+void emul_reg_set(struct emul_ctx *ctx, const struct emul_operand *op,
+		  uint64_t val)
+{
+	uint64_t *r = &ctx->gpr[op->reg];
+
+	if (op->high8)
+		*r = (*r & ~0xff00ULL) | ((val & 0xff) << 8);
+	else
+		emul_gpr_set(ctx, op->reg, op->size, val);
+}
+
+void emul_gpr_add(struct emul_ctx *ctx, unsigned int reg, unsigned int size,
+		  int64_t delta)
+{
+	emul_gpr_set(ctx, reg, size, ctx->gpr[reg] + (uint64_t)delta);
+}
+
+/* SDM Vol. 1 3.7.5: base + index * scale + displacement, modulo the
+ * address size; RIP-relative counts from the next instruction. */
+uint64_t emul_ea(const struct emul_ctx *ctx)
+{
+	const struct emul_insn *insn = &ctx->insn;
+	const struct emul_mem *mem = &insn->mem;
+	uint64_t ea = (uint64_t)mem->disp;
+
+	if (mem->base == EMUL_MEM_RIP)
+		ea += ctx->rip + insn->len;
+	else if (mem->base != EMUL_MEM_NOREG)
+		ea += ctx->gpr[mem->base];
+	if (mem->index != EMUL_MEM_NOREG)
+		ea += ctx->gpr[mem->index] * mem->scale;
+	return ea & emul_size_mask(insn->addrsize);
+}
+
+void emul_advance_rip(struct emul_ctx *ctx)
+{
+	uint64_t rip = ctx->rip + ctx->insn.len;
+
+	if (ctx->insn.mode != 64)
+		rip &= emul_size_mask(ctx->insn.mode / 8);
+	ctx->rip = rip;
+	/* RF is cleared once an instruction completes (SDM Vol. 3A 18.3.1.1). */
+	ctx->rflags &= ~EMUL_RFLAGS_RF;
+}
+
+/* ---- operand access ----------------------------------------------------------- */
+
+static uint64_t le_value(const uint8_t *buf, unsigned int size)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, buf, MIN(size, 8u));
+	return v;
+}
+
+static int load_operand(struct emul_ctx *ctx, const struct emul_operand *op,
+			uint64_t *val)
+{
+	uint8_t buf[8];
+	int rc;
+
+	switch (op->kind) {
+	case EMUL_OPND_REG:
+		*val = emul_reg_get(ctx, op);
+		return EMUL_OK;
+	case EMUL_OPND_IMM:
+		/* Sign-extended to the operand size by the decoder. */
+		*val = ctx->insn.imm;
+		return EMUL_OK;
+	case EMUL_OPND_MEM:
+		rc = emul_mem_load(ctx, ctx->insn.mem.seg, emul_ea(ctx),
+				   op->size, buf);
+		*val = rc == EMUL_OK ? le_value(buf, op->size) : 0;
+		return rc;
+	default:
+		*val = 0;
+		return EMUL_OK;
+	}
+}
+
+/* A destination between its read and its write-back. */
+struct dst_ref {
+	const struct emul_operand *op;
+	struct emul_xlat x;
+	uint64_t old;
+};
+
+static int dst_open_at(struct emul_ctx *ctx, struct dst_ref *d,
+		       const struct emul_operand *op, uint64_t ea, bool write,
+		       bool read)
+{
+	uint8_t buf[8];
+	int rc;
+
+	d->op = op;
+	d->old = 0;
+	if (op->kind == EMUL_OPND_REG) {
+		d->old = emul_reg_get(ctx, op);
+		return EMUL_OK;
+	}
+	rc = emul_mem_xlat(ctx, ctx->insn.mem.seg, ea, op->size,
+			   write ? EMUL_ACC_WRITE : 0, &d->x);
+	if (rc != EMUL_OK || !read)
+		return rc;
+	rc = emul_mem_read(ctx, &d->x, buf);
+	if (rc == EMUL_OK)
+		d->old = le_value(buf, op->size);
+	return rc;
+}
+
+static int dst_open(struct emul_ctx *ctx, struct dst_ref *d,
+		    const struct emul_operand *op, bool write, bool read)
+{
+	uint64_t ea = op->kind == EMUL_OPND_MEM ? emul_ea(ctx) : 0;
+
+	return dst_open_at(ctx, d, op, ea, write, read);
+}
+
+/* XCHG with memory is locked without a prefix (SDM Vol. 2D "XCHG"). */
+static bool is_locked(const struct emul_insn *insn)
+{
+	return (insn->prefixes & EMUL_PFX_LOCK) || insn->handler == EMUL_H_XCHG;
+}
+
+/* A lost compare-exchange means another agent wrote the location between
+ * read and write-back; the instruction is run again from the start. */
+static int dst_commit(struct emul_ctx *ctx, struct dst_ref *d, uint64_t val)
+{
+	int rc;
+
+	if (d->op->kind == EMUL_OPND_REG) {
+		emul_reg_set(ctx, d->op, val);
+		return EMUL_OK;
+	}
+	if (is_locked(&ctx->insn))
+		rc = emul_mem_cmpxchg(ctx, &d->x, &d->old, &val);
+	else
+		rc = emul_mem_write(ctx, &d->x, &val);
+	return rc == EMUL_CMPXCHG_FAILED ? EMUL_RETRY : rc;
+}
+
+/* Finishes an instruction: new flags, next RIP. */
+static int retire(struct emul_ctx *ctx, uint64_t rflags)
+{
+	ctx->rflags = rflags;
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* ---- ALU ----------------------------------------------------------------------- */
+
+/* ADD OR ADC SBB AND SUB XOR CMP TEST; CMP and TEST only read dst. */
+static int exec_alu(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	bool writes = insn->handler != EMUL_H_CMP && insn->handler != EMUL_H_TEST;
+	uint64_t src = 0, fl = ctx->rflags, r;
+	struct dst_ref d;
+	int rc = load_operand(ctx, &insn->src, &src);
+
+	if (rc == EMUL_OK)
+		rc = dst_open(ctx, &d, &insn->dst, writes, true);
+	if (rc != EMUL_OK)
+		return rc;
+	r = emul_alu(insn->handler, d.old, src, insn->dst.size, &fl);
+	if (writes)
+		rc = dst_commit(ctx, &d, r);
+	return rc == EMUL_OK ? retire(ctx, fl) : rc;
+}
+
+/* INC DEC NOT NEG. NOT changes no flags. */
+static int exec_unary(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t fl = ctx->rflags, r;
+	struct dst_ref d;
+	int rc = dst_open(ctx, &d, &insn->dst, true, true);
+
+	if (rc != EMUL_OK)
+		return rc;
+	if (insn->handler == EMUL_H_NOT)
+		r = ~d.old & emul_size_mask(insn->dst.size);
+	else
+		r = emul_alu(insn->handler, d.old, 0, insn->dst.size, &fl);
+	rc = dst_commit(ctx, &d, r);
+	return rc == EMUL_OK ? retire(ctx, fl) : rc;
+}
+
+/* ---- moves ---------------------------------------------------------------------- */
+
+/* MOV (all forms), MOVNTI: the destination is only written. */
+static int exec_mov(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t src = 0;
+	struct dst_ref d;
+	int rc = load_operand(ctx, &insn->src, &src);
+
+	if (rc == EMUL_OK)
+		rc = dst_open(ctx, &d, &insn->dst, true, false);
+	if (rc == EMUL_OK)
+		rc = dst_commit(ctx, &d, src);
+	return rc == EMUL_OK ? retire(ctx, ctx->rflags) : rc;
+}
+
+/* MOVZX MOVSX MOVSXD: the destination is always a register. */
+static int exec_movx(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t src = 0;
+	int rc = load_operand(ctx, &insn->src, &src);
+
+	if (rc != EMUL_OK)
+		return rc;
+	if (insn->handler != EMUL_H_MOVZX)
+		src = emul_sext(src, insn->src.size);
+	emul_reg_set(ctx, &insn->dst, src);
+	return retire(ctx, ctx->rflags);
+}
+
+/* CMOVcc: a memory source is read whatever the condition; a 32-bit
+ * destination is zero-extended even when the condition is false (SDM
+ * Vol. 2A "CMOVcc"). */
+static int exec_cmov(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t src = 0;
+	int rc = load_operand(ctx, &insn->src, &src);
+
+	if (rc != EMUL_OK)
+		return rc;
+	if (emul_cond(insn->opcode & 0xf, ctx->rflags))
+		emul_reg_set(ctx, &insn->dst, src);
+	else if (insn->dst.size == 4)
+		emul_reg_set(ctx, &insn->dst, emul_reg_get(ctx, &insn->dst));
+	return retire(ctx, ctx->rflags);
+}
+
+static int exec_setcc(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	struct dst_ref d;
+	int rc = dst_open(ctx, &d, &insn->dst, true, false);
+
+	if (rc == EMUL_OK)
+		rc = dst_commit(ctx, &d, emul_cond(insn->opcode & 0xf,
+						   ctx->rflags));
+	return rc == EMUL_OK ? retire(ctx, ctx->rflags) : rc;
+}
+
+/* ---- exchanges ------------------------------------------------------------------- */
+
+/* XCHG E, G: the register is written after the memory write-back. */
+static int exec_xchg(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t g = emul_reg_get(ctx, &insn->src);
+	struct dst_ref d;
+	int rc = dst_open(ctx, &d, &insn->dst, true, true);
+
+	if (rc == EMUL_OK)
+		rc = dst_commit(ctx, &d, g);
+	if (rc != EMUL_OK)
+		return rc;
+	emul_reg_set(ctx, &insn->src, d.old);
+	if (insn->dst.kind == EMUL_OPND_REG)
+		emul_reg_set(ctx, &insn->dst, g);
+	return retire(ctx, ctx->rflags);
+}
+
+/* XADD: TEMP = SRC + DEST; SRC = DEST; DEST = TEMP (SDM Vol. 2D "XADD"),
+ * so with one register for both the sum wins. */
+static int exec_xadd(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t g = emul_reg_get(ctx, &insn->src), fl = ctx->rflags, sum;
+	struct dst_ref d;
+	int rc = dst_open(ctx, &d, &insn->dst, true, true);
+
+	if (rc != EMUL_OK)
+		return rc;
+	sum = emul_alu(EMUL_H_ADD, d.old, g, insn->dst.size, &fl);
+	if (insn->dst.kind == EMUL_OPND_MEM) {
+		rc = dst_commit(ctx, &d, sum);
+		if (rc != EMUL_OK)
+			return rc;
+	}
+	emul_reg_set(ctx, &insn->src, d.old);
+	if (insn->dst.kind == EMUL_OPND_REG)
+		emul_reg_set(ctx, &insn->dst, sum);
+	return retire(ctx, fl);
+}
+
+/* CMPXCHG: flags of CMP accumulator, DEST. On a mismatch the accumulator
+ * is loaded from DEST and a memory DEST is written back unchanged (SDM
+ * Vol. 2A "CMPXCHG"); a register DEST is then left alone, so a 32-bit one
+ * keeps its upper half, as the reference processor does. */
+static int exec_cmpxchg(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->dst.size;
+	struct emul_operand acc = { EMUL_OPND_REG, (uint8_t)size, EMUL_RAX, false };
+	uint64_t a = emul_reg_get(ctx, &acc), fl = ctx->rflags;
+	struct dst_ref d;
+	bool equal;
+	int rc = dst_open(ctx, &d, &insn->dst, true, true);
+
+	if (rc != EMUL_OK)
+		return rc;
+	emul_alu(EMUL_H_CMP, a, d.old, size, &fl);
+	equal = fl & EMUL_RFLAGS_ZF;
+	if (equal || insn->dst.kind == EMUL_OPND_MEM)
+		rc = dst_commit(ctx, &d, equal ? emul_reg_get(ctx, &insn->src)
+					       : d.old);
+	if (rc != EMUL_OK)
+		return rc;
+	if (!equal)
+		emul_reg_set(ctx, &acc, d.old);
+	return retire(ctx, fl);
+}
+
+/* CMPXCHG8B / CMPXCHG16B: EDX:EAX (RDX:RAX) against memory; only ZF
+ * changes. CMPXCHG16B needs a 16-byte aligned operand (#GP(0)). */
+static int cmpxchg_wide_commit(struct emul_ctx *ctx, const struct emul_xlat *x,
+			       const uint64_t *old, bool equal)
+{
+	unsigned int half = x->len / 2;
+	uint64_t m = emul_size_mask(half), nv[2];
+
+	nv[0] = equal ? ctx->gpr[EMUL_RBX] & m : old[0];
+	nv[1] = equal ? ctx->gpr[EMUL_RCX] & m : old[1];
+	if (half == 4)
+		nv[0] |= nv[1] << 32;
+	if (ctx->insn.prefixes & EMUL_PFX_LOCK)
+		return emul_mem_cmpxchg(ctx, x, old, nv);
+	return emul_mem_write(ctx, x, nv);
+}
+
+/* CMPXCHG16B exists only in 64-bit mode, where only FS and GS add a base
+ * to the effective address; the alignment #GP comes before any #PF. */
+static int check_16b_alignment(struct emul_ctx *ctx, uint64_t ea)
+{
+	const struct emul_seg *s;
+	unsigned int seg = ctx->insn.mem.seg;
+	int rc;
+
+	if (seg == EMUL_FS || seg == EMUL_GS) {
+		rc = emul_get_seg(ctx, seg, &s);
+		if (rc != EMUL_OK)
+			return rc;
+		ea += s->base;
+	}
+	return IS_ALIGNED(ea, 16) ? EMUL_OK : emul_gp0(ctx);
+}
+
+static int exec_cmpxchg_wide(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->dst.size, half = size / 2;
+	uint64_t ea = emul_ea(ctx), raw[2] = { 0, 0 }, cur[2], m;
+	struct emul_xlat x;
+	bool equal;
+	int rc = size == 16 ? check_16b_alignment(ctx, ea) : EMUL_OK;
+
+	if (rc == EMUL_OK)
+		rc = emul_mem_xlat(ctx, insn->mem.seg, ea, size, EMUL_ACC_WRITE,
+				   &x);
+	if (rc == EMUL_OK)
+		rc = emul_mem_read(ctx, &x, raw);
+	if (rc != EMUL_OK)
+		return rc;
+	m = emul_size_mask(half);
+	cur[0] = half == 4 ? raw[0] & m : raw[0];
+	cur[1] = half == 4 ? raw[0] >> 32 : raw[1];
+	equal = cur[0] == (ctx->gpr[EMUL_RAX] & m) &&
+		cur[1] == (ctx->gpr[EMUL_RDX] & m);
+	rc = cmpxchg_wide_commit(ctx, &x, raw, equal);
+	if (rc != EMUL_OK)
+		return rc == EMUL_CMPXCHG_FAILED ? EMUL_RETRY : rc;
+	if (!equal) {
+		emul_gpr_set(ctx, EMUL_RAX, half, cur[0]);
+		emul_gpr_set(ctx, EMUL_RDX, half, cur[1]);
+	}
+	return retire(ctx, equal ? ctx->rflags | EMUL_RFLAGS_ZF
+				 : ctx->rflags & ~EMUL_RFLAGS_ZF);
+}
+
+/* ---- bit tests -------------------------------------------------------------------- */
+
+/* BT/BTS/BTR/BTC. A register bit offset is signed and, with a memory
+ * operand, selects the operand-size unit at EA + size * floor(off / bits)
+ * (SDM Vol. 2A "BT", Figure 3-2); an immediate offset is taken modulo the
+ * operand width. Only CF changes; the other arithmetic flags are undefined
+ * and left unchanged, as the reference processor does. */
+static uint64_t bt_target(struct emul_ctx *ctx, unsigned int *bit)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->dst.size, bits = size * 8;
+	int64_t off;
+
+	if (insn->src.kind == EMUL_OPND_IMM) {
+		*bit = (unsigned int)(insn->imm & (bits - 1));
+		return 0;
+	}
+	off = (int64_t)emul_sext(emul_reg_get(ctx, &insn->src), size);
+	*bit = (unsigned int)(off & (bits - 1));
+	if (insn->dst.kind != EMUL_OPND_MEM)
+		return 0;
+	/* floor(off / bits) * size, with an arithmetic shift for negatives. */
+	return (uint64_t)((off >> __builtin_ctz(bits)) * (int64_t)size);
+}
+
+static int exec_bt(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	bool writes = insn->handler != EMUL_H_BT;
+	unsigned int bit = 0;
+	uint64_t delta = bt_target(ctx, &bit), r, mask = BIT_ULL(bit);
+	uint64_t ea = 0, fl = ctx->rflags;
+	struct dst_ref d;
+	int rc;
+
+	if (insn->dst.kind == EMUL_OPND_MEM)
+		ea = (emul_ea(ctx) + delta) & emul_size_mask(insn->addrsize);
+	rc = dst_open_at(ctx, &d, &insn->dst, ea, writes, true);
+	if (rc != EMUL_OK)
+		return rc;
+	fl = (d.old & mask) ? fl | EMUL_RFLAGS_CF : fl & ~EMUL_RFLAGS_CF;
+	switch (insn->handler) {
+	case EMUL_H_BTS: r = d.old | mask; break;
+	case EMUL_H_BTR: r = d.old & ~mask; break;
+	case EMUL_H_BTC: r = d.old ^ mask; break;
+	default:         r = d.old; break;
+	}
+	if (writes)
+		rc = dst_commit(ctx, &d, r);
+	return rc == EMUL_OK ? retire(ctx, fl) : rc;
+}
+
+/* ---- stack ------------------------------------------------------------------------- */
+
+/* Stack-pointer width: 64 in 64-bit mode, else SS.B (SDM Vol. 1 6.2.3). */
+static int stack_width(struct emul_ctx *ctx, unsigned int *size)
+{
+	const struct emul_seg *ss;
+	int rc;
+
+	*size = 8;
+	if (ctx->insn.mode == 64)
+		return EMUL_OK;
+	rc = emul_get_seg(ctx, EMUL_SS, &ss);
+	if (rc == EMUL_OK)
+		*size = (ss->ar & EMUL_AR_DB) ? 4 : 2;
+	return rc;
+}
+
+static uint64_t stack_add(uint64_t rsp, unsigned int width, int64_t delta)
+{
+	uint64_t m = emul_size_mask(width);
+
+	return (rsp & ~m) | ((rsp + (uint64_t)delta) & m);
+}
+
+/* PUSH r / PUSH r/m / PUSH imm: the source (and an RSP-based address) is
+ * taken before RSP is decremented; an immediate is sign-extended to the
+ * operand size. */
+static int exec_push(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->opsize, width = 8;
+	uint64_t val = 0, rsp;
+	struct emul_xlat x;
+	int rc = load_operand(ctx, &insn->src, &val);
+
+	if (rc == EMUL_OK)
+		rc = stack_width(ctx, &width);
+	if (rc != EMUL_OK)
+		return rc;
+	rsp = stack_add(ctx->gpr[EMUL_RSP], width, -(int64_t)size);
+	rc = emul_mem_xlat(ctx, EMUL_SS, rsp & emul_size_mask(width), size,
+			   EMUL_ACC_WRITE, &x);
+	if (rc == EMUL_OK)
+		rc = emul_mem_write(ctx, &x, &val);
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->gpr[EMUL_RSP] = rsp;
+	return retire(ctx, ctx->rflags);
+}
+
+/* POP r / POP r/m: an RSP-based destination address uses the incremented
+ * RSP; POP rSP loads the popped value (SDM Vol. 2B "POP"). */
+static int exec_pop(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->opsize, width = 8;
+	uint64_t val = 0, old_rsp = ctx->gpr[EMUL_RSP];
+	uint8_t buf[8];
+	struct dst_ref d;
+	int rc = stack_width(ctx, &width);
+
+	if (rc == EMUL_OK)
+		rc = emul_mem_load(ctx, EMUL_SS, old_rsp & emul_size_mask(width),
+				   size, buf);
+	if (rc != EMUL_OK)
+		return rc;
+	val = le_value(buf, size);
+	ctx->gpr[EMUL_RSP] = stack_add(old_rsp, width, size);
+	rc = dst_open(ctx, &d, &insn->dst, true, false);
+	if (rc == EMUL_OK)
+		rc = dst_commit(ctx, &d, val);
+	if (rc != EMUL_OK) {
+		ctx->gpr[EMUL_RSP] = old_rsp;
+		return rc;
+	}
+	return retire(ctx, ctx->rflags);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+typedef int (*emul_exec_fn)(struct emul_ctx *ctx);
+
+static const emul_exec_fn exec_table[EMUL_H_NR] = {
+	[EMUL_H_ADD] = exec_alu, [EMUL_H_OR] = exec_alu,
+	[EMUL_H_ADC] = exec_alu, [EMUL_H_SBB] = exec_alu,
+	[EMUL_H_AND] = exec_alu, [EMUL_H_SUB] = exec_alu,
+	[EMUL_H_XOR] = exec_alu, [EMUL_H_CMP] = exec_alu,
+	[EMUL_H_TEST] = exec_alu,
+	[EMUL_H_INC] = exec_unary, [EMUL_H_DEC] = exec_unary,
+	[EMUL_H_NOT] = exec_unary, [EMUL_H_NEG] = exec_unary,
+	[EMUL_H_MOV] = exec_mov, [EMUL_H_MOVNTI] = exec_mov,
+	[EMUL_H_MOVZX] = exec_movx, [EMUL_H_MOVSX] = exec_movx,
+	[EMUL_H_MOVSXD] = exec_movx,
+	[EMUL_H_XCHG] = exec_xchg, [EMUL_H_XADD] = exec_xadd,
+	[EMUL_H_CMPXCHG] = exec_cmpxchg,
+	[EMUL_H_CMPXCHG8B] = exec_cmpxchg_wide,
+	[EMUL_H_BT] = exec_bt, [EMUL_H_BTS] = exec_bt,
+	[EMUL_H_BTR] = exec_bt, [EMUL_H_BTC] = exec_bt,
+	[EMUL_H_SETCC] = exec_setcc, [EMUL_H_CMOVCC] = exec_cmov,
+	[EMUL_H_PUSH] = exec_push, [EMUL_H_POP] = exec_pop,
+	[EMUL_H_MOVS] = emul_exec_string, [EMUL_H_CMPS] = emul_exec_string,
+	[EMUL_H_STOS] = emul_exec_string, [EMUL_H_LODS] = emul_exec_string,
+	[EMUL_H_SCAS] = emul_exec_string, [EMUL_H_INS] = emul_exec_string,
+	[EMUL_H_OUTS] = emul_exec_string,
+};
+
+int emul_execute(struct emul_ctx *ctx)
+{
+	unsigned int h = ctx->insn.handler;
+
+	if (h >= EMUL_H_NR || !exec_table[h]) {
+		emul_fault(ctx, EMUL_VEC_UD, false, 0);
+		return EMUL_UNSUPPORTED;
+	}
+	return exec_table[h](ctx);
+}
+
+/* Default operand size (SDM Vol. 3A 3.4.5, D and L flags; Vol. 1 3.6.1):
+ * CS.L in IA-32e mode, else CS.D; virtual-8086 mode is 16-bit. */
+static int mode_of(struct emul_ctx *ctx, unsigned int *mode)
+{
+	const struct emul_seg *cs;
+	int rc;
+
+	*mode = 16;
+	if (ctx->rflags & EMUL_RFLAGS_VM)
+		return EMUL_OK;
+	rc = emul_get_seg(ctx, EMUL_CS, &cs);
+	if (rc != EMUL_OK)
+		return rc;
+	if ((ctx->efer & EMUL_EFER_LMA) && (ctx->cr0 & EMUL_CR0_PE) &&
+	    (cs->ar & EMUL_AR_L))
+		*mode = 64;
+	else if (cs->ar & EMUL_AR_DB)
+		*mode = 32;
+	return EMUL_OK;
+}
+
+unsigned int emul_mode_bits(struct emul_ctx *ctx)
+{
+	unsigned int mode = 0;
+
+	return mode_of(ctx, &mode) == EMUL_OK ? mode : 0;
+}
+
+int emul_step(struct emul_ctx *ctx)
+{
+	unsigned int mode = 16;
+	int rc = mode_of(ctx, &mode);
+
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->insn.mode = (uint8_t)mode;
+	rc = emul_fetch_decode(ctx);
+	if (rc != EMUL_OK)
+		return rc;
+	return emul_execute(ctx);
+}

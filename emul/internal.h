@@ -1,0 +1,111 @@
+/* Shared internals of emul/: memory access layer, register access, ALU.
+ * Not part of the public API (emul/emul.h). */
+#ifndef KEEL_EMUL_INTERNAL_H
+#define KEEL_EMUL_INTERNAL_H
+
+#include "emul/emul.h"
+#include "emul/opcodes.h"
+#include "emul/walk.h"
+
+#define EMUL_PAGE_SIZE	4096u
+
+/* ---- faults ------------------------------------------------------------ */
+
+int emul_fault(struct emul_ctx *ctx, uint8_t vector, bool has_ec,
+	       uint32_t ec);
+
+static inline int emul_gp0(struct emul_ctx *ctx)
+{
+	return emul_fault(ctx, EMUL_VEC_GP, true, 0);
+}
+
+/* ---- segments and linear memory (emul/mem.c) ----------------------------- */
+
+int emul_get_seg(struct emul_ctx *ctx, unsigned int seg,
+		 const struct emul_seg **out);
+
+/* A data access checked by segmentation and translated by paging. An
+ * access crossing a page boundary has two physical fragments.
+ *
+ *   la                       page boundary           la + len
+ *   |<------- len0 --------->|<---- len - len0 ----->|
+ *   gpa[0]                   gpa[1]
+ */
+struct emul_xlat {
+	uint64_t la;
+	uint64_t gpa[2];
+	uint8_t len;
+	uint8_t len0;
+};
+
+/* acc: 0 (read) or EMUL_ACC_WRITE; the user bit follows CPL. */
+int emul_mem_xlat(struct emul_ctx *ctx, unsigned int seg, uint64_t ea,
+		  unsigned int len, unsigned int acc, struct emul_xlat *x);
+int emul_mem_read(struct emul_ctx *ctx, const struct emul_xlat *x,
+		  void *buf);
+int emul_mem_write(struct emul_ctx *ctx, const struct emul_xlat *x,
+		   const void *buf);
+/* Writes new_val if memory still holds old: atomically on RAM when the
+ * VMM provides cmpxchg_phys and the access is within one page, else as a
+ * plain write. EMUL_CMPXCHG_FAILED when memory changed. */
+int emul_mem_cmpxchg(struct emul_ctx *ctx, const struct emul_xlat *x,
+		     const void *old, const void *new_val);
+
+/* Reads len bytes at seg:ea in one go (translate + read). */
+int emul_mem_load(struct emul_ctx *ctx, unsigned int seg, uint64_t ea,
+		  unsigned int len, void *buf);
+
+/* Fetches and decodes the instruction at CS:RIP into ctx->insn. */
+int emul_fetch_decode(struct emul_ctx *ctx);
+
+/* ---- registers ------------------------------------------------------------ */
+
+static inline uint64_t emul_size_mask(unsigned int size)
+{
+	return size >= 8 ? ~0ULL : BIT_ULL(8 * size) - 1;
+}
+
+static inline uint64_t emul_sign_bit(unsigned int size)
+{
+	return BIT_ULL(8 * size - 1);
+}
+
+static inline uint64_t emul_sext(uint64_t v, unsigned int size)
+{
+	if (size >= 8)
+		return v;
+	v &= emul_size_mask(size);
+	return (v & emul_sign_bit(size)) ? v | ~emul_size_mask(size) : v;
+}
+
+uint64_t emul_reg_get(const struct emul_ctx *ctx, const struct emul_operand *op);
+/* 32-bit writes zero-extend into the full register, 8/16-bit writes keep
+ * the rest (SDM Vol. 1 3.4.1.1). */
+void emul_reg_set(struct emul_ctx *ctx, const struct emul_operand *op,
+		  uint64_t val);
+void emul_gpr_set(struct emul_ctx *ctx, unsigned int reg, unsigned int size,
+		  uint64_t val);
+
+/* Effective address of insn->mem, truncated to the address size. */
+uint64_t emul_ea(const struct emul_ctx *ctx);
+
+/* Adds delta to register reg as an address-size wide counter/pointer. */
+void emul_gpr_add(struct emul_ctx *ctx, unsigned int reg, unsigned int size,
+		  int64_t delta);
+
+void emul_advance_rip(struct emul_ctx *ctx);
+
+/* ---- ALU (emul/alu.c) ------------------------------------------------------ */
+
+/* Computes dst OP src for ALU handlers ADD..CMP, TEST, INC, DEC, NEG on
+ * operands of size bytes and updates the arithmetic flags in *rflags. */
+uint64_t emul_alu(unsigned int handler, uint64_t dst, uint64_t src,
+		  unsigned int size, uint64_t *rflags);
+/* Condition code cc (low nibble of Jcc/SETcc/CMOVcc) against rflags. */
+bool emul_cond(unsigned int cc, uint64_t rflags);
+
+/* ---- string instructions (emul/strops.c) ----------------------------------- */
+
+int emul_exec_string(struct emul_ctx *ctx);
+
+#endif

@@ -1,0 +1,175 @@
+/* Opcode tables: every instruction Keel's emulator decodes. Anything not
+ * listed here is EMUL_UNSUPPORTED; the decoder never guesses.
+ *
+ * Operand notation follows SDM Vol. 2D Appendix A (E = ModRM r/m, G = ModRM
+ * reg, b/w/v/z = byte/word/operand-size/16-or-32-bit). */
+#include "emul/opcodes.h"
+
+#define D(h, d, s, f) { EMUL_H_##h, d, s, f }
+#define GRP(g)        { EMUL_G_##g, 0, 0, EMUL_F_MODRM | EMUL_F_GROUP }
+#define O(kind, sz)   EMUL_OPND(kind, sz)
+#define N             EMUL_OPND_NONE_SPEC
+
+#define M  EMUL_F_MODRM
+#define L  EMUL_F_LOCK
+#define S  EMUL_F_STRING
+
+/* 00-3F: the eight ALU rows "op Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib /
+ * rAX,Iz" (SDM Vol. 2D Table A-2). CMP's destination is only read, so it
+ * does not take LOCK. */
+#define ALU_ROW(base, h, lk)						\
+	[(base) + 0] = D(h, O(E, B), O(G, B), M | (lk)),		\
+	[(base) + 1] = D(h, O(E, V), O(G, V), M | (lk)),		\
+	[(base) + 2] = D(h, O(G, B), O(E, B), M),			\
+	[(base) + 3] = D(h, O(G, V), O(E, V), M),			\
+	[(base) + 4] = D(h, O(ACC, B), O(IMM, B), 0),			\
+	[(base) + 5] = D(h, O(ACC, V), O(IMM, Z), 0)
+
+#define ROW8(base, ...)							\
+	[(base) + 0] = __VA_ARGS__, [(base) + 1] = __VA_ARGS__,		\
+	[(base) + 2] = __VA_ARGS__, [(base) + 3] = __VA_ARGS__,		\
+	[(base) + 4] = __VA_ARGS__, [(base) + 5] = __VA_ARGS__,		\
+	[(base) + 6] = __VA_ARGS__, [(base) + 7] = __VA_ARGS__
+
+const struct emul_opdesc emul_onebyte_table[256] = {
+	ALU_ROW(0x00, ADD, L),
+	ALU_ROW(0x08, OR, L),
+	ALU_ROW(0x10, ADC, L),
+	ALU_ROW(0x18, SBB, L),
+	ALU_ROW(0x20, AND, L),
+	ALU_ROW(0x28, SUB, L),
+	ALU_ROW(0x30, XOR, L),
+	ALU_ROW(0x38, CMP, 0),
+
+	ROW8(0x50, D(PUSH, N, O(OPREG, V), EMUL_F_DEF64)),
+	ROW8(0x58, D(POP, O(OPREG, V), N, EMUL_F_DEF64)),
+
+	/* 63 is ARPL outside 64-bit mode. */
+	[0x63] = D(MOVSXD, O(G, V), O(E, Z), M | EMUL_F_ONLY64),
+
+	/* String I/O: the element size sits in dst's size class. */
+	[0x68] = D(PUSH, N, O(IMM, Z), EMUL_F_DEF64),
+	[0x6a] = D(PUSH, N, O(IMM, B), EMUL_F_DEF64),
+	[0x6c] = D(INS, O(NONE, B), N, S),
+	[0x6d] = D(INS, O(NONE, Z), N, S),
+	[0x6e] = D(OUTS, O(NONE, B), N, S),
+	[0x6f] = D(OUTS, O(NONE, Z), N, S),
+
+	[0x80] = GRP(80),
+	[0x81] = GRP(81),
+	[0x82] = GRP(82),
+	[0x83] = GRP(83),
+	[0x84] = D(TEST, O(E, B), O(G, B), M),
+	[0x85] = D(TEST, O(E, V), O(G, V), M),
+	[0x86] = D(XCHG, O(E, B), O(G, B), M | L),
+	[0x87] = D(XCHG, O(E, V), O(G, V), M | L),
+	[0x88] = D(MOV, O(E, B), O(G, B), M),
+	[0x89] = D(MOV, O(E, V), O(G, V), M),
+	[0x8a] = D(MOV, O(G, B), O(E, B), M),
+	[0x8b] = D(MOV, O(G, V), O(E, V), M),
+	[0x8f] = GRP(8F),
+
+	[0xa0] = D(MOV, O(ACC, B), O(MOFFS, B), 0),
+	[0xa1] = D(MOV, O(ACC, V), O(MOFFS, V), 0),
+	[0xa2] = D(MOV, O(MOFFS, B), O(ACC, B), 0),
+	[0xa3] = D(MOV, O(MOFFS, V), O(ACC, V), 0),
+	[0xa4] = D(MOVS, O(NONE, B), N, S),
+	[0xa5] = D(MOVS, O(NONE, V), N, S),
+	[0xa6] = D(CMPS, O(NONE, B), N, S),
+	[0xa7] = D(CMPS, O(NONE, V), N, S),
+	[0xa8] = D(TEST, O(ACC, B), O(IMM, B), 0),
+	[0xa9] = D(TEST, O(ACC, V), O(IMM, Z), 0),
+	[0xaa] = D(STOS, O(NONE, B), N, S),
+	[0xab] = D(STOS, O(NONE, V), N, S),
+	[0xac] = D(LODS, O(NONE, B), N, S),
+	[0xad] = D(LODS, O(NONE, V), N, S),
+	[0xae] = D(SCAS, O(NONE, B), N, S),
+	[0xaf] = D(SCAS, O(NONE, V), N, S),
+
+	ROW8(0xb0, D(MOV, O(OPREG, B), O(IMM, B), 0)),
+	ROW8(0xb8, D(MOV, O(OPREG, V), O(IMM, V), 0)),
+
+	[0xc6] = GRP(C6),
+	[0xc7] = GRP(C7),
+	[0xf6] = GRP(F6),
+	[0xf7] = GRP(F7),
+	[0xfe] = GRP(FE),
+	[0xff] = GRP(FF),
+};
+
+#define CC_ROW(base, ...)						\
+	ROW8(base, __VA_ARGS__), ROW8((base) + 8, __VA_ARGS__)
+
+const struct emul_opdesc emul_twobyte_table[256] = {
+	CC_ROW(0x40, D(CMOVCC, O(G, V), O(E, V), M)),
+	/* SETcc ignores ModRM.reg (SDM Vol. 2B "SETcc"). */
+	CC_ROW(0x90, D(SETCC, O(E, B), N, M)),
+
+	[0xa3] = D(BT, O(E, V), O(G, V), M),
+	[0xab] = D(BTS, O(E, V), O(G, V), M | L),
+	[0xb0] = D(CMPXCHG, O(E, B), O(G, B), M | L),
+	[0xb1] = D(CMPXCHG, O(E, V), O(G, V), M | L),
+	[0xb3] = D(BTR, O(E, V), O(G, V), M | L),
+	[0xb6] = D(MOVZX, O(G, V), O(E, B), M),
+	[0xb7] = D(MOVZX, O(G, V), O(E, W), M),
+	[0xba] = GRP(0FBA),
+	[0xbb] = D(BTC, O(E, V), O(G, V), M | L),
+	[0xbe] = D(MOVSX, O(G, V), O(E, B), M),
+	[0xbf] = D(MOVSX, O(G, V), O(E, W), M),
+	[0xc0] = D(XADD, O(E, B), O(G, B), M | L),
+	[0xc1] = D(XADD, O(E, V), O(G, V), M | L),
+	[0xc3] = D(MOVNTI, O(E, Y), O(G, Y),
+		   M | EMUL_F_MEMONLY | EMUL_F_NOSIMD),
+	[0xc7] = GRP(0FC7),
+};
+
+/* Group 1 (80-83): ModRM.reg picks the ALU operation. */
+#define G1(d, s, f)							\
+	{ D(ADD, d, s, M | L | (f)), D(OR, d, s, M | L | (f)),		\
+	  D(ADC, d, s, M | L | (f)), D(SBB, d, s, M | L | (f)),		\
+	  D(AND, d, s, M | L | (f)), D(SUB, d, s, M | L | (f)),		\
+	  D(XOR, d, s, M | L | (f)), D(CMP, d, s, M | (f)) }
+
+const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
+	[EMUL_G_80] = G1(O(E, B), O(IMM, B), 0),
+	[EMUL_G_81] = G1(O(E, V), O(IMM, Z), 0),
+	[EMUL_G_82] = G1(O(E, B), O(IMM, B), EMUL_F_NO64),
+	[EMUL_G_83] = G1(O(E, V), O(IMM, B), 0),
+	[EMUL_G_8F] = {
+		[0] = D(POP, O(E, V), N, M | EMUL_F_DEF64),
+	},
+	[EMUL_G_C6] = {
+		[0] = D(MOV, O(E, B), O(IMM, B), M),
+	},
+	[EMUL_G_C7] = {
+		[0] = D(MOV, O(E, V), O(IMM, Z), M),
+	},
+	[EMUL_G_F6] = {
+		[0] = D(TEST, O(E, B), O(IMM, B), M),
+		[2] = D(NOT, O(E, B), N, M | L),
+		[3] = D(NEG, O(E, B), N, M | L),
+	},
+	[EMUL_G_F7] = {
+		[0] = D(TEST, O(E, V), O(IMM, Z), M),
+		[2] = D(NOT, O(E, V), N, M | L),
+		[3] = D(NEG, O(E, V), N, M | L),
+	},
+	[EMUL_G_FE] = {
+		[0] = D(INC, O(E, B), N, M | L),
+		[1] = D(DEC, O(E, B), N, M | L),
+	},
+	[EMUL_G_FF] = {
+		[0] = D(INC, O(E, V), N, M | L),
+		[1] = D(DEC, O(E, V), N, M | L),
+		[6] = D(PUSH, N, O(E, V), M | EMUL_F_DEF64),
+	},
+	[EMUL_G_0FBA] = {
+		[4] = D(BT, O(E, V), O(IMM, B), M),
+		[5] = D(BTS, O(E, V), O(IMM, B), M | L),
+		[6] = D(BTR, O(E, V), O(IMM, B), M | L),
+		[7] = D(BTC, O(E, V), O(IMM, B), M | L),
+	},
+	[EMUL_G_0FC7] = {
+		[1] = D(CMPXCHG8B, O(E, X), N, M | L | EMUL_F_MEMONLY),
+	},
+};

@@ -1,0 +1,94 @@
+/* Opcode tables of Keel's emulator: what the decoder knows and how each
+ * entry's operands are encoded. Internal to emul/.
+ *
+ * An entry names a handler, the two operand specs and decoding flags. An
+ * entry with EMUL_F_GROUP has its handler field holding a group number;
+ * ModRM.reg then selects the real entry in emul_group_table (SDM Vol. 2D
+ * A.4, "Opcode Extensions For One-Byte And Two-byte Opcodes"). */
+#ifndef KEEL_EMUL_OPCODES_H
+#define KEEL_EMUL_OPCODES_H
+
+#include "arch/compiler.h"
+
+enum emul_handler {
+	EMUL_H_NONE,		/* not in Keel's tables */
+	EMUL_H_ADD, EMUL_H_OR, EMUL_H_ADC, EMUL_H_SBB,
+	EMUL_H_AND, EMUL_H_SUB, EMUL_H_XOR, EMUL_H_CMP,
+	EMUL_H_TEST, EMUL_H_INC, EMUL_H_DEC, EMUL_H_NOT, EMUL_H_NEG,
+	EMUL_H_MOV, EMUL_H_MOVZX, EMUL_H_MOVSX, EMUL_H_MOVSXD, EMUL_H_MOVNTI,
+	EMUL_H_XCHG, EMUL_H_XADD, EMUL_H_CMPXCHG, EMUL_H_CMPXCHG8B,
+	EMUL_H_BT, EMUL_H_BTS, EMUL_H_BTR, EMUL_H_BTC,
+	EMUL_H_SETCC, EMUL_H_CMOVCC,
+	EMUL_H_PUSH, EMUL_H_POP,
+	EMUL_H_MOVS, EMUL_H_CMPS, EMUL_H_STOS, EMUL_H_LODS, EMUL_H_SCAS,
+	EMUL_H_INS, EMUL_H_OUTS,
+	EMUL_H_NR
+};
+
+/* The ALU handlers are in the order of their ModRM.reg in group 1 and of
+ * opcode bits 5:3 in 00-3F (SDM Vol. 2D Table A-6). */
+_Static_assert(EMUL_H_CMP - EMUL_H_ADD == 7, "group 1 order");
+
+/* Operand spec: kind in bits 3:0, size class in bits 7:4. */
+#define EMUL_OK_MASK	0x0f
+enum emul_opnd_spec_kind {
+	EMUL_OK_NONE,
+	EMUL_OK_E,		/* ModRM r/m */
+	EMUL_OK_G,		/* ModRM reg */
+	EMUL_OK_ACC,		/* AL/AX/EAX/RAX */
+	EMUL_OK_IMM,		/* immediate of the size class */
+	EMUL_OK_OPREG,		/* opcode bits 2:0 + REX.B */
+	EMUL_OK_MOFFS,		/* memory at an absolute offset */
+};
+
+#define EMUL_SZ_SHIFT	4
+enum emul_size_class {
+	EMUL_SZ_V,		/* operand size: 2, 4 or 8 */
+	EMUL_SZ_B,		/* 1 */
+	EMUL_SZ_W,		/* 2 */
+	EMUL_SZ_Z,		/* 2 if operand size is 2, else 4 */
+	EMUL_SZ_X,		/* CMPXCHG8B/16B: 8, or 16 with REX.W */
+	EMUL_SZ_Y,		/* 8 with REX.W, else 4 (MOVNTI) */
+};
+
+#define EMUL_OPND(kind, sz) \
+	((uint8_t)(EMUL_OK_##kind | (EMUL_SZ_##sz << EMUL_SZ_SHIFT)))
+#define EMUL_OPND_NONE_SPEC	0
+
+/* Entry flags. */
+#define EMUL_F_MODRM	BIT_ULL(0)	/* a ModRM byte follows the opcode */
+#define EMUL_F_GROUP	BIT_ULL(1)	/* handler = group number */
+#define EMUL_F_LOCK	BIT_ULL(2)	/* LOCK allowed with memory dst */
+#define EMUL_F_STRING	BIT_ULL(3)	/* string op: F2/F3 repeat it */
+#define EMUL_F_DEF64	BIT_ULL(4)	/* 64-bit default size in 64-bit mode */
+#define EMUL_F_MEMONLY	BIT_ULL(5)	/* ModRM.mod must not be 3 */
+#define EMUL_F_NO64	BIT_ULL(6)	/* not valid in 64-bit mode */
+#define EMUL_F_ONLY64	BIT_ULL(7)	/* only in 64-bit mode */
+#define EMUL_F_NOSIMD	BIT_ULL(8)	/* 66/F2/F3 select another insn */
+
+struct emul_opdesc {
+	uint8_t handler;	/* enum emul_handler, or group number */
+	uint8_t dst;		/* operand spec */
+	uint8_t src;		/* operand spec */
+	uint16_t flags;		/* EMUL_F_* */
+};
+
+enum emul_group {
+	EMUL_G_80, EMUL_G_81, EMUL_G_82, EMUL_G_83,
+	EMUL_G_8F, EMUL_G_C6, EMUL_G_C7,
+	EMUL_G_F6, EMUL_G_F7, EMUL_G_FE, EMUL_G_FF,
+	EMUL_G_0FBA, EMUL_G_0FC7,
+	EMUL_G_NR
+};
+
+_Static_assert(EMUL_F_NOSIMD <= 0xffff, "flags fit emul_opdesc.flags");
+_Static_assert(EMUL_H_NR <= 0xff && EMUL_G_NR <= 0xff,
+	       "handler and group ids fit emul_opdesc.handler");
+_Static_assert(EMUL_SZ_Y < 16 && EMUL_OK_MOFFS <= EMUL_OK_MASK,
+	       "operand spec nibbles");
+
+extern const struct emul_opdesc emul_onebyte_table[256];
+extern const struct emul_opdesc emul_twobyte_table[256];
+extern const struct emul_opdesc emul_group_table[EMUL_G_NR][8];
+
+#endif

@@ -1,0 +1,279 @@
+/* Dirty logging over EPT: PML, EPT D bits, or write protection. */
+#include "ept/dirty.h"
+#include "ept/ept.h"
+#include "guest/guest.h"
+#include "vmx/controls.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+#include "arch/errno.h"
+#include "arch/string.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+
+static const char *const mode_names[] = {
+	[DIRTY_OFF] = "off", [DIRTY_PML] = "pml", [DIRTY_AD] = "ad",
+	[DIRTY_WP] = "wp",
+};
+
+const char *dirty_mode_name(enum dirty_mode m)
+{
+	return m < ARRAY_SIZE(mode_names) ? mode_names[m] : "?";
+}
+
+bool dirty_mode_supported(enum dirty_mode m)
+{
+	switch (m) {
+	case DIRTY_PML:
+		return vmx_caps.pml;
+	case DIRTY_AD:
+		return vmx_caps.ept_ad;
+	case DIRTY_WP:
+		return vmx_caps.ept;
+	default:
+		return false;
+	}
+}
+
+enum dirty_mode dirty_mode_for(const struct guest *g)
+{
+	static const enum dirty_mode from_config[] = {
+		[CONFIG_DIRTY_LOG_PML] = DIRTY_PML, [CONFIG_DIRTY_LOG_AD] = DIRTY_AD,
+		[CONFIG_DIRTY_LOG_WP] = DIRTY_WP,
+	};
+	enum dirty_mode m;
+
+	if (g->cfg->dirty_log != CONFIG_DIRTY_LOG_AUTO) {
+		m = from_config[g->cfg->dirty_log];
+		return dirty_mode_supported(m) ? m : DIRTY_OFF;
+	}
+	return vmx_caps.pml ? DIRTY_PML : vmx_caps.ept_ad ? DIRTY_AD : DIRTY_WP;
+}
+
+/* Arming a page: the next write to it must be noticed again. */
+static void arm_leaf(uint64_t *e, int mode)
+{
+	if (mode == DIRTY_WP)
+		__atomic_fetch_or(e, EPT_SW_LOG_WP, __ATOMIC_RELAXED),
+		__atomic_fetch_and(e, ~EPT_W, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(e, ~EPT_DIRTY, __ATOMIC_RELAXED);
+}
+
+static void arm_leaf_cb(uint64_t *e, uint64_t gpa, void *arg)
+{
+	(void)gpa;
+	arm_leaf(e, (int)(intptr_t)arg);
+}
+
+/* Undo write protection for logging on every leaf. */
+static void disarm_leaf_cb(uint64_t *e, uint64_t gpa, void *arg)
+{
+	(void)gpa;
+	(void)arg;
+	if (*e & EPT_SW_LOG_WP)
+		__atomic_fetch_or(e, EPT_W, __ATOMIC_RELAXED),
+		__atomic_fetch_and(e, ~EPT_SW_LOG_WP, __ATOMIC_RELAXED);
+}
+
+static int dirty_bitmap_alloc(struct dirty_log *d, uint64_t mem_size)
+{
+	uint64_t frames = mem_size / PAGE_SIZE;
+	uint64_t bytes = dirty_bitmap_words(frames) * 8 * 2;
+	unsigned int order = 0;
+
+	while ((FRAME_SIZE << order) < bytes)
+		order++;
+	d->bitmap_pa = mm_alloc_pages(order);
+	if (d->bitmap_pa == FRAME_NONE)
+		return -ENOMEM;
+	d->bitmap_order = order;
+	d->bm = (struct dirty_bitmap){ phys_to_virt(d->bitmap_pa), frames };
+	d->taken = d->bm.words + dirty_bitmap_words(frames);
+	return 0;
+}
+
+/*
+ * PML goes on before the D bits are cleared: a write in between would
+ * otherwise set D unlogged, and later writes to that page would never log.
+ * A write before the clearing is older than the caller's first copy, which
+ * starts after we return; every later one finds D clear (the TLB flush at
+ * the end drops cached D = 1 translations) or W removed, and is logged.
+ */
+static int dirty_log_arm_all(struct guest *g, enum dirty_mode mode)
+{
+	int err = ept_split_large(&g->ept);
+
+	if (err)
+		return err;
+	if (mode == DIRTY_PML)
+		guest_request(g, VCPU_REQ_PML_ON);
+	ept_for_each_leaf(&g->ept, arm_leaf_cb, (void *)(intptr_t)mode);
+	guest_request(g, VCPU_REQ_FLUSH_EPT);
+	return 0;
+}
+
+int dirty_log_start(struct guest *g, enum dirty_mode mode)
+{
+	struct dirty_log *d = &g->dlog;
+	int err = 0;
+
+	if (!dirty_mode_supported(mode))
+		return -ENOTSUP;
+	spin_lock(&d->lock);
+	if (d->users && d->mode != (int)mode) {
+		err = -EBUSY;
+	} else if (!d->users) {
+		err = dirty_bitmap_alloc(d, g->mem_size);
+		if (!err) {
+			d->mode = mode;
+			err = dirty_log_arm_all(g, mode);
+		}
+	}
+	if (!err)
+		d->users++;
+	spin_unlock(&d->lock);
+	return err;
+}
+
+void dirty_log_stop(struct guest *g)
+{
+	struct dirty_log *d = &g->dlog;
+
+	spin_lock(&d->lock);
+	if (d->users && --d->users == 0) {
+		if (d->mode == DIRTY_PML)
+			guest_request(g, VCPU_REQ_PML_OFF);
+		if (d->mode == DIRTY_WP) {
+			ept_for_each_leaf(&g->ept, disarm_leaf_cb, NULL);
+			guest_request(g, VCPU_REQ_FLUSH_EPT);
+		}
+		d->mode = DIRTY_OFF;
+		mm_free_pages(d->bitmap_pa, d->bitmap_order);
+		d->bm = (struct dirty_bitmap){ 0 };
+	}
+	spin_unlock(&d->lock);
+}
+
+/* AD mode: the log is the D bits themselves; move them to the bitmap. */
+static void collect_d_cb(uint64_t *e, uint64_t gpa, void *arg)
+{
+	struct dirty_bitmap *bm = arg;
+
+	if ((*e & EPT_DIRTY) &&
+	    (__atomic_fetch_and(e, ~EPT_DIRTY, __ATOMIC_RELAXED) & EPT_DIRTY))
+		dirty_bitmap_set(bm, gpa >> PAGE_SHIFT);
+}
+
+struct take_ctx {
+	struct guest *g;
+	int mode;
+};
+
+static void rearm_cb(void *arg, uint64_t gfn)
+{
+	struct take_ctx *t = arg;
+	uint64_t *e = ept_leaf_entry(&t->g->ept, gfn << PAGE_SHIFT);
+
+	if (e && t->mode != DIRTY_AD)
+		arm_leaf(e, t->mode);
+}
+
+/* Hands each page taken to the caller, and the bits to `out`. */
+static void report_taken(struct dirty_log *d, uint64_t first, uint64_t count,
+			 uint64_t *out, void (*each)(void *, uint64_t),
+			 void *arg)
+{
+	uint64_t words = dirty_bitmap_words(count);
+
+	for (uint64_t w = 0; each && w < words; w++)
+		for (uint64_t bits = d->taken[w]; bits; bits &= bits - 1)
+			each(arg, first + w * 64 + (uint64_t)__builtin_ctzll(bits));
+	if (out)
+		memcpy(out, d->taken, words * 8);
+}
+
+/*
+ * Why no write is lost: a write either happened before its page was armed
+ * again here, and then the page is in this round's result (its bit was
+ * already set, or its D bit/PML entry reached the bitmap by the drain at
+ * the start); or it happened after arming and after the TLB flush, and
+ * then it is logged anew. A write between arming and the flush may go
+ * through a stale TLB entry unlogged, but its page is in this round's
+ * result, and `each` (the copy) runs only after the flush, so it sees
+ * that write.
+ */
+uint64_t dirty_log_get_clear(struct guest *g, uint64_t first, uint64_t count,
+			     uint64_t *out, void (*each)(void *, uint64_t),
+			     void *arg)
+{
+	struct dirty_log *d = &g->dlog;
+	struct take_ctx t = { g, d->mode };
+	uint64_t n;
+
+	spin_lock(&d->lock);
+	if (d->mode == DIRTY_OFF) {
+		spin_unlock(&d->lock);
+		return 0;
+	}
+	if (d->mode == DIRTY_PML)
+		guest_request(g, VCPU_REQ_DRAIN_PML);
+	else if (d->mode == DIRTY_AD)
+		ept_for_each_leaf(&g->ept, collect_d_cb, &d->bm);
+	if (count > d->bm.nr_frames - MIN(first, d->bm.nr_frames))
+		count = d->bm.nr_frames - MIN(first, d->bm.nr_frames);
+	n = dirty_bitmap_take(&d->bm, first, count, d->taken, rearm_cb, &t);
+	guest_request(g, VCPU_REQ_FLUSH_EPT);
+	report_taken(d, first, count, out, each, arg);
+	spin_unlock(&d->lock);
+	return n;
+}
+
+bool dirty_log_wp_fault(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+	struct guest *g = v->guest;
+	uint64_t *e, old;
+
+	if (!(qual & EPTQ_WRITE) || READ_ONCE(g->dlog.mode) != DIRTY_WP)
+		return false;
+	e = ept_leaf_entry(&g->ept, gpa);
+	if (!e)
+		return false;
+	old = __atomic_load_n(e, __ATOMIC_RELAXED);
+	if (!(old & EPT_SW_LOG_WP))
+		return (old & EPT_W) != 0;      /* another vCPU got there first */
+	dirty_bitmap_set(&g->dlog.bm, gpa >> PAGE_SHIFT);
+	/* Fails only if the entry changed meanwhile: the retry sorts it out. */
+	__atomic_compare_exchange_n(e, &old, (old | EPT_W) & ~EPT_SW_LOG_WP,
+				    false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	return true;
+}
+
+void dirty_pml_drain(struct vcpu *v)
+{
+	uint16_t index;
+
+	if (!v->pml_pa)
+		return;
+	index = vmcs_read16(VMCS_GUEST_PML_INDEX);
+	if (index == PML_INDEX_START)
+		return;
+	pml_drain(&v->guest->dlog.bm, phys_to_virt(v->pml_pa), index);
+	vmcs_write16(VMCS_GUEST_PML_INDEX, PML_INDEX_START);
+}
+
+void dirty_pml_set(struct vcpu *v, bool on)
+{
+	uint32_t p2 = vmcs_read32(VMCS_PROC_CONTROLS2);
+
+	if (!v->pml_pa)
+		return;
+	if (on) {
+		vmcs_write64(VMCS_PML_ADDRESS, v->pml_pa);
+		vmcs_write16(VMCS_GUEST_PML_INDEX, PML_INDEX_START);
+		p2 |= CPU2_ENABLE_PML;
+	} else {
+		dirty_pml_drain(v);
+		p2 &= ~(uint32_t)CPU2_ENABLE_PML;
+	}
+	vmcs_write32(VMCS_PROC_CONTROLS2, p2);
+}

@@ -1,0 +1,71 @@
+/* The per-guest MMIO region table (see guest/mmio.h). */
+#include "guest/mmio.h"
+#include "guest/guest.h"
+#include "arch/errno.h"
+#include "mm/layout.h"
+
+static bool mmio_overlaps(const struct mmio_region *r, uint64_t gpa,
+			  uint64_t size)
+{
+	return gpa < r->gpa + r->size && r->gpa < gpa + size;
+}
+
+int mmio_register(struct guest *g, const struct mmio_region *r)
+{
+	struct mmio_bus *bus = &g->dev.mmio;
+
+	if (!r->size || ((r->gpa | r->size) & (PAGE_SIZE - 1)) ||
+	    r->gpa + r->size < r->gpa)
+		return -EINVAL;
+	if (r->gpa < g->mem_size)
+		return -EEXIST;
+	for (unsigned int i = 0; i < bus->nr; i++)
+		if (mmio_overlaps(&bus->regions[i], r->gpa, r->size))
+			return -EEXIST;
+	if (bus->nr == MMIO_MAX_REGIONS)
+		return -ENOSPC;
+	bus->regions[bus->nr++] = *r;
+	return 0;
+}
+
+const struct mmio_region *mmio_find(const struct guest *g, uint64_t gpa)
+{
+	const struct mmio_bus *bus = &g->dev.mmio;
+
+	for (unsigned int i = 0; i < bus->nr; i++)
+		if (gpa - bus->regions[i].gpa < bus->regions[i].size)
+			return &bus->regions[i];
+	return NULL;
+}
+
+static const struct mmio_region *mmio_find_access(const struct guest *g,
+						  uint64_t gpa,
+						  unsigned int len)
+{
+	const struct mmio_region *r = mmio_find(g, gpa);
+
+	if (!r || len > r->size - (gpa - r->gpa))
+		return NULL;
+	return r;
+}
+
+bool mmio_read(struct guest *g, uint64_t gpa, void *buf, unsigned int len)
+{
+	const struct mmio_region *r = mmio_find_access(g, gpa, len);
+
+	if (!r)
+		return false;
+	r->read(g, r->opaque, gpa - r->gpa, buf, len);
+	return true;
+}
+
+bool mmio_write(struct guest *g, uint64_t gpa, const void *buf,
+		unsigned int len)
+{
+	const struct mmio_region *r = mmio_find_access(g, gpa, len);
+
+	if (!r)
+		return false;
+	r->write(g, r->opaque, gpa - r->gpa, buf, len);
+	return true;
+}

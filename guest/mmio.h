@@ -1,0 +1,55 @@
+/*
+ * A guest's memory-mapped virtual devices: guest-physical ranges that are
+ * not RAM, each with its read and write handlers.
+ *
+ * EPT maps only a guest's RAM, so every access to a region exits as an EPT
+ * violation; Keel emulates the instruction (vmx/emulate.c) and the
+ * emulator's MMIO accesses arrive here.
+ *
+ *   0                      mem_size                 0xff000000   0xff010000
+ *   | RAM (EPT-mapped)     | unmapped ...           | testdev    | ...
+ *                                                   | scratch    |
+ *
+ * Regions are registered while the guest is created and never change once
+ * it runs, so lookups need no lock.
+ */
+#ifndef KEEL_GUEST_MMIO_H
+#define KEEL_GUEST_MMIO_H
+
+#include "arch/compiler.h"
+
+#define MMIO_MAX_REGIONS 4
+
+struct guest;
+
+/* off is relative to the region's start; an access never leaves the
+ * region and is 1 to 16 bytes long. */
+typedef void mmio_read_fn(struct guest *g, void *opaque, uint64_t off,
+			  void *buf, unsigned int len);
+typedef void mmio_write_fn(struct guest *g, void *opaque, uint64_t off,
+			   const void *buf, unsigned int len);
+
+struct mmio_region {
+	uint64_t gpa, size;             /* page-aligned */
+	mmio_read_fn *read;
+	mmio_write_fn *write;
+	void *opaque;
+};
+
+struct mmio_bus {
+	struct mmio_region regions[MMIO_MAX_REGIONS];
+	unsigned int nr;
+};
+
+/* Adds r to g's bus: 0, -EINVAL (not page-aligned or empty), -EEXIST
+ * (overlaps RAM or another region) or -ENOSPC. */
+int mmio_register(struct guest *g, const struct mmio_region *r);
+/* The region holding gpa, or NULL. */
+const struct mmio_region *mmio_find(const struct guest *g, uint64_t gpa);
+/* One access of len bytes at gpa; false when no single region holds all
+ * of it (nothing is read or written then). */
+bool mmio_read(struct guest *g, uint64_t gpa, void *buf, unsigned int len);
+bool mmio_write(struct guest *g, uint64_t gpa, const void *buf,
+		unsigned int len);
+
+#endif

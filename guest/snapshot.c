@@ -1,0 +1,131 @@
+/*
+ * Snapshot and restore. A snapshot copies all guest memory into host blocks
+ * laid out like the guest's own and starts dirty logging; a restore copies
+ * back only the pages logged dirty since the snapshot (or the last restore),
+ * so its cost follows the dirty set, not the guest's size.
+ */
+#include "guest/snapshot.h"
+#include "guest/guest.h"
+#include "guest/hypercall.h"
+#include "vmx/exit.h"
+#include "vmx/vmcs.h"
+#include "vmx/vcpu_state.h"
+#include "arch/string.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+
+struct snapshot {
+	struct guest_chunk chunks[GUEST_MAX_CHUNKS];    /* hpa: the copy */
+	unsigned int nr_chunks;
+	struct vcpu_state vcpu;
+	struct guest_devices dev;
+	uint32_t vmcall_len;            /* to resume after the snapshot call */
+	bool logging;                   /* holds a dirty-log user reference */
+	unsigned int restores;
+};
+
+#define SNAPSHOT_ORDER 3        /* struct snapshot fits in 32 KiB */
+_Static_assert(sizeof(struct snapshot) <= (4096UL << SNAPSHOT_ORDER),
+	       "struct snapshot size");
+
+static void *snap_page(struct snapshot *s, uint64_t gpa)
+{
+	for (unsigned int i = 0; i < s->nr_chunks; i++)
+		if (gpa - s->chunks[i].gpa < s->chunks[i].size)
+			return phys_to_virt(s->chunks[i].hpa + gpa - s->chunks[i].gpa);
+	return NULL;
+}
+
+void snapshot_free(struct guest *g)
+{
+	struct snapshot *s = g->snap;
+
+	if (!s)
+		return;
+	if (s->logging)
+		dirty_log_stop(g);
+	for (unsigned int i = 0; i < s->nr_chunks; i++)
+		mm_free_pages(s->chunks[i].hpa, s->chunks[i].order);
+	mm_free_pages(virt_to_phys(s), SNAPSHOT_ORDER);
+	g->snap = NULL;
+}
+
+/* Same chunk layout as the guest, so a page's copy is found the same way. */
+static struct snapshot *snapshot_alloc(struct guest *g)
+{
+	uint64_t pa = mm_alloc_pages(SNAPSHOT_ORDER);
+	struct snapshot *s;
+
+	if (pa == FRAME_NONE)
+		return NULL;
+	s = phys_to_virt(pa);
+	g->snap = s;
+	for (unsigned int i = 0; i < g->nr_chunks; i++) {
+		s->chunks[i] = g->chunks[i];
+		s->chunks[i].hpa = frame_alloc(&host_frames, g->chunks[i].order);
+		if (s->chunks[i].hpa == FRAME_NONE) {
+			snapshot_free(g);
+			return NULL;
+		}
+		s->nr_chunks = i + 1;
+	}
+	return s;
+}
+
+static int hc_return(struct vcpu *v, int64_t val)
+{
+	v->regs.rax = (uint64_t)val;
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+int snapshot_take(struct vcpu *v)
+{
+	struct guest *g = v->guest;
+	struct snapshot *s = g->snap;
+
+	if (g->nr_vcpus != 1 || (!s && !(s = snapshot_alloc(g))))
+		return hc_return(v, KEEL_HC_EINVAL);
+	if (!s->logging) {
+		if (dirty_log_start(g, dirty_mode_for(g)))
+			return hc_return(v, KEEL_HC_EINVAL);
+		s->logging = true;
+	}
+	/* The guest is stopped in this exit: nothing writes meanwhile. */
+	dirty_log_get_clear(g, 0, g->mem_size / PAGE_SIZE, NULL, NULL, NULL);
+	for (unsigned int i = 0; i < g->nr_chunks; i++)
+		memcpy(phys_to_virt(s->chunks[i].hpa),
+		       phys_to_virt(g->chunks[i].hpa), g->chunks[i].size);
+	devices_copy_state(&s->dev, &g->dev);
+	vcpu_state_save(v, &s->vcpu);
+	s->vmcall_len = vmcs_read32(VMCS_EXIT_INSTR_LEN);
+	/* Restores resume after the VMCALL with RAX = 1. */
+	s->vcpu.gprs[GPR_RAX] = 1;
+	return hc_return(v, 0);
+}
+
+static void restore_page(void *arg, uint64_t gfn)
+{
+	struct guest *g = arg;
+	uint64_t gpa = gfn << PAGE_SHIFT;
+	void *dst = guest_gpa_to_hva(g, gpa, PAGE_SIZE);
+	void *src = snap_page(g->snap, gpa);
+
+	if (dst && src)
+		memcpy(dst, src, PAGE_SIZE);
+}
+
+int snapshot_restore(struct vcpu *v)
+{
+	struct guest *g = v->guest;
+	struct snapshot *s = g->snap;
+	if (!s || !s->vcpu.valid)
+		return hc_return(v, KEEL_HC_EINVAL);
+	dirty_log_get_clear(g, 0, g->mem_size / PAGE_SIZE, NULL, restore_page, g);
+	devices_copy_state(&g->dev, &s->dev);
+	vcpu_state_load(v, &s->vcpu);
+	/* The saved RIP is the snapshot's VMCALL: step over it. */
+	vmcs_writenat(VMCS_GUEST_RIP, vmcs_readnat(VMCS_GUEST_RIP) + s->vmcall_len);
+	s->restores++;
+	return EXIT_RESUME;
+}

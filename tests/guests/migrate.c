@@ -1,0 +1,292 @@
+/*
+ * migrate: a guest that keeps dirtying its memory while Keel migrates it
+ * to other CPUs, and then checks that not one word was lost on the way.
+ *
+ *   region   all available RAM above this image and the boot information
+ *            (multiboot memory map), first filled page by page with
+ *            (address ^ PATTERN_INIT)
+ *   pass p   WRITES_PER_PASS random words get random values: 31 in 32
+ *            of them in a hot window (a sixteenth of the region) that
+ *            slides by a quarter of its size each pass, the rest anywhere
+ *            in the region. One progress line per pass.
+ *   end      every page's checksum is recomputed and compared with the one
+ *            kept as it was written
+ *
+ * The checksums live in this image (.bss), outside the region: for each
+ * page the weighted sum of its words, sum(w[i] * (1025 - i)) mod 2^32,
+ * updated with (new - old) * weight on every write. The weights make a word
+ * moved within a page count, and a stale page (a dirtied page that was not
+ * copied again) differs in the words written since. A running total of all
+ * page checksums checks the table itself.
+ *
+ * The initial APIC id (CPUID leaf 1, EBX[31:24]) is printed at the start,
+ * with every pass and at the end: it changes when Keel moves the guest to
+ * other CPUs, which, with the time it was paused, is all a migrated guest
+ * is meant to notice. It is not checked.
+ *
+ * Command line: mem=SIZE (where RAM ends; checked), passes=N (default
+ * DEFAULT_PASSES).
+ */
+#include "guest.h"
+
+#define PAGE            4096u
+#define WORDS_PER_PAGE  (PAGE / 4)
+#define HIGH_RAM        0x100000u
+#define RAM_LIMIT       0xfffff000ULL   /* what 32-bit code can address */
+#define MAX_PAGES       65536u          /* 256 MiB of region */
+#define PATTERN_INIT    0x5a5aa5a5u
+#define DEFAULT_PASSES  24u
+#define MAX_PASSES      100000u
+#define WRITES_PER_PASS 16384u
+#define COLD_SHIFT      5               /* 1 write in 32 goes anywhere */
+#define HOT_DIVISOR     16u             /* the hot window: region / 16 */
+#define HOT_SLIDE       4u              /* moves by window / 4 a pass */
+#define MAX_REPORTS     8
+/* Weight of word i is (WEIGHT_TOP - i): 1025 down to 2. */
+#define WEIGHT_TOP      (WORDS_PER_PAGE + 1)
+/* sum(WEIGHT_TOP - i) over a page: 1025 * 1026 / 2 - 1. */
+#define WEIGHT_SUM      525824u
+
+struct region {
+	uint32_t start, end;            /* page-aligned, end exclusive */
+	uint32_t pages;
+};
+
+static struct region region;
+static uint32_t page_sum[MAX_PAGES];
+
+static uint32_t page_down(uint64_t a)
+{
+	return (uint32_t)(a & ~(uint64_t)(PAGE - 1));
+}
+
+static uint32_t page_up(uint64_t a)
+{
+	return page_down(a + PAGE - 1);
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Moves *start past [base, base + len) when that lies at or above it:
+ * the region begins after everything the loader put above this image. */
+static void skip_past(uint32_t *start, uint32_t base, uint32_t len)
+{
+	if (len && base + len > *start && base >= (uint32_t)(uintptr_t)__image_start)
+		*start = max_u32(*start, page_up((uint64_t)base + len));
+}
+
+static uint32_t region_start(void)
+{
+	const char *cmdline = mb_cmdline();
+	uint32_t start = page_up((uintptr_t)__image_end);
+
+	skip_past(&start, (uint32_t)(uintptr_t)boot_info, sizeof(*boot_info));
+	skip_past(&start, (uint32_t)(uintptr_t)cmdline, strlen(cmdline) + 1);
+	skip_past(&start, boot_info->mmap_addr, boot_info->mmap_length);
+	return start;
+}
+
+/* The region is the rest of the available map entry that holds its start. */
+static bool find_region(void)
+{
+	uint32_t at = boot_info->mmap_addr, end = at + boot_info->mmap_length;
+	uint32_t start = region_start();
+
+	for (; at < end; at += ((const struct mb1_mmap *)(uintptr_t)at)->size + 4) {
+		const struct mb1_mmap *m = (const void *)(uintptr_t)at;
+		uint64_t e = m->base + m->len;
+
+		if (m->type != MB1_MEM_AVAILABLE || m->base > start || e <= start)
+			continue;
+		if (e > RAM_LIMIT)
+			e = RAM_LIMIT;
+		region.start = start;
+		region.pages = (page_down(e) - start) / PAGE;
+		if (region.pages > MAX_PAGES)
+			region.pages = MAX_PAGES;
+		region.end = start + region.pages * PAGE;
+		return region.pages > 0;
+	}
+	return false;
+}
+
+static uint32_t cmdline_number(const char *key, uint32_t dflt, uint32_t max)
+{
+	uint64_t v;
+	char arg[32];
+
+	if (!cmdline_get(key, arg, sizeof(arg)))
+		return dflt;
+	if (!EXPECT(parse_size(arg, &v)) || !EXPECT(v >= 1 && v <= max))
+		return dflt;
+	return (uint32_t)v;
+}
+
+static void check_ram_end(void)
+{
+	uint64_t mem;
+	char arg[32];
+
+	if (cmdline_get("mem", arg, sizeof(arg)) && EXPECT(parse_size(arg, &mem)))
+		EXPECT_EQ(region.end, mem);
+}
+
+static uint32_t apic_id(void)
+{
+	return cpuid(1, 0).ebx >> 24;
+}
+
+static uint32_t *page_ptr(uint32_t page)
+{
+	return (uint32_t *)(uintptr_t)(region.start + page * PAGE);
+}
+
+static uint32_t init_word(uint32_t page)
+{
+	return (region.start + page * PAGE) ^ PATTERN_INIT;
+}
+
+/* REP STOSD: one instruction per word keeps the fill quick in Bochs. */
+static void fill_page(uint32_t *p, uint32_t val)
+{
+	uint32_t n = WORDS_PER_PAGE;
+
+	__asm__ volatile("rep stosl" : "+D"(p), "+c"(n) : "a"(val) : "memory");
+}
+
+/* Returns the sum of all page checksums. */
+static uint32_t fill_region(void)
+{
+	uint32_t total = 0;
+
+	for (uint32_t pg = 0; pg < region.pages; pg++) {
+		fill_page(page_ptr(pg), init_word(pg));
+		page_sum[pg] = init_word(pg) * WEIGHT_SUM;
+		total += page_sum[pg];
+	}
+	return total;
+}
+
+/* xorshift32 (Marsaglia 2003); never 0 from a state that is not 0. */
+static uint32_t xorshift32(uint32_t *s)
+{
+	uint32_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
+/* A fixed, distinct, non-zero seed per pass. */
+static uint32_t pass_seed(uint32_t pass)
+{
+	uint32_t s = (pass + 1) * 0x9e3779b9u;
+
+	s ^= s >> 16;
+	return s ? s : 1;
+}
+
+/* r scaled into [0, n): the high half of r * n. */
+static uint32_t scale(uint32_t r, uint32_t n)
+{
+	return (uint32_t)(((uint64_t)r * n) >> 32);
+}
+
+/* One pass of random writes; returns the change of the total checksum. */
+static uint32_t dirty_pass(uint32_t pass)
+{
+	uint32_t hot = max_u32(region.pages / HOT_DIVISOR, 1);
+	uint32_t hot_start = pass * max_u32(hot / HOT_SLIDE, 1) % region.pages;
+	uint32_t s = pass_seed(pass), delta = 0;
+
+	for (uint32_t n = 0; n < WRITES_PER_PASS; n++) {
+		uint32_t r = xorshift32(&s), val = xorshift32(&s);
+		uint32_t off = r & (WORDS_PER_PAGE - 1), pg;
+		uint32_t *w, d;
+
+		if (r >> (32 - COLD_SHIFT))
+			pg = (hot_start + scale(r << COLD_SHIFT, hot)) %
+			     region.pages;
+		else
+			pg = scale(r << COLD_SHIFT, region.pages);
+		w = page_ptr(pg) + off;
+		d = (val - *w) * (WEIGHT_TOP - off);
+		*w = val;
+		page_sum[pg] += d;
+		delta += d;
+	}
+	return delta;
+}
+
+static uint32_t page_checksum(const uint32_t *w)
+{
+	uint32_t s1 = 0, s2 = 0;
+
+	/* s2 ends as sum(w[i] * (1024 - i)); s1 + s2 adds one more of each. */
+#pragma GCC unroll 16
+	for (uint32_t i = 0; i < WORDS_PER_PAGE; i++) {
+		s1 += w[i];
+		s2 += s1;
+	}
+	return s1 + s2;
+}
+
+/* Returns the number of pages whose content differs from their checksum. */
+static uint32_t verify_region(void)
+{
+	uint32_t bad = 0;
+
+	for (uint32_t pg = 0; pg < region.pages; pg++) {
+		uint32_t got = page_checksum(page_ptr(pg));
+
+		if (got == page_sum[pg])
+			continue;
+		if (bad++ < MAX_REPORTS)
+			printf("FAIL page %#x: checksum %#x, expected %#x "
+			       "(first word %#x)\n", region.start + pg * PAGE,
+			       got, page_sum[pg], *page_ptr(pg));
+	}
+	return bad;
+}
+
+static uint32_t table_total(void)
+{
+	uint32_t total = 0;
+
+	for (uint32_t pg = 0; pg < region.pages; pg++)
+		total += page_sum[pg];
+	return total;
+}
+
+void guest_main(void)
+{
+	uint32_t passes, total, apic_start, apic_end;
+	uint64_t t0;
+
+	if (!EXPECT_EQ(boot_magic, MB1_BOOTLOADER_MAGIC) ||
+	    !EXPECT(boot_info->flags & MB1_INFO_MMAP) || !EXPECT(find_region()))
+		return;
+	check_ram_end();
+	passes = cmdline_number("passes", DEFAULT_PASSES, MAX_PASSES);
+	apic_start = apic_id();
+	printf("migrate: region %#x-%#x (%u pages), %u passes of %u writes, "
+	       "apic id %u\n", region.start, region.end, region.pages, passes,
+	       WRITES_PER_PASS, apic_start);
+	t0 = rdtsc_ordered();
+	total = fill_region();
+	for (uint32_t p = 0; p < passes; p++) {
+		total += dirty_pass(p);
+		printf("migrate: pass %u/%u apic %u\n", p + 1, passes, apic_id());
+	}
+	apic_end = apic_id();
+	EXPECT_EQ(verify_region(), 0);
+	EXPECT_EQ(table_total(), total);
+	printf("migrate: apic id %u at start, %u at end%s\n", apic_start,
+	       apic_end, apic_start != apic_end ? " (moved)" : "");
+	printf("migrate: %llu ticks\n",
+	       (unsigned long long)(rdtsc_ordered() - t0));
+}

@@ -1,0 +1,538 @@
+/* Executor unit tests: each instruction family, its flags and its memory
+ * behaviour, run through emul_step() on the fake machine. */
+#include "tests/unit/test.h"
+#include "tests/emul/fake_machine.h"
+
+#define CODE	0x1000ULL
+#define DATA	0x8000ULL
+
+#define F_CF EMUL_RFLAGS_CF
+#define F_PF EMUL_RFLAGS_PF
+#define F_AF EMUL_RFLAGS_AF
+#define F_ZF EMUL_RFLAGS_ZF
+#define F_SF EMUL_RFLAGS_SF
+#define F_OF EMUL_RFLAGS_OF
+
+static struct fake_machine *setup64(void)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm->ctx.rip = CODE;
+	fm->ctx.gpr[EMUL_RBX] = DATA;
+	return fm;
+}
+
+static uint64_t arith(const struct fake_machine *fm)
+{
+	return fm->ctx.rflags & EMUL_RFLAGS_ARITH;
+}
+
+TEST(mov_store_load_and_rip)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RAX] = 0x1122334455667788ULL;
+	fm->ctx.rflags |= EMUL_RFLAGS_RF;
+	/* mov [rbx+8], rax */
+	ASSERT(FM_RUN(fm, 0x48, 0x89, 0x43, 0x08) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA + 8, 8), 0x1122334455667788ULL);
+	EXPECT_EQ(fm->ctx.rip, CODE + 4);
+	EXPECT(!(fm->ctx.rflags & EMUL_RFLAGS_RF));
+	/* mov ecx, [rbx+8]: 32-bit load zero-extends */
+	fm->ctx.gpr[EMUL_RCX] = ~0ULL;
+	ASSERT(FM_RUN(fm, 0x8b, 0x4b, 0x08) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0x55667788);
+	/* mov cx, [rbx+8]: 16-bit load keeps the rest */
+	fm->ctx.gpr[EMUL_RCX] = ~0ULL;
+	ASSERT(FM_RUN(fm, 0x66, 0x8b, 0x4b, 0x08) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0xffffffffffff7788ULL);
+	/* mov ah, [rbx+9] */
+	fm->ctx.gpr[EMUL_RAX] = 0;
+	ASSERT(FM_RUN(fm, 0x8a, 0x63, 0x09) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x7700);
+	fm_free(fm);
+}
+
+TEST(mov_immediates_and_moffs)
+{
+	struct fake_machine *fm = setup64();
+
+	/* mov qword [rbx], -2 (imm32 sign-extended) */
+	ASSERT(FM_RUN(fm, 0x48, 0xc7, 0x03, 0xfe, 0xff, 0xff, 0xff) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 0xfffffffffffffffeULL);
+	/* mov byte [rbx+1], 0x5a */
+	ASSERT(FM_RUN(fm, 0xc6, 0x43, 0x01, 0x5a) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 2), 0x5afe);
+	/* mov eax, [moffs64 DATA] */
+	fm->ctx.rip = CODE;
+	ASSERT(FM_RUN(fm, 0xa1, 0x00, 0x80, 0, 0, 0, 0, 0, 0) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xffff5afe);
+	EXPECT_EQ(fm->ctx.rip, CODE + 9);
+	/* mov [moffs32], ax with 67 66 */
+	fm->ctx.gpr[EMUL_RAX] = 0xbeef;
+	ASSERT(FM_RUN(fm, 0x66, 0x67, 0xa3, 0x10, 0x80, 0, 0) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA + 0x10, 4), 0xbeef);
+	/* mov r9, imm64 */
+	ASSERT(FM_RUN(fm, 0x49, 0xb9, 1, 2, 3, 4, 5, 6, 7, 8) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_R9], 0x0807060504030201ULL);
+	fm_free(fm);
+}
+
+TEST(rip_relative_access)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set32(fm, CODE + 6 + 0x100, 0xcafe);
+	/* mov eax, [rip+0x100] (6 bytes) */
+	ASSERT(FM_RUN(fm, 0x8b, 0x05, 0x00, 0x01, 0x00, 0x00) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xcafe);
+	fm_free(fm);
+}
+
+TEST(add_flags)
+{
+	struct fake_machine *fm = setup64();
+
+	/* add byte [rbx], al: 0x7f + 1 = 0x80: OF SF AF */
+	fm_put(fm, DATA, "\x7f", 1);
+	fm->ctx.gpr[EMUL_RAX] = 1;
+	ASSERT(FM_RUN(fm, 0x00, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 1), 0x80);
+	EXPECT_EQ(arith(fm), F_OF | F_SF | F_AF);
+	/* add dword [rbx], eax: 0xffffffff + 1 = 0: CF ZF PF AF */
+	fm_set32(fm, DATA, 0xffffffff);
+	ASSERT(FM_RUN(fm, 0x01, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0);
+	EXPECT_EQ(arith(fm), F_CF | F_ZF | F_PF | F_AF);
+	fm_free(fm);
+}
+
+TEST(adc_sbb_carry_in)
+{
+	struct fake_machine *fm = setup64();
+
+	/* adc qword [rbx], rax: ~0 + ~0 + 1 = ~0, carry out */
+	fm_set64(fm, DATA, ~0ULL);
+	fm->ctx.gpr[EMUL_RAX] = ~0ULL;
+	fm->ctx.rflags |= F_CF;
+	ASSERT(FM_RUN(fm, 0x48, 0x11, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), ~0ULL);
+	EXPECT(fm->ctx.rflags & F_CF);
+	/* sbb word [rbx], ax with CF: 5 - 5 - 1 = 0xffff, borrow */
+	fm_set32(fm, DATA, 5);
+	fm->ctx.gpr[EMUL_RAX] = 5;
+	fm->ctx.rflags |= F_CF;
+	ASSERT(FM_RUN(fm, 0x66, 0x19, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 2), 0xffff);
+	EXPECT_EQ(arith(fm), F_CF | F_SF | F_PF | F_AF);
+	fm_free(fm);
+}
+
+TEST(sub_cmp_test)
+{
+	struct fake_machine *fm = setup64();
+
+	/* cmp dword [rbx], 0x80000000 with [rbx] = 0x7fffffff: OF SF CF */
+	fm_set32(fm, DATA, 0x7fffffff);
+	ASSERT(FM_RUN(fm, 0x81, 0x3b, 0x00, 0x00, 0x00, 0x80) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x7fffffff);
+	EXPECT_EQ(arith(fm), F_OF | F_SF | F_CF | F_PF);
+	/* sub qword [rbx], -1 (83 /5 ib sign-extended) */
+	fm_set64(fm, DATA, 1);
+	ASSERT(FM_RUN(fm, 0x48, 0x83, 0x2b, 0xff) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 2);
+	EXPECT_EQ(arith(fm), F_CF | F_AF);
+	/* test byte [rbx], 0x80 clears CF/OF, AF too */
+	fm->ctx.rflags |= F_CF | F_OF | F_AF;
+	fm_put(fm, DATA, "\x81", 1);
+	ASSERT(FM_RUN(fm, 0xf6, 0x03, 0x80) == EMUL_OK);
+	EXPECT_EQ(arith(fm), F_SF);
+	/* sub eax, [rbx]: register destination */
+	fm_set32(fm, DATA, 3);
+	fm->ctx.gpr[EMUL_RAX] = 0xffffffff00000001ULL;
+	ASSERT(FM_RUN(fm, 0x2b, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xfffffffe);
+	fm_free(fm);
+}
+
+TEST(logic_ops)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set32(fm, DATA, 0xf0f0);
+	fm->ctx.gpr[EMUL_RCX] = 0x0ff0;
+	ASSERT(FM_RUN(fm, 0x21, 0x0b) == EMUL_OK);	/* and [rbx], ecx */
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x00f0);
+	ASSERT(FM_RUN(fm, 0x09, 0x0b) == EMUL_OK);	/* or */
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x0ff0);
+	ASSERT(FM_RUN(fm, 0x31, 0x0b) == EMUL_OK);	/* xor */
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0);
+	EXPECT_EQ(arith(fm), F_ZF | F_PF);
+	fm_free(fm);
+}
+
+TEST(inc_dec_not_neg)
+{
+	struct fake_machine *fm = setup64();
+
+	/* inc dword [rbx] keeps CF */
+	fm_set32(fm, DATA, 0x7fffffff);
+	fm->ctx.rflags |= F_CF;
+	ASSERT(FM_RUN(fm, 0xff, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x80000000);
+	EXPECT_EQ(arith(fm), F_CF | F_OF | F_SF | F_AF | F_PF);
+	/* dec byte [rbx] from 0: 0xff, CF still set from before */
+	fm_put(fm, DATA, "\x00", 1);
+	ASSERT(FM_RUN(fm, 0xfe, 0x0b) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 1), 0xff);
+	EXPECT_EQ(arith(fm), F_CF | F_SF | F_AF | F_PF);
+	/* not word [rbx]: no flags */
+	fm_set32(fm, DATA, 0x00ff);
+	ASSERT(FM_RUN(fm, 0x66, 0xf7, 0x13) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0xff00);
+	EXPECT_EQ(arith(fm), F_CF | F_SF | F_AF | F_PF);
+	/* neg: 0 -> CF clear; 0x80 -> OF */
+	fm_put(fm, DATA, "\x00", 1);
+	ASSERT(FM_RUN(fm, 0xf6, 0x1b) == EMUL_OK);
+	EXPECT_EQ(arith(fm), F_ZF | F_PF);
+	fm_put(fm, DATA, "\x80", 1);
+	ASSERT(FM_RUN(fm, 0xf6, 0x1b) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 1), 0x80);
+	EXPECT_EQ(arith(fm), F_CF | F_OF | F_SF);
+	fm_free(fm);
+}
+
+TEST(xchg_xadd)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set64(fm, DATA, 10);
+	fm->ctx.gpr[EMUL_RDX] = 32;
+	ASSERT(FM_RUN(fm, 0x48, 0x87, 0x13) == EMUL_OK);	/* xchg [rbx], rdx */
+	EXPECT_EQ(fm_get(fm, DATA, 8), 32);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 10);
+	EXPECT(fm->cmpxchg_calls > 0);		/* implicitly locked */
+	ASSERT(FM_RUN(fm, 0xf0, 0x48, 0x0f, 0xc1, 0x13) == EMUL_OK); /* lock xadd */
+	EXPECT_EQ(fm_get(fm, DATA, 8), 42);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 32);
+	/* xadd with the same register: the sum wins */
+	fm->ctx.gpr[EMUL_RAX] = 5;
+	ASSERT(FM_RUN(fm, 0x0f, 0xc1, 0xc0) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 10);
+	fm_free(fm);
+}
+
+TEST(cmpxchg)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set32(fm, DATA, 7);
+	fm->ctx.gpr[EMUL_RAX] = 7;
+	fm->ctx.gpr[EMUL_RCX] = 99;
+	ASSERT(FM_RUN(fm, 0xf0, 0x0f, 0xb1, 0x0b) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 99);
+	EXPECT(fm->ctx.rflags & F_ZF);
+	/* mismatch: accumulator loaded, memory unchanged */
+	fm->ctx.gpr[EMUL_RAX] = 0xffffffff00000001ULL;
+	ASSERT(FM_RUN(fm, 0x0f, 0xb1, 0x0b) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 99);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 99);
+	EXPECT(!(fm->ctx.rflags & F_ZF));
+	EXPECT(fm->ctx.rflags & F_CF);		/* 1 - 99 borrows */
+	fm_free(fm);
+}
+
+TEST(cmpxchg8b_16b)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set64(fm, DATA, 0x1111111122222222ULL);
+	fm->ctx.gpr[EMUL_RDX] = 0x11111111;
+	fm->ctx.gpr[EMUL_RAX] = 0x22222222;
+	fm->ctx.gpr[EMUL_RCX] = 0xaaaaaaaa;
+	fm->ctx.gpr[EMUL_RBX] = DATA;
+	fm->ctx.gpr[EMUL_RSI] = DATA;
+	ASSERT(FM_RUN(fm, 0xf0, 0x0f, 0xc7, 0x0e) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 0xaaaaaaaa00000000ULL | DATA);
+	EXPECT(fm->ctx.rflags & F_ZF);
+	/* mismatch loads EDX:EAX */
+	ASSERT(FM_RUN(fm, 0x0f, 0xc7, 0x0e) == EMUL_OK);
+	EXPECT(!(fm->ctx.rflags & F_ZF));
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], DATA);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0xaaaaaaaa);
+	/* cmpxchg16b */
+	fm_set64(fm, DATA + 0x10, 1);
+	fm_set64(fm, DATA + 0x18, 2);
+	fm->ctx.gpr[EMUL_RAX] = 1;
+	fm->ctx.gpr[EMUL_RDX] = 2;
+	fm->ctx.gpr[EMUL_RBX] = 3;
+	fm->ctx.gpr[EMUL_RCX] = 4;
+	fm->ctx.gpr[EMUL_RSI] = DATA + 0x10;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xc7, 0x0e) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA + 0x10, 8), 3);
+	EXPECT_EQ(fm_get(fm, DATA + 0x18, 8), 4);
+	EXPECT(fm->ctx.rflags & F_ZF);
+	/* misaligned 16-byte operand: #GP(0), nothing written */
+	fm->ctx.rip = CODE;
+	fm->ctx.gpr[EMUL_RSI] = DATA + 0x18;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xc7, 0x0e) == EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	/* alignment is of the linear address: GS base 8 + 8 is aligned */
+	fm_set_seg(fm, EMUL_GS, 8, 0, FM_AR_DATA);
+	fm->ctx.gpr[EMUL_RAX] = 3;
+	fm->ctx.gpr[EMUL_RDX] = 4;
+	fm->ctx.gpr[EMUL_RSI] = DATA + 0x08;
+	EXPECT_EQ(FM_RUN(fm, 0x65, 0x48, 0x0f, 0xc7, 0x0e), EMUL_OK);
+	EXPECT(fm->ctx.rflags & F_ZF);
+	fm_free(fm);
+}
+
+TEST(cmpxchg_register_destination_mismatch_keeps_it)
+{
+	struct fake_machine *fm = setup64();
+
+	/* cmpxchg ebp, edx with eax != ebp: EAX loaded, RBP untouched */
+	fm->ctx.gpr[EMUL_RBP] = 0x1234567800000005ULL;
+	fm->ctx.gpr[EMUL_RAX] = 7;
+	ASSERT(FM_RUN(fm, 0x0f, 0xb1, 0xd5) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBP], 0x1234567800000005ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 5);
+	fm_free(fm);
+}
+
+TEST(bt_register_offset_in_memory)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RBX] = DATA + 0x100;
+	fm_set32(fm, DATA + 0x100, 0x20);	/* bit 5 */
+	fm_set32(fm, DATA + 0x104, 0x20);	/* bit 37 */
+	fm_set32(fm, DATA + 0xfc, 0x80000000);	/* bit -1 */
+	/* bt [rbx], eax with eax = 5, 37, -1, -33 */
+	fm->ctx.gpr[EMUL_RAX] = 5;
+	ASSERT(FM_RUN(fm, 0x0f, 0xa3, 0x03) == EMUL_OK);
+	EXPECT(fm->ctx.rflags & F_CF);
+	fm->ctx.gpr[EMUL_RAX] = 37;
+	ASSERT(FM_RUN(fm, 0x0f, 0xa3, 0x03) == EMUL_OK);
+	EXPECT(fm->ctx.rflags & F_CF);
+	fm->ctx.gpr[EMUL_RAX] = 0xffffffff;	/* -1: bit 31 of dword -1 */
+	ASSERT(FM_RUN(fm, 0x0f, 0xa3, 0x03) == EMUL_OK);
+	EXPECT(fm->ctx.rflags & F_CF);
+	fm->ctx.gpr[EMUL_RAX] = (uint32_t)-33;	/* bit 31 of dword -2 */
+	ASSERT(FM_RUN(fm, 0x0f, 0xa3, 0x03) == EMUL_OK);
+	EXPECT(!(fm->ctx.rflags & F_CF));
+	/* bts [rbx], rax with rax = 64*3+1: qword at +24 */
+	fm->ctx.gpr[EMUL_RAX] = 64 * 3 + 1;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xab, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA + 0x100 + 24, 8), 2);
+	EXPECT(!(fm->ctx.rflags & F_CF));
+	/* btr [rbx], ax with ax = -16+5: word at -2, bit 5 */
+	fm_set32(fm, DATA + 0xfc, 0xffffffff);
+	fm->ctx.gpr[EMUL_RAX] = (uint16_t)-11;
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0xb3, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA + 0xfc, 4), 0xffdfffff);
+	EXPECT(fm->ctx.rflags & F_CF);
+	fm_free(fm);
+}
+
+TEST(bt_immediate_and_register_forms)
+{
+	struct fake_machine *fm = setup64();
+	uint64_t other = F_ZF | F_SF | F_OF | F_PF | F_AF;
+
+	/* btc dword [rbx], 33: the immediate is taken modulo 32 */
+	fm_set32(fm, DATA, 0);
+	fm->ctx.rflags |= other;
+	ASSERT(FM_RUN(fm, 0x0f, 0xba, 0x3b, 33) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 2);
+	EXPECT_EQ(arith(fm), other);		/* only CF is written */
+	/* bt ecx, eax with eax = 35: bit 3 of ecx */
+	fm->ctx.gpr[EMUL_RCX] = 8;
+	fm->ctx.gpr[EMUL_RAX] = 35;
+	ASSERT(FM_RUN(fm, 0x0f, 0xa3, 0xc1) == EMUL_OK);
+	EXPECT(fm->ctx.rflags & F_CF);
+	fm_free(fm);
+}
+
+TEST(setcc_cmovcc)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.rflags |= F_ZF;
+	ASSERT(FM_RUN(fm, 0x0f, 0x94, 0x03) == EMUL_OK);	/* sete [rbx] */
+	EXPECT_EQ(fm_get(fm, DATA, 1), 1);
+	ASSERT(FM_RUN(fm, 0x0f, 0x9c, 0x03) == EMUL_OK);	/* setl [rbx] */
+	EXPECT_EQ(fm_get(fm, DATA, 1), 0);
+	/* cmovne eax, [rbx] with ZF: false, but eax is zero-extended */
+	fm->ctx.gpr[EMUL_RAX] = 0xffffffff00000005ULL;
+	fm_set32(fm, DATA, 9);
+	ASSERT(FM_RUN(fm, 0x0f, 0x45, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 5);
+	/* cmove rax, [rbx]: true */
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0x44, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 9);
+	/* a false cmov still reads memory: a bad address faults */
+	fm->ctx.gpr[EMUL_RBX] = 0x8000000000000000ULL;
+	ASSERT(FM_RUN(fm, 0x0f, 0x45, 0x03) == EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	fm_free(fm);
+}
+
+TEST(movzx_movsx_movsxd)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set32(fm, DATA, 0x8180);
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xbe, 0x03) == EMUL_OK);	/* movsx rax, byte */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xffffffffffffff80ULL);
+	ASSERT(FM_RUN(fm, 0x0f, 0xb7, 0x03) == EMUL_OK);	/* movzx eax, word */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x8180);
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0xbe, 0x03) == EMUL_OK);	/* movsx ax, byte */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xff80);
+	fm_set32(fm, DATA, 0x80000000);
+	ASSERT(FM_RUN(fm, 0x48, 0x63, 0x03) == EMUL_OK);	/* movsxd */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xffffffff80000000ULL);
+	fm_free(fm);
+}
+
+TEST(movnti)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RAX] = 0x123456789ULL;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xc3, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 0x123456789ULL);
+	fm_free(fm);
+}
+
+TEST(push_pop)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RSP] = 0x9000;
+	fm_set64(fm, DATA, 0xabcdef);
+	ASSERT(FM_RUN(fm, 0xff, 0x33) == EMUL_OK);		/* push [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], 0x8ff8);
+	EXPECT_EQ(fm_get(fm, 0x8ff8, 8), 0xabcdef);
+	ASSERT(FM_RUN(fm, 0x6a, 0xfe) == EMUL_OK);		/* push -2 */
+	EXPECT_EQ(fm_get(fm, 0x8ff0, 8), (uint64_t)-2);
+	ASSERT(FM_RUN(fm, 0x66, 0x68, 0x34, 0x12) == EMUL_OK);	/* push word */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], 0x8fee);
+	EXPECT_EQ(fm_get(fm, 0x8fee, 2), 0x1234);
+	ASSERT(FM_RUN(fm, 0x66, 0x8f, 0x03) == EMUL_OK);	/* pop word [rbx] */
+	EXPECT_EQ(fm_get(fm, DATA, 8), 0xab1234);
+	/* pop [rsp+8]: the address uses the incremented RSP */
+	ASSERT(FM_RUN(fm, 0x8f, 0x44, 0x24, 0x08) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], 0x8ff8);
+	EXPECT_EQ(fm_get(fm, 0x9000, 8), (uint64_t)-2);
+	ASSERT(FM_RUN(fm, 0x41, 0x50) == EMUL_OK);		/* push r8 */
+	ASSERT(FM_RUN(fm, 0x5c) == EMUL_OK);			/* pop rsp */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], 0);
+	fm_free(fm);
+}
+
+TEST(push_pop_16bit_stack)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm_mode16(fm);
+	fm->ctx.rip = CODE;
+	fm->ctx.gpr[EMUL_RSP] = 0xdead0000;	/* SP = 0: wraps to 0xfffe */
+	fm->ctx.gpr[EMUL_RAX] = 0x4242;
+	fm_set_seg(fm, EMUL_SS, 0x20000, 0xffff, FM_AR_DATA);
+	ASSERT(FM_RUN(fm, 0x50) == EMUL_OK);			/* push ax */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], 0xdeadfffe);
+	EXPECT_EQ(fm_get(fm, 0x2fffe, 2), 0x4242);
+	ASSERT(FM_RUN(fm, 0x5b) == EMUL_OK);			/* pop bx */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], 0xdead0000);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBX] & 0xffff, 0x4242);
+	fm_free(fm);
+}
+
+TEST(mmio_routing)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RBX] = FM_MMIO_BASE;
+	fm->ctx.gpr[EMUL_RAX] = 0xfeedf00d;
+	ASSERT(FM_RUN(fm, 0x89, 0x43, 0x10) == EMUL_OK);	/* mov [rbx+16], eax */
+	ASSERT(fm->mmio_count == 1);
+	EXPECT(fm->mmio_log[0].write);
+	EXPECT_EQ(fm->mmio_log[0].addr, FM_MMIO_BASE + 16);
+	EXPECT_EQ(fm->mmio_log[0].len, 4);
+	EXPECT_EQ(fm->mmio_log[0].val, 0xfeedf00d);
+	/* or dword [rbx+16], 1: one read then one write */
+	ASSERT(FM_RUN(fm, 0x83, 0x4b, 0x10, 0x01) == EMUL_OK);
+	ASSERT(fm->mmio_count == 3);
+	EXPECT(!fm->mmio_log[1].write);
+	EXPECT_EQ(fm->mmio_log[2].val, 0xfeedf00d);
+	/* a locked access to MMIO is written plainly */
+	ASSERT(FM_RUN(fm, 0xf0, 0x83, 0x63, 0x10, 0x0f) == EMUL_OK);
+	EXPECT_EQ(fm->mmio_log[4].val, 0xd);
+	fm_free(fm);
+}
+
+TEST(locked_write_back_lost_race_retries)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set32(fm, DATA, 1);
+	fm->cmpxchg_fail = 1;
+	ASSERT(FM_RUN(fm, 0xf0, 0xff, 0x03) == EMUL_RETRY);	/* lock inc */
+	EXPECT_EQ(fm_get(fm, DATA, 4), 1);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 2);
+	fm_free(fm);
+}
+
+TEST(page_crossing_ram_access)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RBX] = 0x9ffd;
+	fm->ctx.gpr[EMUL_RAX] = 0x0807060504030201ULL;
+	ASSERT(FM_RUN(fm, 0x48, 0x89, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, 0x9ffd, 8), 0x0807060504030201ULL);
+	fm_free(fm);
+}
+
+TEST(mode32_and_mode16_addressing)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm_mode32(fm);
+	fm->ctx.rip = CODE;
+	fm->ctx.gpr[EMUL_RBX] = 0x100000000ULL + DATA;	/* upper half ignored */
+	fm->ctx.gpr[EMUL_RAX] = 77;
+	ASSERT(FM_RUN(fm, 0x89, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 77);
+	fm_mode16(fm);
+	fm->ctx.rip = 0x100;
+	fm_set_seg(fm, EMUL_CS, 0x1000, 0xffff, FM_AR_CODE);
+	fm_set_seg(fm, EMUL_DS, 0x7000, 0xffff, FM_AR_DATA);
+	fm->ctx.gpr[EMUL_RBX] = 0x0ff0;
+	fm->ctx.gpr[EMUL_RSI] = 0x0010;
+	fm->ctx.gpr[EMUL_RAX] = 0x5151;
+	ASSERT(FM_RUN(fm, 0x89, 0x00) == EMUL_OK);	/* mov [bx+si], ax */
+	EXPECT_EQ(fm_get(fm, 0x7000 + 0x1000, 2), 0x5151);
+	EXPECT_EQ(fm->ctx.rip, 0x102);
+	fm_free(fm);
+}
+
+TEST(unsupported_and_lock_ud_through_step)
+{
+	struct fake_machine *fm = setup64();
+
+	EXPECT_EQ(FM_RUN(fm, 0x90), EMUL_UNSUPPORTED);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_UD);
+	EXPECT_EQ(FM_RUN(fm, 0xf0, 0x89, 0x03), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_UD);
+	EXPECT(!fm->ctx.exc.has_error_code);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	fm_free(fm);
+}
+
+TEST_MAIN()

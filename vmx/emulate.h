@@ -1,0 +1,26 @@
+/* Emulating one guest instruction on the current vCPU with Keel's
+ * instruction emulator (emul/). */
+#ifndef KEEL_VMX_EMULATE_H
+#define KEEL_VMX_EMULATE_H
+
+#include "guest/vcpu.h"
+
+/*
+ * Emulates the instruction at the guest's CS:RIP (an MMIO access or a
+ * string I/O instruction that exited) and commits what it did: registers,
+ * RFLAGS, and RIP once it completed (a REP string instruction runs in
+ * batches: RIP stays until the last one, and the guest exits again). A
+ * fault the instruction raises is injected. Returns EXIT_RESUME, or
+ * EXIT_STOP after vcpu_fatal() when Keel cannot emulate it.
+ */
+int vcpu_emulate(struct vcpu *v);
+
+/*
+ * A #UD exit of a guest with force_emulation. If the bytes at CS:RIP are
+ * the marker (emul_is_force_prefix()), emulates the instruction after it;
+ * otherwise, or if Keel does not emulate that instruction, the guest gets
+ * its #UD. Returns like vcpu_emulate().
+ */
+int vcpu_emulate_forced(struct vcpu *v);
+
+#endif
