@@ -55,7 +55,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track \
-	emul_decode emul_exec emul_string emul_walk emul_seg
+	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
 UNIT_SRCS_rmap := ept/rmap.c
@@ -66,6 +66,7 @@ UNIT_SRCS_emul_decode := $(EMUL_SRCS)
 UNIT_SRCS_emul_exec := $(EMUL_SRCS)
 UNIT_SRCS_emul_string := $(EMUL_SRCS)
 UNIT_SRCS_emul_walk := $(EMUL_SRCS)
+UNIT_SRCS_emul_access := $(EMUL_SRCS)
 UNIT_SRCS_emul_seg := $(EMUL_SRCS)
 UNIT_SRCS_frame := mm/frame.c
 UNIT_LIBS_frame := -pthread
@@ -96,7 +97,7 @@ DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
 .DEFAULT_GOAL := all
 include tests/guests/guests.mk
 
-.PHONY: all run test unit fuzz scenarios bench deps-build deps-test clean
+.PHONY: all run test unit fuzz oracle-long scenarios bench deps-build deps-test clean
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
 $(BUILD)/k/%.c.o: %.c
@@ -153,6 +154,13 @@ unit: deps-test
 	@tools/unit $(UNIT_BINS) $(ORACLES) tests/tools/test_keelcfg.sh \
 		"tests/fuzz/smoke.sh $(FUZZ_SMOKE_RUNS) $(foreach t,$(FUZZ_TARGETS),$(BUILD)/host/fuzz_$(t) tests/fuzz/corpus/$(t))"
 
+# The CPU oracle with ORACLE_CASES cases per instruction form (make test
+# runs 400 per form); not part of make test.
+ORACLE_CASES := 100000
+oracle-long: deps-test
+	@$(MAKE) -s $(BUILD)/host/oracle_cpu
+	@KEEL_ORACLE_CASES=$(ORACLE_CASES) $(BUILD)/host/oracle_cpu | grep -v '^PASS '
+
 # Longer fuzzing, FUZZ_SECONDS per target; not part of make test.
 fuzz: deps-test
 	@$(MAKE) -s $(FUZZ_BINS)
@@ -174,7 +182,7 @@ run: deps-test
 	@tools/run --interactive --emu auto --timeout 0
 
 bench: deps-test
-	@$(MAKE) -s all
+	@$(MAKE) -s all $(BUILD)/host/bench_emul
 	@tools/bench
 
 clean:

@@ -112,6 +112,10 @@ static uint64_t rsvd_mask(const struct walker *w, unsigned int level,
 		return rsvd_mask32(w, level, pte);
 	if (walk_is_pdpte_reg(w, level))
 		return m | GENMASK_ULL(63, 52) | PAE_PDPTE_RSVD;
+	/* PAE PDEs and PTEs reserve 62:52 too (Tables 4-9 .. 4-11); the
+	 * 4/5-level formats ignore those bits. */
+	if (w->mode == EMUL_PAGING_PAE)
+		m |= GENMASK_ULL(62, 52);
 	if (!w->nxe)
 		m |= EMUL_PTE_XD;
 	if (level >= 4)

@@ -822,8 +822,11 @@ static bool store_memory(struct cfg_parser *p, struct config_guest *g,
 	return true;
 }
 
-static bool store_cpu(struct cfg_parser *p, struct config_guest *g,
-		      const struct cfg_value *v)
+/* One id of a CPU list (cpus, migrate_cpus): what = "cpu " or "migrate
+ * cpu " for the message. */
+static bool store_cpu_id(struct cfg_parser *p, const struct cfg_value *v,
+			 const char *what, uint8_t *list, uint32_t *count,
+			 uint64_t *mask)
 {
 	struct cfg_buf m;
 	const char *why = NULL;
@@ -832,44 +835,33 @@ static bool store_cpu(struct cfg_parser *p, struct config_guest *g,
 		why = " is out of range (0-63)";
 	else if (v->num == CONFIG_KEEL_CPU)
 		why = " is reserved for Keel";
-	else if (g->cpu_mask & BIT_ULL(v->num))
+	else if (*mask & BIT_ULL(v->num))
 		why = " is listed twice";
-	else if (g->cpu_count >= CONFIG_MAX_CPUS)
+	else if (*count >= CONFIG_MAX_CPUS)
 		why = ": too many cpus";
 	if (why) {
 		m = cfg_error_here(p);
-		buf_puts(&m, "cpu ");
+		buf_puts(&m, what);
 		buf_quote(&m, v->s, v->len);
 		buf_puts(&m, why);
 		return false;
 	}
-	g->cpus[g->cpu_count++] = (uint8_t)v->num;
-	g->cpu_mask |= BIT_ULL(v->num);
+	list[(*count)++] = (uint8_t)v->num;
+	*mask |= BIT_ULL(v->num);
 	return true;
+}
+
+static bool store_cpu(struct cfg_parser *p, struct config_guest *g,
+		      const struct cfg_value *v)
+{
+	return store_cpu_id(p, v, "cpu ", g->cpus, &g->cpu_count, &g->cpu_mask);
 }
 
 static bool store_migrate_cpu(struct cfg_parser *p, struct config_guest *g,
 			      const struct cfg_value *v)
 {
-	struct cfg_buf m;
-	const char *why = NULL;
-
-	if (v->num >= CONFIG_MAX_CPUS)
-		why = " is out of range (0-63)";
-	else if (v->num == CONFIG_KEEL_CPU)
-		why = " is reserved for Keel";
-	else if (g->migrate_cpu_mask & BIT_ULL(v->num))
-		why = " is listed twice";
-	if (why) {
-		m = cfg_error_here(p);
-		buf_puts(&m, "migrate cpu ");
-		buf_quote(&m, v->s, v->len);
-		buf_puts(&m, why);
-		return false;
-	}
-	g->migrate_cpus[g->migrate_cpu_count++] = (uint8_t)v->num;
-	g->migrate_cpu_mask |= BIT_ULL(v->num);
-	return true;
+	return store_cpu_id(p, v, "migrate cpu ", g->migrate_cpus,
+			    &g->migrate_cpu_count, &g->migrate_cpu_mask);
 }
 
 static bool store_migrate_after(struct cfg_parser *p __unused,

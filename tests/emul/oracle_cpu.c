@@ -34,13 +34,16 @@
 #include "emul/emul.h"
 #include "emul/opcodes.h"
 
-#define ITERATIONS	400
+#define ITERATIONS	400	/* per form; KEEL_ORACLE_CASES overrides */
 #define DATA_BASE	0x10000000ULL
 #define DATA_SIZE	0x10000ULL
 #define CENTER		(DATA_BASE + DATA_SIZE / 2)
 #define WINDOW		256		/* bytes compared either side of CENTER */
 #define CODE_GPA	0x20000000ULL	/* where the emulator sees the code */
 #define CMP_FLAGS	(EMUL_RFLAGS_ARITH | EMUL_RFLAGS_DF)
+
+/* Cases per instruction form (make test: ITERATIONS; make oracle-long more). */
+static long iterations = ITERATIONS;
 
 struct cpu_state {
 	uint64_t gpr[16];
@@ -601,7 +604,7 @@ static void run_form(struct form *f)
 			 kind);
 	if (only && !strstr(f->name, only))
 		return;
-	for (int i = 0; i < ITERATIONS && !r.failed; i++)
+	for (long i = 0; i < iterations && !r.failed; i++)
 		run_case(f, &r);
 	total_cases += r.cases;
 	printf("%s %s (%" PRIu64 " cases%s)%s%s\n", r.failed ? "FAIL" : "PASS",
@@ -694,6 +697,10 @@ static void setup_memory(void)
 
 int main(int argc, char **argv)
 {
+	const char *cases = getenv("KEEL_ORACLE_CASES");
+
+	if (cases && atol(cases) > 0)
+		iterations = atol(cases);
 	if (argc > 1)
 		only = argv[1];
 	setup_memory();
