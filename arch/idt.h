@@ -5,7 +5,10 @@
 
 #include "arch/compiler.h"
 
+/* Exception vectors (SDM Vol. 3A Table 6-1) Keel raises or injects. */
 #define VEC_NMI         2
+#define VEC_UD          6
+#define VEC_GP          13
 #define VEC_DOUBLE_FAULT 8
 #define VEC_MACHINE_CHECK 18
 #define VEC_FIRST_IRQ   32

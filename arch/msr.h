@@ -32,7 +32,14 @@
 #define MSR_IA32_VMX_TRUE_EXIT_CTLS     0x0000048f
 #define MSR_IA32_VMX_TRUE_ENTRY_CTLS    0x00000490
 #define MSR_IA32_VMX_VMFUNC             0x00000491
+#define MSR_IA32_SYSENTER_CS            0x00000174
+#define MSR_IA32_SYSENTER_ESP           0x00000175
+#define MSR_IA32_SYSENTER_EIP           0x00000176
 #define MSR_IA32_EFER                   0xc0000080
+#define MSR_STAR                        0xc0000081
+#define MSR_LSTAR                       0xc0000082
+#define MSR_CSTAR                       0xc0000083
+#define MSR_SFMASK                      0xc0000084
 #define  EFER_SCE                       BIT_ULL(0)
 #define  EFER_LME                       BIT_ULL(8)
 #define  EFER_LMA                       BIT_ULL(10)

@@ -72,12 +72,21 @@ DEFINE_CR_ACCESSORS(4)
 
 /* Control register bits (SDM Vol. 3A 2.5). */
 #define X86_CR0_PE   BIT_ULL(0)
+#define X86_CR0_TS   BIT_ULL(3)
+#define X86_CR0_ET   BIT_ULL(4)
 #define X86_CR0_NE   BIT_ULL(5)
 #define X86_CR0_WP   BIT_ULL(16)
 #define X86_CR0_PG   BIT_ULL(31)
 #define X86_CR4_PAE  BIT_ULL(5)
 #define X86_CR4_PGE  BIT_ULL(7)
+#define X86_CR4_OSFXSR     BIT_ULL(9)
+#define X86_CR4_OSXMMEXCPT BIT_ULL(10)
 #define X86_CR4_VMXE BIT_ULL(13)
+#define X86_CR4_OSXSAVE    BIT_ULL(18)
+#define X86_CR4_PKE        BIT_ULL(22)
+/* RFLAGS (SDM Vol. 1 3.4.3). */
+#define X86_RFLAGS_FIXED   BIT_ULL(1)
+#define X86_RFLAGS_IF      BIT_ULL(9)
 
 static inline void outb(uint16_t port, uint8_t v)
 {

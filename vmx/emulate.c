@@ -28,7 +28,6 @@
 #include "drivers/printk.h"
 #include "mm/layout.h"
 
-#define X86_CR4_PKE         BIT_ULL(22)
 #define PENDING_DBG_BS      BIT_ULL(14)     /* single step (SDM Vol. 3C 25.4.2) */
 #define TSS_IOMAP_BASE      0x66            /* SDM Vol. 3A 8.7, Figure 8-11 */
 #define TSS_TYPE_BUSY32     0xb             /* the only TSS with an I/O map */

@@ -8,11 +8,10 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmcs_setup.h"
 #include "arch/msr.h"
+#include "arch/idt.h"
 #include "arch/x86.h"
 #include "guest/guest.h"
 
-#define VEC_GP 13
-#define X86_CR0_TS BIT_ULL(3)
 #define CR0_LMSW_BITS 0xfULL
 
 static int cr_gp(struct vcpu *v)

@@ -11,8 +11,6 @@
 #include "guest/guest.h"
 #include "vmx/emulate.h"
 
-#define VEC_UD 6
-#define VEC_GP 13
 
 #define KEEL_CPUID_BASE     0x40000000
 #define KEEL_CPUID_MAX      0x40000001

@@ -5,11 +5,11 @@
  */
 #include "vmx/exit.h"
 #include "vmx/vmcs.h"
+#include "arch/idt.h"
 #include "arch/msr.h"
 #include "arch/x86.h"
 #include "guest/guest.h"
 
-#define VEC_GP 13
 
 #define MSR_IA32_TSC            0x010
 #define MSR_IA32_BIOS_SIGN_ID   0x08b

@@ -5,13 +5,11 @@
  */
 #include "vmx/vcpu_state.h"
 #include "vmx/vmcs.h"
+#include "arch/msr.h"
 #include "arch/x86.h"
 #include "arch/string.h"
 #include "guest/vcpu.h"
 
-#define X86_CR4_OSFXSR      BIT_ULL(9)
-#define X86_CR4_OSXMMEXCPT  BIT_ULL(10)
-#define X86_CR4_OSXSAVE     BIT_ULL(18)
 
 /* Guest state that VM entry loads and VM exit saves (SDM Vol. 3C 25.4),
  * plus the entry controls and pending event that belong to it. */
@@ -42,8 +40,7 @@ _Static_assert(ARRAY_SIZE(state_fields) <= VCPU_STATE_FIELDS, "state fields");
 
 /* Passed through by the MSR bitmap and not part of the VMCS. */
 static const uint32_t state_msrs[VCPU_STATE_MSRS] = {
-	0xc0000102, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,
-	/* KERNEL_GS_BASE STAR LSTAR CSTAR FMASK */
+	MSR_KERNEL_GS_BASE, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
 };
 
 static bool cpu_has_xsave(void)

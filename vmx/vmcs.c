@@ -30,8 +30,8 @@ static uint16_t next_vpid = 1;
  * the guest nothing of the host's. */
 static const uint32_t msr_passthrough[] = {
 	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
-	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,  /* STAR LSTAR CSTAR FMASK */
-	0x174, 0x175, 0x176,                              /* SYSENTER_CS/ESP/EIP */
+	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
+	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
 	MSR_IA32_EFER, MSR_IA32_PAT,
 };
 

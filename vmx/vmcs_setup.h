@@ -3,12 +3,9 @@
 #define KEEL_VMX_VMCS_SETUP_H
 
 #include "arch/compiler.h"
+#include "arch/x86.h"
 
 struct vcpu;
-
-#define X86_RFLAGS_FIXED    BIT_ULL(1)
-#define X86_RFLAGS_IF       BIT_ULL(9)
-#define X86_CR0_ET          BIT_ULL(4)
 
 /* The I/O and MSR bitmaps shared by every vCPU (read-only once built). */
 int vmx_bitmaps_init(void);
