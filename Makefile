@@ -39,7 +39,7 @@ KERNEL_SRCS := \
 	vmx/exit_misc.c vmx/exit_io.c vmx/exit_msr.c vmx/exit_cr.c vmx/exit_ept.c \
 	vmx/exit_vmcall.c \
 	ept/ept.c ept/dirty.c ept/dirty_bitmap.c ept/rmap.c ept/shadow_page.c \
-	ept/page_track.c \
+	ept/page_track.c ept/shadow_mmu.c vmx/exit_shadow.c \
 	guest/config.c guest/default_config.S guest/guest.c guest/lifecycle.c \
 	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/devices.c \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \

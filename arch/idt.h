@@ -9,6 +9,7 @@
 #define VEC_NMI         2
 #define VEC_UD          6
 #define VEC_GP          13
+#define VEC_PF          14
 #define VEC_DOUBLE_FAULT 8
 #define VEC_MACHINE_CHECK 18
 #define VEC_FIRST_IRQ   32

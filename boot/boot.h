@@ -12,6 +12,8 @@ struct boot_params {
 	uint64_t ticks;                 /* boot_tsc to all CPUs in VMX root */
 	bool stats;                     /* keel.stats=1 */
 	bool bench;                     /* keel.bench=1: print memory figures */
+	int paging;                     /* keel.paging: enum config_paging for
+					 * guests whose config says auto */
 };
 
 extern struct boot_params boot;

@@ -5,6 +5,8 @@
  *   -> VMX on every CPU -> boot summary -> (guests) -> done
  */
 #include "boot/boot.h"
+#include "ept/shadow_mmu.h"
+#include "guest/config.h"
 #include "boot/mb2info.h"
 #include "arch/idt.h"
 #include "arch/panic.h"
@@ -29,6 +31,22 @@ extern char boot_stack_top[];
 struct boot_params boot;
 static struct mb2_info mb2;
 
+/* A decimal in [lo, hi], else def. */
+static unsigned int boot_number(const char *s, unsigned int lo,
+				unsigned int hi, unsigned int def)
+{
+	unsigned long n = 0;
+
+	if (!*s)
+		return def;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || n > hi)
+			return def;
+		n = n * 10 + (unsigned long)(*s - '0');
+	}
+	return n >= lo && n <= hi ? (unsigned int)n : def;
+}
+
 static void boot_options(const char *cmdline)
 {
 	char val[16];
@@ -45,6 +63,18 @@ static void boot_options(const char *cmdline)
 	boot.stats = mb2_cmdline_bool(cmdline, "keel.stats", false);
 	boot.bench = mb2_cmdline_bool(cmdline, "keel.bench", false);
 	migrate_verify = mb2_cmdline_bool(cmdline, "keel.migrate_verify", false);
+	shadow_unsync_default = mb2_cmdline_bool(cmdline, "keel.shadow_unsync",
+						 true);
+	shadow_root_cache_default = mb2_cmdline_bool(cmdline,
+						     "keel.shadow_root_cache",
+						     true);
+	if (mb2_cmdline_get(cmdline, "keel.paging", val, sizeof(val)) > 0)
+		boot.paging = !strcmp(val, "shadow") ? CONFIG_PAGING_SHADOW :
+			      !strcmp(val, "ept") ? CONFIG_PAGING_EPT :
+			      CONFIG_PAGING_AUTO;
+	if (mb2_cmdline_get(cmdline, "keel.shadow_pages", val, sizeof(val)) > 0)
+		shadow_pool_pages = boot_number(val, 64, 65536,
+						SHADOW_DEFAULT_PAGES);
 }
 
 static void boot_report_mb2(const struct mb2_info *mi)

@@ -240,6 +240,12 @@ struct emul_ops {
 	 * emulator falls back to write_phys (not atomic). */
 	int (*cmpxchg_phys)(struct emul_ctx *ctx, uint64_t gpa, const void *old,
 			    const void *new_val, unsigned int len);
+	/* Optional: the page walker's A/D updates, when the VMM treats them
+	 * apart from the guest's own stores (a shadow MMU zaps what a guest
+	 * store to a page table changed, not what A/D updates change).
+	 * When NULL, cmpxchg_phys (or write_phys) is used. */
+	int (*update_pte)(struct emul_ctx *ctx, uint64_t gpa, const void *old,
+			  const void *new_val, unsigned int len);
 	int (*mmio_read)(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 			 unsigned int len);
 	int (*mmio_write)(struct emul_ctx *ctx, uint64_t gpa, const void *buf,
@@ -263,6 +269,14 @@ struct emul_ops {
 /* Bound on REP string iterations per emul_step(); see emul/strops.c. */
 #define EMUL_REP_BATCH 64
 
+/* A translation the caller already knows (one 4 KiB page); emul_walk()
+ * uses it for data accesses the rights in acc (EMUL_ACC_WRITE/USER) allow. */
+struct emul_xlat_hint {
+	uint64_t la, gpa;
+	unsigned int acc;
+	bool valid;
+};
+
 struct emul_ctx {
 	const struct emul_ops *ops;
 	void *opaque;			/* the VMM's vCPU */
@@ -279,6 +293,7 @@ struct emul_ctx {
 	uint32_t pkru;
 	uint8_t cpl;
 	uint8_t maxphyaddr;		/* CPUID.80000008H:EAX[7:0]; 0 = 52 */
+	struct emul_xlat_hint hint;	/* set by the caller, or invalid */
 
 	/* Segment cache, see emul_ops.get_seg. */
 	uint8_t seg_valid;		/* bit n: seg[n] is filled */

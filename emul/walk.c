@@ -321,7 +321,10 @@ static int update_entry(struct walker *w, unsigned int level, uint64_t want)
 	unsigned int n = w->fmt->pte_bytes;
 	int rc;
 
-	if (ctx->ops->cmpxchg_phys)
+	if (ctx->ops->update_pte)
+		rc = ctx->ops->update_pte(ctx, w->pte_gpa[level], &old,
+					  &want, n);
+	else if (ctx->ops->cmpxchg_phys)
 		rc = ctx->ops->cmpxchg_phys(ctx, w->pte_gpa[level], &old,
 					    &want, n);
 	else
@@ -371,27 +374,76 @@ static void walker_init(struct walker *w, struct emul_ctx *ctx, uint64_t la,
 	w->nxe = ctx->efer & EMUL_EFER_NXE;
 }
 
+static int walk_run(struct walker *w)
+{
+	for (int tries = 0; tries < WALK_RETRIES; tries++) {
+		int rc = walk_translate(w);
+
+		if (rc == EMUL_OK)
+			rc = walk_check_access(w);
+		if (rc == EMUL_OK)
+			rc = walk_set_ad(w);
+		if (rc != EMUL_CMPXCHG_FAILED)
+			return rc;
+	}
+	return EMUL_RETRY;
+}
+
+/* The caller's one-entry translation (emul_ctx.hint): a page it already
+ * translated for this access kind, such as an MMIO page whose guest
+ * tables a shadow MMU has walked and cached. */
+static bool walk_hint_hit(const struct emul_ctx *ctx, uint64_t la,
+			  unsigned int acc, uint64_t *gpa)
+{
+	const struct emul_xlat_hint *h = &ctx->hint;
+	unsigned int need = acc & (EMUL_ACC_WRITE | EMUL_ACC_USER);
+
+	if (!h->valid || ((la ^ h->la) >> 12) || (acc & EMUL_ACC_FETCH) ||
+	    (need & ~h->acc))
+		return false;
+	*gpa = (h->gpa & ~0xfffULL) | (la & 0xfff);
+	return true;
+}
+
 int emul_walk(struct emul_ctx *ctx, uint64_t la, unsigned int acc,
 	      uint64_t *gpa)
 {
 	struct walker w;
+	int rc;
 
+	if (unlikely(walk_hint_hit(ctx, la, acc, gpa)))
+		return EMUL_OK;
 	walker_init(&w, ctx, la, acc);
 	if (w.mode == EMUL_PAGING_NONE) {
 		*gpa = la;
 		return EMUL_OK;
 	}
-	for (int tries = 0; tries < WALK_RETRIES; tries++) {
-		int rc = walk_translate(&w);
+	rc = walk_run(&w);
+	if (rc == EMUL_OK)
+		*gpa = w.gpa;
+	return rc;
+}
 
-		if (rc == EMUL_OK)
-			rc = walk_check_access(&w);
-		if (rc == EMUL_OK)
-			rc = walk_set_ad(&w);
-		if (rc == EMUL_OK)
-			*gpa = w.gpa;
-		if (rc != EMUL_CMPXCHG_FAILED)
-			return rc;
+int emul_walk_path(struct emul_ctx *ctx, uint64_t la, unsigned int acc,
+		   struct emul_walk_path *path)
+{
+	struct walker w;
+	int rc;
+
+	walker_init(&w, ctx, la, acc);
+	path->mode = w.mode;
+	path->levels = w.mode == EMUL_PAGING_NONE ? 0 : w.fmt->levels;
+	if (w.mode == EMUL_PAGING_NONE) {
+		path->leaf = 0;
+		path->gpa = la;
+		return EMUL_OK;
 	}
-	return EMUL_RETRY;
+	rc = walk_run(&w);
+	if (rc != EMUL_OK)
+		return rc;
+	memcpy(path->pte, w.pte, sizeof(path->pte));
+	memcpy(path->pte_gpa, w.pte_gpa, sizeof(path->pte_gpa));
+	path->leaf = w.leaf;
+	path->gpa = w.gpa;
+	return EMUL_OK;
 }

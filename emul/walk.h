@@ -48,4 +48,21 @@ enum emul_paging emul_paging_mode(const struct emul_ctx *ctx);
 int emul_walk(struct emul_ctx *ctx, uint64_t la, unsigned int acc,
 	      uint64_t *gpa);
 
+/* What a successful walk went through, for a shadow MMU that mirrors the
+ * guest's tables: the entry read at each level (with the A/D bits the walk
+ * set) and its guest-physical address. Levels count from the leaf (1 = PT)
+ * up to `levels`; for PAE paging level 3 holds the PDPTE register. */
+struct emul_walk_path {
+	enum emul_paging mode;
+	unsigned int levels;		/* 0 without paging */
+	unsigned int leaf;		/* level of the leaf entry */
+	uint64_t pte[6];
+	uint64_t pte_gpa[6];
+	uint64_t gpa;
+};
+
+/* emul_walk() that also fills *path; the caller's hint is not used. */
+int emul_walk_path(struct emul_ctx *ctx, uint64_t la, unsigned int acc,
+		   struct emul_walk_path *path);
+
 #endif

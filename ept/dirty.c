@@ -12,7 +12,7 @@
 
 static const char *const mode_names[] = {
 	[DIRTY_OFF] = "off", [DIRTY_PML] = "pml", [DIRTY_AD] = "ad",
-	[DIRTY_WP] = "wp",
+	[DIRTY_WP] = "wp", [DIRTY_SHADOW] = "shadow-wp",
 };
 
 const char *dirty_mode_name(enum dirty_mode m)
@@ -29,6 +29,8 @@ bool dirty_mode_supported(enum dirty_mode m)
 		return vmx_caps.ept_ad;
 	case DIRTY_WP:
 		return vmx_caps.ept;
+	case DIRTY_SHADOW:
+		return true;
 	default:
 		return false;
 	}
@@ -42,6 +44,8 @@ enum dirty_mode dirty_mode_for(const struct guest *g)
 	};
 	enum dirty_mode m;
 
+	if (g->mmu)             /* PML and EPT D bits need EPT */
+		return DIRTY_SHADOW;
 	if (g->cfg->dirty_log != CONFIG_DIRTY_LOG_AUTO) {
 		m = from_config[g->cfg->dirty_log];
 		return dirty_mode_supported(m) ? m : DIRTY_OFF;
@@ -101,7 +105,16 @@ static int dirty_bitmap_alloc(struct dirty_log *d, uint64_t mem_size)
  */
 static int dirty_log_arm_all(struct guest *g, enum dirty_mode mode)
 {
-	int err = ept_split_large(&g->ept);
+	int err;
+
+	if (mode == DIRTY_SHADOW) {
+		/* Shadow leaves are 4 KiB already: nothing to split. */
+		WRITE_ONCE(g->shadow_dirty_log, true);
+		shadow_dirty_arm(g, 0, g->mem_size >> PAGE_SHIFT);
+		guest_request(g, VCPU_REQ_FLUSH_TLB);
+		return 0;
+	}
+	err = ept_split_large(&g->ept);
 
 	if (err)
 		return err;
@@ -117,7 +130,8 @@ int dirty_log_start(struct guest *g, enum dirty_mode mode)
 	struct dirty_log *d = &g->dlog;
 	int err = 0;
 
-	if (!dirty_mode_supported(mode))
+	if (!dirty_mode_supported(mode) || (g->mmu != NULL) !=
+	    (mode == DIRTY_SHADOW))
 		return -ENOTSUP;
 	spin_lock(&d->lock);
 	if (d->users && d->mode != (int)mode) {
@@ -147,6 +161,8 @@ void dirty_log_stop(struct guest *g)
 			ept_for_each_leaf(&g->ept, disarm_leaf_cb, NULL);
 			guest_request(g, VCPU_REQ_FLUSH_EPT);
 		}
+		if (d->mode == DIRTY_SHADOW)
+			WRITE_ONCE(g->shadow_dirty_log, false);
 		d->mode = DIRTY_OFF;
 		mm_free_pages(d->bitmap_pa, d->bitmap_order);
 		d->bm = (struct dirty_bitmap){ 0 };
@@ -172,9 +188,12 @@ struct take_ctx {
 static void rearm_cb(void *arg, uint64_t gfn)
 {
 	struct take_ctx *t = arg;
-	uint64_t *e = ept_leaf_entry(&t->g->ept, gfn << PAGE_SHIFT);
+	uint64_t *e = t->mode == DIRTY_SHADOW ? NULL :
+		      ept_leaf_entry(&t->g->ept, gfn << PAGE_SHIFT);
 
-	if (e && t->mode != DIRTY_AD)
+	if (t->mode == DIRTY_SHADOW)
+		shadow_dirty_arm(t->g, gfn, 1);
+	else if (e && t->mode != DIRTY_AD)
 		arm_leaf(e, t->mode);
 }
 
@@ -222,7 +241,8 @@ uint64_t dirty_log_get_clear(struct guest *g, uint64_t first, uint64_t count,
 	if (count > d->bm.nr_frames - MIN(first, d->bm.nr_frames))
 		count = d->bm.nr_frames - MIN(first, d->bm.nr_frames);
 	n = dirty_bitmap_take(&d->bm, first, count, d->taken, rearm_cb, &t);
-	guest_request(g, VCPU_REQ_FLUSH_EPT);
+	guest_request(g, d->mode == DIRTY_SHADOW ? VCPU_REQ_FLUSH_TLB
+						 : VCPU_REQ_FLUSH_EPT);
 	report_taken(d, first, count, out, each, arg);
 	spin_unlock(&d->lock);
 	return n;
@@ -245,6 +265,18 @@ bool dirty_log_wp_fault(struct vcpu *v, uint64_t gpa, uint64_t qual)
 	/* Fails only if the entry changed meanwhile: the retry sorts it out. */
 	__atomic_compare_exchange_n(e, &old, (old | EPT_W) & ~EPT_SW_LOG_WP,
 				    false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	return true;
+}
+
+bool dirty_log_shadow_fault(struct vcpu *v, uint64_t la)
+{
+	struct guest *g = v->guest;
+	uint64_t gfn;
+
+	if (READ_ONCE(g->dlog.mode) != DIRTY_SHADOW ||
+	    !shadow_dirty_fast_path(g, &v->sv, la, &gfn))
+		return false;
+	dirty_bitmap_set(&g->dlog.bm, gfn);
 	return true;
 }
 

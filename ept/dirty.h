@@ -25,6 +25,7 @@ enum dirty_mode {
 	DIRTY_PML,
 	DIRTY_AD,
 	DIRTY_WP,
+	DIRTY_SHADOW,           /* shadow paging: write-protect through rmaps */
 };
 
 struct dirty_log {
@@ -63,6 +64,10 @@ uint64_t dirty_log_get_clear(struct guest *g, uint64_t first, uint64_t count,
 /* EPT violation on a page write-protected for logging: log it, give W
  * back. True when that was the cause (the guest just retries). */
 bool dirty_log_wp_fault(struct vcpu *v, uint64_t gpa, uint64_t qual);
+/* Shadow paging: a write #PF at la on a leaf write-protected only for
+ * logging is logged and W given back, without the MMU lock. True when
+ * that was the cause. */
+bool dirty_log_shadow_fault(struct vcpu *v, uint64_t la);
 /* On the vCPU's CPU: log entries to the bitmap, index reset. */
 void dirty_pml_drain(struct vcpu *v);
 /* On the vCPU's CPU: PML on or off in its VMCS. */

@@ -212,6 +212,8 @@ void ept_invalidate(const struct ept *ept)
 	} desc = { ept->eptp, 0 };
 	uint64_t type = (vmx_caps.ept_vpid & EPT_CAP_INVEPT_SINGLE) ? 1 : 2;
 
+	if (!vmx_caps.ept)
+		return;
 	__asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
 }
 
@@ -226,4 +228,21 @@ void vpid_invalidate(uint16_t vpid)
 	if (!vpid || !(vmx_caps.ept_vpid & VPID_CAP_INVVPID))
 		return;
 	__asm__ volatile("invvpid %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
+}
+
+/* One linear address of one VPID (INVVPID type 0), or all of the VPID
+ * where the processor lacks that type. */
+void vpid_invalidate_addr(uint16_t vpid, uint64_t la)
+{
+	struct {
+		uint64_t vpid, linear;
+	} desc = { vpid, la };
+
+	if (!(vmx_caps.ept_vpid & VPID_CAP_INVVPID_ADDR)) {
+		vpid_invalidate(vpid);
+		return;
+	}
+	if (!vpid)
+		return;
+	__asm__ volatile("invvpid %0, %1" :: "m"(desc), "r"(0ULL) : "cc", "memory");
 }

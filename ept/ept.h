@@ -121,5 +121,6 @@ void ept_invalidate(const struct ept *ept);
 /* INVVPID single-context for vpid (all-context where single is missing);
  * nothing for vpid 0 (VPIDs not in use). */
 void vpid_invalidate(uint16_t vpid);
+void vpid_invalidate_addr(uint16_t vpid, uint64_t la);
 
 #endif

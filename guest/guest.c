@@ -90,6 +90,28 @@ void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa)
+{
+	for (unsigned int i = 0; i < g->nr_chunks; i++) {
+		const struct guest_chunk *c = &g->chunks[i];
+
+		if (gpa >= c->gpa && gpa - c->gpa < c->size)
+			return c->hpa + (gpa - c->gpa);
+	}
+	return GUEST_NO_HPA;
+}
+
+uint64_t guest_hpa_to_gpa(const struct guest *g, uint64_t hpa)
+{
+	for (unsigned int i = 0; i < g->nr_chunks; i++) {
+		const struct guest_chunk *c = &g->chunks[i];
+
+		if (hpa >= c->hpa && hpa - c->hpa < c->size)
+			return c->gpa + (hpa - c->hpa);
+	}
+	return GUEST_NO_HPA;
+}
+
 static bool guest_copy(struct guest *g, uint64_t gpa, void *buf, uint64_t len,
 		       bool to_guest)
 {

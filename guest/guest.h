@@ -22,6 +22,7 @@
 #include "arch/spinlock.h"
 #include "ept/ept.h"
 #include "ept/dirty.h"
+#include "ept/shadow_mmu.h"
 #include "guest/config.h"
 #include "guest/vcpu.h"
 #include "guest/devices.h"
@@ -51,6 +52,8 @@ struct guest {
 	struct guest_chunk chunks[GUEST_MAX_CHUNKS];
 	unsigned int nr_chunks;
 	struct ept ept;
+	struct shadow_mmu *mmu;         /* paging = shadow, else NULL */
+	bool shadow_dirty_log;          /* shadow leaves catch first writes */
 	struct vcpu *vcpus[GUEST_MAX_VCPUS];
 	unsigned int nr_vcpus;
 	volatile int state;             /* enum guest_state */
@@ -75,6 +78,11 @@ extern unsigned int nr_guests;
 /* Host virtual address of [gpa, gpa + len) if it is all guest RAM inside
  * one chunk, else NULL. */
 void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, uint64_t len);
+/* Host-physical address of guest-physical gpa, or GUEST_NO_HPA if it is not
+ * RAM; and back (GUEST_NO_HPA if hpa is not this guest's RAM). */
+#define GUEST_NO_HPA (~0ULL)
+uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa);
+uint64_t guest_hpa_to_gpa(const struct guest *g, uint64_t hpa);
 /* Copies to/from guest RAM across chunks; false if any byte is not RAM. */
 bool guest_write(struct guest *g, uint64_t gpa, const void *src, uint64_t len);
 bool guest_read(struct guest *g, uint64_t gpa, void *dst, uint64_t len);

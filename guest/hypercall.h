@@ -50,6 +50,9 @@
 #define KEEL_COUNTER_EXITS_TOTAL    0x100
 #define KEEL_COUNTER_PORTS_UNCLAIMED 0x101
 
+/* CPUID leaf 0x40000001 EAX: what Keel does for this guest. */
+#define KEEL_FEATURE_SHADOW_PAGING  (1u << 0)   /* no EPT: shadow page tables */
+
 #define KEEL_HC_ENOSYS  (-1000)
 #define KEEL_HC_EPERM   (-1)
 #define KEEL_HC_EINVAL  (-22)

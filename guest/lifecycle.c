@@ -90,11 +90,46 @@ static struct vcpu *vcpu_create(struct guest *g, unsigned int index)
 	v->guest = g;
 	v->index = index;
 	v->cpu = g->cfg->cpus[index];
+	v->shadow = g->mmu != NULL;
 	if (vmx_caps.pml && (v->pml_pa = mm_alloc_pages(0)) == FRAME_NONE) {
 		mm_free_pages(pa, 2);
 		return NULL;
 	}
+	if (v->shadow && shadow_vcpu_init(&v->sv)) {
+		shadow_vcpu_destroy(g, &v->sv);
+		if (v->pml_pa)
+			mm_free_pages(v->pml_pa, 0);
+		mm_free_pages(pa, 2);
+		return NULL;
+	}
 	return v;
+}
+
+/*
+ * EPT or shadow paging: as configured, EPT by default where the CPU has
+ * it. Shadow paging runs the guest with paging always on, so without
+ * unrestricted guest (which needs EPT, SDM Vol. 3C 26.2.1.1) a real-mode
+ * guest cannot run at all.
+ */
+static const char *guest_choose_paging(struct guest *g)
+{
+	const struct config_guest *c = g->cfg;
+	enum config_paging want = c->paging == CONFIG_PAGING_AUTO ?
+				  (enum config_paging)boot.paging : c->paging;
+	bool shadow = want == CONFIG_PAGING_SHADOW || !vmx_caps.ept;
+
+	if (!shadow)
+		return NULL;
+	if (want == CONFIG_PAGING_EPT)
+		return "paging is ept but this CPU has no EPT";
+	if (c->format == CONFIG_FORMAT_REALMODE)
+		return "a real-mode guest needs EPT with unrestricted guest; "
+		       "shadow paging cannot run real mode";
+	if (want == CONFIG_PAGING_AUTO)
+		guest_log(LOG_INFO, g, "paging: shadow (this CPU has no EPT)\n");
+	if (shadow_mmu_init(g))
+		return "not enough host memory for its shadow page tables";
+	return NULL;
 }
 
 static void loader_modules(const struct config_guest *c,
@@ -117,10 +152,11 @@ static const char *guest_create(struct guest *g)
 	struct vcpu_boot b = { 0 };
 	const char *why;
 
-	if (!vmx_caps.ept)
-		return "this CPU has no EPT and shadow paging is not available yet";
 	if (guest_mem_init(g))
 		return "not enough host memory for the guest";
+	why = guest_choose_paging(g);
+	if (why)
+		return why;
 	if (devices_init(g))
 		return "its devices could not be set up (host memory, or MMIO "
 		       "overlapping its RAM)";
@@ -146,8 +182,11 @@ static void guest_free(struct guest *g)
 			continue;
 		if (g->vcpus[i]->pml_pa)
 			mm_free_pages(g->vcpus[i]->pml_pa, 0);
+		if (g->vcpus[i]->shadow)
+			shadow_vcpu_destroy(g, &g->vcpus[i]->sv);
 		mm_free_pages(virt_to_phys(g->vcpus[i]), 2);
 	}
+	shadow_mmu_destroy(g);
 	snapshot_free(g);
 	devices_free(g);
 	while (g->dlog.users)
@@ -183,9 +222,15 @@ static bool guest_prepare(struct guest *g, const struct config_guest *c,
 		g->state = GUEST_DONE;
 		return false;
 	}
-	guest_log(LOG_INFO, g, "%s image '%s', %lu MiB, %u vcpus, ept %u pages\n",
-		  config_format_name(c->format), c->image, g->mem_size >> 20,
-		  g->nr_vcpus, g->ept.tables);
+	if (g->mmu)
+		guest_log(LOG_INFO, g, "%s image '%s', %lu MiB, %u vcpus, shadow "
+			  "paging (%u pages)\n", config_format_name(c->format),
+			  c->image, g->mem_size >> 20, g->nr_vcpus,
+			  g->mmu->nr_pages);
+	else
+		guest_log(LOG_INFO, g, "%s image '%s', %lu MiB, %u vcpus, ept "
+			  "%u pages\n", config_format_name(c->format), c->image,
+			  g->mem_size >> 20, g->nr_vcpus, g->ept.tables);
 	if (boot.bench)
 		pr_info("BENCH name=per_guest_kib kib=%lu (guest %s, %lu MiB: "
 			"EPT %u pages, %u vCPUs with VMCS)\n",
@@ -256,6 +301,8 @@ static void guest_print_stats(struct guest *g)
 				  count, ticks, ticks / count);
 	}
 	devices_print_stats(g);
+	if (g->mmu)
+		shadow_print_stats(g);
 }
 
 /* The last vCPU out prints the verdict and frees the guest (unless a

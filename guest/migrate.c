@@ -167,6 +167,8 @@ static void migrate_switch(struct migration *m)
 	}
 	t0 += rdtsc() - t_verify;      /* a test build's check is not downtime */
 	dirty_log_stop(g);
+	if (g->mmu)             /* the shadow maps the source slot's frames */
+		shadow_mmu_reset(g);
 	swap_slots(g, &m->slot);
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		g->vcpus[i]->cpu = g->cfg->migrate_cpus[i];

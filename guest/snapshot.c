@@ -124,6 +124,10 @@ int snapshot_restore(struct vcpu *v)
 	dirty_log_get_clear(g, 0, g->mem_size / PAGE_SIZE, NULL, restore_page, g);
 	devices_copy_state(&g->dev, &s->dev);
 	vcpu_state_load(v, &s->vcpu);
+	if (g->mmu) {           /* its page tables may have changed back */
+		shadow_mmu_reset(g);
+		shadow_vcpu_reload(v);
+	}
 	/* The saved RIP is the snapshot's VMCALL: step over it. */
 	vmcs_writenat(VMCS_GUEST_RIP, vmcs_readnat(VMCS_GUEST_RIP) + s->vmcall_len);
 	s->restores++;

@@ -62,6 +62,29 @@ unsigned int vcpu_cpl(void)
 	return (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
 }
 
+/* Owned bits from the read shadow, the rest from the real register. */
+uint64_t vcpu_guest_cr0(const struct vcpu *v)
+{
+	return (vmcs_readnat(VMCS_GUEST_CR0) & ~v->cr0_owned) |
+	       (vmcs_readnat(VMCS_CR0_READ_SHADOW) & v->cr0_owned);
+}
+
+uint64_t vcpu_guest_cr4(const struct vcpu *v)
+{
+	return (vmcs_readnat(VMCS_GUEST_CR4) & ~v->cr4_owned) |
+	       (vmcs_readnat(VMCS_CR4_READ_SHADOW) & v->cr4_owned);
+}
+
+uint64_t vcpu_guest_cr3(const struct vcpu *v)
+{
+	return v->shadow ? v->sv.cr3 : vmcs_readnat(VMCS_GUEST_CR3);
+}
+
+uint64_t vcpu_guest_efer(const struct vcpu *v)
+{
+	return v->shadow ? v->sv.efer : vmcs_read64(VMCS_GUEST_EFER);
+}
+
 static void vcpu_dump(struct vcpu *v)
 {
 	const struct guest_regs *r = &v->regs;
@@ -80,10 +103,11 @@ static void vcpu_dump(struct vcpu *v)
 		  r->rax, r->rbx, r->rcx, r->rdx);
 	guest_log(LOG_ERR, g, "  rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n",
 		  r->rsi, r->rdi, r->rbp, r->r8);
-	guest_log(LOG_ERR, g, "  cr0 %08lx (real %08lx) cr3 %016lx cr4 %08lx efer %lx\n",
-		  vmcs_readnat(VMCS_CR0_READ_SHADOW), vmcs_readnat(VMCS_GUEST_CR0),
-		  vmcs_readnat(VMCS_GUEST_CR3), vmcs_readnat(VMCS_CR4_READ_SHADOW),
-		  vmcs_read64(VMCS_GUEST_EFER));
+	guest_log(LOG_ERR, g, "  cr0 %08lx (real %08lx) cr3 %016lx (real %lx) "
+		  "cr4 %08lx efer %lx%s\n", vcpu_guest_cr0(v),
+		  vmcs_readnat(VMCS_GUEST_CR0), vcpu_guest_cr3(v),
+		  vmcs_readnat(VMCS_GUEST_CR3), vcpu_guest_cr4(v),
+		  vcpu_guest_efer(v), v->shadow ? " (shadow paging)" : "");
 	guest_log(LOG_ERR, g, "  cs %04x base %lx ar %x, gpa %#lx, gla %#lx, "
 		  "idt-vectoring %#x\n", vmcs_read16(VMCS_GUEST_CS_SEL),
 		  vmcs_readnat(VMCS_GUEST_CS_BASE), vmcs_read32(VMCS_GUEST_CS_AR),
@@ -105,6 +129,10 @@ bool vcpu_process_requests(struct vcpu *v)
 		dirty_pml_set(v, false);
 	if (req & VCPU_REQ_FLUSH_EPT)
 		ept_invalidate(&v->guest->ept);
+	if (req & VCPU_REQ_MMU_RELOAD)
+		shadow_vcpu_reload(v);
+	if (req & (VCPU_REQ_FLUSH_TLB | VCPU_REQ_MMU_RELOAD))
+		vpid_invalidate(v->vpid);
 	__atomic_fetch_and(&v->requests, ~done, __ATOMIC_RELEASE);
 	return req & VCPU_REQ_PAUSE;
 }
@@ -196,6 +224,8 @@ void vcpu_run(void *arg)
 			/* The guest's TSC goes on from where it was paused:
 			 * another CPU's TSC need not agree with the old one. */
 			vcpu_state_load(v, &v->saved);
+			if (v->shadow)
+				shadow_vcpu_reload(v);
 			v->tsc_offset = v->tsc_guest_paused - rdtsc();
 			vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
 		}

@@ -5,6 +5,7 @@
 #include "arch/compiler.h"
 #include "vmx/controls.h"
 #include "vmx/vcpu_state.h"
+#include "ept/shadow_mmu.h"
 
 /* Guest general registers in x86 register-number order (RSP is unused:
  * the guest's RSP is in the VMCS). vmx/entry.S fills and reloads this. */
@@ -48,6 +49,8 @@ struct guest;
 #define VCPU_REQ_PML_ON     BIT_ULL(2)
 #define VCPU_REQ_PML_OFF    BIT_ULL(3)
 #define VCPU_REQ_PAUSE      BIT_ULL(4)      /* save state, leave the CPU */
+#define VCPU_REQ_FLUSH_TLB  BIT_ULL(5)      /* INVVPID: shadow entries changed */
+#define VCPU_REQ_MMU_RELOAD BIT_ULL(6)      /* shadow roots obsolete: reload */
 
 struct vcpu {
 	struct guest_regs regs;         /* must stay first: see vmx/entry.S */
@@ -69,6 +72,10 @@ struct vcpu {
 	uint64_t tsc_offset;            /* VMCS TSC offset (guest = host + it) */
 	uint64_t tsc_guest_paused;      /* guest TSC when it was paused out */
 	struct vcpu_state saved;        /* for migration */
+	uint64_t cr0_owned, cr4_owned;  /* guest/host masks: bits Keel owns */
+	bool shadow;                    /* paging = shadow */
+	bool vmcs_efer_pat;             /* VM entry/exit switch EFER and PAT */
+	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
 };
 
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");
@@ -89,5 +96,11 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 uint64_t vcpu_gpr(const struct vcpu *v, unsigned int n);
 void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val);
 unsigned int vcpu_cpl(void);
+/* Control registers as the guest sees them (shadow paging keeps CR3 and
+ * EFER in v->sv; the VMCS holds the real ones). */
+uint64_t vcpu_guest_cr0(const struct vcpu *v);
+uint64_t vcpu_guest_cr4(const struct vcpu *v);
+uint64_t vcpu_guest_cr3(const struct vcpu *v);
+uint64_t vcpu_guest_efer(const struct vcpu *v);
 
 #endif

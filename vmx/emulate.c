@@ -79,6 +79,14 @@ static void log_write(struct guest *g, uint64_t gpa)
 		dirty_bitmap_set(&g->dlog.bm, gpa >> PAGE_SHIFT);
 }
 
+/* A store the guest made (through Keel) to a page table Keel shadows:
+ * the shadow entries it stood for go. */
+static void track_write(struct guest *g, uint64_t gpa, unsigned int len)
+{
+	if (unlikely(g->mmu))
+		shadow_track_write(g, gpa, len);
+}
+
 static int op_write_phys(struct emul_ctx *ctx, uint64_t gpa, const void *buf,
 			 unsigned int len)
 {
@@ -89,6 +97,7 @@ static int op_write_phys(struct emul_ctx *ctx, uint64_t gpa, const void *buf,
 		return EMUL_NOT_RAM;
 	memcpy(hva, buf, len);
 	log_write(g, gpa);
+	track_write(g, gpa, len);
 	return EMUL_OK;
 }
 
@@ -139,8 +148,10 @@ static bool cmpxchg_hva(void *p, const void *old, const void *new_val,
 	return true;
 }
 
-static int op_cmpxchg_phys(struct emul_ctx *ctx, uint64_t gpa, const void *old,
-			   const void *new_val, unsigned int len)
+/* The walker's accessed/dirty updates: no shadow entry depends on A, and
+ * one built while D was clear has no W, so nothing needs zapping. */
+static int op_update_pte(struct emul_ctx *ctx, uint64_t gpa, const void *old,
+			 const void *new_val, unsigned int len)
 {
 	struct guest *g = vemu_guest(ctx);
 	void *hva = guest_gpa_to_hva(g, gpa, len);
@@ -151,6 +162,16 @@ static int op_cmpxchg_phys(struct emul_ctx *ctx, uint64_t gpa, const void *old,
 		return EMUL_CMPXCHG_FAILED;
 	log_write(g, gpa);
 	return EMUL_OK;
+}
+
+static int op_cmpxchg_phys(struct emul_ctx *ctx, uint64_t gpa, const void *old,
+			   const void *new_val, unsigned int len)
+{
+	int rc = op_update_pte(ctx, gpa, old, new_val, len);
+
+	if (rc == EMUL_OK)
+		track_write(vemu_guest(ctx), gpa, len);
+	return rc;
 }
 
 /* ---- MMIO and ports ---------------------------------------------------------- */
@@ -300,6 +321,7 @@ static const struct emul_ops vemu_ops = {
 	.read_phys = op_read_phys,
 	.write_phys = op_write_phys,
 	.cmpxchg_phys = op_cmpxchg_phys,
+	.update_pte = op_update_pte,
 	.mmio_read = op_mmio_read,
 	.mmio_write = op_mmio_write,
 	.pio_in = op_pio_in,
@@ -309,15 +331,6 @@ static const struct emul_ops vemu_ops = {
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */
-
-/* What the guest sees of a control register: its own bits from the read
- * shadow where Keel owns them (guest/host mask), the real ones elsewhere.
- * The paging bits (CR0.PG/WP, CR4.PAE/PSE/SMEP/SMAP/PKE) are the guest's
- * own in the real register with unrestricted guest. */
-static uint64_t guest_cr(uint64_t real, uint64_t shadow, uint64_t owned)
-{
-	return (real & ~owned) | (shadow & owned);
-}
 
 static uint8_t guest_maxphyaddr(void)
 {
@@ -354,30 +367,35 @@ static uint8_t guest_cpl(const struct emul_ctx *ctx)
 }
 
 /* With EPT, PAE paging outside IA-32e mode uses the PDPTEs the processor
- * loaded, which VM exit saves in the VMCS (SDM Vol. 3C 28.3.4). */
-static void vemu_pdptes(struct emul_ctx *ctx)
+ * loaded, which VM exit saves in the VMCS (SDM Vol. 3C 28.3.4); with
+ * shadow paging Keel loaded them itself (vmx/exit_shadow.c). */
+static void vemu_pdptes(struct emul_ctx *ctx, const struct vcpu *v)
 {
 	ctx->pdpte_valid = emul_paging_mode(ctx) == EMUL_PAGING_PAE;
 	if (!ctx->pdpte_valid)
 		return;
+	if (v->shadow) {
+		memcpy(ctx->pdpte, v->sv.pdpte, sizeof(ctx->pdpte));
+		return;
+	}
 	ctx->pdpte[0] = vmcs_read64(VMCS_GUEST_PDPTE0);
 	ctx->pdpte[1] = vmcs_read64(VMCS_GUEST_PDPTE1);
 	ctx->pdpte[2] = vmcs_read64(VMCS_GUEST_PDPTE2);
 	ctx->pdpte[3] = vmcs_read64(VMCS_GUEST_PDPTE3);
 }
 
-static void vemu_control_state(struct emul_ctx *ctx)
+/* The registers as the guest sees them (vcpu_guest_cr0() and friends). */
+static void vemu_control_state(struct emul_ctx *ctx, const struct vcpu *v)
 {
-	ctx->cr0 = guest_cr(vmcs_readnat(VMCS_GUEST_CR0),
-			    vmcs_readnat(VMCS_CR0_READ_SHADOW), vmx_cr0_owned());
-	ctx->cr4 = guest_cr(vmcs_readnat(VMCS_GUEST_CR4),
-			    vmcs_readnat(VMCS_CR4_READ_SHADOW), vmx_cr4_owned());
-	ctx->cr3 = vmcs_readnat(VMCS_GUEST_CR3);
-	ctx->efer = vmcs_read64(VMCS_GUEST_EFER);
+	ctx->cr0 = vcpu_guest_cr0(v);
+	ctx->cr4 = vcpu_guest_cr4(v);
+	ctx->cr3 = vcpu_guest_cr3(v);
+	ctx->efer = vcpu_guest_efer(v);
 	ctx->cpl = guest_cpl(ctx);
 	ctx->maxphyaddr = guest_maxphyaddr();
 	ctx->pkru = (ctx->cr4 & X86_CR4_PKE) ? guest_pkru() : 0;
-	vemu_pdptes(ctx);
+	ctx->hint.valid = false;
+	vemu_pdptes(ctx, v);
 }
 
 /* Every field of the context is set here except the segment cache, the
@@ -396,7 +414,7 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 	ctx->gpr[EMUL_RSP] = e->rsp0 = vmcs_readnat(VMCS_GUEST_RSP);
 	ctx->rip = e->rip0 = vmcs_readnat(VMCS_GUEST_RIP);
 	ctx->rflags = e->rflags0 = vmcs_readnat(VMCS_GUEST_RFLAGS);
-	vemu_control_state(ctx);
+	vemu_control_state(ctx, v);
 	emul_begin(ctx);
 }
 
@@ -515,6 +533,53 @@ int vcpu_emulate(struct vcpu *v)
 		return vcpu_fatal(v, "emulation needed during event delivery");
 	vemu_init(&e, v);
 	return vemu_finish(&e, emul_step(&e.ctx));
+}
+
+/* A write to a page table Keel shadows. False when the instruction is not
+ * one the emulator knows (nothing was done: the caller lets the guest run
+ * it natively instead); else *ret is what to return from the exit. */
+bool vcpu_emulate_pt_write(struct vcpu *v, int *ret)
+{
+	struct vemu e;
+	int rc;
+
+	vemu_init(&e, v);
+	rc = emul_step(&e.ctx);
+	if (rc == EMUL_UNSUPPORTED ||
+	    (rc == EMUL_UNHANDLEABLE && e.bad_gpa == NO_GPA))
+		return false;
+	*ret = vemu_finish(&e, rc);
+	return true;
+}
+
+/* MMIO through a translation the shadow MMU had cached: the emulator's
+ * data access to that page skips the guest page walk. */
+int vcpu_emulate_hinted(struct vcpu *v, uint64_t la, uint64_t gpa,
+			unsigned int acc)
+{
+	struct vemu e;
+
+	vemu_init(&e, v);
+	e.ctx.hint = (struct emul_xlat_hint){ la, gpa, acc, true };
+	return vemu_finish(&e, emul_step(&e.ctx));
+}
+
+int vcpu_walk(struct vcpu *v, uint64_t la, unsigned int acc,
+	      struct emul_walk_path *path, struct emul_exception *exc)
+{
+	struct vemu e;
+	int rc;
+
+	e.v = v;
+	e.bad_gpa = NO_GPA;
+	e.ctx.ops = &vemu_ops;
+	e.ctx.opaque = v;
+	e.ctx.rflags = vmcs_readnat(VMCS_GUEST_RFLAGS);
+	vemu_control_state(&e.ctx, v);
+	rc = emul_walk_path(&e.ctx, la, acc, path);
+	if (rc == EMUL_EXCEPTION)
+		*exc = e.ctx.exc;
+	return rc;
 }
 
 /* ---- forced emulation --------------------------------------------------------------- */

@@ -23,4 +23,16 @@ int vcpu_emulate(struct vcpu *v);
  */
 int vcpu_emulate_forced(struct vcpu *v);
 
+/* Shadow paging (vmx/exit_shadow.c): see vmx/emulate.c. */
+struct emul_walk_path;
+struct emul_exception;
+bool vcpu_emulate_pt_write(struct vcpu *v, int *ret);
+int vcpu_emulate_hinted(struct vcpu *v, uint64_t la, uint64_t gpa,
+			unsigned int acc);
+/* Walks the guest's tables for la (access kind acc, EMUL_ACC_*), setting
+ * A/D bits like the processor. Returns an EMUL_* code; on EMUL_EXCEPTION
+ * *exc holds the guest's #PF. */
+int vcpu_walk(struct vcpu *v, uint64_t la, unsigned int acc,
+	      struct emul_walk_path *path, struct emul_exception *exc);
+
 #endif

@@ -45,6 +45,7 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_WBINVD]             = handle_wbinvd,
 	[EXIT_XSETBV]             = handle_xsetbv,
 	[EXIT_PML_FULL]           = handle_pml_full,
+	[EXIT_INVLPG]             = handle_invlpg,
 };
 
 /* Called by vmx/entry.S at every VM exit, with the guest's registers

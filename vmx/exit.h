@@ -37,5 +37,11 @@ exit_handler_fn handle_cr_access;
 exit_handler_fn handle_ept_violation, handle_ept_misconfig;
 exit_handler_fn handle_vmcall;
 exit_handler_fn handle_pml_full;
+exit_handler_fn handle_page_fault, handle_invlpg;       /* shadow paging */
+
+/* Shadow paging (vmx/exit_shadow.c). */
+void shadow_vcpu_reload(struct vcpu *v);
+bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3);
+int shadow_cr3_write(struct vcpu *v, uint64_t val);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * Control-register exits (SDM Vol. 3C 26.1.3, 28.2.1 Table 28-3). Only
  * writes that change a bit Keel owns (guest/host masks: CR0.NE, CR4.VMXE
- * and the other VMX-fixed bits) exit; reads are served from the shadows.
+ * and the other VMX-fixed bits, and with shadow paging the paging bits)
+ * exit; reads are served from the shadows. With shadow paging every MOV
+ * to or from CR3 exits too.
  */
 #include "vmx/exit.h"
 #include "vmx/controls.h"
@@ -20,16 +22,19 @@ static int cr_gp(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* PAE paging outside long mode takes the PDPTEs from the VMCS at VM entry
- * (SDM Vol. 3C 27.3.2.4): load them as MOV to CR0/CR4 would. */
+/* PAE paging outside long mode: MOV to CR0/CR4 that turns it on loads the
+ * PDPTEs (SDM Vol. 3A 4.4.1). With EPT VM entry takes them from the VMCS
+ * (SDM Vol. 3C 27.3.2.4); with shadow paging Keel keeps them. */
 static bool cr_load_pdptes(struct vcpu *v, uint64_t cr0, uint64_t cr4)
 {
 	uint64_t pdpte[4] = { 0 };
+	bool pae = (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) &&
+		   !(vcpu_guest_efer(v) & EFER_LME);
 
-	if ((cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) &&
-	    !(vmcs_read64(VMCS_GUEST_EFER) & EFER_LME) &&
-	    !guest_read(v->guest, vmcs_readnat(VMCS_GUEST_CR3) & ~0x1fULL,
-			pdpte, sizeof(pdpte)))
+	if (v->shadow)
+		return !pae || shadow_load_pdptes(v, v->sv.cr3);
+	if (pae && !guest_read(v->guest, vmcs_readnat(VMCS_GUEST_CR3) & ~0x1fULL,
+			       pdpte, sizeof(pdpte)))
 		return false;
 	vmcs_write64(VMCS_GUEST_PDPTE0, pdpte[0]);
 	vmcs_write64(VMCS_GUEST_PDPTE1, pdpte[1]);
@@ -40,9 +45,9 @@ static bool cr_load_pdptes(struct vcpu *v, uint64_t cr0, uint64_t cr4)
 
 /* Turning paging on with EFER.LME set activates long mode (SDM Vol. 3A
  * 10.8.5); VM entry takes EFER.LMA from the "IA-32e mode guest" control. */
-static void cr_update_long_mode(uint64_t cr0)
+static void cr_update_long_mode(struct vcpu *v, uint64_t cr0)
 {
-	uint64_t efer = vmcs_read64(VMCS_GUEST_EFER);
+	uint64_t efer = vcpu_guest_efer(v);
 	uint32_t entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
 
 	if ((cr0 & X86_CR0_PG) && (efer & EFER_LME)) {
@@ -52,32 +57,64 @@ static void cr_update_long_mode(uint64_t cr0)
 		efer &= ~EFER_LMA;
 		entry &= ~(uint32_t)ENTRY_IA32E_MODE_GUEST;
 	}
-	vmcs_write64(VMCS_GUEST_EFER, efer);
+	vcpu_set_guest_efer(v, efer);
 	vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
+}
+
+/* Long mode needs PAE; paging needs protection (SDM Vol. 2A, MOV CR). */
+static bool cr0_valid(struct vcpu *v, uint64_t val)
+{
+	if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)))
+		return false;
+	return !((val & X86_CR0_PG) && (vcpu_guest_efer(v) & EFER_LME) &&
+		 !(vcpu_guest_cr4(v) & X86_CR4_PAE));
 }
 
 static int cr0_write(struct vcpu *v, uint64_t val)
 {
-	if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)))
+	uint64_t old = vcpu_guest_cr0(v);
+
+	if (!cr0_valid(v, val))
 		return cr_gp(v);
 	if (!cr_load_pdptes(v, val, vmcs_readnat(VMCS_CR4_READ_SHADOW)))
 		return cr_gp(v);
-	cr_update_long_mode(val);
+	cr_update_long_mode(v, val);
 	vmcs_writenat(VMCS_CR0_READ_SHADOW, val);
-	vmcs_writenat(VMCS_GUEST_CR0, vmx_cr0_real(val));
+	vmcs_writenat(VMCS_GUEST_CR0, vcpu_cr0_real(v, val));
+	if (v->shadow && ((old ^ val) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)))
+		shadow_vcpu_reload(v);
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }
 
 static int cr4_write(struct vcpu *v, uint64_t val)
 {
-	/* VMX is hidden; bits the CPU cannot run a guest with are refused. */
-	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1))
+	/* VMX is hidden; bits the CPU cannot run a guest with are refused,
+	 * and with shadow paging PCIDs and 5-level paging (CPUID hides
+	 * them). */
+	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1) ||
+	    (v->shadow && (val & (X86_CR4_PCIDE | X86_CR4_LA57))))
+		return cr_gp(v);
+	if ((vcpu_guest_efer(v) & EFER_LMA) && !(val & X86_CR4_PAE))
 		return cr_gp(v);
 	if (!cr_load_pdptes(v, vmcs_readnat(VMCS_CR0_READ_SHADOW), val))
 		return cr_gp(v);
 	vmcs_writenat(VMCS_CR4_READ_SHADOW, val);
-	vmcs_writenat(VMCS_GUEST_CR4, vmx_cr4_real(val));
+	vmcs_writenat(VMCS_GUEST_CR4, vcpu_cr4_real(v, val));
+	if (v->shadow)
+		shadow_vcpu_reload(v);  /* any CR4 write may flush (4.10.4.1) */
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+/* CR3 exits only with shadow paging. */
+static int cr3_access(struct vcpu *v, unsigned int type, unsigned int gpr)
+{
+	if (!v->shadow)
+		return vcpu_fatal(v, "CR3 exit without shadow paging");
+	if (type == CRQ_TYPE_MOV_TO_CR)
+		return shadow_cr3_write(v, vcpu_gpr(v, gpr));
+	vcpu_set_gpr(v, gpr, v->sv.cr3);
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }
@@ -90,6 +127,9 @@ int handle_cr_access(struct vcpu *v)
 	uint64_t shadow0 = vmcs_readnat(VMCS_CR0_READ_SHADOW);
 	uint64_t val;
 
+	if (cr == 3 && (type == CRQ_TYPE_MOV_TO_CR || type == CRQ_TYPE_MOV_FROM_CR))
+		return cr3_access(v, type, (unsigned int)((q & CRQ_GPR_MASK) >>
+							  CRQ_GPR_SHIFT));
 	switch (type) {
 	case CRQ_TYPE_MOV_TO_CR:
 		val = vcpu_gpr(v, (unsigned int)((q & CRQ_GPR_MASK) >> CRQ_GPR_SHIFT));

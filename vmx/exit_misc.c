@@ -9,11 +9,24 @@
 #include "arch/x86.h"
 #include "drivers/lapic.h"
 #include "guest/guest.h"
+#include "guest/hypercall.h"
 #include "vmx/emulate.h"
 
 
 #define KEEL_CPUID_BASE     0x40000000
-#define KEEL_CPUID_MAX      0x40000001
+#define KEEL_CPUID_FEATURES 0x40000001
+#define KEEL_CPUID_MAX      KEEL_CPUID_FEATURES
+
+/* Shadow paging offers no PCIDs, INVPCID or 5-level paging (vmx/vmcs.c). */
+static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
+{
+	if (leaf == 1)
+		r->ecx &= ~(uint32_t)BIT_ULL(17);       /* PCID */
+	if (leaf == 7) {
+		r->ebx &= ~(uint32_t)BIT_ULL(10);       /* INVPCID */
+		r->ecx &= ~(uint32_t)BIT_ULL(16);       /* LA57 */
+	}
+}
 
 /*
  * CPUID: the host's answers with VMX hidden and the hypervisor bit set,
@@ -31,6 +44,8 @@ int handle_cpuid(struct vcpu *v)
 		if (leaf == KEEL_CPUID_BASE)
 			r = (struct cpuid_regs){ KEEL_CPUID_MAX, 0x6c65654b,
 						 0x6c65654b, 0x6c65654b };
+		else if (leaf == KEEL_CPUID_FEATURES)
+			r.eax = v->shadow ? KEEL_FEATURE_SHADOW_PAGING : 0;
 	} else {
 		r = cpuid(leaf, sub);
 		if (leaf == 1) {
@@ -41,6 +56,8 @@ int handle_cpuid(struct vcpu *v)
 		} else if (leaf == 0xa) {
 			r = (struct cpuid_regs){ 0 };
 		}
+		if (unlikely(v->shadow))
+			cpuid_shadow_paging(leaf, &r);
 	}
 	v->regs.rax = r.eax;
 	v->regs.rbx = r.ebx;
@@ -140,8 +157,9 @@ int handle_external_interrupt(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* NMIs exit, and #UD for guests with force_emulation (the only bit the
- * exception bitmap may hold). A host NMI means another CPU panicked. */
+/* NMIs exit, #UD for guests with force_emulation and #PF with shadow
+ * paging (the only bits the exception bitmap may hold). A host NMI means
+ * another CPU panicked. */
 int handle_exception_nmi(struct vcpu *v)
 {
 	uint32_t info = vmcs_read32(VMCS_EXIT_INTR_INFO);
@@ -153,6 +171,8 @@ int handle_exception_nmi(struct vcpu *v)
 			cpu_halt_forever();
 		return EXIT_RESUME;
 	}
+	if (type == INTR_TYPE_HW_EXCEPTION && vector == VEC_PF)
+		return handle_page_fault(v);
 	if (type == INTR_TYPE_HW_EXCEPTION && vector == VEC_UD)
 		return vcpu_emulate_forced(v);
 	return vcpu_fatal(v, "unexpected exception exit, vector %u", vector);

@@ -4,6 +4,7 @@
  * never touches the passed-through MSRs), so it is read there directly.
  */
 #include "vmx/vcpu_state.h"
+#include "vmx/vmcs_setup.h"
 #include "vmx/vmcs.h"
 #include "arch/msr.h"
 #include "arch/x86.h"
@@ -92,11 +93,39 @@ static void fpu_load(const struct vcpu_state *s)
 #define DR_GET(n, v) __asm__ volatile("mov %%db" #n ", %0" : "=r"(v))
 #define DR_SET(n, v) __asm__ volatile("mov %0, %%db" #n :: "r"(v))
 
+/* EFER and PAT are in the VMCS only with their VM-entry/exit controls. */
+static bool state_field_used(const struct vcpu *v, uint32_t field)
+{
+	return v->vmcs_efer_pat ||
+	       (field != VMCS_GUEST_EFER && field != VMCS_GUEST_PAT);
+}
+
+/* Shadow paging keeps the guest's CR3, EFER, PAT and PDPTEs in v->sv. */
+static void shadow_state_save(const struct vcpu *v, struct vcpu_state *s)
+{
+	s->shadow[0] = v->sv.cr3;
+	s->shadow[1] = v->sv.efer;
+	s->shadow[2] = v->sv.pat;
+	memcpy(&s->shadow[3], v->sv.pdpte, sizeof(v->sv.pdpte));
+}
+
+/* The real CR3 in the state is the old root: the caller reloads it. */
+static void shadow_state_load(struct vcpu *v, const struct vcpu_state *s)
+{
+	v->sv.cr3 = s->shadow[0];
+	v->sv.pat = s->shadow[2];
+	memcpy(v->sv.pdpte, &s->shadow[3], sizeof(v->sv.pdpte));
+	vcpu_set_guest_efer(v, s->shadow[1]);
+}
+
 void vcpu_state_save(struct vcpu *v, struct vcpu_state *s)
 {
 	memcpy(s->gprs, &v->regs, sizeof(s->gprs));
 	for (size_t i = 0; i < ARRAY_SIZE(state_fields); i++)
-		s->fields[i] = __vmread(state_fields[i]);
+		if (state_field_used(v, state_fields[i]))
+			s->fields[i] = __vmread(state_fields[i]);
+	if (v->shadow)
+		shadow_state_save(v, s);
 	for (size_t i = 0; i < VCPU_STATE_MSRS; i++)
 		s->msrs[i] = rdmsr(state_msrs[i]);
 	DR_GET(0, s->dr[0]);
@@ -112,7 +141,10 @@ void vcpu_state_load(struct vcpu *v, const struct vcpu_state *s)
 {
 	memcpy(&v->regs, s->gprs, sizeof(s->gprs));
 	for (size_t i = 0; i < ARRAY_SIZE(state_fields); i++)
-		__vmwrite(state_fields[i], s->fields[i]);
+		if (state_field_used(v, state_fields[i]))
+			__vmwrite(state_fields[i], s->fields[i]);
+	if (v->shadow)
+		shadow_state_load(v, s);
 	for (size_t i = 0; i < VCPU_STATE_MSRS; i++)
 		wrmsr(state_msrs[i], s->msrs[i]);
 	DR_SET(0, s->dr[0]);

@@ -19,6 +19,7 @@ struct vcpu_state {
 	uint64_t dr[5];                         /* DR0-DR3, DR6 */
 	uint64_t xcr0;
 	uint8_t fpu[VCPU_FPU_AREA] __aligned(64);  /* XSAVE or FXSAVE image */
+	uint64_t shadow[7];     /* shadow paging: guest CR3, EFER, PAT, PDPTEs */
 	bool valid;
 };
 

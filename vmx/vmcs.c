@@ -18,11 +18,13 @@
 #include "mm/mm.h"
 
 #define EXC_BITMAP_UD   BIT_ULL(6)      /* #UD */
+#define EXC_BITMAP_PF   BIT_ULL(14)     /* #PF */
 
 extern char vmx_exit_stub[];
 
 static uint64_t io_bitmap_pa;           /* two pages, all ones: every port exits */
 static uint64_t msr_bitmap_pa;          /* one page, see vmx_msr_bitmap_init */
+static uint64_t msr_bitmap_shadow_pa;   /* the same, with EFER intercepted */
 static uint16_t next_vpid = 1;
 
 /* MSRs the guest reads and writes directly: guest state that VM entry and
@@ -45,19 +47,36 @@ static void msr_bitmap_clear(uint8_t *bm, uint32_t msr)
 	bm[base + 2048 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
 }
 
+static void msr_bitmap_set(uint8_t *bm, uint32_t msr)
+{
+	uint32_t base = msr >= 0xc0000000 ? 1024 : 0;
+	uint32_t bit = msr & 0x1fff;
+
+	bm[base + bit / 8] |= (uint8_t)(1u << (bit % 8));
+	bm[base + 2048 + bit / 8] |= (uint8_t)(1u << (bit % 8));
+}
+
 int vmx_bitmaps_init(void)
 {
 	uint8_t *bm;
 
 	io_bitmap_pa = mm_alloc_pages(1);
 	msr_bitmap_pa = mm_alloc_pages(0);
-	if (io_bitmap_pa == FRAME_NONE || msr_bitmap_pa == FRAME_NONE)
+	msr_bitmap_shadow_pa = mm_alloc_pages(0);
+	if (io_bitmap_pa == FRAME_NONE || msr_bitmap_pa == FRAME_NONE ||
+	    msr_bitmap_shadow_pa == FRAME_NONE)
 		return -ENOMEM;
 	memset(phys_to_virt(io_bitmap_pa), 0xff, 2 * PAGE_SIZE);
 	bm = phys_to_virt(msr_bitmap_pa);
 	memset(bm, 0xff, PAGE_SIZE);
 	for (size_t i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
 		msr_bitmap_clear(bm, msr_passthrough[i]);
+	/* Shadow paging keeps the guest's EFER apart from the real one. */
+	memcpy(phys_to_virt(msr_bitmap_shadow_pa), bm, PAGE_SIZE);
+	msr_bitmap_set(phys_to_virt(msr_bitmap_shadow_pa), MSR_IA32_EFER);
+	/* Without the PAT controls the real PAT is Keel's: keep the guest's
+	 * apart (vmx/exit_msr.c). */
+	msr_bitmap_set(phys_to_virt(msr_bitmap_shadow_pa), MSR_IA32_PAT);
 	return 0;
 }
 
@@ -76,13 +95,22 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 				  CPU_USE_TSC_OFFSETTING, &proc);
 	if (!ok)
 		return "the CPU lacks a required pin-based or processor-based control";
-	/* With EPT, CR3 accesses need not exit (SDM Vol. 3C 25.6.2). */
-	proc &= ~(uint32_t)(CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING);
-	want2 = CPU2_ENABLE_EPT | CPU2_WBINVD_EXITING;
-	if (v->boot.mode == VCPU_MODE_REAL || vmx_caps.ug)
-		want2 |= CPU2_UNRESTRICTED_GUEST;
-	opt2 = CPU2_ENABLE_RDTSCP | CPU2_ENABLE_INVPCID |
-	       (vmx_caps.vpid ? CPU2_ENABLE_VPID : 0);
+	/* With EPT, CR3 accesses need not exit (SDM Vol. 3C 25.6.2); with
+	 * shadow paging CR3 and INVLPG are Keel's, and INVPCID stays off
+	 * (#UD): it would flush without Keel syncing its tables. */
+	proc &= ~(uint32_t)(CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING |
+			    CPU_INVLPG_EXITING);
+	want2 = CPU2_WBINVD_EXITING;
+	opt2 = CPU2_ENABLE_RDTSCP | (vmx_caps.vpid ? CPU2_ENABLE_VPID : 0);
+	if (v->shadow) {
+		proc |= CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING |
+			CPU_INVLPG_EXITING;
+	} else {
+		want2 |= CPU2_ENABLE_EPT;
+		opt2 |= CPU2_ENABLE_INVPCID;
+		if (v->boot.mode == VCPU_MODE_REAL || vmx_caps.ug)
+			want2 |= CPU2_UNRESTRICTED_GUEST;
+	}
 	if (!vmx_adjust_controls(c->procbased2, want2, opt2, &proc2))
 		return "the CPU lacks EPT or unrestricted guest";
 	vmcs_write32(VMCS_PIN_CONTROLS, pin);
@@ -95,6 +123,15 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 	return NULL;
 }
 
+/* The controls that switch EFER and PAT (SDM Vol. 3C 25.7.1, 25.8.1).
+ * With EPT the guest's EFER and PAT are its own and need them; shadow
+ * paging keeps the guest's EFER in Keel and can do without (Core 2 CPUs
+ * have neither): the guest then runs with Keel's PAT and EFER, with
+ * LME/LMA from the "IA-32e mode guest" control (SDM Vol. 3C 27.3.2.1). */
+#define EXIT_EFER_PAT  (EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | \
+			EXIT_LOAD_PAT)
+#define ENTRY_EFER_PAT (ENTRY_LOAD_EFER | ENTRY_LOAD_PAT)
+
 static const char *vmcs_setup_exit_entry(struct vcpu *v)
 {
 	const struct vmx_caps *c = &vmx_caps;
@@ -102,26 +139,38 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 	bool ok = true;
 
 	ok &= vmx_adjust_controls(c->exit, EXIT_HOST_ADDR_SPACE_SIZE |
-				  EXIT_ACK_INTR_ON_EXIT | EXIT_SAVE_EFER |
-				  EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT,
-				  EXIT_SAVE_DEBUG_CONTROLS, &exit);
-	ok &= vmx_adjust_controls(c->entry, ENTRY_LOAD_EFER | ENTRY_LOAD_PAT |
-				  (v->boot.mode == VCPU_MODE_LONG64 ?
-				   ENTRY_IA32E_MODE_GUEST : 0),
-				  ENTRY_LOAD_DEBUG_CONTROLS, &entry);
+				  EXIT_ACK_INTR_ON_EXIT,
+				  EXIT_SAVE_DEBUG_CONTROLS | EXIT_EFER_PAT, &exit);
+	ok &= vmx_adjust_controls(c->entry, v->boot.mode == VCPU_MODE_LONG64 ?
+				  ENTRY_IA32E_MODE_GUEST : 0,
+				  ENTRY_LOAD_DEBUG_CONTROLS | ENTRY_EFER_PAT,
+				  &entry);
 	if (!ok)
 		return "the CPU lacks a required VM-exit or VM-entry control";
+	v->vmcs_efer_pat = (exit & EXIT_EFER_PAT) == EXIT_EFER_PAT &&
+			   (entry & ENTRY_EFER_PAT) == ENTRY_EFER_PAT;
+	if (!v->vmcs_efer_pat && !v->shadow)
+		return "the CPU cannot switch EFER and PAT at VM entry and exit";
+	if (!v->vmcs_efer_pat) {
+		exit &= ~(uint32_t)EXIT_EFER_PAT;
+		entry &= ~(uint32_t)ENTRY_EFER_PAT;
+	}
 	vmcs_write32(VMCS_EXIT_CONTROLS, exit);
 	vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
 	vmcs_write64(VMCS_IO_BITMAP_A, io_bitmap_pa);
 	vmcs_write64(VMCS_IO_BITMAP_B, io_bitmap_pa + PAGE_SIZE);
-	vmcs_write64(VMCS_MSR_BITMAP, msr_bitmap_pa);
-	vmcs_write64(VMCS_EPT_POINTER, v->guest->ept.eptp);
+	vmcs_write64(VMCS_MSR_BITMAP, v->shadow ? msr_bitmap_shadow_pa
+						: msr_bitmap_pa);
+	if (!v->shadow)
+		vmcs_write64(VMCS_EPT_POINTER, v->guest->ept.eptp);
 	vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
 	/* #UD exits only for force_emulation (vmx/emulate.c): a guest marks
 	 * an instruction with ud2 and "keel" to have it emulated. */
-	vmcs_write32(VMCS_EXCEPTION_BITMAP, v->guest->cfg->force_emulation ?
-		     EXC_BITMAP_UD : 0);
+	vmcs_write32(VMCS_EXCEPTION_BITMAP,
+		     (v->guest->cfg->force_emulation ? EXC_BITMAP_UD : 0) |
+		     (v->shadow ? EXC_BITMAP_PF : 0));
+	vmcs_write32(VMCS_PF_ERROR_MASK, 0);        /* every #PF exits */
+	vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
 	vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
 	vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
 	vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
@@ -131,7 +180,7 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 }
 
 /* Host state: what the CPU loads at every VM exit (SDM Vol. 3C 28.5). */
-static void vmcs_setup_host(void)
+static void vmcs_setup_host(const struct vcpu *v)
 {
 	struct percpu *cpu = this_cpu();
 	struct {
@@ -158,8 +207,10 @@ static void vmcs_setup_host(void)
 	vmcs_write32(VMCS_HOST_SYSENTER_CS, 0);
 	vmcs_writenat(VMCS_HOST_SYSENTER_ESP, 0);
 	vmcs_writenat(VMCS_HOST_SYSENTER_EIP, 0);
-	vmcs_write64(VMCS_HOST_EFER, rdmsr(MSR_IA32_EFER));
-	vmcs_write64(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+	if (v->vmcs_efer_pat) {
+		vmcs_write64(VMCS_HOST_EFER, rdmsr(MSR_IA32_EFER));
+		vmcs_write64(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+	}
 	vmcs_writenat(VMCS_HOST_RIP, (uint64_t)vmx_exit_stub);
 }
 
@@ -232,8 +283,9 @@ static void vmcs_guest_segments(const struct vcpu_boot *b)
  * are owned by Keel through the guest/host masks, and the guest reads its
  * own values from the read shadows.
  */
-static void vmcs_guest_control_regs(const struct vcpu_boot *b)
+static void vmcs_guest_control_regs(struct vcpu *v)
 {
+	const struct vcpu_boot *b = &v->boot;
 	uint64_t cr0 = X86_CR0_ET, cr4 = 0, efer = 0;
 
 	if (b->mode != VCPU_MODE_REAL)
@@ -243,14 +295,18 @@ static void vmcs_guest_control_regs(const struct vcpu_boot *b)
 		cr4 |= X86_CR4_PAE;
 		efer |= EFER_LME | EFER_LMA;
 	}
-	vmcs_writenat(VMCS_CR0_GUEST_HOST_MASK, vmx_cr0_owned());
-	vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, vmx_cr4_owned());
+	v->sv.pat = 0x0007040600070406ULL;      /* power-on PAT */
+	v->cr0_owned = vcpu_cr0_owned(v->shadow);
+	v->cr4_owned = vcpu_cr4_owned(v->shadow);
+	vmcs_writenat(VMCS_CR0_GUEST_HOST_MASK, v->cr0_owned);
+	vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, v->cr4_owned);
 	vmcs_writenat(VMCS_CR0_READ_SHADOW, cr0);
 	vmcs_writenat(VMCS_CR4_READ_SHADOW, cr4);
-	vmcs_writenat(VMCS_GUEST_CR0, vmx_cr0_real(cr0));
-	vmcs_writenat(VMCS_GUEST_CR4, vmx_cr4_real(cr4));
+	vmcs_writenat(VMCS_GUEST_CR0, vcpu_cr0_real(v, cr0));
+	vmcs_writenat(VMCS_GUEST_CR4, vcpu_cr4_real(v, cr4));
 	vmcs_writenat(VMCS_GUEST_CR3, b->cr3);
-	vmcs_write64(VMCS_GUEST_EFER, efer);
+	v->sv.cr3 = b->cr3;
+	vcpu_set_guest_efer(v, efer);
 }
 
 static void vmcs_setup_guest(struct vcpu *v)
@@ -258,7 +314,7 @@ static void vmcs_setup_guest(struct vcpu *v)
 	const struct vcpu_boot *b = &v->boot;
 
 	vmcs_guest_segments(b);
-	vmcs_guest_control_regs(b);
+	vmcs_guest_control_regs(v);
 	vmcs_writenat(VMCS_GUEST_DR7, 0x400);
 	vmcs_writenat(VMCS_GUEST_RSP, b->rsp);
 	vmcs_writenat(VMCS_GUEST_RIP, b->rip);
@@ -271,7 +327,8 @@ static void vmcs_setup_guest(struct vcpu *v)
 	vmcs_write32(VMCS_GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
 	vmcs_write64(VMCS_LINK_POINTER, ~0ULL);
 	vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
-	vmcs_write64(VMCS_GUEST_PAT, 0x0007040600070406ULL);  /* power-on PAT */
+	if (v->vmcs_efer_pat)
+		vmcs_write64(VMCS_GUEST_PAT, 0x0007040600070406ULL);  /* power-on PAT */
 	v->regs.rax = b->rax;
 	v->regs.rbx = b->rbx;
 	v->regs.rsi = b->rsi;
@@ -294,6 +351,20 @@ static const char *vmcs_load_new(struct vcpu *v)
 	return fail ? "VMCLEAR/VMPTRLD failed" : NULL;
 }
 
+/* The first root, for the boot state's paging. */
+static const char *vmcs_shadow_root(struct vcpu *v)
+{
+	struct shadow_regs r = { vcpu_guest_cr0(v), v->sv.cr3,
+				 vcpu_guest_cr4(v), v->sv.efer, v->sv.pdpte };
+	uint64_t hpa = shadow_load_root(v->guest, &v->sv, &r);
+
+	if (!hpa)
+		return "no shadow page left for its first root";
+	vmcs_writenat(VMCS_GUEST_CR3, hpa);
+	vpid_invalidate(v->vpid);
+	return NULL;
+}
+
 const char *vmcs_create(struct vcpu *v)
 {
 	const char *why = vmcs_load_new(v);
@@ -304,8 +375,10 @@ const char *vmcs_create(struct vcpu *v)
 		why = vmcs_setup_exit_entry(v);
 	if (why)
 		return why;
-	vmcs_setup_host();
+	vmcs_setup_host(v);
 	vmcs_setup_guest(v);
+	if (v->shadow)
+		return vmcs_shadow_root(v);
 	return NULL;
 }
 
@@ -320,31 +393,65 @@ void vmcs_release(struct vcpu *v)
 	v->vmcs_pa = 0;
 }
 
-uint64_t vmx_cr0_owned(void)
-{
-	uint64_t fixed = vmx_caps.cr0_fixed0 | ~vmx_caps.cr0_fixed1;
+/* Bits Keel owns: those VMX fixes (SDM Vol. 3D A.7-A.8) and, with shadow
+ * paging, those that decide how the guest's tables are read: the guest
+ * sees its own values in the read shadows, the processor runs with the
+ * shadow's (paging and write protection always on, PAE format, no
+ * global pages or PCIDs). */
+#define CR0_SHADOW_OWNED (X86_CR0_PE | X86_CR0_PG | X86_CR0_WP)
+#define CR4_SHADOW_OWNED (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | \
+			  X86_CR4_PCIDE | X86_CR4_LA57 | X86_CR4_SMEP | \
+			  X86_CR4_SMAP | X86_CR4_PKE)
 
-	if (vmx_caps.ug)
-		fixed &= ~(X86_CR0_PE | X86_CR0_PG);
-	return fixed & 0xffffffffULL;
-}
-
-uint64_t vmx_cr4_owned(void)
-{
-	return (vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1 | X86_CR4_VMXE) &
-	       0xffffffffULL;
-}
-
-uint64_t vmx_cr0_real(uint64_t guest_cr0)
+static uint64_t cr0_fixed0(bool shadow)
 {
 	uint64_t fixed0 = vmx_caps.cr0_fixed0;
 
-	if (vmx_caps.ug)
+	if (vmx_caps.ug && !shadow)
 		fixed0 &= ~(X86_CR0_PE | X86_CR0_PG);
-	return (guest_cr0 | fixed0) & vmx_caps.cr0_fixed1;
+	return fixed0;
 }
 
-uint64_t vmx_cr4_real(uint64_t guest_cr4)
+uint64_t vcpu_cr0_owned(bool shadow)
 {
+	uint64_t fixed = cr0_fixed0(shadow) | ~vmx_caps.cr0_fixed1;
+
+	return (fixed | (shadow ? CR0_SHADOW_OWNED : 0)) & 0xffffffffULL;
+}
+
+uint64_t vcpu_cr4_owned(bool shadow)
+{
+	return (vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1 | X86_CR4_VMXE |
+		(shadow ? CR4_SHADOW_OWNED : 0)) & 0xffffffffULL;
+}
+
+uint64_t vcpu_cr0_real(const struct vcpu *v, uint64_t guest_cr0)
+{
+	uint64_t wp = v->shadow ? X86_CR0_WP : 0;
+
+	return (guest_cr0 | cr0_fixed0(v->shadow) | wp) & vmx_caps.cr0_fixed1;
+}
+
+uint64_t vcpu_cr4_real(const struct vcpu *v, uint64_t guest_cr4)
+{
+	if (v->shadow)
+		guest_cr4 = (guest_cr4 & ~(X86_CR4_PSE | X86_CR4_PGE |
+					   X86_CR4_PCIDE)) | X86_CR4_PAE;
 	return (guest_cr4 | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1;
+}
+
+/* With shadow paging the VMCS holds the real EFER: LME only while long
+ * mode is active, since the processor runs with paging on even when the
+ * guest has it off (SDM Vol. 3C 27.3.1.1: LME must equal LMA when CR0.PG
+ * is 1). */
+void vcpu_set_guest_efer(struct vcpu *v, uint64_t efer)
+{
+	if (v->shadow) {
+		v->sv.efer = efer;
+		efer &= ~EFER_LME;
+		if (efer & EFER_LMA)
+			efer |= EFER_LME;
+	}
+	if (v->vmcs_efer_pat)
+		vmcs_write64(VMCS_GUEST_EFER, efer);
 }

@@ -27,6 +27,7 @@
 #define EPT_CAP_INVEPT_SINGLE       BIT_ULL(25)
 #define EPT_CAP_INVEPT_ALL          BIT_ULL(26)
 #define VPID_CAP_INVVPID            BIT_ULL(32)
+#define VPID_CAP_INVVPID_ADDR       BIT_ULL(40)
 #define VPID_CAP_INVVPID_SINGLE     BIT_ULL(41)
 #define VPID_CAP_INVVPID_ALL        BIT_ULL(42)
 

@@ -117,6 +117,59 @@ TEST(level4_translation_sets_accessed_then_dirty)
 	fm_free(fm);
 }
 
+/* The path a shadow MMU mirrors: every entry with the A/D bits the walk
+ * set and where it lives, the leaf level, and the translation. */
+TEST(walk_path_reports_each_level)
+{
+	struct fake_machine *fm = paging64(4);
+	uint64_t la = 0x00007f1234567abcULL, la2 = 0x40200123ULL;
+	struct emul_walk_path p;
+
+	map64(fm, 4, la, 0x345000, 1, P | RW | US, P | RW | US);
+	map64(fm, 4, la2, 0x800000, 2, P | RW, P | RW);
+	EXPECT_EQ(emul_walk_path(&fm->ctx, la, W, &p), EMUL_OK);
+	EXPECT_EQ(p.mode, EMUL_PAGING_4LEVEL);
+	EXPECT_EQ(p.levels, 4);
+	EXPECT_EQ(p.leaf, 1);
+	EXPECT_EQ(p.gpa, 0x345abc);
+	for (unsigned int l = 4; l >= 1; l--) {
+		EXPECT_EQ(p.pte[l], *entry64(fm, 4, la, l));
+		EXPECT_EQ((uint8_t *)fm->ram + p.pte_gpa[l],
+			  (uint8_t *)entry64(fm, 4, la, l));
+	}
+	EXPECT(p.pte[1] & D);
+	EXPECT_EQ(p.pte_gpa[4], ROOT + 8 * ((la >> 39) & 511));
+	EXPECT_EQ(emul_walk_path(&fm->ctx, la2, 0, &p), EMUL_OK);
+	EXPECT_EQ(p.leaf, 2);
+	EXPECT_EQ(p.gpa, 0x800123);
+	EXPECT(!(p.pte[2] & D));
+	fm->ctx.cr0 = EMUL_CR0_PE;
+	EXPECT_EQ(emul_walk_path(&fm->ctx, 0x1234, 0, &p), EMUL_OK);
+	EXPECT_EQ(p.levels, 0);
+	EXPECT_EQ(p.gpa, 0x1234);
+	fm_free(fm);
+}
+
+/* A caller's translation hint answers data accesses its rights allow, on
+ * its page only; fetches and other pages are walked. */
+TEST(walk_hint)
+{
+	struct fake_machine *fm = paging64(4);
+	uint64_t la = 0x7000123ULL, gpa = 0;
+
+	map64(fm, 4, la, 0x345000, 1, P | RW | US, P | RW | US);
+	fm->ctx.hint = (struct emul_xlat_hint){ 0x7000000, 0xff000000,
+						EMUL_ACC_USER, true };
+	EXPECT_EQ(walk(fm, la, U, &gpa), EMUL_OK);
+	EXPECT_EQ(gpa, 0xff000123);
+	EXPECT_MAPS(fm, la, U | W, 0x345123);
+	EXPECT_MAPS(fm, la, I, 0x345123);
+	EXPECT_PF(fm, 0x7001123, 0, 0);         /* another page: walked */
+	fm->ctx.hint.valid = false;
+	EXPECT_MAPS(fm, la, U, 0x345123);
+	fm_free(fm);
+}
+
 TEST(level4_not_present_at_each_level)
 {
 	for (unsigned int level = 4; level >= 1; level--) {

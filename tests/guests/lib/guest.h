@@ -121,6 +121,12 @@ static inline long hc_counter(unsigned long id)
 	return vmcall3(KEEL_HC_COUNTER, id, 0, 0);
 }
 
+/* Keel runs this guest on shadow page tables (no EPT): CPUID 0x40000001. */
+static inline bool keel_shadow_paging(void)
+{
+	return cpuid(0x40000001, 0).eax & KEEL_FEATURE_SHADOW_PAGING;
+}
+
 /* Multiboot information. */
 const char *mb_cmdline(void);           /* "" when none */
 /* Value of `key=` in the command line, copied into buf; false if absent. */
