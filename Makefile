@@ -43,7 +43,8 @@ KERNEL_SRCS := \
 	guest/config.c guest/default_config.S guest/guest.c guest/lifecycle.c \
 	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/devices.c \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
-	vmx/vcpu_state.c
+	vmx/vcpu_state.c \
+	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c
@@ -54,7 +55,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
-	page_track \
+	page_track vlapic \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -62,6 +63,7 @@ UNIT_SRCS_rmap := ept/rmap.c
 UNIT_SRCS_shadow_page := ept/shadow_page.c ept/rmap.c
 UNIT_SRCS_shadow_pte :=
 UNIT_SRCS_page_track := ept/page_track.c
+UNIT_SRCS_vlapic := guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_emul_decode := $(EMUL_SRCS)
 UNIT_SRCS_emul_exec := $(EMUL_SRCS)
 UNIT_SRCS_emul_string := $(EMUL_SRCS)

@@ -1,6 +1,7 @@
 /* Port-I/O dispatch to a guest's virtual devices. */
 #include "guest/devices.h"
 #include "guest/guest.h"
+#include "guest/vlapic.h"
 #include "drivers/printk.h"
 #include "arch/string.h"
 
@@ -113,9 +114,11 @@ void devices_copy_state(struct guest_devices *dst,
 
 int devices_init(struct guest *g)
 {
-	if (g->dev.enabled & CONFIG_DEVICE_TESTDEV)
-		return testdev_init(g);
-	return 0;
+	int err = vlapic_mmio_init(g);
+
+	if (!err && (g->dev.enabled & CONFIG_DEVICE_TESTDEV))
+		err = testdev_init(g);
+	return err;
 }
 
 void devices_free(struct guest *g)

@@ -91,6 +91,7 @@ static struct vcpu *vcpu_create(struct guest *g, unsigned int index)
 	v->index = index;
 	v->cpu = g->cfg->cpus[index];
 	v->shadow = g->mmu != NULL;
+	vlapic_init(v);
 	if (vmx_caps.pml && (v->pml_pa = mm_alloc_pages(0)) == FRAME_NONE) {
 		mm_free_pages(pa, 2);
 		return NULL;

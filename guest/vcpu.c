@@ -169,34 +169,52 @@ int vcpu_fatal(struct vcpu *v, const char *fmt, ...)
 	return EXIT_STOP;
 }
 
+/* The state a start-up IPI gives (SDM Vol. 3A 9.4.4.1, 11.6.1): real
+ * mode at CS = vector << 8 (base vector << 12), IP = 0. */
+static void vcpu_boot_from_sipi(struct vcpu *v, uint8_t vector)
+{
+	v->boot = (struct vcpu_boot){ .mode = VCPU_MODE_REAL,
+				      .cs = (uint16_t)(vector << 8) };
+	v->regs = (struct guest_regs){ 0 };
+}
+
 /*
- * vCPUs other than the first wait here, in Keel, until their guest could
- * start them: nothing can yet (INIT/SIPI need the virtual local APIC), so
- * they wait until the guest ends, answering requests as they come. They
- * are not parked in the VMX HLT activity state because an interrupt sent
- * to wake them for the guest's end is not always delivered as an exit
- * there (Bochs 2.7 keeps such a vCPU halted while the guest's IF is 0).
+ * vCPUs other than the first wait here, in Keel, for INIT and a SIPI from
+ * another vCPU of their guest (guest/vlapic_ipi.c), answering requests as
+ * they come. They are not parked in the VMX wait-for-SIPI or HLT activity
+ * states because an interrupt sent to wake them for the guest's end is not
+ * always delivered as an exit there (Bochs 2.7 keeps such a vCPU halted
+ * while the guest's IF is 0). Returns true when a SIPI came; false when
+ * the vCPU left (guest ended, or paused out for a migration).
  */
-static void vcpu_park(struct vcpu *v)
+static bool vcpu_wait_sipi(struct vcpu *v)
 {
 	v->paused = false;
 	v->on_cpu = true;
 	v->tsc_launched = rdtsc();
 	while (READ_ONCE(v->guest->state) == GUEST_RUNNING) {
 		uint32_t req = __atomic_load_n(&v->requests, __ATOMIC_ACQUIRE);
+		uint32_t sipi = __atomic_load_n(&v->lapic.sipi, __ATOMIC_ACQUIRE);
 
 		if (req & VCPU_REQ_PAUSE) {
 			v->on_cpu = false;
 			v->paused = true;
 			__atomic_fetch_and(&v->requests, 0, __ATOMIC_RELEASE);
-			return;
+			return false;
 		}
 		if (req)        /* no VMCS, no PML, nothing cached to flush */
 			__atomic_fetch_and(&v->requests, ~req, __ATOMIC_RELEASE);
+		if (sipi & VLAPIC_SIPI_VALID) {
+			vcpu_boot_from_sipi(v, (uint8_t)sipi);
+			__atomic_store_n(&v->lapic.state, VLAPIC_RUNNING,
+					 __ATOMIC_RELEASE);
+			return true;
+		}
 		cpu_relax();
 	}
 	v->on_cpu = false;
 	guest_vcpu_leave(v);
+	return false;
 }
 
 /* Runs v on this CPU from its boot state, or from `saved` after a
@@ -207,8 +225,7 @@ void vcpu_run(void *arg)
 	const char *why;
 
 	this_cpu()->vcpu = v;
-	if (v->index) {
-		vcpu_park(v);
+	if (READ_ONCE(v->lapic.state) == VLAPIC_WAIT_SIPI && !vcpu_wait_sipi(v)) {
 		this_cpu()->vcpu = NULL;
 		return;
 	}
@@ -220,6 +237,8 @@ void vcpu_run(void *arg)
 		guest_end(v->guest, 0, "VMCS set-up failed");
 		v->tsc_launched = rdtsc();
 	} else {
+		uint64_t old_offset = v->tsc_offset;
+
 		if (v->saved.valid) {
 			/* The guest's TSC goes on from where it was paused:
 			 * another CPU's TSC need not agree with the old one. */
@@ -231,7 +250,8 @@ void vcpu_run(void *arg)
 		}
 		v->on_cpu = true;
 		v->tsc_launched = rdtsc();
-		vmx_launch(&v->regs);
+		if (vlapic_vmcs_loaded(v, old_offset - v->tsc_offset) == EXIT_RESUME)
+			vmx_launch(&v->regs);
 	}
 	if (v->requests & VCPU_REQ_PAUSE) {
 		vcpu_pause_out(v);

@@ -6,6 +6,7 @@
 #include "vmx/controls.h"
 #include "vmx/vcpu_state.h"
 #include "ept/shadow_mmu.h"
+#include "guest/vlapic.h"
 
 /* Guest general registers in x86 register-number order (RSP is unused:
  * the guest's RSP is in the VMCS). vmx/entry.S fills and reloads this. */
@@ -76,6 +77,7 @@ struct vcpu {
 	bool shadow;                    /* paging = shadow */
 	bool vmcs_efer_pat;             /* VM entry/exit switch EFER and PAT */
 	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
+	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */
 };
 
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");

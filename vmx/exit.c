@@ -17,6 +17,7 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_EXCEPTION_NMI]      = handle_exception_nmi,
 	[EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_TRIPLE_FAULT]       = handle_triple_fault,
+	[EXIT_INTERRUPT_WINDOW]   = handle_interrupt_window,
 	[EXIT_CPUID]              = handle_cpuid,
 	[EXIT_HLT]                = handle_hlt,
 	[EXIT_INVD]               = handle_invd,
@@ -46,6 +47,7 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_XSETBV]             = handle_xsetbv,
 	[EXIT_PML_FULL]           = handle_pml_full,
 	[EXIT_INVLPG]             = handle_invlpg,
+	[EXIT_PREEMPT_TIMER]      = handle_preemption_timer,
 };
 
 /* Called by vmx/entry.S at every VM exit, with the guest's registers
@@ -73,6 +75,8 @@ int vmx_exit_handler(struct guest_regs *regs)
 		return EXIT_STOP;       /* paused: vcpu_run saves the state */
 	if (unlikely(READ_ONCE(v->guest->state) != GUEST_RUNNING))
 		return EXIT_STOP;
+	if (unlikely(READ_ONCE(v->lapic.work)) && r == EXIT_RESUME)
+		r = vlapic_before_entry(v);
 	return r;
 }
 

@@ -43,5 +43,13 @@ exit_handler_fn handle_page_fault, handle_invlpg;       /* shadow paging */
 void shadow_vcpu_reload(struct vcpu *v);
 bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3);
 int shadow_cr3_write(struct vcpu *v, uint64_t val);
+exit_handler_fn handle_interrupt_window, handle_preemption_timer;
+/* vmx/exit_apic.c: the APIC MSRs (called by handle_rdmsr/handle_wrmsr),
+ * HLT with interrupts on, and the interrupt work before a VM entry. */
+exit_handler_fn handle_apic_rdmsr, handle_apic_wrmsr, vcpu_halt;
+int vlapic_before_entry(struct vcpu *v);
+/* MOV to/from CR8 (exit qualification q), from handle_cr_access. */
+int handle_cr8_access(struct vcpu *v, uint64_t q);
+int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift);
 
 #endif

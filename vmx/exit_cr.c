@@ -130,6 +130,8 @@ int handle_cr_access(struct vcpu *v)
 	if (cr == 3 && (type == CRQ_TYPE_MOV_TO_CR || type == CRQ_TYPE_MOV_FROM_CR))
 		return cr3_access(v, type, (unsigned int)((q & CRQ_GPR_MASK) >>
 							  CRQ_GPR_SHIFT));
+	if (cr == 8)            /* the virtual APIC's TPR: vmx/exit_apic.c */
+		return handle_cr8_access(v, q);
 	switch (type) {
 	case CRQ_TYPE_MOV_TO_CR:
 		val = vcpu_gpr(v, (unsigned int)((q & CRQ_GPR_MASK) >> CRQ_GPR_SHIFT));

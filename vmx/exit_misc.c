@@ -10,12 +10,13 @@
 #include "drivers/lapic.h"
 #include "guest/guest.h"
 #include "guest/hypercall.h"
+#include "guest/vlapic.h"
 #include "vmx/emulate.h"
 
 
 #define KEEL_CPUID_BASE     0x40000000
 #define KEEL_CPUID_FEATURES 0x40000001
-#define KEEL_CPUID_MAX      KEEL_CPUID_FEATURES
+#define KEEL_CPUID_MAX      0x40000010     /* timing leaf: guest/vlapic.h */
 
 /* Shadow paging offers no PCIDs, INVPCID or 5-level paging (vmx/vmcs.c). */
 static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
@@ -31,8 +32,8 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
 /*
  * CPUID: the host's answers with VMX hidden and the hypervisor bit set,
  * plus Keel's leaves at 0x40000000 ("KeelKeelKeel"). Features Keel does
- * not virtualize for the guest (MONITOR/MWAIT, the local APIC and x2APIC,
- * performance monitoring) are hidden too.
+ * not virtualize for the guest (MONITOR/MWAIT, performance monitoring) are
+ * hidden too; the virtual local APIC adjusts its leaves (vlapic_cpuid).
  */
 int handle_cpuid(struct vcpu *v)
 {
@@ -50,15 +51,16 @@ int handle_cpuid(struct vcpu *v)
 		r = cpuid(leaf, sub);
 		if (leaf == 1) {
 			r.ecx &= ~(uint32_t)(CPUID1_ECX_VMX | BIT_ULL(3) |
-					     CPUID1_ECX_X2APIC | BIT_ULL(15));
+					     BIT_ULL(15));
 			r.ecx |= (uint32_t)CPUID1_ECX_HYPERVISOR;
-			r.edx &= ~(uint32_t)CPUID1_EDX_APIC;
 		} else if (leaf == 0xa) {
 			r = (struct cpuid_regs){ 0 };
 		}
 		if (unlikely(v->shadow))
 			cpuid_shadow_paging(leaf, &r);
 	}
+	if (vlapic_cpuid_leaf(leaf))
+		r = vlapic_cpuid(v, leaf, sub, r);
 	v->regs.rax = r.eax;
 	v->regs.rbx = r.ebx;
 	v->regs.rcx = r.ecx;
@@ -68,8 +70,8 @@ int handle_cpuid(struct vcpu *v)
 }
 
 /* HLT with interrupts off can never wake: that is how a guest says it is
- * done. With interrupts on, wait: nothing can interrupt the guest yet, so
- * the vCPU sleeps until its guest ends. */
+ * done. With interrupts on, the vCPU waits in Keel for an interrupt its
+ * local APIC can deliver (vcpu_halt, vmx/exit_apic.c). */
 int handle_hlt(struct vcpu *v)
 {
 	if (!(vmcs_readnat(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF)) {
@@ -77,12 +79,7 @@ int handle_hlt(struct vcpu *v)
 		return EXIT_STOP;
 	}
 	vcpu_skip_instruction(v);
-	while (READ_ONCE(v->guest->state) == GUEST_RUNNING) {
-		if (READ_ONCE(v->requests) && vcpu_process_requests(v))
-			break;
-		__asm__ volatile("pause");
-	}
-	return EXIT_STOP;
+	return vcpu_halt(v);
 }
 
 int handle_invd(struct vcpu *v)

@@ -10,6 +10,7 @@
 #include "arch/x86.h"
 #include "guest/guest.h"
 #include "vmx/vmcs_setup.h"
+#include "guest/vlapic.h"
 
 
 #define MSR_IA32_TSC            0x010
@@ -136,6 +137,9 @@ int handle_rdmsr(struct vcpu *v)
 		msr_return(v, pat_read(v));
 		return EXIT_RESUME;
 	}
+	if (vlapic_is_msr((uint32_t)v->regs.rcx))
+		return handle_apic_rdmsr(v);
+
 	if (!e) {
 		vcpu_inject_exception(v, VEC_GP, true, 0);
 		return EXIT_RESUME;
@@ -153,6 +157,8 @@ int handle_wrmsr(struct vcpu *v)
 		return efer_write(v, (v->regs.rdx << 32) | (uint32_t)v->regs.rax);
 	if ((uint32_t)v->regs.rcx == MSR_IA32_PAT && v->shadow)
 		return pat_write(v, (v->regs.rdx << 32) | (uint32_t)v->regs.rax);
+	if (vlapic_is_msr((uint32_t)v->regs.rcx))
+		return handle_apic_wrmsr(v);
 
 	if (!e || e->write == MSR_WRITE_GP) {
 		vcpu_inject_exception(v, VEC_GP, true, 0);

@@ -91,7 +91,8 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 	ok &= vmx_adjust_controls(c->procbased, CPU_HLT_EXITING |
 				  CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS |
 				  CPU_RDPMC_EXITING | CPU_MWAIT_EXITING |
-				  CPU_MONITOR_EXITING | CPU_ACTIVATE_SECONDARY,
+				  CPU_MONITOR_EXITING | CPU_ACTIVATE_SECONDARY |
+				  CPU_CR8_LOAD_EXITING | CPU_CR8_STORE_EXITING,
 				  CPU_USE_TSC_OFFSETTING, &proc);
 	if (!ok)
 		return "the CPU lacks a required pin-based or processor-based control";
@@ -367,7 +368,12 @@ static const char *vmcs_shadow_root(struct vcpu *v)
 
 const char *vmcs_create(struct vcpu *v)
 {
-	const char *why = vmcs_load_new(v);
+	const char *why;
+
+	if (v->shadow && v->boot.mode == VCPU_MODE_REAL)
+		return "it must start in real mode (a SIPI), which needs EPT "
+		       "with unrestricted guest; shadow paging cannot run it";
+	why = vmcs_load_new(v);
 
 	if (!why)
 		why = vmcs_setup_pin_proc(v);

@@ -12,7 +12,8 @@ struct idt_gate {
 
 _Static_assert(sizeof(struct idt_gate) == 8, "32-bit IDT gate");
 
-static struct idt_gate idt[32] __attribute__((aligned(8)));
+/* All 256 vectors: guests that take interrupts set gates above 31. */
+static struct idt_gate idt[256] __attribute__((aligned(8)));
 
 void idt_set_gate(unsigned int vector, uintptr_t handler)
 {

@@ -1,0 +1,516 @@
+/*
+ * The virtual local APIC's state and registers: IRR/ISR and priorities,
+ * EOI, the timer, and the register file both access forms share (see
+ * guest/vlapic_regs.h for the layout, guest/vlapic_access.c for the MMIO
+ * and MSR front ends, guest/vlapic_ipi.c for IPIs).
+ */
+#include "guest/vlapic_regs.h"
+#include "guest/guest.h"
+#include "arch/msr.h"
+#include "arch/string.h"
+#include "arch/x86.h"
+#include "vmx/vmx.h"
+
+/*
+ * Shortest timer period Keel accepts, in TSC ticks: a guest asking for a
+ * shorter one gets this. Each period costs an exit; below this the vCPU
+ * would do nothing but take timer exits.
+ */
+#define VLAPIC_MIN_PERIOD   2000
+
+struct vlapic *vlapic_of(struct vcpu *v)
+{
+	return &v->lapic;
+}
+
+bool vlapic_x2apic_mode(const struct vlapic *a)
+{
+	return a->apic_base & APIC_BASE_EXTD;
+}
+
+bool vlapic_hw_enabled(const struct vlapic *a)
+{
+	return a->apic_base & APIC_BASE_EN;
+}
+
+static bool vlapic_sw_enabled(const struct vlapic *a)
+{
+	return READ_ONCE(a->svr) & APIC_SVR_ENABLE;
+}
+
+static void vlapic_work_set(struct vlapic *a, uint32_t bits)
+{
+	__atomic_fetch_or(&a->work, bits, __ATOMIC_SEQ_CST);
+}
+
+/* Register state after power-on or INIT (SDM Vol. 3A 11.4.7.1). */
+static void vlapic_reset_regs(struct vlapic *a, uint32_t id)
+{
+	memset(a->irr, 0, sizeof(a->irr));
+	memset(a->isr, 0, sizeof(a->isr));
+	memset(a->tmr, 0, sizeof(a->tmr));
+	a->id = id;
+	a->ldr = 0;
+	a->dfr = 0xffffffff;
+	a->tpr = 0;
+	a->svr = 0xff;
+	a->esr = a->esr_pending = 0;
+	a->icr = 0;
+	for (unsigned int i = 0; i < VLAPIC_NR_LVT; i++)
+		a->lvt[i] = LVT_MASKED;
+	a->timer_icr = a->timer_dcr = 0;
+	a->timer_shift = 1;             /* DCR 0: divide by 2 */
+	a->timer_deadline = a->timer_period = a->tsc_deadline = 0;
+}
+
+void vlapic_init(struct vcpu *v)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	memset(a, 0, sizeof(*a));
+	vlapic_reset_regs(a, v->index);
+	a->apic_base = VLAPIC_BASE_DEFAULT | APIC_BASE_EN |
+		       (v->index ? 0 : APIC_BASE_BSP);
+	a->state = v->index ? VLAPIC_WAIT_SIPI : VLAPIC_RUNNING;
+}
+
+/* ---- IRR, ISR and priorities (SDM Vol. 3A 11.8.3) ---------------------- */
+
+static int highest_bit(const uint32_t *bits)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = READ_ONCE(bits[i]);
+
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+static uint32_t vlapic_ppr(const struct vlapic *a)
+{
+	int isrv = highest_bit(a->isr);
+	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
+
+	return (a->tpr & 0xf0) >= isr_class ? a->tpr : isr_class;
+}
+
+int vlapic_pending_vector(const struct vlapic *a)
+{
+	int irrv = highest_bit(a->irr);
+
+	if (irrv < 0 || ((uint32_t)irrv & 0xf0) <= (vlapic_ppr(a) & 0xf0))
+		return -1;
+	return irrv;
+}
+
+void vlapic_ack(struct vlapic *a, uint8_t vector)
+{
+	__atomic_fetch_and(&a->irr[vector / 32], ~(1u << (vector % 32)),
+			   __ATOMIC_SEQ_CST);
+	a->isr[vector / 32] |= 1u << (vector % 32);
+}
+
+void vlapic_set_tpr(struct vlapic *a, uint32_t tpr)
+{
+	a->tpr = tpr & 0xff;
+	vlapic_work_set(a, VLAPIC_WORK_EVAL);   /* a lower TPR may let one in */
+}
+
+void vlapic_unack(struct vlapic *a, uint8_t vector)
+{
+	a->isr[vector / 32] &= ~(1u << (vector % 32));
+	__atomic_fetch_or(&a->irr[vector / 32], 1u << (vector % 32),
+			  __ATOMIC_SEQ_CST);
+	vlapic_work_set(a, VLAPIC_WORK_EVAL);
+}
+
+/* EOI retires the highest-priority in-service interrupt (11.8.5). */
+static void vlapic_eoi(struct vlapic *a)
+{
+	int isrv = highest_bit(a->isr);
+
+	if (isrv < 0)
+		return;
+	a->isr[isrv / 32] &= ~(1u << (isrv % 32));
+	vlapic_work_set(a, VLAPIC_WORK_EVAL);
+}
+
+void vlapic_accept(struct vcpu *t, uint8_t vector)
+{
+	struct vlapic *a = vlapic_of(t);
+
+	if (vector < 16) {              /* reserved vectors (11.5.2) */
+		__atomic_fetch_or(&a->esr_pending, ESR_RECV_ILLEGAL,
+				  __ATOMIC_RELAXED);
+		return;
+	}
+	if (!vlapic_sw_enabled(a))
+		return;
+	__atomic_fetch_or(&a->irr[vector / 32], 1u << (vector % 32),
+			  __ATOMIC_SEQ_CST);
+	vlapic_work_set(a, VLAPIC_WORK_EVAL);
+	vlapic_kick(t);
+}
+
+/* ---- timer (SDM Vol. 3A 11.5.4) ----------------------------------------- */
+
+static unsigned int timer_mode(const struct vlapic *a)
+{
+	return (a->lvt[LVT_TIMER] & LVT_TIMER_MODE) >> LVT_TIMER_MODE_SHIFT;
+}
+
+static void timer_arm(struct vlapic *a, uint64_t deadline, uint64_t period)
+{
+	a->timer_deadline = deadline ? deadline : 1;
+	a->timer_period = period;
+	vlapic_work_set(a, VLAPIC_WORK_TIMER);
+}
+
+/* The entry path sees WORK_TIMER still set and turns the preemption
+ * timer off. */
+static void timer_stop(struct vlapic *a)
+{
+	a->timer_deadline = 0;
+	a->timer_period = 0;
+}
+
+static void timer_start_count(struct vlapic *a)
+{
+	uint64_t ticks = (uint64_t)a->timer_icr << a->timer_shift;
+
+	if (!a->timer_icr || timer_mode(a) == TIMER_TSC_DEADLINE) {
+		timer_stop(a);
+		return;
+	}
+	if (timer_mode(a) == TIMER_PERIODIC)
+		ticks = MAX(ticks, VLAPIC_MIN_PERIOD);
+	timer_arm(a, rdtsc() + ticks,
+		  timer_mode(a) == TIMER_PERIODIC ? ticks : 0);
+}
+
+static uint32_t timer_current_count(const struct vlapic *a)
+{
+	uint64_t now = rdtsc();
+
+	if (!a->timer_deadline || timer_mode(a) == TIMER_TSC_DEADLINE ||
+	    now >= a->timer_deadline)
+		return 0;
+	return (uint32_t)((a->timer_deadline - now) >> a->timer_shift);
+}
+
+void vlapic_timer_poll(struct vcpu *v, uint64_t now)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	if (!a->timer_deadline || now < a->timer_deadline)
+		return;
+	if (!(a->lvt[LVT_TIMER] & LVT_MASKED))
+		vlapic_accept(v, a->lvt[LVT_TIMER] & LVT_VECTOR);
+	if (a->timer_period) {
+		a->timer_deadline += a->timer_period;
+		if (a->timer_deadline <= now)   /* missed periods merge */
+			a->timer_deadline = now + a->timer_period;
+		return;
+	}
+	timer_stop(a);
+	a->tsc_deadline = 0;
+}
+
+/* IA32_TSC_DEADLINE: a guest TSC value; only in TSC-deadline mode. */
+static void timer_write_tsc_deadline(struct vcpu *v, uint64_t val)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	if (timer_mode(a) != TIMER_TSC_DEADLINE)
+		return;
+	a->tsc_deadline = val;
+	if (!val)
+		timer_stop(a);
+	else
+		timer_arm(a, val - v->tsc_offset, 0);
+}
+
+static void timer_write_dcr(struct vlapic *a, uint32_t val)
+{
+	uint32_t code = (val & 3) | ((val >> 1) & 4);
+
+	a->timer_dcr = val & 0xb;
+	a->timer_shift = (code + 1) & 7;        /* 0b111: divide by 1 */
+}
+
+/* ---- register writes ------------------------------------------------------ */
+
+static const uint32_t lvt_writable[VLAPIC_NR_LVT] = {
+	[LVT_CMCI]    = LVT_VECTOR | LVT_DELIVERY_MODE | LVT_MASKED,
+	[LVT_TIMER]   = LVT_VECTOR | LVT_MASKED | LVT_TIMER_MODE,
+	[LVT_THERMAL] = LVT_VECTOR | LVT_DELIVERY_MODE | LVT_MASKED,
+	[LVT_PERF]    = LVT_VECTOR | LVT_DELIVERY_MODE | LVT_MASKED,
+	[LVT_LINT0]   = LVT_VECTOR | LVT_DELIVERY_MODE | LVT_POLARITY |
+			LVT_TRIGGER_LEVEL | LVT_MASKED,
+	[LVT_LINT1]   = LVT_VECTOR | LVT_DELIVERY_MODE | LVT_POLARITY |
+			LVT_TRIGGER_LEVEL | LVT_MASKED,
+	[LVT_ERROR]   = LVT_VECTOR | LVT_MASKED,
+};
+
+static int lvt_index(unsigned int reg)
+{
+	if (reg == APIC_REG_LVT_CMCI)
+		return LVT_CMCI;
+	if (reg >= APIC_REG_LVT_TIMER && reg <= APIC_REG_LVT_ERROR)
+		return LVT_TIMER + (int)(reg - APIC_REG_LVT_TIMER);
+	return -1;
+}
+
+static bool vlapic_write_lvt(struct vcpu *v, int i, bool x2, uint32_t val)
+{
+	struct vlapic *a = vlapic_of(v);
+	uint32_t old_mode = timer_mode(a);
+
+	if (x2 && (val & ~lvt_writable[i]))
+		return false;
+	/* The timer's TSC-deadline mode needs the preemption timer. */
+	if (i == LVT_TIMER && ((val & LVT_TIMER_MODE) >> LVT_TIMER_MODE_SHIFT) ==
+	    TIMER_TSC_DEADLINE && !vmx_caps.preempt_timer)
+		val &= ~(uint32_t)LVT_TIMER_MODE;
+	val &= lvt_writable[i];
+	if (!vlapic_sw_enabled(a))
+		val |= LVT_MASKED;
+	a->lvt[i] = val;
+	/* Entering or leaving TSC-deadline mode disarms the timer (11.5.4.1). */
+	if (i == LVT_TIMER && (old_mode == TIMER_TSC_DEADLINE) !=
+	    (timer_mode(a) == TIMER_TSC_DEADLINE)) {
+		timer_stop(a);
+		a->tsc_deadline = 0;
+	}
+	return true;
+}
+
+static bool vlapic_write_svr(struct vlapic *a, bool x2, uint32_t val)
+{
+	uint32_t writable = APIC_SVR_VECTOR | APIC_SVR_ENABLE | APIC_SVR_FOCUS;
+
+	if (x2 && (val & ~writable))
+		return false;
+	a->svr = val & writable;
+	if (!(a->svr & APIC_SVR_ENABLE))         /* 11.4.7.2 */
+		for (unsigned int i = 0; i < VLAPIC_NR_LVT; i++)
+			a->lvt[i] |= LVT_MASKED;
+	return true;
+}
+
+/* Registers whose write means the same in both forms. */
+static bool vlapic_write_common(struct vcpu *v, unsigned int reg, bool x2,
+				uint32_t val)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	switch (reg) {
+	case APIC_REG_TPR:
+		if (x2 && (val & ~0xffu))
+			return false;
+		vlapic_set_tpr(a, val);
+		return true;
+	case APIC_REG_EOI:
+		if (x2 && val)
+			return false;
+		vlapic_eoi(a);
+		return true;
+	case APIC_REG_SVR:
+		return vlapic_write_svr(a, x2, val);
+	case APIC_REG_ESR:              /* a write latches the errors seen */
+		if (x2 && val)
+			return false;
+		a->esr = __atomic_exchange_n(&a->esr_pending, 0, __ATOMIC_RELAXED);
+		return true;
+	case APIC_REG_TIMER_ICR:
+		a->timer_icr = val;
+		timer_start_count(a);
+		return true;
+	case APIC_REG_TIMER_DCR:
+		if (x2 && (val & ~0xbu))
+			return false;
+		timer_write_dcr(a, val);
+		return true;
+	}
+	if (lvt_index(reg) >= 0)
+		return vlapic_write_lvt(v, lvt_index(reg), x2, val);
+	return false;
+}
+
+bool vlapic_reg_write(struct vcpu *v, unsigned int reg, bool x2, uint64_t val)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	if (x2 && reg == APIC_REG_ICR) {
+		a->icr = val & (ICR_LOW_WRITABLE | GENMASK_ULL(63, 32));
+		vlapic_send_icr(v, a->icr, true);
+		return true;
+	}
+	if (x2 && reg == APIC_REG_SELF_IPI) {
+		if (val & ~ICR_VECTOR)
+			return false;
+		vlapic_accept(v, (uint8_t)val);
+		return true;
+	}
+	if (x2 && (val >> 32))
+		return false;
+	if (!x2 && reg == APIC_REG_ICR) {
+		a->icr = (a->icr & GENMASK_ULL(63, 32)) | (val & ICR_LOW_WRITABLE);
+		vlapic_send_icr(v, a->icr, false);
+		return true;
+	}
+	if (!x2 && reg == APIC_REG_ICR_HI) {
+		a->icr = (a->icr & 0xffffffffULL) | ((val & 0xff000000ULL) << 32);
+		return true;
+	}
+	if (!x2 && reg == APIC_REG_LDR) {
+		a->ldr = (uint32_t)val & 0xff000000u;
+		return true;
+	}
+	if (!x2 && reg == APIC_REG_DFR) {
+		a->dfr = (uint32_t)val | 0x0fffffffu;
+		return true;
+	}
+	return vlapic_write_common(v, reg, x2, (uint32_t)val);
+}
+
+/* ---- register reads -------------------------------------------------------- */
+
+/* Registers that exist only in xAPIC mode (x2APIC: #GP). */
+static bool vlapic_read_xapic_only(const struct vlapic *a, unsigned int reg,
+				   uint64_t *val)
+{
+	switch (reg) {
+	case APIC_REG_APR:
+	case APIC_REG_RRD:
+		*val = 0;
+		return true;
+	case APIC_REG_DFR:
+		*val = a->dfr;
+		return true;
+	case APIC_REG_ICR_HI:
+		*val = a->icr >> 32;
+		return true;
+	}
+	return false;
+}
+
+static bool vlapic_read_common(struct vlapic *a, unsigned int reg,
+			       uint64_t *val)
+{
+	if (reg >= APIC_REG_ISR0 && reg < APIC_REG_ISR0 + 8)
+		*val = a->isr[reg - APIC_REG_ISR0];
+	else if (reg >= APIC_REG_TMR0 && reg < APIC_REG_TMR0 + 8)
+		*val = a->tmr[reg - APIC_REG_TMR0];
+	else if (reg >= APIC_REG_IRR0 && reg < APIC_REG_IRR0 + 8)
+		*val = READ_ONCE(a->irr[reg - APIC_REG_IRR0]);
+	else if (lvt_index(reg) >= 0)
+		*val = a->lvt[lvt_index(reg)];
+	else if (reg == APIC_REG_VERSION)
+		*val = APIC_VERSION;
+	else if (reg == APIC_REG_TPR)
+		*val = a->tpr;
+	else if (reg == APIC_REG_PPR)
+		*val = vlapic_ppr(a);
+	else if (reg == APIC_REG_SVR)
+		*val = a->svr;
+	else if (reg == APIC_REG_ESR)
+		*val = a->esr;
+	else if (reg == APIC_REG_TIMER_ICR)
+		*val = a->timer_icr;
+	else if (reg == APIC_REG_TIMER_CCR)
+		*val = timer_current_count(a);
+	else if (reg == APIC_REG_TIMER_DCR)
+		*val = a->timer_dcr;
+	else
+		return false;
+	return true;
+}
+
+bool vlapic_reg_read(struct vcpu *v, unsigned int reg, bool x2, uint64_t *val)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	*val = 0;
+	switch (reg) {
+	case APIC_REG_ID:
+		*val = x2 ? a->id : a->id << 24;
+		return true;
+	case APIC_REG_LDR:
+		*val = x2 ? vlapic_x2apic_ldr(a->id) : a->ldr;
+		return true;
+	case APIC_REG_ICR:
+		*val = x2 ? a->icr : (uint32_t)a->icr;
+		return true;
+	case APIC_REG_EOI:              /* write-only */
+	case APIC_REG_SELF_IPI:
+		return !x2;
+	}
+	if (!x2 && vlapic_read_xapic_only(a, reg, val))
+		return true;
+	return vlapic_read_common(a, reg, val) || !x2;
+}
+
+/* ---- MSRs Keel answers for the APIC --------------------------------------- */
+
+/* IA32_APIC_BASE (SDM Vol. 3A 11.12.5, Figure 11-27): disabled -> xAPIC
+ * -> x2APIC -> disabled; x2APIC straight back to xAPIC, disabled straight
+ * to x2APIC, and EXTD without EN are invalid. The base cannot move: the
+ * xAPIC page is registered once at 0xfee00000. */
+static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
+{
+	struct vlapic *a = vlapic_of(v);
+	uint64_t fixed = VLAPIC_BASE_DEFAULT | (a->apic_base & APIC_BASE_BSP);
+	bool en = val & APIC_BASE_EN, extd = val & APIC_BASE_EXTD;
+
+	if ((val & ~(uint64_t)(APIC_BASE_EN | APIC_BASE_EXTD)) != fixed)
+		return false;
+	if (extd && (!en || !vlapic_hw_enabled(a)))
+		return false;
+	if (vlapic_x2apic_mode(a) && en && !extd)
+		return false;
+	if (!en) {
+		vlapic_reset_regs(a, a->id);
+		vlapic_work_set(a, VLAPIC_WORK_TIMER | VLAPIC_WORK_EVAL);
+	}
+	a->apic_base = val;
+	return true;
+}
+
+bool vlapic_is_msr(uint32_t msr)
+{
+	return msr == MSR_IA32_APIC_BASE || msr == MSR_IA32_TSC_DEADLINE ||
+	       (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST);
+}
+
+bool vlapic_rdmsr(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	if (msr == MSR_IA32_APIC_BASE) {
+		*val = a->apic_base;
+		return true;
+	}
+	if (msr == MSR_IA32_TSC_DEADLINE) {
+		*val = timer_mode(a) == TIMER_TSC_DEADLINE ? a->tsc_deadline : 0;
+		return vmx_caps.preempt_timer;
+	}
+	if (!vlapic_x2apic_mode(a) || msr - MSR_X2APIC_FIRST >= APIC_NR_REGS)
+		return false;
+	return vlapic_reg_read(v, msr - MSR_X2APIC_FIRST, true, val);
+}
+
+bool vlapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	if (msr == MSR_IA32_APIC_BASE)
+		return vlapic_write_apic_base(v, val);
+	if (msr == MSR_IA32_TSC_DEADLINE) {
+		timer_write_tsc_deadline(v, val);
+		return vmx_caps.preempt_timer;
+	}
+	if (!vlapic_x2apic_mode(vlapic_of(v)) ||
+	    msr - MSR_X2APIC_FIRST >= APIC_NR_REGS)
+		return false;
+	return vlapic_reg_write(v, msr - MSR_X2APIC_FIRST, true, val);
+}

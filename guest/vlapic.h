@@ -1,0 +1,112 @@
+/*
+ * A virtual local APIC per vCPU (SDM Vol. 3A Chapter 11): registers in
+ * xAPIC (MMIO page at 0xfee00000) and x2APIC (MSRs 0x800-0x8ff) form, the
+ * timer (one-shot, periodic, TSC-deadline), IPIs between the vCPUs of one
+ * guest, and INIT/SIPI start-up of secondary vCPUs.
+ *
+ *   sender (any vCPU of the guest)          target vCPU (its own CPU)
+ *   ICR write / timer / self IPI
+ *     vlapic_accept: IRR bit (atomic),  -->  exit (the kick IPI forces one)
+ *     work |= EVAL (atomic), kick CPU         vmx_exit_handler tests `work`
+ *                                             vlapic_before_entry:
+ *                                               IRR -> ISR, VM-entry
+ *                                               interruption info, or an
+ *                                               interrupt-window exit
+ *
+ * Only the owning vCPU writes its registers; other vCPUs touch IRR, `work`,
+ * `init_seen` and `sipi` with atomic operations only.
+ *
+ * Timer frequency: the APIC timer counts guest TSC ticks divided by the
+ * divide configuration (divide by 1 counts at the TSC rate). A guest
+ * should assume that the timer's input clock is the TSC frequency, which
+ * Keel gives in CPUID leaf 0x40000010 (EAX = TSC kHz, EBX = APIC timer
+ * input kHz, the same value).
+ */
+#ifndef KEEL_GUEST_VLAPIC_H
+#define KEEL_GUEST_VLAPIC_H
+
+#include "arch/compiler.h"
+
+#define VLAPIC_BASE_DEFAULT     0xfee00000ULL
+#define VLAPIC_PAGE_SIZE        4096
+
+/* Local vector table entries, in an order of Keel's own. */
+enum vlapic_lvt {
+	LVT_CMCI, LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1,
+	LVT_ERROR, VLAPIC_NR_LVT,
+};
+
+/* Bits of struct vlapic.work: what the entry path must do. */
+#define VLAPIC_WORK_EVAL    BIT_ULL(0)  /* IRR, PPR or IF window changed */
+#define VLAPIC_WORK_TIMER   BIT_ULL(1)  /* timer armed (or being disarmed) */
+#define VLAPIC_WORK_INJECTED BIT_ULL(2) /* an interrupt was injected: check
+					   that its delivery completed */
+
+/* struct vlapic.state */
+#define VLAPIC_RUNNING      0
+#define VLAPIC_WAIT_SIPI    1           /* secondary vCPU before its SIPI */
+
+#define VLAPIC_SIPI_VALID   BIT_ULL(8)  /* in struct vlapic.sipi */
+
+struct vcpu;
+struct guest;
+struct cpuid_regs;
+
+struct vlapic {
+	uint32_t work;                  /* VLAPIC_WORK_*, atomic */
+	uint32_t irr[8];                /* atomic: other vCPUs set bits */
+	uint32_t isr[8], tmr[8];
+	uint64_t apic_base;             /* IA32_APIC_BASE as the guest sees it */
+	uint32_t id, ldr, dfr, tpr, svr, esr, esr_pending;
+	uint64_t icr;
+	uint32_t lvt[VLAPIC_NR_LVT];
+	uint32_t timer_icr, timer_dcr;
+	unsigned int timer_shift;       /* log2 of the divide value */
+	uint64_t timer_deadline;        /* host TSC when it fires; 0: not armed */
+	uint64_t timer_period;          /* host TSC ticks (periodic mode) */
+	uint64_t tsc_deadline;          /* IA32_TSC_DEADLINE, guest TSC */
+	bool window_on;                 /* interrupt-window exiting is set */
+	bool ptimer_on;                 /* the VMX-preemption timer is active */
+	uint32_t state;                 /* VLAPIC_RUNNING / _WAIT_SIPI */
+	uint32_t init_seen;             /* atomic: INIT received while waiting */
+	uint32_t sipi;                  /* atomic: VLAPIC_SIPI_VALID | vector */
+};
+
+/* Power-on state (vCPU 0 runs, the others wait for a SIPI). */
+void vlapic_init(struct vcpu *v);
+/* Registers the xAPIC page of guest g (if it is above its RAM). */
+int vlapic_mmio_init(struct guest *g);
+
+/* Makes `vector` pending in t's IRR and has t look at it (from any vCPU
+ * of the same guest). */
+void vlapic_accept(struct vcpu *t, uint8_t vector);
+/* Highest IRR vector above the processor priority, or -1. */
+int vlapic_pending_vector(const struct vlapic *a);
+/* Moves `vector` from IRR to ISR (the interrupt is being delivered),
+ * and back (its delivery has to wait). */
+void vlapic_ack(struct vlapic *a, uint8_t vector);
+void vlapic_unack(struct vlapic *a, uint8_t vector);
+/* Sets the task priority (CR8 writes). */
+void vlapic_set_tpr(struct vlapic *a, uint32_t tpr);
+/* Fires the timer if its deadline (host TSC) has passed. */
+void vlapic_timer_poll(struct vcpu *v, uint64_t now);
+
+/* x2APIC MSRs, IA32_APIC_BASE and IA32_TSC_DEADLINE: is it one of them,
+ * and the access (false: the guest gets #GP). */
+bool vlapic_is_msr(uint32_t msr);
+bool vlapic_rdmsr(struct vcpu *v, uint32_t msr, uint64_t *val);
+bool vlapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t val);
+
+/* CPUID answers that describe the APIC, the timer and the topology: r
+ * adjusted for the leaves vlapic_cpuid_leaf() names (the others never
+ * need the call: CPUID is a hot exit). */
+#define VLAPIC_CPUID_TIMING     0x40000010
+static inline bool vlapic_cpuid_leaf(uint32_t leaf)
+{
+	return leaf == 1 || leaf == 6 || leaf == 0xb ||
+	       leaf == VLAPIC_CPUID_TIMING;
+}
+struct cpuid_regs vlapic_cpuid(const struct vcpu *v, uint32_t leaf,
+			       uint32_t sub, struct cpuid_regs r);
+
+#endif

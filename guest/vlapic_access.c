@@ -1,0 +1,118 @@
+/*
+ * The virtual local APIC's front ends other than MSRs: the xAPIC page
+ * (MMIO through the instruction emulator) and the CPUID leaves that
+ * describe the APIC, its timer and the guest's topology.
+ */
+#include "guest/vlapic_regs.h"
+#include "guest/guest.h"
+#include "guest/mmio.h"
+#include "arch/percpu.h"
+#include "arch/string.h"
+#include "arch/tsc.h"
+#include "arch/x86.h"
+#include "vmx/vmx.h"
+
+#define CPUID1_ECX_TSC_DEADLINE BIT_ULL(24)
+#define CPUID6_EAX_ARAT         BIT_ULL(2)      /* APIC timer always runs */
+#define CPUID_LEAF_TOPOLOGY     0xb
+#define  TOPO_LEVEL_SMT         1
+#define  TOPO_LEVEL_CORE        2
+
+/* The page answers only in xAPIC mode; registers are 32 bits wide at
+ * 16-byte boundaries (SDM Vol. 3A 11.4.1), other accesses read 0 and
+ * writes to them are dropped. */
+static bool vlapic_mmio_reg(struct vlapic *a, uint64_t off, unsigned int len,
+			    unsigned int *reg)
+{
+	*reg = (unsigned int)(off >> 4);
+	return vlapic_hw_enabled(a) && !vlapic_x2apic_mode(a) && len == 4 &&
+	       (off & 15) == 0;
+}
+
+static void vlapic_mmio_read(struct guest *g, void *opaque, uint64_t off,
+			     void *buf, unsigned int len)
+{
+	struct vcpu *v = this_cpu()->vcpu;
+	uint64_t val = 0;
+	uint32_t val32;
+	unsigned int reg;
+
+	(void)g, (void)opaque;
+	memset(buf, 0, len);
+	if (!vlapic_mmio_reg(vlapic_of(v), off, len, &reg))
+		return;
+	vlapic_reg_read(v, reg, false, &val);
+	val32 = (uint32_t)val;
+	memcpy(buf, &val32, 4);
+}
+
+static void vlapic_mmio_write(struct guest *g, void *opaque, uint64_t off,
+			      const void *buf, unsigned int len)
+{
+	struct vcpu *v = this_cpu()->vcpu;
+	uint32_t val;
+	unsigned int reg;
+
+	(void)g, (void)opaque;
+	if (!vlapic_mmio_reg(vlapic_of(v), off, len, &reg))
+		return;
+	memcpy(&val, buf, 4);
+	vlapic_reg_write(v, reg, false, val);
+}
+
+/* A guest whose RAM reaches the APIC page has x2APIC only. */
+int vlapic_mmio_init(struct guest *g)
+{
+	if (g->mem_size > VLAPIC_BASE_DEFAULT)
+		return 0;
+	return mmio_register(g, &(struct mmio_region){
+		.gpa = VLAPIC_BASE_DEFAULT, .size = VLAPIC_PAGE_SIZE,
+		.read = vlapic_mmio_read, .write = vlapic_mmio_write });
+}
+
+/* Leaf 0xb: each vCPU is one core of one package (SDM Vol. 2A, CPUID). */
+static struct cpuid_regs vlapic_cpuid_topology(const struct vcpu *v,
+					       uint32_t sub)
+{
+	struct cpuid_regs r = { 0, 0, sub & 0xff, v->lapic.id };
+	uint32_t n = v->guest->nr_vcpus, shift = 0;
+
+	while ((1u << shift) < n)
+		shift++;
+	if (sub == 0) {
+		r.ebx = 1;
+		r.ecx |= TOPO_LEVEL_SMT << 8;
+	} else if (sub == 1) {
+		r.eax = shift;
+		r.ebx = n;
+		r.ecx |= TOPO_LEVEL_CORE << 8;
+	}
+	return r;
+}
+
+struct cpuid_regs vlapic_cpuid(const struct vcpu *v, uint32_t leaf,
+			       uint32_t sub, struct cpuid_regs r)
+{
+	switch (leaf) {
+	case 1:
+		r.ebx = (r.ebx & 0xffff) | (v->lapic.id << 24) |
+			((v->guest->nr_vcpus & 0xff) << 16);
+		r.ecx |= (uint32_t)CPUID1_ECX_X2APIC;
+		r.ecx &= ~(uint32_t)CPUID1_ECX_TSC_DEADLINE;
+		if (vmx_caps.preempt_timer)
+			r.ecx |= (uint32_t)CPUID1_ECX_TSC_DEADLINE;
+		r.edx |= (uint32_t)CPUID1_EDX_APIC;
+		break;
+	case 6:
+		r.eax |= (uint32_t)CPUID6_EAX_ARAT;
+		break;
+	case CPUID_LEAF_TOPOLOGY:
+		r = vlapic_cpuid_topology(v, sub);
+		break;
+	case VLAPIC_CPUID_TIMING:
+		r = (struct cpuid_regs){ (uint32_t)tsc_khz, (uint32_t)tsc_khz,
+					 0, 0 };
+		break;
+	}
+	return r;
+}

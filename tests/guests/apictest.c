@@ -1,0 +1,785 @@
+/*
+ * apictest: the virtual local APIC Keel gives each vCPU.
+ *
+ * Command line test=up (one vCPU):
+ *   CPUID (APIC, x2APIC, TSC-deadline, APIC ID, topology, timing leaf);
+ *   xAPIC through the MMIO page: ID, version, TPR/PPR, SVR, LVT masks,
+ *   self IPI held in IRR while IF = 0, a one-shot timer that wakes HLT;
+ *   x2APIC through MSRs: the same registers, #GP on reserved MSRs, on
+ *   writes to read-only ones and on reads of write-only ones, SELF IPI,
+ *   TPR holding back a lower-priority vector, nested interrupts and EOI
+ *   retiring the highest in-service vector, a periodic timer stopped
+ *   after exactly five interrupts, TSC-deadline mode, a masked timer.
+ *
+ * Built 64-bit too (apictest64.elf, elf64): the same x2APIC checks plus
+ * CR8 as the TPR; the xAPIC page is not in the elf64 guest's page tables.
+ *
+ * Command line test=smp (two vCPUs, 32-bit): the BSP starts the AP with
+ * INIT-SIPI-SIPI at a real-mode trampoline (0x7000) that switches to
+ * protected mode; the AP counts itself in a shared counter, prints, sends
+ * an IPI to the BSP and waits in HLT for the BSP's IPIs (physical, logical,
+ * all-but-self and all-including-self).
+ *
+ * Interrupt counts are asserted, never times: the TSC figures printed are
+ * for reading only.
+ */
+#include "guest.h"
+
+#define APIC_MMIO           0xfee00000u
+#define MSR_APIC_BASE       0x1b
+#define  APIC_BASE_BSP      (1u << 8)
+#define  APIC_BASE_EXTD     (1u << 10)
+#define  APIC_BASE_EN       (1u << 11)
+#define MSR_TSC_DEADLINE    0x6e0
+#define X2APIC_MSR(off)     (0x800u + ((off) >> 4))
+
+/* xAPIC register offsets (SDM Vol. 3A Table 11-1). */
+#define APIC_ID             0x020
+#define APIC_VERSION        0x030
+#define APIC_TPR            0x080
+#define APIC_PPR            0x0a0
+#define APIC_EOI            0x0b0
+#define APIC_LDR            0x0d0
+#define APIC_SVR            0x0f0
+#define APIC_ISR            0x100
+#define APIC_IRR            0x200
+#define APIC_ICR            0x300
+#define APIC_LVT_TIMER      0x320
+#define APIC_LVT_THERMAL    0x330
+#define APIC_LVT_LINT0      0x350
+#define APIC_TIMER_ICR      0x380
+#define APIC_TIMER_CCR      0x390
+#define APIC_TIMER_DCR      0x3e0
+#define APIC_SELF_IPI       0x3f0
+
+#define LVT_MASKED          (1u << 16)
+#define LVT_PERIODIC        (1u << 17)
+#define LVT_TSC_DEADLINE    (2u << 17)
+#define DCR_DIVIDE_1        0xb
+#define ICR_INIT            (5u << 8)
+#define ICR_STARTUP         (6u << 8)
+#define ICR_LOGICAL         (1u << 11)
+#define ICR_ASSERT          (1u << 14)
+#define ICR_LEVEL           (1u << 15)
+#define ICR_SELF            (1u << 18)
+#define ICR_ALL             (2u << 18)
+#define ICR_ALL_BUT_SELF    (3u << 18)
+
+#define CPUID1_EDX_APIC     (1u << 9)
+#define CPUID1_ECX_X2APIC   (1u << 21)
+#define CPUID1_ECX_TSC_DL   (1u << 24)
+#define EXIT_REASON_HLT     12
+
+/* Vectors: their priority class is the high nibble. */
+#define VEC_LOW             0x40
+#define VEC_XAPIC_SELF      0x41
+#define VEC_TIMER           0x50
+#define VEC_TO_BSP          0x60
+#define VEC_TO_AP           0x62
+#define VEC_ALL_BUT_SELF    0x63
+#define VEC_ALL             0x64
+#define VEC_HIGH            0x80
+
+#define WAIT_TICKS          200000000ULL    /* a failure bound, not a time */
+#define TRAMPOLINE_PA       0x7000
+#define NR_CPUS             2
+
+static bool x2mode;                 /* the BSP's APIC mode */
+
+/* ---- interrupt entry ------------------------------------------------------ */
+
+/* One stub per vector used: save the registers a C call may clobber,
+ * call irq_entry(vector). */
+#if GUEST_BITS == 32
+__asm__(
+	".text\n"
+	".macro irq_stub vec\n"
+	"irq_stub_\\vec:\n"
+	"	pushal\n"
+	"	cld\n"
+	"	pushl $\\vec\n"
+	"	call irq_entry\n"
+	"	addl $4, %esp\n"
+	"	popal\n"
+	"	iret\n"
+	".endm\n");
+#else
+/* The CPU leaves RSP 16-byte aligned minus 40 (SDM Vol. 3A 6.14.2); nine
+ * pushes make the call's alignment right. */
+__asm__(
+	".text\n"
+	".macro irq_stub vec\n"
+	"irq_stub_\\vec:\n"
+	"	push %rax; push %rcx; push %rdx; push %rsi; push %rdi\n"
+	"	push %r8; push %r9; push %r10; push %r11\n"
+	"	cld\n"
+	"	mov $\\vec, %edi\n"
+	"	call irq_entry\n"
+	"	pop %r11; pop %r10; pop %r9; pop %r8\n"
+	"	pop %rdi; pop %rsi; pop %rdx; pop %rcx; pop %rax\n"
+	"	iretq\n"
+	".endm\n");
+#endif
+__asm__(
+	".text\n"
+	".irp v, 0x40,0x41,0x50,0x60,0x62,0x63,0x64,0x80\n"
+	"	irq_stub \\v\n"
+	".endr\n"
+	".section .rodata\n"
+	".balign 8\n"
+	"irq_stub_table:\n"
+	".irp v, 0x40,0x41,0x50,0x60,0x62,0x63,0x64,0x80\n"
+	"	" ASM_PTR " irq_stub_\\v\n"
+	".endr\n"
+	".text\n");
+
+extern const uintptr_t irq_stub_table[];
+static const uint8_t irq_vectors[] = {
+	VEC_LOW, VEC_XAPIC_SELF, VEC_TIMER, VEC_TO_BSP, VEC_TO_AP,
+	VEC_ALL_BUT_SELF, VEC_ALL, VEC_HIGH,
+};
+
+static volatile uint32_t irq_count[NR_CPUS][256];
+static volatile uint64_t irq_tsc[256];          /* TSC in the last handler */
+typedef void irq_hook_fn(unsigned int cpu, unsigned int vector);
+static irq_hook_fn *volatile irq_hook[256];     /* instead of a plain EOI */
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t val)
+{
+	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)val),
+			 "d"((uint32_t)(val >> 32)) : "memory");
+}
+
+static unsigned int cpu_index(void)
+{
+	return cpuid(1, 0).ebx >> 24;
+}
+
+static uint32_t apic_read(uint32_t off)
+{
+	if (x2mode)
+		return (uint32_t)rdmsr(X2APIC_MSR(off));
+	return *(volatile uint32_t *)(uintptr_t)(APIC_MMIO + off);
+}
+
+static void apic_write(uint32_t off, uint32_t val)
+{
+	if (x2mode)
+		wrmsr(X2APIC_MSR(off), val);
+	else
+		*(volatile uint32_t *)(uintptr_t)(APIC_MMIO + off) = val;
+}
+
+/* The AP always runs in x2APIC mode. */
+static void apic_eoi(unsigned int cpu)
+{
+	if (cpu)
+		wrmsr(X2APIC_MSR(APIC_EOI), 0);
+	else
+		apic_write(APIC_EOI, 0);
+}
+
+__attribute__((used)) void irq_entry(uint32_t vector);
+__attribute__((used)) void irq_entry(uint32_t vector)
+{
+	unsigned int cpu = cpu_index() & (NR_CPUS - 1);
+
+	irq_tsc[vector] = rdtsc_ordered();
+	irq_count[cpu][vector]++;
+	if (irq_hook[vector])
+		irq_hook[vector](cpu, vector);
+	else
+		apic_eoi(cpu);
+}
+
+static void irq_init(void)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(irq_vectors); i++)
+		idt_set_gate(irq_vectors[i], irq_stub_table[i]);
+	idt_load();
+}
+
+/* Waits with interrupts on until irq_count[cpu][vector] reaches `want`;
+ * with `halt`, in HLT (each wake-up is an interrupt). */
+static bool wait_count(unsigned int cpu, unsigned int vector, uint32_t want,
+		       bool halt)
+{
+	uint64_t end = rdtsc_ordered() + WAIT_TICKS;
+
+	while (irq_count[cpu][vector] < want) {
+		if (rdtsc_ordered() > end)
+			return false;
+		if (halt)
+			__asm__ volatile("sti; hlt; cli" ::: "memory");
+		else
+			__asm__ volatile("sti; pause; cli" ::: "memory");
+	}
+	return true;
+}
+
+/* Lets `ticks` pass with interrupts on. */
+static void spin_ticks(uint64_t ticks)
+{
+	uint64_t end = rdtsc_ordered() + ticks;
+
+	while (rdtsc_ordered() < end)
+		__asm__ volatile("sti; pause; cli" ::: "memory");
+}
+
+static __attribute__((unused)) bool isr_bit(unsigned int vector)
+{
+	return apic_read(APIC_ISR + (vector / 32) * 0x10) & (1u << (vector % 32));
+}
+
+static bool irr_bit(unsigned int vector)
+{
+	return apic_read(APIC_IRR + (vector / 32) * 0x10) & (1u << (vector % 32));
+}
+
+/* ---- CPUID ----------------------------------------------------------------- */
+
+static bool has_tsc_deadline;
+
+static void test_cpuid(unsigned int nr_cpus)
+{
+	struct cpuid_regs l1 = cpuid(1, 0), t0 = cpuid(0xb, 0),
+			  t1 = cpuid(0xb, 1), hv = cpuid(0x40000000, 0),
+			  timing = cpuid(0x40000010, 0);
+
+	printf("cpuid: apic %u x2apic %u tsc-deadline %u apic id %u, "
+	       "leaf 0xb: %u vcpus, tsc %u kHz, apic timer %u kHz\n",
+	       !!(l1.edx & CPUID1_EDX_APIC), !!(l1.ecx & CPUID1_ECX_X2APIC),
+	       !!(l1.ecx & CPUID1_ECX_TSC_DL), l1.ebx >> 24, t1.ebx,
+	       timing.eax, timing.ebx);
+	has_tsc_deadline = l1.ecx & CPUID1_ECX_TSC_DL;
+	EXPECT(l1.edx & CPUID1_EDX_APIC);
+	EXPECT(l1.ecx & CPUID1_ECX_X2APIC);
+	EXPECT_EQ(l1.ebx >> 24, 0);
+	EXPECT_EQ(t0.edx, 0);
+	EXPECT_EQ((t0.ecx >> 8) & 0xff, 1);     /* SMT level */
+	EXPECT_EQ(t1.ebx, nr_cpus);
+	EXPECT_EQ((t1.ecx >> 8) & 0xff, 2);     /* core level */
+	EXPECT(hv.eax >= 0x40000010);
+	EXPECT(timing.eax != 0);
+	EXPECT_EQ(timing.ebx, timing.eax);
+}
+
+/* ---- xAPIC through the MMIO page ------------------------------------------- */
+#if GUEST_BITS == 32
+
+static void test_xapic_regs(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE), v;
+
+	printf("xapic: IA32_APIC_BASE %#llx, id %#x, version %#x, svr %#x, "
+	       "lvt timer %#x\n", (unsigned long long)base, apic_read(APIC_ID),
+	       apic_read(APIC_VERSION), apic_read(APIC_SVR),
+	       apic_read(APIC_LVT_TIMER));
+	EXPECT_EQ(base, APIC_MMIO | APIC_BASE_EN | APIC_BASE_BSP);
+	EXPECT_EQ(apic_read(APIC_ID), 0);
+	EXPECT_EQ(apic_read(APIC_VERSION) & 0xff, 0x14);
+	EXPECT_EQ((apic_read(APIC_VERSION) >> 16) & 0xff, 6);
+	EXPECT_EQ(apic_read(APIC_SVR), 0xff);
+	EXPECT_EQ(apic_read(APIC_LVT_TIMER), LVT_MASKED);
+	EXPECT_EQ(apic_read(APIC_LVT_LINT0), LVT_MASKED);
+	/* The x2APIC MSRs do not exist in xAPIC mode. */
+	EXPECT(!rdmsr_safe(X2APIC_MSR(APIC_ID), &v));
+	EXPECT_EQ(trap_last.vector, VEC_GP);
+	/* A software-disabled APIC keeps LVTs masked. */
+	apic_write(APIC_LVT_LINT0, 0x700);
+	EXPECT_EQ(apic_read(APIC_LVT_LINT0), 0x700 | LVT_MASKED);
+	apic_write(APIC_SVR, 0x1ff);
+	EXPECT_EQ(apic_read(APIC_SVR), 0x1ff);
+	apic_write(APIC_LVT_LINT0, 0x700 | LVT_MASKED);
+	EXPECT_EQ(apic_read(APIC_LVT_LINT0), 0x700 | LVT_MASKED);
+	apic_write(APIC_LVT_TIMER, 0xfff00000u | LVT_MASKED | VEC_TIMER);
+	EXPECT_EQ(apic_read(APIC_LVT_TIMER), LVT_MASKED | VEC_TIMER);
+	apic_write(APIC_TPR, 0x20);
+	EXPECT_EQ(apic_read(APIC_TPR), 0x20);
+	EXPECT_EQ(apic_read(APIC_PPR), 0x20);
+	apic_write(APIC_TPR, 0);
+}
+
+/* Self IPI through the ICR: held in IRR while IF = 0, taken after STI. */
+static void test_xapic_self_ipi(void)
+{
+	bool pending;
+
+	__asm__ volatile("cli");
+	apic_write(APIC_ICR, ICR_SELF | VEC_XAPIC_SELF);
+	pending = irr_bit(VEC_XAPIC_SELF);
+	EXPECT(pending);
+	EXPECT_EQ(irq_count[0][VEC_XAPIC_SELF], 0);
+	__asm__ volatile("sti; nop; cli" ::: "memory");
+	printf("xapic: self IPI held in IRR with IF=0: %s, delivered after "
+	       "STI: %u\n", pending ? "yes" : "no",
+	       irq_count[0][VEC_XAPIC_SELF]);
+	EXPECT_EQ(irq_count[0][VEC_XAPIC_SELF], 1);
+	EXPECT(!irr_bit(VEC_XAPIC_SELF));
+	EXPECT(!isr_bit(VEC_XAPIC_SELF));
+}
+
+#endif
+
+/* One-shot timer, divide by 1, waited for in HLT. */
+static void test_oneshot(void)
+{
+	long hlt_before = hc_counter(EXIT_REASON_HLT);
+	uint32_t ccr;
+	uint64_t t0;
+	bool woke;
+
+	apic_write(APIC_TIMER_DCR, DCR_DIVIDE_1);
+	apic_write(APIC_LVT_TIMER, VEC_TIMER);
+	t0 = rdtsc_ordered();
+	apic_write(APIC_TIMER_ICR, 300000);
+	ccr = apic_read(APIC_TIMER_CCR);
+	EXPECT(ccr > 0 && ccr < 300000);
+	woke = wait_count(0, VEC_TIMER, 1, true);
+	EXPECT(woke);
+	spin_ticks(1000000);            /* more than three times the count */
+	printf("%s: one-shot timer: %u interrupt (%llu ticks after arming), "
+	       "current count then %u, %ld HLT exits\n",
+	       x2mode ? "x2apic" : "xapic", irq_count[0][VEC_TIMER],
+	       (unsigned long long)(irq_tsc[VEC_TIMER] - t0),
+	       apic_read(APIC_TIMER_CCR), hc_counter(EXIT_REASON_HLT) - hlt_before);
+	EXPECT_EQ(irq_count[0][VEC_TIMER], 1);
+	EXPECT_EQ(apic_read(APIC_TIMER_CCR), 0);
+	EXPECT(hc_counter(EXIT_REASON_HLT) > hlt_before);
+	EXPECT(irq_tsc[VEC_TIMER] - t0 >= 300000);
+}
+
+/* ---- x2APIC through MSRs ---------------------------------------------------- */
+
+static void test_x2apic_enable(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE), v;
+
+	wrmsr(MSR_APIC_BASE, base | APIC_BASE_EXTD);
+	x2mode = true;
+	EXPECT_EQ(rdmsr(MSR_APIC_BASE), base | APIC_BASE_EXTD);
+	/* x2APIC straight back to xAPIC is invalid (SDM Vol. 3A 11.12.5). */
+	EXPECT(!wrmsr_safe(MSR_APIC_BASE, base));
+	EXPECT_EQ(trap_last.vector, VEC_GP);
+#if GUEST_BITS == 32
+	/* The page does not answer in x2APIC mode. */
+	v = *(volatile uint32_t *)(uintptr_t)(APIC_MMIO + APIC_VERSION);
+	EXPECT_EQ(v, 0);
+#else
+	(void)v;
+	apic_write(APIC_SVR, 0x1ff);
+#endif
+}
+
+static void test_x2apic_regs(void)
+{
+	static const uint32_t reserved[] = { 0x801, 0x804, 0x807, 0x809, 0x80c,
+					     0x80e, 0x831, 0x840, 0x8ff };
+	unsigned int gp = 0;
+	uint64_t v;
+
+	printf("x2apic: id %u, version %#x, ldr %#x, svr %#x\n",
+	       apic_read(APIC_ID), apic_read(APIC_VERSION), apic_read(APIC_LDR),
+	       apic_read(APIC_SVR));
+	EXPECT_EQ(apic_read(APIC_ID), 0);
+	EXPECT_EQ(apic_read(APIC_VERSION) & 0xff, 0x14);
+	EXPECT_EQ(apic_read(APIC_LDR), 1);      /* cluster 0, bit 0 */
+	EXPECT_EQ(apic_read(APIC_SVR), 0x1ff);  /* kept across the switch */
+	apic_write(APIC_TPR, 0x30);
+	EXPECT_EQ(apic_read(APIC_TPR), 0x30);
+	apic_write(APIC_TPR, 0);
+	apic_write(APIC_LVT_THERMAL, LVT_MASKED | 0x33);
+	EXPECT_EQ(apic_read(APIC_LVT_THERMAL), LVT_MASKED | 0x33);
+	for (unsigned int i = 0; i < ARRAY_SIZE(reserved); i++) {
+		bool faulted = !rdmsr_safe(reserved[i], &v);
+
+		gp += faulted && trap_last.vector == VEC_GP;
+		EXPECT(faulted);
+	}
+	EXPECT(!wrmsr_safe(X2APIC_MSR(APIC_ID), 5));           /* read-only */
+	EXPECT(!wrmsr_safe(X2APIC_MSR(APIC_VERSION), 0));
+	EXPECT(!rdmsr_safe(X2APIC_MSR(APIC_EOI), &v));         /* write-only */
+	EXPECT(!rdmsr_safe(X2APIC_MSR(APIC_SELF_IPI), &v));
+	EXPECT(!wrmsr_safe(X2APIC_MSR(APIC_EOI), 1));          /* must be 0 */
+	EXPECT(!wrmsr_safe(X2APIC_MSR(APIC_TPR), 0x100));      /* reserved bits */
+	EXPECT(!wrmsr_safe(X2APIC_MSR(APIC_LVT_THERMAL), 1u << 20));
+	EXPECT(!wrmsr_safe(X2APIC_MSR(APIC_SVR), 0x1ffull << 32));
+	EXPECT_EQ(trap_last.vector, VEC_GP);
+	printf("x2apic: %u of %u reserved MSRs raise #GP\n", gp,
+	       (unsigned int)ARRAY_SIZE(reserved));
+	EXPECT_EQ(gp, ARRAY_SIZE(reserved));
+}
+
+/* SELF IPI, and TPR holding back a vector of a lower priority class. */
+static void test_x2apic_tpr(void)
+{
+	bool held;
+
+	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_LOW);
+	EXPECT_EQ(irq_count[0][VEC_LOW], 0);    /* IF = 0 here */
+	__asm__ volatile("sti; nop; cli" ::: "memory");
+	EXPECT_EQ(irq_count[0][VEC_LOW], 1);
+	apic_write(APIC_TPR, 0x50);
+	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_LOW);
+	spin_ticks(100000);
+	held = irq_count[0][VEC_LOW] == 1 && irr_bit(VEC_LOW);
+	apic_write(APIC_TPR, 0);
+	__asm__ volatile("sti; nop; cli" ::: "memory");
+	printf("x2apic: self IPI %u; with TPR 0x50 vector 0x40 held in IRR: %s, "
+	       "taken after TPR 0: %u\n", 1, held ? "yes" : "no",
+	       irq_count[0][VEC_LOW] - 1);
+	EXPECT(held);
+	EXPECT_EQ(irq_count[0][VEC_LOW], 2);
+}
+
+/* Nested interrupts: 0x80 arrives while 0x40 is in service. */
+static volatile uint32_t isr_outer, ppr_outer, isr_inner_lo, isr_inner_hi,
+			 isr_after_lo, isr_after_hi;
+
+static void hook_high(unsigned int cpu, unsigned int vector)
+{
+	(void)vector;
+	isr_inner_lo = apic_read(APIC_ISR + 0x20);
+	isr_inner_hi = apic_read(APIC_ISR + 0x40);
+	apic_eoi(cpu);
+}
+
+static void hook_low_nesting(unsigned int cpu, unsigned int vector)
+{
+	(void)vector;
+	isr_outer = apic_read(APIC_ISR + 0x20);
+	ppr_outer = apic_read(APIC_PPR);
+	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_HIGH);
+	__asm__ volatile("sti; nop; cli" ::: "memory");
+	isr_after_lo = apic_read(APIC_ISR + 0x20);
+	isr_after_hi = apic_read(APIC_ISR + 0x40);
+	apic_eoi(cpu);
+}
+
+static void test_x2apic_nested_eoi(void)
+{
+	irq_hook[VEC_LOW] = hook_low_nesting;
+	irq_hook[VEC_HIGH] = hook_high;
+	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_LOW);
+	__asm__ volatile("sti; nop; cli" ::: "memory");
+	irq_hook[VEC_LOW] = NULL;
+	irq_hook[VEC_HIGH] = NULL;
+	printf("x2apic: nested: ISR in 0x40 %#x (PPR %#x), in 0x80 %#x/%#x, "
+	       "after its EOI %#x/%#x, at the end %#x/%#x\n", isr_outer,
+	       ppr_outer, isr_inner_lo, isr_inner_hi, isr_after_lo,
+	       isr_after_hi, apic_read(APIC_ISR + 0x20), apic_read(APIC_ISR + 0x40));
+	EXPECT_EQ(irq_count[0][VEC_HIGH], 1);
+	EXPECT_EQ(isr_outer, 1);
+	EXPECT_EQ(ppr_outer, VEC_LOW);
+	EXPECT_EQ(isr_inner_lo, 1);
+	EXPECT_EQ(isr_inner_hi, 1);
+	EXPECT_EQ(isr_after_lo, 1);             /* EOI retired 0x80 only */
+	EXPECT_EQ(isr_after_hi, 0);
+	EXPECT_EQ(apic_read(APIC_ISR + 0x20), 0);
+	EXPECT_EQ(apic_read(APIC_ISR + 0x40), 0);
+}
+
+/* Periodic timer: the handler stops it at the fifth interrupt. */
+#define PERIODIC_STOP_AT    5
+static volatile uint64_t periodic_first_tsc;
+
+static void hook_periodic(unsigned int cpu, unsigned int vector)
+{
+	if (irq_count[cpu][vector] == 1)
+		periodic_first_tsc = irq_tsc[vector];
+	if (irq_count[cpu][vector] == PERIODIC_STOP_AT)
+		apic_write(APIC_TIMER_ICR, 0);
+	apic_eoi(cpu);
+}
+
+static void test_x2apic_periodic(void)
+{
+	bool done;
+
+	irq_count[0][VEC_TIMER] = 0;
+	irq_hook[VEC_TIMER] = hook_periodic;
+	apic_write(APIC_TIMER_DCR, DCR_DIVIDE_1);
+	apic_write(APIC_LVT_TIMER, LVT_PERIODIC | VEC_TIMER);
+	apic_write(APIC_TIMER_ICR, 200000);
+	done = wait_count(0, VEC_TIMER, PERIODIC_STOP_AT, true);
+	spin_ticks(1000000);            /* five more periods, if it still ran */
+	irq_hook[VEC_TIMER] = NULL;
+	printf("x2apic: periodic timer: %u interrupts, then stopped; %llu "
+	       "ticks from the first to the last\n", irq_count[0][VEC_TIMER],
+	       (unsigned long long)(irq_tsc[VEC_TIMER] - periodic_first_tsc));
+	EXPECT(done);
+	EXPECT_EQ(irq_count[0][VEC_TIMER], PERIODIC_STOP_AT);
+}
+
+static void test_x2apic_masked_timer(void)
+{
+	irq_count[0][VEC_TIMER] = 0;
+	apic_write(APIC_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+	apic_write(APIC_TIMER_ICR, 50000);
+	EXPECT(apic_read(APIC_TIMER_CCR) > 0);
+	spin_ticks(300000);
+	EXPECT_EQ(apic_read(APIC_TIMER_CCR), 0);
+	EXPECT_EQ(irq_count[0][VEC_TIMER], 0);
+}
+
+static void test_tsc_deadline(void)
+{
+	uint64_t deadline;
+	bool woke;
+
+	if (!has_tsc_deadline) {
+		printf("tsc-deadline: not offered (no VMX-preemption timer)\n");
+		return;
+	}
+	irq_count[0][VEC_TIMER] = 0;
+	apic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | VEC_TIMER);
+	/* A deadline written and cleared never fires. */
+	wrmsr(MSR_TSC_DEADLINE, rdtsc_ordered() + 50000);
+	wrmsr(MSR_TSC_DEADLINE, 0);
+	spin_ticks(200000);
+	EXPECT_EQ(irq_count[0][VEC_TIMER], 0);
+	deadline = rdtsc_ordered() + 300000;
+	wrmsr(MSR_TSC_DEADLINE, deadline);
+	EXPECT_EQ(rdmsr(MSR_TSC_DEADLINE), deadline);
+	woke = wait_count(0, VEC_TIMER, 1, true);
+	spin_ticks(500000);
+	printf("tsc-deadline: %u interrupt, %llu ticks after the deadline; "
+	       "IA32_TSC_DEADLINE then %#llx\n", irq_count[0][VEC_TIMER],
+	       (unsigned long long)(irq_tsc[VEC_TIMER] - deadline),
+	       (unsigned long long)rdmsr(MSR_TSC_DEADLINE));
+	EXPECT(woke);
+	EXPECT_EQ(irq_count[0][VEC_TIMER], 1);
+	EXPECT(irq_tsc[VEC_TIMER] >= deadline);
+	EXPECT_EQ(rdmsr(MSR_TSC_DEADLINE), 0);
+	apic_write(APIC_LVT_TIMER, LVT_MASKED);
+}
+
+/* CR8 is TPR[7:4] (SDM Vol. 3A 11.8.6.1); 64-bit mode only. */
+static void test_cr8(void)
+{
+#if GUEST_BITS == 64
+	uint64_t cr8 = 0;
+	bool held;
+
+	__asm__ volatile("mov %0, %%cr8" :: "r"(5ULL));
+	EXPECT_EQ(apic_read(APIC_TPR), 0x50);
+	apic_write(APIC_TPR, 0x70);
+	__asm__ volatile("mov %%cr8, %0" : "=r"(cr8));
+	EXPECT_EQ(cr8, 7);
+	trap_arm();
+	__asm__ volatile("1: mov %0, %%cr8\n2:\n" EX_TABLE("1b", "2b")
+			 :: "r"(0x10ULL) : "memory");
+	EXPECT_EQ(trap_last.vector, VEC_GP);
+	irq_count[0][VEC_LOW] = 0;
+	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_LOW);
+	spin_ticks(100000);
+	held = irq_count[0][VEC_LOW] == 0;
+	__asm__ volatile("mov %0, %%cr8" :: "r"(0ULL));
+	__asm__ volatile("sti; nop; cli" ::: "memory");
+	printf("cr8: reads TPR >> 4: %llu; with CR8 7 vector 0x40 held: %s, "
+	       "taken after CR8 0: %u\n", (unsigned long long)cr8,
+	       held ? "yes" : "no", irq_count[0][VEC_LOW]);
+	EXPECT(held);
+	EXPECT_EQ(irq_count[0][VEC_LOW], 1);
+	EXPECT_EQ(apic_read(APIC_TPR), 0);
+#endif
+}
+
+static void test_up(void)
+{
+	test_cpuid(1);
+#if GUEST_BITS == 32
+	test_xapic_regs();
+	test_xapic_self_ipi();
+	test_oneshot();
+	test_x2apic_enable();
+#else
+	test_x2apic_enable();
+	test_oneshot();
+#endif
+	test_x2apic_regs();
+	test_x2apic_tpr();
+	test_cr8();
+	test_x2apic_nested_eoi();
+	test_x2apic_periodic();
+	test_x2apic_masked_timer();
+	test_tsc_deadline();
+}
+
+/* ---- two vCPUs -------------------------------------------------------------- */
+#if GUEST_BITS == 32
+
+/*
+ * The AP's first code, copied to TRAMPOLINE_PA: real mode at CS = 0x0700,
+ * IP = 0 after the SIPI with vector 7; it loads a flat GDT (its
+ * descriptor is addressed through CS) and jumps to 32-bit code in the
+ * image.
+ */
+__asm__(
+	".text\n"
+	".code16\n"
+	".global tramp_start, tramp_end\n"
+	"tramp_start:\n"
+	"	cli\n"
+	"	lgdtl %cs:(tramp_gdt_desc - tramp_start)\n"
+	"	movl %cr0, %eax\n"
+	"	orl $1, %eax\n"
+	"	movl %eax, %cr0\n"
+	"	ljmpl $0x08, $ap_entry32\n"
+	"	.balign 8\n"
+	"tramp_gdt_desc:\n"
+	"	.word ap_gdt_end - ap_gdt - 1\n"
+	"	.long ap_gdt\n"
+	"tramp_end:\n"
+	".code32\n"
+	"ap_entry32:\n"
+	"	movw $0x10, %ax\n"
+	"	movw %ax, %ds\n"
+	"	movw %ax, %es\n"
+	"	movw %ax, %fs\n"
+	"	movw %ax, %gs\n"
+	"	movw %ax, %ss\n"
+	"	movl $ap_stack + 8192, %esp\n"
+	"	call ap_main\n"
+	"1:	jmp 1b\n"
+	".balign 8\n"
+	"ap_gdt:\n"
+	"	.quad 0\n"
+	"	.quad 0x00cf9b000000ffff\n"
+	"	.quad 0x00cf93000000ffff\n"
+	"ap_gdt_end:\n");
+
+extern char tramp_start[], tramp_end[];
+__attribute__((aligned(16), used)) uint8_t ap_stack[8192];
+
+static volatile uint32_t ap_count;      /* each start of the AP adds one */
+static volatile uint32_t ap_ready, ap_x2apic_id, ap_cpuid_id;
+
+__attribute__((used, noreturn)) void ap_main(void);
+__attribute__((used, noreturn)) void ap_main(void)
+{
+	idt_load();
+	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EXTD);
+	wrmsr(X2APIC_MSR(APIC_SVR), 0x1ff);
+	__atomic_fetch_add(&ap_count, 1, __ATOMIC_SEQ_CST);
+	ap_x2apic_id = (uint32_t)rdmsr(X2APIC_MSR(APIC_ID));
+	ap_cpuid_id = cpuid(1, 0).ebx >> 24;
+	printf("ap: vCPU %u up in protected mode (x2APIC id %u), start count %u\n",
+	       ap_cpuid_id, ap_x2apic_id, ap_count);
+	__atomic_store_n(&ap_ready, 1, __ATOMIC_SEQ_CST);
+	wrmsr(X2APIC_MSR(APIC_ICR), VEC_TO_BSP);        /* physical, to ID 0 */
+	for (;;)
+		__asm__ volatile("sti; hlt" ::: "memory");
+}
+
+static void send_ipi(uint32_t dest, uint32_t low)
+{
+	wrmsr(X2APIC_MSR(APIC_ICR), ((uint64_t)dest << 32) | low);
+}
+
+static bool wait_flag(volatile uint32_t *flag)
+{
+	uint64_t end = rdtsc_ordered() + WAIT_TICKS;
+
+	while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST))
+		if (rdtsc_ordered() > end)
+			return false;
+	return true;
+}
+
+static void test_smp_start(void)
+{
+	bool ready, ipi;
+
+	memcpy((void *)TRAMPOLINE_PA, tramp_start,
+	       (size_t)(tramp_end - tramp_start));
+	printf("smp: INIT-SIPI-SIPI to vCPU 1, trampoline at %#x\n",
+	       TRAMPOLINE_PA);
+	send_ipi(1, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+	send_ipi(1, ICR_INIT | ICR_LEVEL);                      /* de-assert */
+	send_ipi(1, ICR_STARTUP | ICR_ASSERT | (TRAMPOLINE_PA >> 12));
+	ready = wait_flag(&ap_ready);
+	send_ipi(1, ICR_STARTUP | ICR_ASSERT | (TRAMPOLINE_PA >> 12));
+	ipi = wait_count(0, VEC_TO_BSP, 1, false);
+	printf("smp: AP ready %s, IPI from the AP: %u\n", ready ? "yes" : "no",
+	       irq_count[0][VEC_TO_BSP]);
+	EXPECT(ready);
+	EXPECT(ipi);
+	EXPECT_EQ(ap_x2apic_id, 1);
+	EXPECT_EQ(ap_cpuid_id, 1);
+}
+
+static bool wait_ap(unsigned int vector, uint32_t want)
+{
+	uint64_t end = rdtsc_ordered() + WAIT_TICKS;
+
+	while (irq_count[1][vector] < want)
+		if (rdtsc_ordered() > end)
+			return false;
+	return true;
+}
+
+static void test_smp_ipis(void)
+{
+	bool ok;
+
+	send_ipi(1, VEC_TO_AP);                         /* physical */
+	ok = wait_ap(VEC_TO_AP, 1);
+	send_ipi(2, ICR_LOGICAL | VEC_TO_AP);           /* cluster 0, bit 1 */
+	ok &= wait_ap(VEC_TO_AP, 2);
+	send_ipi(0, ICR_ALL_BUT_SELF | VEC_ALL_BUT_SELF);
+	ok &= wait_ap(VEC_ALL_BUT_SELF, 1);
+	send_ipi(0, ICR_ALL | VEC_ALL);
+	ok &= wait_ap(VEC_ALL, 1);
+	ok &= wait_count(0, VEC_ALL, 1, false);
+	spin_ticks(500000);
+	printf("smp: AP got physical+logical %u, all-but-self %u, all %u; BSP "
+	       "got all-but-self %u, all %u; AP started %u time(s)\n",
+	       irq_count[1][VEC_TO_AP], irq_count[1][VEC_ALL_BUT_SELF],
+	       irq_count[1][VEC_ALL], irq_count[0][VEC_ALL_BUT_SELF],
+	       irq_count[0][VEC_ALL], ap_count);
+	EXPECT(ok);
+	EXPECT_EQ(irq_count[1][VEC_TO_AP], 2);
+	EXPECT_EQ(irq_count[1][VEC_ALL_BUT_SELF], 1);
+	EXPECT_EQ(irq_count[0][VEC_ALL_BUT_SELF], 0);
+	EXPECT_EQ(irq_count[1][VEC_ALL], 1);
+	EXPECT_EQ(irq_count[0][VEC_ALL], 1);
+	EXPECT_EQ(ap_count, 1);                 /* the second SIPI was ignored */
+}
+
+static void test_smp(void)
+{
+	test_cpuid(2);
+	test_x2apic_enable();
+	apic_write(APIC_SVR, 0x1ff);
+	test_smp_start();
+	test_smp_ipis();
+}
+#else
+static void test_smp(void)
+{
+	printf("FAIL test=smp needs the 32-bit image\n");
+	EXPECT(false);
+}
+#endif
+
+void guest_main(void)
+{
+	char test[16];
+
+	irq_init();
+	if (!cmdline_get("test", test, sizeof(test)))
+		test[0] = 0;
+	if (!strncmp(test, "smp", 4))
+		test_smp();
+	else
+		test_up();
+}

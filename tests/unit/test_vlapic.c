@@ -1,0 +1,327 @@
+/* Host unit tests for the virtual local APIC's register model, priorities,
+ * timer arithmetic and IPI routing (guest/vlapic.c, guest/vlapic_ipi.c). */
+#include "guest/vlapic_regs.h"
+#include "guest/guest.h"
+#include "arch/msr.h"
+#include "arch/x86.h"
+#include "vmx/vmx.h"
+#include "tests/unit/test.h"
+
+#define NVCPUS 3
+
+/* What the kernel side provides (its vlapic_kick skips the calling
+ * vCPU; this one counts every call). */
+struct vmx_caps vmx_caps = { .preempt_timer = true };
+static unsigned int kicks[NVCPUS];
+
+void vlapic_kick(struct vcpu *t)
+{
+	kicks[t->index]++;
+}
+
+static struct guest g;
+static struct vcpu vcpus[NVCPUS];
+
+static struct vcpu *setup(void)
+{
+	memset(&g, 0, sizeof(g));
+	memset(vcpus, 0, sizeof(vcpus));
+	memset(kicks, 0, sizeof(kicks));
+	g.nr_vcpus = NVCPUS;
+	for (unsigned int i = 0; i < NVCPUS; i++) {
+		vcpus[i].guest = &g;
+		vcpus[i].index = i;
+		g.vcpus[i] = &vcpus[i];
+		vlapic_init(&vcpus[i]);
+	}
+	return &vcpus[0];
+}
+
+static uint64_t rd(struct vcpu *v, unsigned int reg, bool x2)
+{
+	uint64_t val = 0xdead;
+
+	EXPECT(vlapic_reg_read(v, reg, x2, &val));
+	return val;
+}
+
+static void enable(struct vcpu *v)
+{
+	EXPECT(vlapic_reg_write(v, APIC_REG_SVR, false, 0x1ff));
+}
+
+static void to_x2apic(struct vcpu *v)
+{
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE,
+			    v->lapic.apic_base | APIC_BASE_EXTD));
+}
+
+TEST(vlapic_reset_state)
+{
+	struct vcpu *v = setup();
+
+	EXPECT_EQ(v->lapic.apic_base, VLAPIC_BASE_DEFAULT | APIC_BASE_EN |
+				      APIC_BASE_BSP);
+	EXPECT_EQ(vcpus[1].lapic.apic_base, VLAPIC_BASE_DEFAULT | APIC_BASE_EN);
+	EXPECT_EQ(v->lapic.state, VLAPIC_RUNNING);
+	EXPECT_EQ(vcpus[2].lapic.state, VLAPIC_WAIT_SIPI);
+	EXPECT_EQ(rd(&vcpus[2], APIC_REG_ID, false), 2u << 24);
+	EXPECT_EQ(rd(v, APIC_REG_VERSION, false), 0x60014);
+	EXPECT_EQ(rd(v, APIC_REG_SVR, false), 0xff);
+	for (unsigned int r = APIC_REG_LVT_TIMER; r <= APIC_REG_LVT_ERROR; r++)
+		EXPECT_EQ(rd(v, r, false), LVT_MASKED);
+	EXPECT_EQ(rd(v, APIC_REG_DFR, false), 0xffffffff);
+}
+
+TEST(vlapic_priorities)
+{
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+
+	vlapic_accept(v, 0x40);                 /* software-disabled: dropped */
+	EXPECT_EQ(vlapic_pending_vector(a), -1);
+	enable(v);
+	vlapic_accept(v, 0x40);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x40);
+	EXPECT(a->work & VLAPIC_WORK_EVAL);
+	vlapic_reg_write(v, APIC_REG_TPR, false, 0x40);  /* same class: held */
+	EXPECT_EQ(vlapic_pending_vector(a), -1);
+	vlapic_reg_write(v, APIC_REG_TPR, false, 0x3f);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x40);
+	vlapic_reg_write(v, APIC_REG_TPR, false, 0);
+	vlapic_ack(a, 0x40);
+	EXPECT_EQ(rd(v, APIC_REG_PPR, false), 0x40);
+	EXPECT_EQ(rd(v, APIC_REG_ISR0 + 2, false), 1);
+	EXPECT_EQ(rd(v, APIC_REG_IRR0 + 2, false), 0);
+	vlapic_accept(v, 0x45);                 /* same class as in service */
+	EXPECT_EQ(vlapic_pending_vector(a), -1);
+	vlapic_accept(v, 0x81);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x81);
+	vlapic_ack(a, 0x81);
+	EXPECT_EQ(rd(v, APIC_REG_PPR, false), 0x80);
+	vlapic_reg_write(v, APIC_REG_EOI, false, 0);     /* retires 0x81 */
+	EXPECT_EQ(rd(v, APIC_REG_ISR0 + 4, false), 0);
+	EXPECT_EQ(rd(v, APIC_REG_ISR0 + 2, false), 1);
+	EXPECT_EQ(vlapic_pending_vector(a), -1);         /* 0x45 waits */
+	vlapic_reg_write(v, APIC_REG_EOI, false, 0);     /* retires 0x40 */
+	EXPECT_EQ(vlapic_pending_vector(a), 0x45);
+}
+
+TEST(vlapic_illegal_vectors_and_esr)
+{
+	struct vcpu *v = setup();
+
+	enable(v);
+	enable(&vcpus[1]);
+	vlapic_reg_write(v, APIC_REG_ICR_HI, false, 1u << 24);
+	vlapic_reg_write(v, APIC_REG_ICR, false, 0x05);  /* fixed, vector 5 */
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), -1);
+	EXPECT_EQ(rd(v, APIC_REG_ESR, false), 0);        /* not latched yet */
+	vlapic_reg_write(v, APIC_REG_ESR, false, 0);
+	EXPECT_EQ(rd(v, APIC_REG_ESR, false), ESR_SEND_ILLEGAL);
+	vlapic_reg_write(&vcpus[1], APIC_REG_ESR, false, 0);
+	EXPECT_EQ(rd(&vcpus[1], APIC_REG_ESR, false), ESR_RECV_ILLEGAL);
+}
+
+TEST(vlapic_x2apic_access_rules)
+{
+	struct vcpu *v = setup();
+	uint64_t val;
+
+	EXPECT(!vlapic_rdmsr(v, 0x802, &val));  /* xAPIC mode */
+	to_x2apic(v);
+	EXPECT(vlapic_rdmsr(v, 0x802, &val));
+	EXPECT_EQ(val, 0);
+	EXPECT(vlapic_rdmsr(&vcpus[0], 0x80d, &val));
+	EXPECT_EQ(val, 1);
+	EXPECT_EQ(vlapic_x2apic_ldr(0x23), (2u << 16) | (1u << 3));
+	for (uint32_t msr = 0x800; msr <= 0x8ff; msr++) {
+		static const uint32_t exist[] = {
+			0x802, 0x803, 0x808, 0x80a, 0x80d, 0x80f, 0x828, 0x82f,
+			0x830, 0x832, 0x833, 0x834, 0x835, 0x836, 0x837, 0x838,
+			0x839, 0x83e };
+		bool readable = (msr >= 0x810 && msr <= 0x827);
+
+		for (unsigned int i = 0; i < ARRAY_SIZE(exist); i++)
+			readable |= exist[i] == msr;
+		if (vlapic_rdmsr(v, msr, &val) != readable)
+			printf("    msr %#x: readable should be %d\n", msr, readable);
+		EXPECT(vlapic_rdmsr(v, msr, &val) == readable);
+	}
+	EXPECT(!vlapic_wrmsr(v, 0x802, 0));     /* read-only */
+	EXPECT(!vlapic_wrmsr(v, 0x80a, 0));
+	EXPECT(!vlapic_wrmsr(v, 0x820, 0));
+	EXPECT(!vlapic_wrmsr(v, 0x839, 0));
+	EXPECT(!vlapic_wrmsr(v, 0x80b, 1));     /* EOI: only 0 */
+	EXPECT(vlapic_wrmsr(v, 0x80b, 0));
+	EXPECT(!vlapic_wrmsr(v, 0x828, 1));     /* ESR: only 0 */
+	EXPECT(!vlapic_wrmsr(v, 0x808, 0x100)); /* TPR reserved bits */
+	EXPECT(!vlapic_wrmsr(v, 0x80f, 1ull << 32));
+	EXPECT(!vlapic_wrmsr(v, 0x83f, 0x100)); /* SELF IPI reserved bits */
+	EXPECT(vlapic_wrmsr(v, 0x830, (2ull << 32) | 0x4030));
+	EXPECT(vlapic_rdmsr(v, 0x830, &val));
+	EXPECT_EQ(val, (2ull << 32) | 0x4030);
+}
+
+TEST(vlapic_apic_base_transitions)
+{
+	struct vcpu *v = setup();
+	uint64_t base = v->lapic.apic_base;
+
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base + 0x1000)); /* move */
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE,
+			     (base & ~(uint64_t)APIC_BASE_EN) | APIC_BASE_EXTD));
+	to_x2apic(v);
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base));   /* x2 -> xAPIC */
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base & ~(uint64_t)APIC_BASE_EN));
+	EXPECT(!vlapic_hw_enabled(&v->lapic));
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base | APIC_BASE_EXTD));
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base));    /* on, xAPIC */
+	EXPECT(vlapic_hw_enabled(&v->lapic) && !vlapic_x2apic_mode(&v->lapic));
+	EXPECT_EQ(rd(v, APIC_REG_SVR, false), 0xff);           /* reset */
+}
+
+TEST(vlapic_timer_divide_and_oneshot)
+{
+	static const struct { uint32_t dcr; unsigned int shift; } div[] = {
+		{ 0x0, 1 }, { 0x1, 2 }, { 0x2, 3 }, { 0x3, 4 }, { 0x8, 5 },
+		{ 0x9, 6 }, { 0xa, 7 }, { 0xb, 0 },
+	};
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+	uint64_t deadline;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(div); i++) {
+		vlapic_reg_write(v, APIC_REG_TIMER_DCR, false, div[i].dcr);
+		EXPECT_EQ(a->timer_shift, div[i].shift);
+		EXPECT_EQ(rd(v, APIC_REG_TIMER_DCR, false), div[i].dcr);
+	}
+	enable(v);
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50);
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 100000);
+	deadline = a->timer_deadline;
+	EXPECT(a->work & VLAPIC_WORK_TIMER);
+	EXPECT(rd(v, APIC_REG_TIMER_CCR, false) <= 100000);
+	vlapic_timer_poll(v, deadline - 1);
+	EXPECT_EQ(vlapic_pending_vector(a), -1);
+	vlapic_timer_poll(v, deadline);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x50);
+	EXPECT_EQ(a->timer_deadline, 0);
+	EXPECT_EQ(rd(v, APIC_REG_TIMER_CCR, false), 0);
+}
+
+TEST(vlapic_timer_periodic_and_masked)
+{
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+	uint64_t d0;
+
+	enable(v);
+	vlapic_reg_write(v, APIC_REG_TIMER_DCR, false, 0x1);     /* by 4 */
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, LVT_MASKED | 0x50 |
+			 (TIMER_PERIODIC << LVT_TIMER_MODE_SHIFT));
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 1000);
+	EXPECT_EQ(a->timer_period, 4000);
+	d0 = a->timer_deadline;
+	vlapic_timer_poll(v, d0);
+	EXPECT_EQ(a->timer_deadline, d0 + 4000);
+	EXPECT_EQ(vlapic_pending_vector(a), -1);        /* masked */
+	vlapic_timer_poll(v, d0 + 100000);              /* missed periods merge */
+	EXPECT_EQ(a->timer_deadline, d0 + 104000);
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 1);      /* clamped */
+	EXPECT(a->timer_period >= 2000);
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 0);      /* stops */
+	EXPECT_EQ(a->timer_deadline, 0);
+	/* Clearing SVR.EN masks every LVT; they stay masked. */
+	vlapic_reg_write(v, APIC_REG_SVR, false, 0xff);
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50);
+	EXPECT_EQ(rd(v, APIC_REG_LVT_TIMER, false), LVT_MASKED | 0x50);
+}
+
+TEST(vlapic_tsc_deadline)
+{
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+	uint64_t val;
+
+	enable(v);
+	v->tsc_offset = 1000;
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, 5000)); /* one-shot: ignored */
+	EXPECT_EQ(a->timer_deadline, 0);
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false,
+			 0x51 | (TIMER_TSC_DEADLINE << LVT_TIMER_MODE_SHIFT));
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 100);  /* ignored too */
+	EXPECT_EQ(a->timer_deadline, 0);
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, 5000));
+	EXPECT_EQ(a->timer_deadline, 4000);             /* host TSC */
+	EXPECT(vlapic_rdmsr(v, MSR_IA32_TSC_DEADLINE, &val));
+	EXPECT_EQ(val, 5000);
+	vlapic_timer_poll(v, 4000);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x51);
+	EXPECT(vlapic_rdmsr(v, MSR_IA32_TSC_DEADLINE, &val));
+	EXPECT_EQ(val, 0);
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, 9000));
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x51);  /* leaves mode */
+	EXPECT_EQ(a->timer_deadline, 0);
+}
+
+TEST(vlapic_ipi_destinations)
+{
+	struct vcpu *v = setup();
+
+	for (unsigned int i = 0; i < NVCPUS; i++) {
+		enable(&vcpus[i]);
+		vcpus[i].lapic.state = VLAPIC_RUNNING;
+	}
+	to_x2apic(v);
+	vlapic_wrmsr(v, 0x830, (2ull << 32) | 0x41);            /* physical */
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[2].lapic), 0x41);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), -1);
+	EXPECT_EQ(kicks[2], 1);
+	vlapic_wrmsr(v, 0x830, (6ull << 32) | ICR_LOGICAL | 0x52); /* 1 and 2 */
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), 0x52);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[2].lapic), 0x52);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[0].lapic), -1);
+	vlapic_wrmsr(v, 0x830, (0xffffffffull << 32) | 0x63);  /* broadcast */
+	for (unsigned int i = 0; i < NVCPUS; i++)
+		EXPECT_EQ(vlapic_pending_vector(&vcpus[i].lapic), 0x63);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_ALL_BUT_SELF << ICR_SHORTHAND_SHIFT) |
+		     0x74);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[0].lapic), 0x63);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), 0x74);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_SELF << ICR_SHORTHAND_SHIFT) | 0x90);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[0].lapic), 0x90);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[2].lapic), 0x74);
+	/* xAPIC flat logical mode, from vCPU 1 to vCPU 2 (LDR bit 2). */
+	vlapic_reg_write(&vcpus[2], APIC_REG_LDR, false, 0x04000000);
+	vlapic_reg_write(&vcpus[1], APIC_REG_ICR_HI, false, 0x04000000);
+	vlapic_reg_write(&vcpus[1], APIC_REG_ICR, false, ICR_LOGICAL | 0xa0);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[2].lapic), 0xa0);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[0].lapic), 0x90);
+}
+
+TEST(vlapic_init_sipi)
+{
+	struct vcpu *v = setup();
+	struct vlapic *ap = &vcpus[1].lapic;
+	uint64_t dest = 1ull << 32;
+
+	to_x2apic(v);
+	vlapic_wrmsr(v, 0x830, dest | (ICR_DM_STARTUP << ICR_DM_SHIFT) |
+		     ICR_LEVEL_ASSERT | 0x07);          /* no INIT yet */
+	EXPECT_EQ(ap->sipi, 0);
+	vlapic_wrmsr(v, 0x830, dest | (ICR_DM_INIT << ICR_DM_SHIFT));
+	EXPECT_EQ(ap->init_seen, 0);                    /* de-assert */
+	vlapic_wrmsr(v, 0x830, dest | (ICR_DM_INIT << ICR_DM_SHIFT) |
+		     ICR_LEVEL_ASSERT);
+	EXPECT_EQ(ap->init_seen, 1);
+	vlapic_wrmsr(v, 0x830, dest | (ICR_DM_STARTUP << ICR_DM_SHIFT) |
+		     ICR_LEVEL_ASSERT | 0x07);
+	EXPECT_EQ(ap->sipi, VLAPIC_SIPI_VALID | 0x07);
+	vlapic_wrmsr(v, 0x830, dest | (ICR_DM_STARTUP << ICR_DM_SHIFT) |
+		     ICR_LEVEL_ASSERT | 0x09);          /* the first one counts */
+	EXPECT_EQ(ap->sipi, VLAPIC_SIPI_VALID | 0x07);
+	EXPECT_EQ(vcpus[2].lapic.sipi, 0);
+}
+
+TEST_MAIN()

@@ -1,0 +1,277 @@
+/*
+ * The virtual local APIC's VMX side: interrupt injection before VM entry,
+ * the interrupt-window and VMX-preemption-timer exits, the APIC MSRs, and
+ * HLT with interrupts on.
+ *
+ *   exit handler returns EXIT_RESUME
+ *     `v->lapic.work` == 0  -> enter (the common case: one load)
+ *     WORK_TIMER            -> fire a due timer, program the preemption
+ *                              timer for the next deadline (or stop it)
+ *     WORK_INJECTED         -> the exit after an injection: an exit
+ *                              during its delivery (IDT-vectoring info)
+ *                              injects it again
+ *     WORK_EVAL             -> highest IRR above PPR: inject it when
+ *                              RFLAGS.IF = 1, no STI/MOV-SS blocking and
+ *                              no event is being injected already; else
+ *                              ask for an interrupt-window exit
+ *
+ * The preemption timer counts down at the TSC rate >> IA32_VMX_MISC[4:0]
+ * (SDM Vol. 3C 26.5.1) and only in guest mode, so it is programmed from
+ * the absolute deadline at every entry while the APIC timer is armed.
+ */
+#include "vmx/exit.h"
+#include "vmx/controls.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+#include "arch/idt.h"
+#include "arch/x86.h"
+#include "arch/percpu.h"
+#include "drivers/lapic.h"
+#include "guest/guest.h"
+#include "guest/vlapic_regs.h"
+
+#define VMX_MISC_PREEMPT_RATE   GENMASK_ULL(4, 0)
+
+/* Sets or clears `bits` of a 32-bit control field (typed access needs a
+ * constant field, hence a macro). */
+#define vmcs_set_bits32(field, bits, on) ({                              \
+	uint32_t val_ = vmcs_read32(field);                              \
+	vmcs_write32(field, (on) ? val_ | (uint32_t)(bits)               \
+				 : val_ & ~(uint32_t)(bits));             \
+})
+
+static void vlapic_window(struct vlapic *a, bool on)
+{
+	if (a->window_on == on)
+		return;
+	vmcs_set_bits32(VMCS_PROC_CONTROLS, CPU_INTR_WINDOW_EXITING, on);
+	a->window_on = on;
+}
+
+static bool vlapic_can_inject(void)
+{
+	return !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
+	       (vmcs_readnat(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF) &&
+	       !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
+		 (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+}
+
+/* SDM Vol. 3C 27.6 (event injection) and 26.7.5 (interrupt window). */
+static void vlapic_evaluate(struct vcpu *v)
+{
+	struct vlapic *a = &v->lapic;
+	int vector;
+
+	__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_EVAL,
+			   __ATOMIC_SEQ_CST);
+	vector = vlapic_pending_vector(a);
+	if (vector < 0) {
+		vlapic_window(a, false);
+		return;
+	}
+	if (!vlapic_can_inject()) {
+		vlapic_window(a, true);
+		return;
+	}
+	vlapic_ack(a, (uint8_t)vector);
+	vmcs_write32(VMCS_ENTRY_INTR_INFO, (uint32_t)vector |
+		     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
+	__atomic_fetch_or(&a->work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
+	/* A higher vector still pending waits for the handler's STI. */
+	vlapic_window(a, vlapic_pending_vector(a) >= 0);
+}
+
+static uint32_t preempt_ticks(uint64_t deadline, uint64_t now)
+{
+	unsigned int rate = vmx_caps.misc & VMX_MISC_PREEMPT_RATE;
+	uint64_t left;
+
+	if (now >= deadline)
+		return 0;
+	left = (deadline - now + (1ULL << rate) - 1) >> rate;
+	return left > 0xffffffffULL ? 0xffffffffU : (uint32_t)left;
+}
+
+static int vlapic_program_timer(struct vcpu *v)
+{
+	struct vlapic *a = &v->lapic;
+	uint64_t now = rdtsc();
+	bool armed;
+
+	vlapic_timer_poll(v, now);
+	armed = a->timer_deadline != 0;
+	if (armed && !vmx_caps.preempt_timer)
+		return vcpu_fatal(v, "the guest armed its APIC timer, but this "
+				  "CPU has no VMX-preemption timer");
+	if (armed)
+		vmcs_write32(VMCS_PREEMPTION_TIMER,
+			     preempt_ticks(a->timer_deadline, now));
+	else
+		__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_TIMER,
+				   __ATOMIC_SEQ_CST);
+	if (armed != a->ptimer_on) {
+		vmcs_set_bits32(VMCS_PIN_CONTROLS, PIN_PREEMPT_TIMER, armed);
+		a->ptimer_on = armed;
+	}
+	return EXIT_RESUME;
+}
+
+/*
+ * The exit came while the interrupt injected at the last entry was being
+ * delivered (an EPT violation on the guest's stack, say: SDM Vol. 3C
+ * 28.2.4): deliver it again. If the exit's handler injects an event of
+ * its own, the interrupt goes back to IRR and waits its turn.
+ */
+static void vlapic_check_delivery(struct vcpu *v)
+{
+	uint32_t info = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+	uint8_t vector = info & INTR_INFO_VECTOR_MASK;
+
+	__atomic_fetch_and(&v->lapic.work, ~(uint32_t)VLAPIC_WORK_INJECTED,
+			   __ATOMIC_SEQ_CST);
+	if (!(info & INTR_INFO_VALID) ||
+	    ((info >> INTR_INFO_TYPE_SHIFT) & 7) != INTR_TYPE_EXT_INTR)
+		return;
+	if (vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) {
+		vlapic_unack(&v->lapic, vector);
+		return;
+	}
+	vmcs_write32(VMCS_ENTRY_INTR_INFO, vector |
+		     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
+	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
+}
+
+int vlapic_before_entry(struct vcpu *v)
+{
+	uint32_t work = READ_ONCE(v->lapic.work);
+
+	if (work & VLAPIC_WORK_INJECTED)
+		vlapic_check_delivery(v);
+	if ((work & VLAPIC_WORK_TIMER) && vlapic_program_timer(v) == EXIT_STOP)
+		return EXIT_STOP;
+	if (READ_ONCE(v->lapic.work) & VLAPIC_WORK_EVAL)
+		vlapic_evaluate(v);
+	return EXIT_RESUME;
+}
+
+/*
+ * A VMCS was just built for v (first start, SIPI, or after a migration):
+ * the controls Keel toggles start off, so recompute them, and make the
+ * pending work of the APIC happen before the first entry. `tsc_shift` is
+ * what the host TSC moved against the guest's (old offset - new offset).
+ */
+int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift)
+{
+	struct vlapic *a = &v->lapic;
+
+	a->window_on = false;
+	a->ptimer_on = false;
+	if (a->timer_deadline) {
+		a->timer_deadline += tsc_shift;
+		__atomic_fetch_or(&a->work, VLAPIC_WORK_TIMER, __ATOMIC_SEQ_CST);
+	}
+	__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_INJECTED,
+			   __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&a->work, VLAPIC_WORK_EVAL, __ATOMIC_SEQ_CST);
+	return vlapic_before_entry(v);
+}
+
+/*
+ * CR8 is the TPR's priority class (SDM Vol. 3A 11.8.6.1): it exits, so a
+ * guest never reaches the real TPR (which would hold back Keel's kicks).
+ * Bits 63:4 of a value written are reserved (#GP).
+ */
+int handle_cr8_access(struct vcpu *v, uint64_t q)
+{
+	unsigned int gpr = (unsigned int)((q & CRQ_GPR_MASK) >> CRQ_GPR_SHIFT);
+	unsigned int type = (unsigned int)((q & CRQ_TYPE_MASK) >> CRQ_TYPE_SHIFT);
+	uint64_t val;
+
+	if (type == CRQ_TYPE_MOV_FROM_CR) {
+		vcpu_set_gpr(v, gpr, (v->lapic.tpr >> 4) & 0xf);
+	} else {
+		val = vcpu_gpr(v, gpr);
+		if (val & ~0xfULL) {
+			vcpu_inject_exception(v, VEC_GP, true, 0);
+			return EXIT_RESUME;
+		}
+		vlapic_set_tpr(&v->lapic, (uint32_t)val << 4);
+	}
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+/* The kick IPI makes an external-interrupt exit; a vCPU out of guest mode
+ * (in Keel, or about to enter) sees `work` before its next entry. */
+void vlapic_kick(struct vcpu *t)
+{
+	if (t != this_cpu()->vcpu && READ_ONCE(t->on_cpu))
+		lapic_send_ipi(percpu[READ_ONCE(t->cpu)].apic_id, VEC_KICK);
+}
+
+/* The guest can take an interrupt now: the entry path injects it. */
+int handle_interrupt_window(struct vcpu *v)
+{
+	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_EVAL, __ATOMIC_SEQ_CST);
+	return EXIT_RESUME;
+}
+
+/* The deadline came (or a capped count ran out): the entry path fires
+ * the timer and programs the next one. */
+int handle_preemption_timer(struct vcpu *v)
+{
+	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_TIMER, __ATOMIC_SEQ_CST);
+	return EXIT_RESUME;
+}
+
+int handle_apic_rdmsr(struct vcpu *v)
+{
+	uint64_t val;
+
+	if (!vlapic_rdmsr(v, (uint32_t)v->regs.rcx, &val)) {
+		vcpu_inject_exception(v, VEC_GP, true, 0);
+		return EXIT_RESUME;
+	}
+	v->regs.rax = (uint32_t)val;
+	v->regs.rdx = val >> 32;
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+int handle_apic_wrmsr(struct vcpu *v)
+{
+	uint64_t val = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
+
+	if (!vlapic_wrmsr(v, (uint32_t)v->regs.rcx, val)) {
+		vcpu_inject_exception(v, VEC_GP, true, 0);
+		return EXIT_RESUME;
+	}
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+/*
+ * HLT with RFLAGS.IF = 1 (the instruction is already skipped): wait in
+ * Keel until an interrupt can be taken, answering requests, and leave at
+ * once when the guest ends. The guest resumes after its HLT with the
+ * interrupt injected by the entry path.
+ */
+int vcpu_halt(struct vcpu *v)
+{
+	struct vlapic *a = &v->lapic;
+
+	for (;;) {
+		if (READ_ONCE(v->guest->state) != GUEST_RUNNING)
+			return EXIT_STOP;
+		if (READ_ONCE(v->requests) && vcpu_process_requests(v))
+			return EXIT_STOP;
+		if (READ_ONCE(a->work) & VLAPIC_WORK_TIMER)
+			vlapic_timer_poll(v, rdtsc());
+		if (vlapic_pending_vector(a) >= 0) {
+			__atomic_fetch_or(&a->work, VLAPIC_WORK_EVAL,
+					  __ATOMIC_SEQ_CST);
+			return EXIT_RESUME;
+		}
+		__asm__ volatile("pause" ::: "memory");
+	}
+}
