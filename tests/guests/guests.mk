@@ -22,6 +22,11 @@
 #                               against native runs; string I/O; faults
 #   emultest64.elf  elf64       the same, 64-bit (REX, RIP-relative, MOVSXD,
 #                               CMPXCHG16B)
+#   pgtorture.elf   multiboot   its own page tables under stress, checked
+#                               against its model: mode=32 or mode=pae;
+#                               bench=1 for ticks per fault, CR3 switch and
+#                               PTE write
+#   pgtorture64.elf elf64       the same in 4-level paging (mode=4level)
 #
 # The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
 # on the include path picks the layouts that differ.
@@ -51,11 +56,11 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest
+	emultest pgtorture
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
-GUEST_ELF64 := emultest
+GUEST_ELF64 := emultest pgtorture
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)) \
