@@ -162,6 +162,7 @@ static uint32_t step_no;
 
 static struct {
 	uint32_t steps, probes, accesses, faults, ad_checks, cr3_switches;
+	uint32_t faults_np, faults_rsvd, faults_prot, faults_user, faults_fetch;
 	uint32_t invlpg, cr3_flushes, wp_toggles, entries_checked;
 	uint32_t writes[WK_N], mismatches;
 } st;
@@ -283,10 +284,24 @@ static uint32_t large_size(void)
 	return 1u << F->shift[F->large_level];
 }
 
+static bool in_pool(uint64_t pa)
+{
+	return pa >= POOL_BASE && pa < POOL_BASE + POOL_PAGES * PAGE;
+}
+
+static unsigned int tables_in_use(void);
+
+/* A 4 KiB frame for a PTE: mostly a pattern frame, sometimes the code
+ * frame, now and then a page table of any address space (the window then
+ * shows the table, A/D flags and all, as a kernel's self-map does). */
 static uint64_t small_frame(void)
 {
-	if (rnd(8) == 0)
+	uint32_t r = rnd(16);
+
+	if (r < 2)
 		return CODE_FRAME;
+	if (r == 2)
+		return POOL_BASE + rnd(tables_in_use()) * PAGE;
 	return SMALL_BASE + rnd(NR_SMALL) * PAGE;
 }
 
@@ -645,6 +660,8 @@ static bool check_data(uintptr_t va, const struct acc *a,
 
 	if (a->kind == ACC_FETCH)
 		return true;
+	if (in_pool(w->pa))
+		want = *phys;   /* the table as it is now, A/D included */
 	got = a->kind == ACC_READ ? o->value : *phys;
 	if (a->kind == ACC_WRITE) {
 		want = wrote;
@@ -680,6 +697,19 @@ static void check_ad(uintptr_t va, const struct acc *a, const struct walk *w,
 		       acc_name(a), (unsigned long long)leaf);
 }
 
+static void count_fault(uint32_t err)
+{
+	st.faults++;
+	if (!(err & PF_P))
+		st.faults_np++;
+	else if (err & PF_RSVD)
+		st.faults_rsvd++;
+	else
+		st.faults_prot++;
+	st.faults_user += !!(err & PF_U);
+	st.faults_fetch += !!(err & PF_ID);
+}
+
 static void probe_access(uintptr_t va, enum acc_kind kind, bool user)
 {
 	struct acc a = { kind, user };
@@ -688,8 +718,11 @@ static void probe_access(uintptr_t va, enum acc_kind kind, bool user)
 	bool d_before = false;
 	uint32_t wrote = 0;
 
-	/* Only the code frame may be run; elsewhere, fetches that fault. */
+	/* Only the code frame may be run; elsewhere, fetches that fault.
+	 * Page tables seen through the window are only read. */
 	if (kind == ACC_FETCH && !w.fault && !in_code_frame(w.pa))
+		return;
+	if (kind == ACC_WRITE && !w.fault && in_pool(w.pa))
 		return;
 	if (!w.fault) {
 		d_before = ent_get(w.ent[w.n - 1]) & PTE_D;
@@ -700,7 +733,7 @@ static void probe_access(uintptr_t va, enum acc_kind kind, bool user)
 	if (!check_fault(va, &a, &w, &o))
 		return;
 	if (w.fault) {
-		st.faults++;
+		count_fault(w.err);
 		return;
 	}
 	if (check_data(va, &a, &w, &o, wrote))
@@ -768,6 +801,20 @@ static void sweep(void)
 		for (unsigned int i = 0; i < F->fan[leaf]; i++)
 			probe(node_va(leaf, n) + ((uintptr_t)i << F->shift[leaf]) +
 			      rnd(PAGE / 4) * 4);
+}
+
+/* No frame holds anything but its pattern: no write went astray. */
+static void check_frames(uint32_t start, uint32_t end)
+{
+	for (uint32_t pa = start; pa < end; pa += 4) {
+		uint32_t got = *(volatile uint32_t *)(uintptr_t)pa;
+
+		if (got != content(pa)) {
+			report(0, "guest-physical %#x holds %#x, expected %#x\n",
+			       pa, got, content(pa));
+			return;
+		}
+	}
 }
 
 /* Every table and its model agree (but for A/D). */
@@ -1336,6 +1383,9 @@ static void summary(void)
 	       F->name, st.steps, NUM_AS, st.probes, st.accesses, st.faults,
 	       st.ad_checks, st.cr3_switches, st.invlpg, st.cr3_flushes,
 	       st.wp_toggles, st.entries_checked);
+	printf("pgtorture: mode=%s faults: not_present=%u rsvd=%u "
+	       "protection=%u user=%u fetch=%u\n", F->name, st.faults_np,
+	       st.faults_rsvd, st.faults_prot, st.faults_user, st.faults_fetch);
 	printf("pgtorture: mode=%s entry writes:", F->name);
 	for (unsigned int k = 0; k < WK_N; k++)
 		if (st.writes[k])
@@ -1348,8 +1398,10 @@ static void torture(uint32_t steps)
 	for (step_no = 1; step_no <= steps; step_no++) {
 		step();
 		st.steps++;
-		if (step_no % SWEEP_EVERY == 0)
+		if (step_no % SWEEP_EVERY == 0) {
 			sweep();
+			check_frames(SMALL_BASE, CODE_FRAME + PAGE);
+		}
 		if (step_no % TABLES_EVERY == 0)
 			check_tables();
 		if (st.mismatches > MAX_REPORTS)
@@ -1357,6 +1409,8 @@ static void torture(uint32_t steps)
 	}
 	sweep();
 	check_tables();
+	check_frames(SMALL_BASE, CODE_FRAME + PAGE);
+	check_frames(LARGE_BASE, LARGE_BASE + LARGE_BYTES);
 }
 
 void guest_main(void)
