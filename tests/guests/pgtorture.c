@@ -13,7 +13,7 @@
  * user-accessible, in every address space):
  *
  *   0x0000000 +------------------+ multiboot information, image at 1 MiB
- *   0x0400000 | POOL             | page-table pages: 2 shared system
+ *   0x0400000 | POOL             | page-table pages: 3 shared system
  *             |                  | tables, then each address space's
  *   0x0800000 | MIRROR           | the model: one copy per pool page
  *   0x0c00000 | SMALL frames     | 64 pattern pages, then the code frame
@@ -32,6 +32,12 @@
  * compared with a walk of the model (value read, where a write landed,
  * #PF error code and CR2, accessed and dirty flags).
  *
+ * One more PT, GLOBAL_PT, is linked into every address space at the same
+ * place outside the window (global_va()) and its PTEs have G set: kernel
+ * style global pages, which a CR3 switch keeps in the TLB, so a change
+ * there is flushed with INVLPG or by toggling CR4.PGE (SDM Vol. 3A
+ * 4.10.2.4, 4.10.4.1).
+ *
  * Pattern frames hold pattern(pa) in each 32-bit word, so a wrong mapping
  * reads a wrong value; the code frame holds FF E3 (jmp *%ebx / *%rbx) so
  * a fetch that must succeed comes straight back.
@@ -41,7 +47,9 @@
 #define PAGE            4096u
 #define MAX_LEVELS      4
 #define NUM_AS          64u
-#define SYS_TABLES      2u
+#define SYS_TABLES      3u      /* system PDPT and PD, the global PT */
+#define GLOBAL_PT       (POOL_BASE + 2 * PAGE)
+#define GLOBAL_FAN      8u
 #define POOL_BASE       0x00400000u
 #define POOL_PAGES      1024u
 #define MIRROR_BASE     0x00800000u
@@ -164,6 +172,7 @@ static struct {
 	uint32_t steps, probes, accesses, faults, ad_checks, cr3_switches;
 	uint32_t faults_np, faults_rsvd, faults_prot, faults_user, faults_fetch;
 	uint32_t invlpg, cr3_flushes, wp_toggles, entries_checked;
+	uint32_t global_changes, pge_flushes;
 	uint32_t writes[WK_N], mismatches;
 } st;
 
@@ -677,14 +686,20 @@ static bool check_data(uintptr_t va, const struct acc *a,
 
 /* After a successful access every entry used has A set; the leaf has D
  * after a write and keeps D clear after a read or fetch (SDM Vol. 3A
- * 4.8). PAE PDPTEs have no A flag. */
+ * 4.8). PAE PDPTEs have no A flag. A global page may be translated by a
+ * TLB entry another address space's walk made, which sets A in that
+ * space's directories only (SDM Vol. 3A 4.10.2.4): there, only the
+ * shared PTE is sure to have A. */
 static void check_ad(uintptr_t va, const struct acc *a, const struct walk *w,
 		     bool d_before)
 {
 	uint64_t leaf = ent_get(w->ent[w->n - 1]);
+	unsigned int first = is_pdpte_reg(0) ? 1 : 0;
 
+	if (leaf & PTE_G)
+		first = w->n - 1;
 	st.ad_checks++;
-	for (unsigned int i = is_pdpte_reg(0) ? 1 : 0; i < w->n; i++)
+	for (unsigned int i = first; i < w->n; i++)
 		if (!(ent_get(w->ent[i]) & PTE_A))
 			report(va, "%s: A clear at level %u (entry %#llx)\n",
 			       acc_name(a), i,
@@ -790,6 +805,30 @@ static uintptr_t node_va(unsigned int l, unsigned int node)
 		node /= F->fan[k];
 	}
 	return va;
+}
+
+/* The global PT: a directory entry outside the window, in the root (32-bit)
+ * or in the shared system PD (PAE, 4-level), at 0x60000000 / 0x38000000. */
+static unsigned int global_dir_index(void)
+{
+	return F->kind == FMT_32 ? 384 : 448;
+}
+
+static uintptr_t global_va(void)
+{
+	return (uintptr_t)global_dir_index() << F->shift[F->large_level];
+}
+
+static uintptr_t global_dir_table(unsigned int as)
+{
+	if (F->kind == FMT_32)
+		return root_pa(as);
+	return F->kind == FMT_PAE ? POOL_BASE : POOL_BASE + PAGE;
+}
+
+static uintptr_t random_global_va(void)
+{
+	return global_va() + rnd(GLOBAL_FAN + 1) * PAGE + rnd(PAGE / 4) * 4;
 }
 
 /* Every window address of the current address space, once. */
@@ -1020,6 +1059,41 @@ static void op_flags(void)
 		after_change(t, l, idx, old, now);
 }
 
+static void flush_global(uintptr_t va)
+{
+	uintptr_t cr4 = read_cr4();
+
+	if (chance(50)) {
+		invlpg(va);
+		st.invlpg++;
+		return;
+	}
+	write_cr4(cr4 & ~CR4_PGE);
+	write_cr4(cr4);
+	st.pge_flushes++;
+}
+
+/* Change a global PTE: live in every address space, flushed at once. */
+static void op_global(void)
+{
+	unsigned int leaf = F->levels - 1, idx = rnd(GLOBAL_FAN), n;
+	const enum wkind *kinds = arch_replace_kinds(&n);
+	enum wkind k = kinds[rnd(n)];
+	uintptr_t pe = entry_pa(GLOBAL_PT, idx);
+	uint64_t v = gen_leaf(leaf, false) | PTE_G;
+
+	if (!arch_ent_replace(pe, v, k))
+		report(0, "%s of entry %#lx failed\n", wkind_names[k],
+		       (unsigned long)pe);
+	st.writes[k]++;
+	st.global_changes++;
+	mir_set(pe, v);
+	if (!check_entry(pe))
+		return;
+	flush_global(global_va() + idx * PAGE);
+	probe(global_va() + idx * PAGE + rnd(PAGE / 4) * 4);
+}
+
 static void switch_as(unsigned int as)
 {
 	cur_as = as;
@@ -1038,12 +1112,14 @@ static void step(void)
 {
 	uint32_t r = rnd(100);
 
-	if (r < 40)
+	if (r < 37)
 		op_leaf();
-	else if (r < 65)
+	else if (r < 62)
 		op_dir();
-	else if (r < 90)
+	else if (r < 85)
 		op_flags();
+	else if (r < 90)
+		op_global();
 	else if (r < 97)
 		switch_as(rnd(NUM_AS));
 	else
@@ -1051,7 +1127,7 @@ static void step(void)
 	if (chance(40))
 		switch_as(rnd(NUM_AS));
 	for (unsigned int i = 0; i < PROBES_PER_STEP; i++)
-		probe(random_va_below(0, 0));
+		probe(rnd(8) ? random_va_below(0, 0) : random_global_va());
 }
 
 /* ---- building the address spaces -------------------------------------------- */
@@ -1099,6 +1175,12 @@ static void build_as(unsigned int as, uint64_t sys_root_entry)
 				 gen_leaf(leaf, false));
 }
 
+static void link_global(unsigned int as)
+{
+	ent_init(entry_pa(global_dir_table(as), global_dir_index()),
+		 GLOBAL_PT | PTE_P | PTE_RW | PTE_US);
+}
+
 static void build_all(void)
 {
 	uint64_t sys;
@@ -1106,8 +1188,13 @@ static void build_all(void)
 	memset((void *)POOL_BASE, 0, tables_in_use() * PAGE);
 	memset((void *)MIRROR_BASE, 0, tables_in_use() * PAGE);
 	sys = build_system();
-	for (unsigned int as = 0; as < NUM_AS; as++)
+	for (unsigned int i = 0; i < GLOBAL_FAN; i++)
+		ent_init(entry_pa(GLOBAL_PT, i),
+			 gen_leaf(F->levels - 1, false) | PTE_G);
+	for (unsigned int as = 0; as < NUM_AS; as++) {
 		build_as(as, sys);
+		link_global(as);
+	}
 }
 
 /* ---- CPU set-up ------------------------------------------------------------ */
@@ -1384,8 +1471,10 @@ static void summary(void)
 	       st.ad_checks, st.cr3_switches, st.invlpg, st.cr3_flushes,
 	       st.wp_toggles, st.entries_checked);
 	printf("pgtorture: mode=%s faults: not_present=%u rsvd=%u "
-	       "protection=%u user=%u fetch=%u\n", F->name, st.faults_np,
-	       st.faults_rsvd, st.faults_prot, st.faults_user, st.faults_fetch);
+	       "protection=%u user=%u fetch=%u; global_changes=%u "
+	       "pge_flushes=%u\n", F->name, st.faults_np, st.faults_rsvd,
+	       st.faults_prot, st.faults_user, st.faults_fetch,
+	       st.global_changes, st.pge_flushes);
 	printf("pgtorture: mode=%s entry writes:", F->name);
 	for (unsigned int k = 0; k < WK_N; k++)
 		if (st.writes[k])
