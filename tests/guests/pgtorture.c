@@ -178,7 +178,7 @@ static struct {
 
 /* Fault recovery, shared with the arch asm: pt_fault() records a #PF
  * and resumes at pf_recover when it is set. */
-volatile uintptr_t pf_recover;
+volatile uintptr_t pf_recover, pf_fault_ip;
 volatile struct {
 	bool hit;
 	uint32_t err;
@@ -188,6 +188,7 @@ volatile struct {
 void pt_fault(struct trap_frame *f);
 uint32_t user_call(uintptr_t va, uint32_t write, uint32_t val);
 extern char pt_pf_stub[], user_fix[], user_return[];
+extern char user_read_insn[], user_write_insn[];
 
 #define DEFINE_CR(n)                                                    \
 	static inline uintptr_t read_cr##n(void)                        \
@@ -574,7 +575,7 @@ static uint32_t sup_read(uintptr_t va)
 {
 	uint32_t v = 0xdeadbeef;
 
-	__asm__ volatile(ASM_SET_RECOVER "movl (%1), %0\n1:"
+	__asm__ volatile(ASM_ARM "movl (%1), %0\n1:"
 			 : "+r"(v) : "r"(va) : "memory");
 	pf_recover = 0;
 	return v;
@@ -582,7 +583,7 @@ static uint32_t sup_read(uintptr_t va)
 
 static void sup_write(uintptr_t va, uint32_t v)
 {
-	__asm__ volatile(ASM_SET_RECOVER "movl %0, (%1)\n1:"
+	__asm__ volatile(ASM_ARM "movl %0, (%1)\n1:"
 			 :: "r"(v), "r"(va) : "memory");
 	pf_recover = 0;
 }
@@ -592,6 +593,7 @@ static uint32_t user_access(uintptr_t va, bool write, uint32_t v)
 	uint32_t r;
 
 	pf_recover = (uintptr_t)user_fix;
+	pf_fault_ip = (uintptr_t)(write ? user_write_insn : user_read_insn);
 	r = user_call(va, write, v);
 	pf_recover = 0;
 	return r;
@@ -600,7 +602,7 @@ static uint32_t user_access(uintptr_t va, bool write, uint32_t v)
 struct outcome {
 	bool fault;
 	uint32_t err, value;
-	uintptr_t cr2;
+	uintptr_t cr2, ip, want_ip;
 };
 
 static struct outcome do_access(uintptr_t va, const struct acc *a, uint32_t v)
@@ -619,6 +621,8 @@ static struct outcome do_access(uintptr_t va, const struct acc *a, uint32_t v)
 	o.fault = pf_seen.hit;
 	o.err = pf_seen.err;
 	o.cr2 = pf_seen.cr2;
+	o.ip = pf_seen.ip;
+	o.want_ip = pf_fault_ip;
 	return o;
 }
 
@@ -645,16 +649,19 @@ static void print_walk(const struct walk *w)
 		       (unsigned long long)mir_get(w->ent[i]));
 }
 
-/* Fault or not, error code and CR2 as the model says. */
+/* Fault or not, error code, CR2 and the faulting instruction (the access
+ * itself; for a fetch, the target) as the model says. */
 static bool check_fault(uintptr_t va, const struct acc *a,
 			const struct walk *w, const struct outcome *o)
 {
 	if (o->fault == w->fault && (!o->fault ||
-	    (o->err == w->err && o->cr2 == va)))
+	    (o->err == w->err && o->cr2 == va && o->ip == o->want_ip)))
 		return true;
-	report(va, "%s (wp=%d): expected %s err %#x, got %s err %#x cr2 %#lx\n",
-	       acc_name(a), wp_on, w->fault ? "#PF" : "no fault", w->err,
-	       o->fault ? "#PF" : "no fault", o->err, (unsigned long)o->cr2);
+	report(va, "%s (wp=%d): expected %s err %#x, got %s err %#x cr2 %#lx "
+	       "at ip %#lx (access at %#lx)\n", acc_name(a), wp_on,
+	       w->fault ? "#PF" : "no fault", w->err,
+	       o->fault ? "#PF" : "no fault", o->err, (unsigned long)o->cr2,
+	       (unsigned long)o->ip, (unsigned long)o->want_ip);
 	print_walk(w);
 	return false;
 }

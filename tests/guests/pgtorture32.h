@@ -9,6 +9,9 @@
 static const struct pg_fmt *const arch_fmts[] = { &fmt_32, &fmt_pae };
 
 #define ASM_SET_RECOVER "movl $1f, pf_recover\n\t"
+/* Before an access that may fault: where to resume (1:) and which
+ * instruction a #PF must report (0:, the access that follows). */
+#define ASM_ARM ASM_SET_RECOVER "movl $0f, pf_fault_ip\n0:\t"
 
 /* ---- ring 3 and the #PF stub ------------------------------------------------
  *
@@ -24,6 +27,7 @@ static const struct pg_fmt *const arch_fmts[] = { &fmt_32, &fmt_pae };
 __asm__(
 	"	.text\n"
 	"	.globl pt_pf_stub, user_call, user_fix, user_return\n"
+	"	.globl user_read_insn, user_write_insn\n"
 	"pt_pf_stub:\n"
 	"	pushl $14\n"
 	"	pushal\n"
@@ -57,9 +61,12 @@ __asm__(
 	"	movl $0xdeadbeef, %eax\n"
 	"	testl %esi, %esi\n"
 	"	jnz 1f\n"
+	"user_read_insn:\n"
 	"	movl (%ecx), %eax\n"
 	"	ud2\n"
-	"1:	movl %edx, (%ecx)\n"
+	"1:\n"
+	"user_write_insn:\n"
+	"	movl %edx, (%ecx)\n"
 	"user_fix:\n"
 	"	ud2\n"
 	"user_return:\n"
@@ -91,6 +98,7 @@ __asm__(
  * FF E3 (jmp *%ebx) everywhere, which comes straight back to 1:. */
 static bool exec_probe(uintptr_t va)
 {
+	pf_fault_ip = va;
 	__asm__ volatile("movl $1f, %%ebx\n\t" ASM_SET_RECOVER
 			 "jmp *%0\n1:"
 			 :: "r"(va) : "ebx", "memory");
