@@ -172,7 +172,7 @@ static struct {
 	uint32_t steps, probes, accesses, faults, ad_checks, cr3_switches;
 	uint32_t faults_np, faults_rsvd, faults_prot, faults_user, faults_fetch;
 	uint32_t invlpg, cr3_flushes, wp_toggles, entries_checked;
-	uint32_t global_changes, pge_flushes;
+	uint32_t global_changes, pge_flushes, fetches_run, user_ok;
 	uint32_t writes[WK_N], mismatches;
 } st;
 
@@ -186,7 +186,7 @@ volatile struct {
 } pf_seen;
 
 void pt_fault(struct trap_frame *f);
-uint32_t user_call(uintptr_t va, uint32_t write, uint32_t val);
+uint32_t user_call(uintptr_t va, uint32_t kind, uint32_t val);
 extern char pt_pf_stub[], user_fix[], user_return[];
 extern char user_read_insn[], user_write_insn[];
 
@@ -588,13 +588,15 @@ static void sup_write(uintptr_t va, uint32_t v)
 	pf_recover = 0;
 }
 
-static uint32_t user_access(uintptr_t va, bool write, uint32_t v)
+/* A CPL-3 access of the given kind (0 read, 1 write, 2 fetch). */
+static uint32_t user_access(uintptr_t va, enum acc_kind kind, uint32_t v)
 {
 	uint32_t r;
 
 	pf_recover = (uintptr_t)user_fix;
-	pf_fault_ip = (uintptr_t)(write ? user_write_insn : user_read_insn);
-	r = user_call(va, write, v);
+	pf_fault_ip = kind == ACC_READ ? (uintptr_t)user_read_insn :
+		      kind == ACC_WRITE ? (uintptr_t)user_write_insn : va;
+	r = user_call(va, kind, v);
 	pf_recover = 0;
 	return r;
 }
@@ -611,7 +613,7 @@ static struct outcome do_access(uintptr_t va, const struct acc *a, uint32_t v)
 
 	pf_seen.hit = false;
 	if (a->user)
-		o.value = user_access(va, a->kind == ACC_WRITE, v);
+		o.value = user_access(va, a->kind, v);
 	else if (a->kind == ACC_READ)
 		o.value = sup_read(va);
 	else if (a->kind == ACC_WRITE)
@@ -758,6 +760,8 @@ static void probe_access(uintptr_t va, enum acc_kind kind, bool user)
 		count_fault(w.err);
 		return;
 	}
+	st.fetches_run += kind == ACC_FETCH;
+	st.user_ok += user;
 	if (check_data(va, &a, &w, &o, wrote))
 		check_ad(va, &a, &w, d_before);
 }
@@ -770,6 +774,7 @@ static void probe(uintptr_t va)
 	probe_access(va, ACC_FETCH, false);
 	probe_access(va, ACC_READ, true);
 	probe_access(va, ACC_WRITE, true);
+	probe_access(va, ACC_FETCH, true);
 }
 
 /* ---- linear addresses in the window --------------------------------------- */
@@ -1478,10 +1483,11 @@ static void summary(void)
 	       st.ad_checks, st.cr3_switches, st.invlpg, st.cr3_flushes,
 	       st.wp_toggles, st.entries_checked);
 	printf("pgtorture: mode=%s faults: not_present=%u rsvd=%u "
-	       "protection=%u user=%u fetch=%u; global_changes=%u "
-	       "pge_flushes=%u\n", F->name, st.faults_np, st.faults_rsvd,
-	       st.faults_prot, st.faults_user, st.faults_fetch,
-	       st.global_changes, st.pge_flushes);
+	       "protection=%u user=%u fetch=%u; user accesses done=%u, "
+	       "fetches run=%u; global_changes=%u pge_flushes=%u\n", F->name,
+	       st.faults_np, st.faults_rsvd, st.faults_prot, st.faults_user,
+	       st.faults_fetch, st.user_ok, st.fetches_run, st.global_changes,
+	       st.pge_flushes);
 	printf("pgtorture: mode=%s entry writes:", F->name);
 	for (unsigned int k = 0; k < WK_N; k++)
 		if (st.writes[k])

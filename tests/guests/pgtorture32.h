@@ -15,8 +15,9 @@ static const struct pg_fmt *const arch_fmts[] = { &fmt_32, &fmt_pae };
 
 /* ---- ring 3 and the #PF stub ------------------------------------------------
  *
- * user_call(va, write, val) leaves ring 0 by IRET to user_stub (CPL 3),
- * which reads or writes the 32-bit word at va and ends with UD2; the #UD
+ * user_call(va, kind, val) leaves ring 0 by IRET to user_stub (CPL 3),
+ * which reads or writes the 32-bit word at va, or jumps there, and ends
+ * with UD2 (a fetch comes back through the code frame); the #UD
  * gate (user_return) sees CS.RPL = 3, drops the ring-0 stack the CPU
  * switched to (TSS.ESP0) and returns from user_call with EAX as the user
  * code left it. A #PF in user_stub resumes at user_fix (pf_recover), the
@@ -59,8 +60,9 @@ __asm__(
 	"	movw %ax, %ds\n"
 	"	movw %ax, %es\n"
 	"	movl $0xdeadbeef, %eax\n"
-	"	testl %esi, %esi\n"
-	"	jnz 1f\n"
+	"	cmpl $1, %esi\n"                /* 0 read, 1 write, 2 fetch */
+	"	je 1f\n"
+	"	ja 3f\n"
 	"user_read_insn:\n"
 	"	movl (%ecx), %eax\n"
 	"	ud2\n"
@@ -69,6 +71,9 @@ __asm__(
 	"	movl %edx, (%ecx)\n"
 	"user_fix:\n"
 	"	ud2\n"
+	/* The code frame's FF E3 jumps to user_fix through %ebx. */
+	"3:	movl $user_fix, %ebx\n"
+	"	jmp *%ecx\n"
 	"user_return:\n"
 	"	testl $3, 4(%esp)\n"            /* #UD frame: EIP, CS, ... */
 	"	jz 2f\n"

@@ -15,8 +15,8 @@ static const struct pg_fmt *const arch_fmts[] = { &fmt_4level };
 
 /* ---- ring 3 and the #PF stub ------------------------------------------------
  *
- * As on the 32-bit side: user_call(va, write, val) IRETQs to user_stub at
- * CPL 3, which accesses the 32-bit word at va and ends with UD2; the #UD
+ * As on the 32-bit side: user_call(va, kind, val) IRETQs to user_stub at
+ * CPL 3, which reads, writes or fetches at va and ends with UD2; the #UD
  * gate (user_return) drops the TSS.RSP0 stack and returns from user_call.
  * A #PF in user_stub resumes at user_fix. In 64-bit mode a null DS is
  * usable at CPL 3; the interrupt from ring 3 loads a null SS, which
@@ -82,8 +82,9 @@ __asm__(
 	"	iretq\n"
 	"user_stub:\n"
 	"	movl $0xdeadbeef, %eax\n"
-	"	testl %esi, %esi\n"
-	"	jnz 1f\n"
+	"	cmpl $1, %esi\n"                /* 0 read, 1 write, 2 fetch */
+	"	je 1f\n"
+	"	ja 3f\n"
 	"user_read_insn:\n"
 	"	movl (%rcx), %eax\n"
 	"	ud2\n"
@@ -92,6 +93,9 @@ __asm__(
 	"	movl %edx, (%rcx)\n"
 	"user_fix:\n"
 	"	ud2\n"
+	/* The code frame's FF E3 jumps to user_fix through %rbx. */
+	"3:	leaq user_fix(%rip), %rbx\n"
+	"	jmp *%rcx\n"
 	"user_return:\n"
 	"	testb $3, 8(%rsp)\n"            /* #UD frame: RIP, CS, ... */
 	"	jz 2f\n"
