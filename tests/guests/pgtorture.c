@@ -114,7 +114,7 @@ static uint64_t bits(unsigned int lo, unsigned int hi)
 	return (~0ULL >> (63 - hi)) & (~0ULL << lo);
 }
 
-/* ---- formats --------------------------------------------------------------- */
+/* ---- formats ------------------------------------------------------------ */
 
 enum fmt_kind { FMT_32, FMT_PAE, FMT_4LEVEL };
 
@@ -225,7 +225,7 @@ static uint64_t tss_descriptor(uintptr_t base, uint32_t limit)
 #include "pgtorture32.h"
 #endif
 
-/* ---- randomness, reports --------------------------------------------------- */
+/* ---- randomness, reports ------------------------------------------------ */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
@@ -265,7 +265,7 @@ static __printf(2, 3) void report(uintptr_t va, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- frames ---------------------------------------------------------------- */
+/* ---- frames ------------------------------------------------------------- */
 
 static uint32_t pattern(uint64_t pa)
 {
@@ -320,7 +320,7 @@ static uint64_t large_frame(void)
 	return LARGE_BASE + rnd(LARGE_BYTES / large_size()) * large_size();
 }
 
-/* ---- tables: where they are, real and model entries ----------------------- */
+/* ---- tables: where they are, real and model entries --------------------- */
 
 static unsigned int nodes_at(unsigned int l)
 {
@@ -415,7 +415,7 @@ static bool check_entry(uintptr_t pe)
 	return false;
 }
 
-/* ---- the model's page walk (SDM Vol. 3A 4.3, 4.4, 4.5, 4.6) --------------- */
+/* ---- the model's page walk (SDM Vol. 3A 4.3, 4.4, 4.5, 4.6) ------------- */
 
 enum acc_kind { ACC_READ, ACC_WRITE, ACC_FETCH };
 
@@ -555,7 +555,7 @@ static struct walk model_walk(uintptr_t va, const struct acc *a)
 	return w;
 }
 
-/* ---- accesses that may fault ---------------------------------------------- */
+/* ---- accesses that may fault -------------------------------------------- */
 
 void pt_fault(struct trap_frame *f)
 {
@@ -628,7 +628,7 @@ static struct outcome do_access(uintptr_t va, const struct acc *a, uint32_t v)
 	return o;
 }
 
-/* ---- probes: one access compared with the model --------------------------- */
+/* ---- probes: one access compared with the model ------------------------- */
 
 static const char *acc_name(const struct acc *a)
 {
@@ -777,7 +777,7 @@ static void probe(uintptr_t va)
 	probe_access(va, ACC_FETCH, true);
 }
 
-/* ---- linear addresses in the window --------------------------------------- */
+/* ---- linear addresses in the window ------------------------------------- */
 
 /* An index at level l: mostly the window's, sometimes one past it (never
  * written: not present), now and then any (level 0: not the system's). */
@@ -879,7 +879,7 @@ static void check_tables(void)
 				return;
 }
 
-/* ---- building entries --------------------------------------------------------- */
+/* ---- building entries --------------------------------------------------- */
 
 static uint64_t random_perms(uint32_t percent)
 {
@@ -1142,7 +1142,7 @@ static void step(void)
 		probe(rnd(8) ? random_va_below(0, 0) : random_global_va());
 }
 
-/* ---- building the address spaces -------------------------------------------- */
+/* ---- building the address spaces ---------------------------------------- */
 
 static uint64_t sys_large(unsigned int i)
 {
@@ -1209,7 +1209,7 @@ static void build_all(void)
 	}
 }
 
-/* ---- CPU set-up ------------------------------------------------------------ */
+/* ---- CPU set-up --------------------------------------------------------- */
 
 static uint64_t gdt[7] __attribute__((aligned(16)));
 static uint8_t ring0_stack[8192] __attribute__((aligned(16)));
@@ -1300,7 +1300,7 @@ static bool set_up(bool bench_only)
 	return true;
 }
 
-/* ---- the checker's self-test ------------------------------------------------
+/* ---- the checker's self-test -----------------------------------------------
  *
  * Before the torture, three errors are planted behind the model's back in
  * one live PTE: another frame, R/W taken away, P taken away. The probes
@@ -1342,7 +1342,7 @@ static void self_test(void)
 	EXPECT_EQ(caught, 3);
 }
 
-/* ---- bench: ticks per operation (bench=1) -------------------------------------
+/* ---- bench: ticks per operation (bench=1) ----------------------------------
  *
  *   BENCH name=PREFIX_pf ticks=N          one PTE store into an empty
  *                                          table, then the first touch
@@ -1472,7 +1472,7 @@ static void bench(void)
 	EXPECT_EQ(bad, 0);
 }
 
-/* ---- the torture ------------------------------------------------------------ */
+/* ---- the torture -------------------------------------------------------- */
 
 static void summary(void)
 {

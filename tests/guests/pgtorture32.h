@@ -13,7 +13,7 @@ static const struct pg_fmt *const arch_fmts[] = { &fmt_32, &fmt_pae };
  * instruction a #PF must report (0:, the access that follows). */
 #define ASM_ARM ASM_SET_RECOVER "movl $0f, pf_fault_ip\n0:\t"
 
-/* ---- ring 3 and the #PF stub ------------------------------------------------
+/* ---- ring 3 and the #PF stub -----------------------------------------------
  *
  * user_call(va, kind, val) leaves ring 0 by IRET to user_stub (CPL 3),
  * which reads or writes the 32-bit word at va, or jumps there, and ends
@@ -111,7 +111,7 @@ static bool exec_probe(uintptr_t va)
 	return !pf_seen.hit;
 }
 
-/* ---- GDT and TSS (SDM Vol. 3A 3.4.5, 7.2.1, 7.2.2) ------------------------ */
+/* ---- GDT and TSS (SDM Vol. 3A 3.4.5, 7.2.1, 7.2.2) ---------------------- */
 
 struct tss32 {
 	uint32_t link, esp0, ss0, unused[22];
@@ -240,7 +240,7 @@ static void arch_ent_and(uintptr_t pa, uint64_t mask)
 				 : "memory");
 }
 
-/* ---- turning paging on ------------------------------------------------------
+/* ---- turning paging on -----------------------------------------------------
  * From paging off: CR4 first (PSE or PAE, PGE), then CR3, then CR0.PG
  * (SDM Vol. 3A 4.1.2: the mode is chosen by CR4.PAE when PG is set). */
 static void arch_paging_on(uintptr_t root)

@@ -13,7 +13,7 @@ static const struct pg_fmt *const arch_fmts[] = { &fmt_4level };
  * instruction a #PF must report (0:, the access that follows). */
 #define ASM_ARM ASM_SET_RECOVER "movq $0f, pf_fault_ip\n0:\t"
 
-/* ---- ring 3 and the #PF stub ------------------------------------------------
+/* ---- ring 3 and the #PF stub -----------------------------------------------
  *
  * As on the 32-bit side: user_call(va, kind, val) IRETQs to user_stub at
  * CPL 3, which reads, writes or fetches at va and ends with UD2; the #UD
@@ -132,7 +132,7 @@ static bool exec_probe(uintptr_t va)
 	return !pf_seen.hit;
 }
 
-/* ---- GDT and TSS (SDM Vol. 3A 3.4.5, 7.2.3, 7.7) --------------------------- */
+/* ---- GDT and TSS (SDM Vol. 3A 3.4.5, 7.2.3, 7.7) ------------------------ */
 
 struct tss64 {
 	uint32_t reserved0;
@@ -159,7 +159,7 @@ static void arch_tss_init(uint64_t *gdt, uintptr_t stack_top)
 	gdt[SEL_TSS / 8 + 1] = (uint64_t)(uintptr_t)&tss >> 32;
 }
 
-/* ---- page-table entry stores: MOV, XCHG, LOCK CMPXCHG, LOCK OR/AND -------- */
+/* ---- page-table entry stores: MOV, XCHG, LOCK CMPXCHG, LOCK OR/AND ------ */
 
 static const enum wkind replace8[] = { WK_MOV, WK_XCHG, WK_CMPXCHG };
 
