@@ -26,6 +26,11 @@
 #                               registers, timers, IPIs, EOI; test=smp starts
 #                               a second vCPU with INIT-SIPI-SIPI
 #   apictest64.elf  elf64       the same (x2APIC only), and CR8 as the TPR
+#   pgtorture.elf   multiboot   its own page tables under stress, checked
+#                               against its model: mode=32 or mode=pae;
+#                               bench=1 for ticks per fault, CR3 switch and
+#                               PTE write
+#   pgtorture64.elf elf64       the same in 4-level paging (mode=4level)
 #
 # The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
 # on the include path picks the layouts that differ.
@@ -55,11 +60,11 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest
+	emultest apictest pgtorture
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
-GUEST_ELF64 := emultest apictest
+GUEST_ELF64 := emultest apictest pgtorture
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)) \
