@@ -68,6 +68,7 @@ static void boot_options(const char *cmdline)
 	shadow_root_cache_default = mb2_cmdline_bool(cmdline,
 						     "keel.shadow_root_cache",
 						     true);
+	shadow_audit_on = mb2_cmdline_bool(cmdline, "keel.shadow_audit", false);
 	if (mb2_cmdline_get(cmdline, "keel.paging", val, sizeof(val)) > 0)
 		boot.paging = !strcmp(val, "shadow") ? CONFIG_PAGING_SHADOW :
 			      !strcmp(val, "ept") ? CONFIG_PAGING_EPT :

@@ -287,6 +287,8 @@ static void install_leaf(struct guest *g, struct shadow_mmu *m,
 
 static int sync_page(struct guest *g, struct shadow_mmu *m,
 		     struct shadow_page *sp);
+static void sync_children(struct guest *g, struct shadow_mmu *m,
+			  struct shadow_page *sp);
 
 static int sync_if_unsync(struct shadow_pool *pool, struct shadow_page *sp,
 			  void *arg)
@@ -297,14 +299,21 @@ static int sync_if_unsync(struct shadow_pool *pool, struct shadow_page *sp,
 	return 0;
 }
 
-/* The page for (gfn, role), found or made. A new page that shadows a
- * guest table tracks it; unsync pages of that table are synced first, so
- * a tracked table never has unsync shadows. */
+/* The page for (gfn, role), found or made, and in sync. A new page that
+ * shadows a guest table tracks it; unsync pages of that table are synced
+ * first, so a tracked table never has unsync shadows. */
 static struct shadow_page *get_page(struct guest *g, struct shadow_mmu *m,
 				    uint64_t gfn, struct shadow_role role)
 {
 	struct shadow_page *sp = shadow_page_find(&m->pool, gfn, role);
 
+	/* An unsync page being linked again may be stale: the guest could
+	 * change its entries while no live address space reached it (no flush
+	 * was due) and link it back without one either (P 0 -> 1). */
+	if (sp && sp->unsync)
+		sync_page(g, m, sp);
+	else if (sp && sp->unsync_children)
+		sync_children(g, m, sp);        /* the same, further down */
 	if (sp)
 		return sp;
 	if (!is_shadow_role_direct(role))
@@ -767,6 +776,9 @@ enum shadow_fill_result shadow_fill(struct guest *g, struct shadow_vcpu *sv,
 	return res;
 }
 
+static void audit_leaf(struct guest *g, struct shadow_mmu *m,
+		       struct shadow_page *sp, uint64_t *sptep, uint64_t la);
+
 /* ---- lookups by linear address ------------------------------------------- */
 
 /* The level-1 entry for la under rt, or NULL when the path stops above. */
@@ -823,6 +835,8 @@ void shadow_invlpg(struct guest *g, struct shadow_vcpu *sv, uint64_t la)
 		drop_spte(g, m, sp, shadow_page_spte_index(sp, sptep));
 		m->st.zaps[SHADOW_ZAP_INVLPG]++;
 	}
+	if (unlikely(shadow_audit_on) && sptep)
+		audit_leaf(g, m, sp, sptep, la);
 	spin_unlock(&m->lock);
 }
 
@@ -997,6 +1011,148 @@ bool shadow_take_flush(struct guest *g)
 	struct shadow_mmu *m = mmu_of(g);
 
 	return __atomic_exchange_n(&m->flush, false, __ATOMIC_ACQ_REL);
+}
+
+/* ---- audit (keel.shadow_audit=1) ------------------------------------------- */
+
+bool shadow_audit_on;
+
+/* Guest frame a non-leaf or leaf guest entry points to. */
+static uint64_t gpte_frame(const struct shadow_page *sp, uint64_t gpte)
+{
+	bool four = shadow_role_has_4_byte_gpte(sp->role);
+
+	return (gpte & (four ? GPTE32_ADDR : GPTE_ADDR)) >> PAGE_SHIFT;
+}
+
+static bool audit_page(struct guest *g, struct shadow_mmu *m,
+		       struct shadow_page *sp, const char *why)
+{
+	int level = shadow_role_level(sp->role);
+
+	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES; i++) {
+		uint64_t spte = sp->spt[i], gpte, want;
+		struct shadow_page *c;
+
+		if (!is_shadow_present(spte) || !read_gpte(g, sp, i, &gpte))
+			continue;
+		if (level == 1) {
+			want = guest_hpa_to_gpa(g, shadow_pte_hpa(spte, 1)) >>
+			       PAGE_SHIFT;
+			if ((gpte & EMUL_PTE_P) && gpte_frame(sp, gpte) == want)
+				continue;
+		} else {
+			c = child_of(m, spte);
+			if ((gpte & EMUL_PTE_P) && (gpte & EMUL_PTE_PS) &&
+			    is_shadow_role_direct(c->role))
+				continue;
+			if ((gpte & EMUL_PTE_P) && !(gpte & EMUL_PTE_PS) &&
+			    !is_shadow_role_direct(c->role) &&
+			    c->gfn == gpte_frame(sp, gpte))
+				continue;
+			want = c->gfn;
+		}
+		(void)want;
+		pr_err("keel: shadow audit (%s): gfn %#lx role %#x level %d "
+		       "entry %u spte %#lx gpte %#lx unsync %d tracked %u "
+		       "roots %u\n", why, sp->gfn, sp->role.word, level, i,
+		       spte, gpte, sp->unsync,
+		       page_track_count(&m->track, sp->gfn), sp->root_count);
+		return false;
+	}
+	return true;
+}
+
+/* After INVLPG the leaf for la, if any, is the guest's. */
+static void audit_leaf(struct guest *g, struct shadow_mmu *m,
+		       struct shadow_page *sp, uint64_t *sptep, uint64_t la)
+{
+	unsigned int i = shadow_page_spte_index(sp, sptep);
+	uint64_t gpte = 0, gfn;
+
+	if (!is_shadow_present(*sptep) || is_shadow_role_direct(sp->role))
+		return;
+	read_gpte(g, sp, i, &gpte);
+	gfn = guest_hpa_to_gpa(g, shadow_pte_hpa(*sptep, 1)) >> PAGE_SHIFT;
+	if ((gpte & EMUL_PTE_P) && gpte_frame(sp, gpte) == gfn)
+		return;
+	pr_err("keel: shadow audit (invlpg %#lx): gfn %#lx role %#x entry %u "
+	       "spte %#lx gpte %#lx unsync %d tracked %u\n", la, sp->gfn,
+	       sp->role.word, i, *sptep, gpte, sp->unsync,
+	       page_track_count(&m->track, sp->gfn));
+	shadow_audit_on = false;
+}
+
+/* After a sync, no unsync page may be reachable from the root. */
+static bool audit_reach(struct shadow_mmu *m, struct shadow_page *sp,
+			const char *why)
+{
+	if (sp->unsync) {
+		pr_err("keel: shadow audit (%s): unsync page gfn %#lx role %#x "
+		       "reachable after sync\n", why, sp->gfn, sp->role.word);
+		return false;
+	}
+	if (shadow_role_level(sp->role) == 1)
+		return true;
+	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES; i++)
+		if (is_shadow_present(sp->spt[i]) &&
+		    !audit_reach(m, child_of(m, sp->spt[i]), why)) {
+			pr_err("keel: shadow audit:   via gfn %#lx role %#x entry "
+			       "%u (unsync bit %d, children %u)\n", sp->gfn,
+			       sp->role.word, i,
+			       is_shadow_page_unsync_child(sp, i),
+			       sp->unsync_children);
+			return false;
+		}
+	return true;
+}
+
+void shadow_audit_root(struct guest *g, struct shadow_vcpu *sv,
+		       const char *why)
+{
+	struct shadow_mmu *m = mmu_of(g);
+	struct shadow_root *rt = &sv->roots[0];
+	bool ok = true;
+
+	if (!shadow_audit_on)
+		return;
+	spin_lock(&m->lock);
+	if (rt->sp)
+		ok = audit_reach(m, rt->sp, why);
+	for (int i = 0; ok && !rt->sp && i < 4; i++)
+		if (rt->pd[i])
+			ok = audit_reach(m, rt->pd[i], why);
+	if (!ok)
+		shadow_audit_on = false;
+	spin_unlock(&m->lock);
+}
+
+/* Every shadow page that is in sync must say what the guest's table says
+ * (KVM's mmu_audit): run at CR3 loads, INVLPG and emulated writes. */
+void shadow_audit(struct guest *g, const char *why)
+{
+	struct shadow_mmu *m = mmu_of(g);
+
+	if (!shadow_audit_on)
+		return;
+	spin_lock(&m->lock);
+	for (uint32_t i = 0; i < m->nr_pages; i++) {
+		struct shadow_page *sp = &m->pages[i];
+
+		if (!sp->in_use || sp->unsync || is_shadow_role_direct(sp->role) ||
+		    is_shadow_page_obsolete(&m->pool, sp))
+			continue;
+		if (!page_track_is_tracked(&m->track, sp->gfn) ||
+		    !audit_page(g, m, sp, why)) {
+			pr_err("keel: shadow audit (%s): gfn %#lx role %#x: %s\n",
+			       why, sp->gfn, sp->role.word,
+			       page_track_is_tracked(&m->track, sp->gfn) ?
+			       "differs" : "in sync but not tracked");
+			shadow_audit_on = false;
+			break;
+		}
+	}
+	spin_unlock(&m->lock);
 }
 
 /* ---- set-up -------------------------------------------------------------- */

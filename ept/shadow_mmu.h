@@ -195,6 +195,13 @@ void shadow_mmu_reset(struct guest *g);
  * call: the guest's vCPUs must flush their TLBs before running on. */
 bool shadow_take_flush(struct guest *g);
 
+/* Checks every in-sync shadow page against the guest's tables and prints
+ * the first difference (keel.shadow_audit=1, slow). */
+extern bool shadow_audit_on;
+void shadow_audit(struct guest *g, const char *why);
+void shadow_audit_root(struct guest *g, struct shadow_vcpu *sv,
+		       const char *why);
+
 /* Prints the counters (keel.stats=1). */
 void shadow_print_stats(struct guest *g);
 

@@ -78,27 +78,33 @@ void guest_mem_free(struct guest *g)
 	ept_destroy(&g->ept);
 }
 
-void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, uint64_t len)
-{
-	for (unsigned int i = 0; i < g->nr_chunks; i++) {
-		const struct guest_chunk *c = &g->chunks[i];
-
-		if (gpa >= c->gpa && gpa - c->gpa < c->size &&
-		    len <= c->size - (gpa - c->gpa))
-			return phys_to_virt(c->hpa + (gpa - c->gpa));
-	}
-	return NULL;
-}
-
-uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa)
+/* The chunk holding gpa, or NULL. */
+static const struct guest_chunk *chunk_of_gpa(const struct guest *g,
+					      uint64_t gpa)
 {
 	for (unsigned int i = 0; i < g->nr_chunks; i++) {
 		const struct guest_chunk *c = &g->chunks[i];
 
 		if (gpa >= c->gpa && gpa - c->gpa < c->size)
-			return c->hpa + (gpa - c->gpa);
+			return c;
 	}
-	return GUEST_NO_HPA;
+	return NULL;
+}
+
+void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, uint64_t len)
+{
+	const struct guest_chunk *c = chunk_of_gpa(g, gpa);
+
+	if (!c || len > c->size - (gpa - c->gpa))
+		return NULL;
+	return phys_to_virt(c->hpa + (gpa - c->gpa));
+}
+
+uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa)
+{
+	const struct guest_chunk *c = chunk_of_gpa(g, gpa);
+
+	return c ? c->hpa + (gpa - c->gpa) : GUEST_NO_HPA;
 }
 
 uint64_t guest_hpa_to_gpa(const struct guest *g, uint64_t hpa)

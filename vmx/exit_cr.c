@@ -81,8 +81,10 @@ static int cr0_write(struct vcpu *v, uint64_t val)
 	cr_update_long_mode(v, val);
 	vmcs_writenat(VMCS_CR0_READ_SHADOW, val);
 	vmcs_writenat(VMCS_GUEST_CR0, vcpu_cr0_real(v, val));
-	if (v->shadow && ((old ^ val) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)))
+	if (v->shadow && ((old ^ val) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE))) {
 		shadow_vcpu_reload(v);
+		shadow_audit_root(v->guest, &v->sv, "cr0");
+	}
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }
@@ -101,8 +103,10 @@ static int cr4_write(struct vcpu *v, uint64_t val)
 		return cr_gp(v);
 	vmcs_writenat(VMCS_CR4_READ_SHADOW, val);
 	vmcs_writenat(VMCS_GUEST_CR4, vcpu_cr4_real(v, val));
-	if (v->shadow)
+	if (v->shadow) {
 		shadow_vcpu_reload(v);  /* any CR4 write may flush (4.10.4.1) */
+		shadow_audit_root(v->guest, &v->sv, "cr4");
+	}
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }

@@ -100,6 +100,7 @@ int shadow_cr3_write(struct vcpu *v, uint64_t val)
 	}
 	v->sv.cr3 = val;
 	shadow_vcpu_reload(v);
+	shadow_audit_root(v->guest, &v->sv, "cr3");
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }
@@ -160,8 +161,10 @@ static int pf_tracked_write(struct vcpu *v, uint64_t gpa)
 
 	if (!(vmcs_read32(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID)) {
 		m->st.pf[SHADOW_PF_TRACKED]++;
-		if (vcpu_emulate_pt_write(v, &r))
+		if (vcpu_emulate_pt_write(v, &r)) {
+			shadow_audit(v->guest, "pt-write");
 			return r;
+		}
 	}
 	/* Not emulated: stop shadowing the table and let the write run. */
 	shadow_unprotect(v->guest, gpa >> PAGE_SHIFT);
@@ -252,6 +255,7 @@ int handle_invlpg(struct vcpu *v)
 	if (v->shadow) {
 		shadow_invlpg(v->guest, &v->sv, la);
 		shadow_flush(v);
+		shadow_audit(v->guest, "invlpg");
 	}
 	vpid_invalidate_addr(v->vpid, la);
 	vcpu_skip_instruction(v);
