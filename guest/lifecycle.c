@@ -16,7 +16,9 @@
 #include "arch/smp.h"
 #include "arch/string.h"
 #include "arch/tsc.h"
+#include "arch/idt.h"
 #include "arch/x86.h"
+#include "drivers/lapic.h"
 #include "drivers/printk.h"
 #include "mm/layout.h"
 #include "mm/mm.h"
@@ -321,6 +323,8 @@ void guest_finish(struct guest *g)
 		  g->end_reason ? g->end_reason : "unknown");
 	guest_free(g);
 	__atomic_store_n(&g->state, GUEST_DONE, __ATOMIC_RELEASE);
+	if (cpu_id() != 0)      /* CPU 0 may be halted in guests_wait */
+		lapic_send_ipi(percpu[0].apic_id, VEC_KICK);
 }
 
 /* On the vCPU's CPU, after it left guest mode for good. */
@@ -345,6 +349,8 @@ unsigned int guests_wait(unsigned int started)
 
 	(void)started;
 	while (done < nr_guests) {
+		bool poll = false;
+
 		done = 0;
 		for (unsigned int i = 0; i < nr_guests; i++) {
 			struct guest *g = &guests[i];
@@ -353,8 +359,14 @@ unsigned int guests_wait(unsigned int started)
 				done++;
 			else if (migrate_due(g))
 				migrate_guest(g);
+			else if (g->cfg->migrate_cpu_count && !g->migrated)
+				poll = true;    /* its migration time will come */
 		}
-		cpu_relax();
+		/* The last vCPU of a guest to leave kicks this CPU. */
+		if (poll)
+			cpu_relax();
+		else if (done < nr_guests)
+			wait_for_interrupt();
 	}
 	for (unsigned int i = 0; i < nr_guests; i++)
 		if (guests[i].exit_status == 1 && !guests[i].migration_failed)

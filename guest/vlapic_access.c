@@ -12,7 +12,6 @@
 #include "arch/x86.h"
 #include "vmx/vmx.h"
 
-#define CPUID1_ECX_TSC_DEADLINE BIT_ULL(24)
 #define CPUID6_EAX_ARAT         BIT_ULL(2)      /* APIC timer always runs */
 #define CPUID_LEAF_TOPOLOGY     0xb
 #define  TOPO_LEVEL_SMT         1

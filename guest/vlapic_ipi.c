@@ -68,9 +68,10 @@ static void vlapic_startup_ipi(struct vcpu *t, uint8_t vector)
 	if (READ_ONCE(t->lapic.state) != VLAPIC_WAIT_SIPI ||
 	    !__atomic_load_n(&t->lapic.init_seen, __ATOMIC_ACQUIRE))
 		return;
-	__atomic_compare_exchange_n(&t->lapic.sipi, &none,
-				    (uint32_t)VLAPIC_SIPI_VALID | vector, false,
-				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	if (__atomic_compare_exchange_n(&t->lapic.sipi, &none,
+					(uint32_t)VLAPIC_SIPI_VALID | vector, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		vlapic_kick(t);         /* it waits halted (guest/vcpu.c) */
 }
 
 static void vlapic_deliver(struct vcpu *src, struct vcpu *t, uint64_t icr)
