@@ -58,6 +58,7 @@ struct guest {
 	unsigned int nr_vcpus;
 	volatile int state;             /* enum guest_state */
 	int vcpus_running;
+	int vcpus_parked;               /* in HLT with IF=0 (atomic) */
 	uint64_t exit_status;           /* debug-exit or exit-hypercall status */
 	const char *end_reason;
 	struct guest_devices dev;

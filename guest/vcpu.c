@@ -85,7 +85,7 @@ uint64_t vcpu_guest_efer(const struct vcpu *v)
 	return v->shadow ? v->sv.efer : vmcs_read64(VMCS_GUEST_EFER);
 }
 
-static void vcpu_dump(struct vcpu *v)
+void vcpu_dump(struct vcpu *v)
 {
 	const struct guest_regs *r = &v->regs;
 	struct guest *g = v->guest;

@@ -101,9 +101,12 @@ bool vlapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t val);
  * adjusted for the leaves vlapic_cpuid_leaf() names (the others never
  * need the call: CPUID is a hot exit). */
 #define VLAPIC_CPUID_TIMING     0x40000010
+#define CPUID_LEAF_TSC_CRYSTAL  0x15
+#define CPUID_LEAF_FREQUENCY    0x16
 static inline bool vlapic_cpuid_leaf(uint32_t leaf)
 {
 	return leaf == 1 || leaf == 6 || leaf == 0xb ||
+	       leaf == CPUID_LEAF_TSC_CRYSTAL || leaf == CPUID_LEAF_FREQUENCY ||
 	       leaf == VLAPIC_CPUID_TIMING;
 }
 struct cpuid_regs vlapic_cpuid(const struct vcpu *v, uint32_t leaf,

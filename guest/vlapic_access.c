@@ -112,6 +112,16 @@ struct cpuid_regs vlapic_cpuid(const struct vcpu *v, uint32_t leaf,
 		r = (struct cpuid_regs){ (uint32_t)tsc_khz, (uint32_t)tsc_khz,
 					 0, 0 };
 		break;
+	case CPUID_LEAF_TSC_CRYSTAL:
+		/* TSC = crystal * EBX / EAX with the crystal at the TSC's own
+		 * measured rate (Hz in ECX), so that a guest need not
+		 * calibrate; the APIC timer counts at that rate too. */
+		r = (struct cpuid_regs){ 1, 1, (uint32_t)(tsc_khz * 1000), 0 };
+		break;
+	case CPUID_LEAF_FREQUENCY:
+		r = (struct cpuid_regs){ (uint32_t)(tsc_khz / 1000),
+					 (uint32_t)(tsc_khz / 1000), 0, 0 };
+		break;
 	}
 	return r;
 }
