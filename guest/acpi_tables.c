@@ -27,6 +27,37 @@ static const uint8_t aml_s5[] = {
 	0x00, 0x00, 0x00,
 };
 
+/*
+ * AML of the UART, so that the guest learns its interrupt from ACPI (with
+ * hardware-reduced ACPI Linux has no legacy ISA IRQs to assume):
+ *
+ *   Scope (\_SB) { Device (COM1) {
+ *     Name (_HID, EisaId ("PNP0501"))            16550A-compatible
+ *     Name (_UID, One)
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x3F8, 0x3F8, 0x01, 0x08)
+ *       IRQNoFlags () {4} }) } }
+ *
+ * ScopeOp and DeviceOp (0x5b 0x82) carry one-byte PkgLengths (they are
+ * under 64 bytes); the resource template is the IO port descriptor (6.4.2.5),
+ * the IRQ descriptor without flags (6.4.2.1, edge and active high) and
+ * the end tag (6.4.2.9).
+ */
+#define AML_CRS_LEN     13
+#define AML_DEVICE_LEN  (4 + 10 + 6 + 5 + 4 + AML_CRS_LEN)
+#define AML_SCOPE_LEN   (1 + 4 + 2 + 1 + AML_DEVICE_LEN)
+static const uint8_t aml_com1[] = {
+	0x10, AML_SCOPE_LEN, '_', 'S', 'B', '_',
+	0x5b, 0x82, 1 + AML_DEVICE_LEN, 'C', 'O', 'M', '1',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,
+	0x08, '_', 'U', 'I', 'D', 0x01,
+	0x08, '_', 'C', 'R', 'S', 0x11, 3 + AML_CRS_LEN, 0x0a, AML_CRS_LEN,
+	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,
+	0x22, 0x10, 0x00,
+	0x79, 0x00,
+};
+_Static_assert(sizeof(aml_com1) == 1 + AML_SCOPE_LEN, "AML lengths");
+
 static void put8(uint8_t *p, size_t off, uint8_t v)
 {
 	p[off] = v;
@@ -133,7 +164,9 @@ static void build_madt(uint8_t *t, unsigned int nr_cpus)
 static void build_dsdt(uint8_t *t)
 {
 	memcpy(t + SDT_HEADER_LEN, aml_s5, sizeof(aml_s5));
-	sdt_header(t, "DSDT", SDT_HEADER_LEN + sizeof(aml_s5), 2);
+	memcpy(t + SDT_HEADER_LEN + sizeof(aml_s5), aml_com1, sizeof(aml_com1));
+	sdt_header(t, "DSDT", SDT_HEADER_LEN + sizeof(aml_s5) +
+		   sizeof(aml_com1), 2);
 	sdt_finish(t);
 }
 

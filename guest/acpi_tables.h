@@ -11,7 +11,8 @@
  *                 no 8042, no VGA, no CMOS RTC
  *   base + 0x300  MADT: one local APIC per vCPU (APIC ID = vCPU index),
  *                 one I/O APIC (GSI 0-23), no 8259s (PCAT_COMPAT clear)
- *   base + 0x800  DSDT: only \_S5 (SLP_TYP 5), so that S5 is offered
+ *   base + 0x800  DSDT: \_S5 (SLP_TYP 5), so that S5 is offered, and
+ *                 the 16550 at 0x3f8 as PNP0501 with IRQ 4
  */
 #ifndef KEEL_GUEST_ACPI_TABLES_H
 #define KEEL_GUEST_ACPI_TABLES_H

@@ -10,7 +10,7 @@
  *   0x00100000 | image (at its load        |
  *              |  addresses), then modules |
  *              | ...                       |
- *   size - 64K | long-mode page tables     |  elf64 guests only
+ *   size - 64K | long-mode page tables     |  elf64 and linux guests
  *   size       +---------------------------+
  *
  * Anything above `size` is not mapped: an access there stops the guest.

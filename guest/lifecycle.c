@@ -135,15 +135,28 @@ static const char *guest_choose_paging(struct guest *g)
 	return NULL;
 }
 
-static void loader_modules(const struct config_guest *c,
-			   struct loader_module *mods)
+static struct loader_module loader_module(const char *name)
 {
-	for (uint32_t i = 0; i < c->module_count; i++) {
-		const struct mb2_module *m = module_find(c->modules[i]);
+	const struct mb2_module *m = module_find(name);
 
-		mods[i] = (struct loader_module){ phys_to_virt(m->start),
-						  m->end - m->start, m->name };
+	return (struct loader_module){ phys_to_virt(m->start),
+				       m->end - m->start, m->name };
+}
+
+/* The modules the loader gets: a multiboot guest's list, or a Linux
+ * guest's initrd. Returns how many. */
+static unsigned int loader_modules(const struct config_guest *c,
+				   struct loader_module *mods)
+{
+	if (c->format == CONFIG_FORMAT_LINUX) {
+		if (!c->initrd[0])
+			return 0;
+		mods[0] = loader_module(c->initrd);
+		return 1;
 	}
+	for (uint32_t i = 0; i < c->module_count; i++)
+		mods[i] = loader_module(c->modules[i]);
+	return c->module_count;
 }
 
 static const char *guest_create(struct guest *g)
@@ -153,6 +166,7 @@ static const char *guest_create(struct guest *g)
 	struct loader_module mods[CONFIG_MAX_MODULES];
 	struct loader_image img;
 	struct vcpu_boot b = { 0 };
+	unsigned int nr_mods;
 	const char *why;
 
 	if (guest_mem_init(g))
@@ -165,8 +179,8 @@ static const char *guest_create(struct guest *g)
 		       "overlapping its RAM)";
 	img = (struct loader_image){ phys_to_virt(m->start), m->end - m->start,
 				     c->image };
-	loader_modules(c, mods);
-	why = loader_load(g, &img, mods, c->module_count, &b);
+	nr_mods = loader_modules(c, mods);
+	why = loader_load(g, &img, mods, nr_mods, &b);
 	for (unsigned int i = 0; !why && i < c->cpu_count; i++) {
 		g->vcpus[i] = vcpu_create(g, i);
 		if (!g->vcpus[i])

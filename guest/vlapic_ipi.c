@@ -103,3 +103,19 @@ void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2)
 		if (vlapic_match(v, g->vcpus[i], icr, x2))
 			vlapic_deliver(v, g->vcpus[i], icr);
 }
+
+void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
+			bool lowest, uint8_t vector)
+{
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		struct vcpu *t = g->vcpus[i];
+		bool hit = logical ? vlapic_match_logical(&t->lapic, dest, false)
+				   : dest == 0xff || dest == t->lapic.id;
+
+		if (!hit)
+			continue;
+		vlapic_accept(t, vector);
+		if (lowest)
+			return;
+	}
+}

@@ -122,22 +122,54 @@ TEST(fadt_hardware_reduced_with_sleep_registers)
 	EXPECT_EQ(get64(f, FADT_X_DSDT), BASE + ACPI_DSDT_OFF);
 }
 
-TEST(dsdt_holds_s5)
+/* Finds `what` in the table's AML; its offset or -1. */
+static long aml_find(const uint8_t *d, uint32_t len, const void *what,
+		     size_t n)
+{
+	for (uint32_t i = 36; i + n <= len; i++)
+		if (!memcmp(d + i, what, n))
+			return i;
+	return -1;
+}
+
+TEST(dsdt_holds_s5_and_the_uart)
 {
 	static struct acpi a;
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07,
 				      0x04, 0x0a, 0x05, 0x00, 0x00, 0x00 };
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
+				       0x41, 0xd0, 0x05, 0x01 };
+	static const uint8_t crs[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03,
+				       0x01, 0x08, 0x22, 0x10, 0x00, 0x79, 0 };
 	const uint8_t *d;
 	uint32_t len = 0;
+	long dev, at;
 
 	ASSERT(acpi_tables_build(g_mem, BASE, 2) == BASE);
 	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
 	d = acpi_map_table(&a, BASE + ACPI_DSDT_OFF, "DSDT", &len);
 	ASSERT(d != NULL);
-	EXPECT_EQ(len, 36 + sizeof(s5));
 	EXPECT(!memcmp(d + 36, s5, sizeof(s5)));
 	/* PkgLength counts itself, NumElements and the 4 elements. */
 	EXPECT_EQ(d[36 + 6], 1 + 1 + 2 + 3);
+	/* Scope (\_SB) right after, running to the end of the table. */
+	at = 36 + sizeof(s5);
+	EXPECT_EQ(d[at], 0x10);
+	EXPECT_EQ(at + 1 + d[at + 1], len);
+	EXPECT(!memcmp(d + at + 2, "_SB_", 4));
+	/* Device (COM1) fills the rest of the scope. */
+	dev = aml_find(d, len, "\x5b\x82", 2);
+	ASSERT(dev == at + 6);
+	EXPECT_EQ(dev + 2 + d[dev + 2], len);
+	EXPECT(!memcmp(d + dev + 3, "COM1", 4));
+	EXPECT(aml_find(d, len, hid, sizeof(hid)) > dev);
+	/* _CRS: a buffer whose PkgLength and size match the template. */
+	at = aml_find(d, len, crs, sizeof(crs));
+	ASSERT(at > dev);
+	EXPECT_EQ(d[at - 4], 0x11);
+	EXPECT_EQ(d[at - 3], 3 + sizeof(crs));
+	EXPECT_EQ(d[at - 1], sizeof(crs));
+	EXPECT_EQ(at + sizeof(crs), len);
 }
 
 TEST(vcpu_count_out_of_range_refused)
