@@ -6,6 +6,7 @@
 #   make unit       host unit tests only
 #   make scenarios  boot scenarios only (tools/scenarios; ONLY=name for one)
 #   make bench      the bench guest in Bochs, ticks per operation
+#   make test-linux Debian's kernel as a 2-vCPU guest in Bochs (tests/linux/)
 #
 # Every target that needs packages installs them through tools/deps.sh.
 
@@ -44,7 +45,9 @@ KERNEL_SRCS := \
 	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/devices.c \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
 	vmx/vcpu_state.c \
-	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c
+	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
+	guest/linux_boot.c guest/acpi_tables.c guest/loader_linux.c guest/ioapic.c \
+	guest/acpi_pm.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c
@@ -55,7 +58,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
-	page_track vlapic \
+	page_track vlapic linux_boot acpi_tables ioapic \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -64,6 +67,9 @@ UNIT_SRCS_shadow_page := ept/shadow_page.c ept/rmap.c
 UNIT_SRCS_shadow_pte :=
 UNIT_SRCS_page_track := ept/page_track.c
 UNIT_SRCS_vlapic := guest/vlapic.c guest/vlapic_ipi.c
+UNIT_SRCS_linux_boot := guest/linux_boot.c
+UNIT_SRCS_acpi_tables := guest/acpi_tables.c drivers/acpi.c
+UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_emul_decode := $(EMUL_SRCS)
 UNIT_SRCS_emul_exec := $(EMUL_SRCS)
 UNIT_SRCS_emul_string := $(EMUL_SRCS)
@@ -99,7 +105,8 @@ DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
 .DEFAULT_GOAL := all
 include tests/guests/guests.mk
 
-.PHONY: all run test unit fuzz oracle-long scenarios bench deps-build deps-test clean
+.PHONY: all run test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
+	test-linux deps-linux linux-images
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
 $(BUILD)/k/%.c.o: %.c
@@ -150,6 +157,29 @@ deps-build:
 
 deps-test:
 	@tools/deps.sh all
+
+deps-linux:
+	@tools/deps.sh build bochs linux
+
+# The Linux guest: the newest kernel linux-image-amd64 installed in /boot
+# (unmodified), an initramfs from busybox-static, and the scenario with
+# that kernel's version in its expected lines.
+LINUX_DIR := $(BUILD)/linux
+linux-images: deps-linux
+	@mkdir -p $(LINUX_DIR)
+	@k=$$(ls /boot/vmlinuz-*-amd64 | sort -V | tail -1); \
+	 v=$${k#/boot/vmlinuz-}; \
+	 cmp -s $$k $(LINUX_DIR)/bzImage || cp $$k $(LINUX_DIR)/bzImage; \
+	 sed "s/@KVER@/$$(echo $$v | sed 's/\./\\\\./g')/" tests/linux/linux.scn.in \
+		> $(LINUX_DIR)/linux.scn
+	@$(MAKE) -s $(LINUX_DIR)/initramfs.cpio.gz
+
+$(LINUX_DIR)/initramfs.cpio.gz: tools/mkinitramfs tests/linux/init
+	tools/mkinitramfs $@
+
+test-linux: linux-images
+	@$(MAKE) -s all
+	@tools/scenarios $(LINUX_DIR)/linux.scn
 
 unit: deps-test
 	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(ORACLES) $(BUILD)/host/keelcfg

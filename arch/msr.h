@@ -40,6 +40,7 @@
 #define MSR_LSTAR                       0xc0000082
 #define MSR_CSTAR                       0xc0000083
 #define MSR_SFMASK                      0xc0000084
+#define MSR_TSC_AUX                     0xc0000103
 #define  EFER_SCE                       BIT_ULL(0)
 #define  EFER_LME                       BIT_ULL(8)
 #define  EFER_LMA                       BIT_ULL(10)

@@ -23,7 +23,10 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 /* CPUID.1 feature bits Keel asks about (SDM Vol. 2A, CPUID, Table 3-10/3-11). */
 #define CPUID1_ECX_VMX          BIT_ULL(5)
 #define CPUID1_ECX_X2APIC       BIT_ULL(21)
+#define CPUID1_ECX_TSC_DEADLINE BIT_ULL(24)
 #define CPUID1_ECX_XSAVE        BIT_ULL(26)
+#define CPUID1_ECX_OSXSAVE      BIT_ULL(27)
+#define CPUID7_ECX_OSPKE        BIT_ULL(4)
 #define CPUID1_ECX_HYPERVISOR   BIT_ULL(31)
 #define CPUID1_EDX_APIC         BIT_ULL(9)
 #define CPUID80000001_EDX_NX    BIT_ULL(20)
@@ -119,6 +122,17 @@ static inline void outl(uint16_t port, uint32_t v)
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+
+/*
+ * Keel runs with interrupts off. Halts until an interrupt (a kick IPI)
+ * arrives, one that came since the caller last looked included: STI's
+ * interrupt shadow covers HLT, so a pending interrupt wakes it at once.
+ * Cheaper than spinning for emulators that run all CPUs on one thread.
+ */
+static inline void wait_for_interrupt(void)
+{
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+}
 
 static inline uint64_t read_rflags(void)
 {

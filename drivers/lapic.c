@@ -11,6 +11,11 @@
 #define APIC_SVR        0x0f0
 #define APIC_ICR_LO     0x300
 #define APIC_ICR_HI     0x310
+#define APIC_LVT_TIMER  0x320
+#define PIC_MASTER_IMR  0x21
+#define PIC_SLAVE_IMR   0xa1
+#define  LVT_TIMER_TSC_DEADLINE (2U << 17)
+#define MSR_IA32_TSC_DEADLINE   0x6e0
 #define  APIC_SVR_ENABLE        BIT_ULL(8)
 #define  ICR_DM_FIXED           (0ULL << 8)
 #define  ICR_DM_NMI             (4ULL << 8)
@@ -21,6 +26,7 @@
 #define  ICR_ALL_BUT_SELF       (3ULL << 18)
 
 bool lapic_x2apic;
+bool lapic_tsc_deadline;
 static volatile uint32_t *lapic_mmio;
 
 static uint32_t lapic_read(uint32_t off)
@@ -49,7 +55,13 @@ void lapic_init_this_cpu(void)
 	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
 
 	if (!mode_chosen) {
+		/* Keel halts with interrupts on (wait_for_interrupt) and
+		 * wants only its IPIs: the firmware's 8259s would deliver
+		 * the PIT's IRQ 0 as vector 8 through LINT0. */
+		outb(PIC_MASTER_IMR, 0xff);
+		outb(PIC_SLAVE_IMR, 0xff);
 		lapic_x2apic = cpuid(1, 0).ecx & CPUID1_ECX_X2APIC;
+		lapic_tsc_deadline = cpuid(1, 0).ecx & CPUID1_ECX_TSC_DEADLINE;
 		lapic_mmio = phys_to_virt(base & APIC_BASE_ADDR_MASK);
 		mode_chosen = true;
 	}
@@ -104,4 +116,13 @@ void lapic_send_nmi_all_but_self(void)
 	if (!lapic_mmio && !lapic_x2apic)
 		return;         /* panic before the APIC was set up */
 	lapic_icr(0, ICR_DM_NMI | ICR_LEVEL_ASSERT | ICR_ALL_BUT_SELF);
+}
+
+/* The timer in TSC-deadline mode (SDM Vol. 3A 11.5.4.1) raising VEC_KICK:
+ * an interrupt that wakes wait_for_interrupt(). Writing 0 disarms it. */
+void lapic_wake_at(uint64_t tsc)
+{
+	if (tsc)
+		lapic_write(APIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | VEC_KICK);
+	wrmsr(MSR_IA32_TSC_DEADLINE, tsc);
 }

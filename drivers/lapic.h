@@ -7,6 +7,7 @@
 #include "arch/compiler.h"
 
 extern bool lapic_x2apic;
+extern bool lapic_tsc_deadline;         /* lapic_wake_at() works */
 
 void lapic_init_this_cpu(void);         /* every CPU, mode chosen on the BSP */
 uint32_t lapic_id(void);
@@ -15,5 +16,7 @@ void lapic_send_init(uint32_t apic_id);
 void lapic_send_sipi(uint32_t apic_id, uint8_t vector_page);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_send_nmi_all_but_self(void);
+/* A kick (VEC_KICK) to this CPU when the TSC reaches `tsc`; 0 disarms. */
+void lapic_wake_at(uint64_t tsc);
 
 #endif

@@ -17,6 +17,8 @@ void testdev_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 		     uint32_t *val);
 int testdev_init(struct guest *g);
 void testdev_free(struct guest *g);
+bool acpi_pm_claims(uint16_t port);
+void acpi_pm_io(struct guest *g, uint16_t port, bool in, uint32_t *val);
 
 /* isa-debug-exit: a write of v ends the guest with status (v << 1) | 1. */
 static void debug_exit_io(struct guest *g, uint16_t off, unsigned int size,
@@ -70,6 +72,8 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 		 port < TESTDEV_PORT_BASE + TESTDEV_PORTS &&
 		 (d->enabled & CONFIG_DEVICE_TESTDEV))
 		testdev_port_io(g, port - TESTDEV_PORT_BASE, size, in, val);
+	else if (d->acpi_pm && acpi_pm_claims(port) && size == 1)
+		acpi_pm_io(g, port, in, val);
 	else
 		port_unclaimed(d, port, size, in, val);
 }
@@ -107,7 +111,14 @@ void devices_copy_state(struct guest_devices *dst,
 	d->scr = s->scr;
 	d->dll = s->dll;
 	d->dlm = s->dlm;
+	d->fcr = s->fcr;
+	d->thre_pending = s->thre_pending;
+	d->irq_line = s->irq_line;
 	dst->fwcfg = src->fwcfg;
+	dst->ioapic.id = src->ioapic.id;
+	dst->ioapic.sel = src->ioapic.sel;
+	dst->ioapic.level = src->ioapic.level;
+	memcpy(dst->ioapic.redir, src->ioapic.redir, sizeof(dst->ioapic.redir));
 	memcpy(dst->testdev.scratch, src->testdev.scratch,
 	       sizeof(dst->testdev.scratch));
 }
@@ -118,6 +129,11 @@ int devices_init(struct guest *g)
 
 	if (!err && (g->dev.enabled & CONFIG_DEVICE_TESTDEV))
 		err = testdev_init(g);
+	/* A Linux guest's platform: what its ACPI tables describe. */
+	if (!err && g->cfg->format == CONFIG_FORMAT_LINUX) {
+		err = ioapic_init(g, g->cfg->cpu_count);
+		g->dev.acpi_pm = true;
+	}
 	return err;
 }
 
@@ -125,4 +141,6 @@ void devices_free(struct guest *g)
 {
 	testdev_free(g);
 	g->dev.mmio.nr = 0;
+	g->dev.ioapic.present = false;
+	g->dev.acpi_pm = false;
 }

@@ -7,17 +7,22 @@
 #include "arch/compiler.h"
 #include "arch/spinlock.h"
 #include "guest/mmio.h"
+#include "guest/ioapic.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
 
 /* 16550 at 0x3f8: what the guest writes goes to Keel's console line by
- * line as `[name] text`. The transmitter always reports empty. */
+ * line as `[name] text`. The transmitter always reports empty; with an
+ * I/O APIC (Linux guests) its THR-empty interrupt drives IRQ 4. */
+#define VUART_IRQ           4
 struct vuart {
 	struct spinlock lock;           /* the guest's vCPUs share the UART */
 	char line[VUART_LINE_MAX];
 	unsigned int len;
-	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	bool thre_pending;              /* THR-empty interrupt not yet read */
+	bool irq_line;                  /* level driven onto IRQ 4 */
 };
 
 /* QEMU firmware configuration interface (selector 0x510, data 0x511). */
@@ -52,6 +57,8 @@ struct guest_devices {
 	struct fwcfg fwcfg;
 	struct testdev testdev;
 	struct mmio_bus mmio;
+	struct vioapic ioapic;          /* Linux guests only */
+	bool acpi_pm;                   /* Linux guests: ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
 	uint64_t unhandled_total;

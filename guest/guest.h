@@ -10,7 +10,7 @@
  *   0x00100000 | image (at its load        |
  *              |  addresses), then modules |
  *              | ...                       |
- *   size - 64K | long-mode page tables     |  elf64 guests only
+ *   size - 64K | long-mode page tables     |  elf64 and linux guests
  *   size       +---------------------------+
  *
  * Anything above `size` is not mapped: an access there stops the guest.
@@ -58,6 +58,7 @@ struct guest {
 	unsigned int nr_vcpus;
 	volatile int state;             /* enum guest_state */
 	int vcpus_running;
+	int vcpus_parked;               /* in HLT with IF=0 (atomic) */
 	uint64_t exit_status;           /* debug-exit or exit-hypercall status */
 	const char *end_reason;
 	struct guest_devices dev;

@@ -16,7 +16,9 @@
 #include "arch/smp.h"
 #include "arch/string.h"
 #include "arch/tsc.h"
+#include "arch/idt.h"
 #include "arch/x86.h"
+#include "drivers/lapic.h"
 #include "drivers/printk.h"
 #include "mm/layout.h"
 #include "mm/mm.h"
@@ -133,15 +135,28 @@ static const char *guest_choose_paging(struct guest *g)
 	return NULL;
 }
 
-static void loader_modules(const struct config_guest *c,
-			   struct loader_module *mods)
+static struct loader_module loader_module(const char *name)
 {
-	for (uint32_t i = 0; i < c->module_count; i++) {
-		const struct mb2_module *m = module_find(c->modules[i]);
+	const struct mb2_module *m = module_find(name);
 
-		mods[i] = (struct loader_module){ phys_to_virt(m->start),
-						  m->end - m->start, m->name };
+	return (struct loader_module){ phys_to_virt(m->start),
+				       m->end - m->start, m->name };
+}
+
+/* The modules the loader gets: a multiboot guest's list, or a Linux
+ * guest's initrd. Returns how many. */
+static unsigned int loader_modules(const struct config_guest *c,
+				   struct loader_module *mods)
+{
+	if (c->format == CONFIG_FORMAT_LINUX) {
+		if (!c->initrd[0])
+			return 0;
+		mods[0] = loader_module(c->initrd);
+		return 1;
 	}
+	for (uint32_t i = 0; i < c->module_count; i++)
+		mods[i] = loader_module(c->modules[i]);
+	return c->module_count;
 }
 
 static const char *guest_create(struct guest *g)
@@ -151,6 +166,7 @@ static const char *guest_create(struct guest *g)
 	struct loader_module mods[CONFIG_MAX_MODULES];
 	struct loader_image img;
 	struct vcpu_boot b = { 0 };
+	unsigned int nr_mods;
 	const char *why;
 
 	if (guest_mem_init(g))
@@ -163,8 +179,8 @@ static const char *guest_create(struct guest *g)
 		       "overlapping its RAM)";
 	img = (struct loader_image){ phys_to_virt(m->start), m->end - m->start,
 				     c->image };
-	loader_modules(c, mods);
-	why = loader_load(g, &img, mods, c->module_count, &b);
+	nr_mods = loader_modules(c, mods);
+	why = loader_load(g, &img, mods, nr_mods, &b);
 	for (unsigned int i = 0; !why && i < c->cpu_count; i++) {
 		g->vcpus[i] = vcpu_create(g, i);
 		if (!g->vcpus[i])
@@ -321,6 +337,8 @@ void guest_finish(struct guest *g)
 		  g->end_reason ? g->end_reason : "unknown");
 	guest_free(g);
 	__atomic_store_n(&g->state, GUEST_DONE, __ATOMIC_RELEASE);
+	if (cpu_id() != 0)      /* CPU 0 may be halted in guests_wait */
+		lapic_send_ipi(percpu[0].apic_id, VEC_KICK);
 }
 
 /* On the vCPU's CPU, after it left guest mode for good. */
@@ -345,6 +363,8 @@ unsigned int guests_wait(unsigned int started)
 
 	(void)started;
 	while (done < nr_guests) {
+		bool poll = false;
+
 		done = 0;
 		for (unsigned int i = 0; i < nr_guests; i++) {
 			struct guest *g = &guests[i];
@@ -353,8 +373,14 @@ unsigned int guests_wait(unsigned int started)
 				done++;
 			else if (migrate_due(g))
 				migrate_guest(g);
+			else if (g->cfg->migrate_cpu_count && !g->migrated)
+				poll = true;    /* its migration time will come */
 		}
-		cpu_relax();
+		/* The last vCPU of a guest to leave kicks this CPU. */
+		if (poll)
+			cpu_relax();
+		else if (done < nr_guests)
+			wait_for_interrupt();
 	}
 	for (unsigned int i = 0; i < nr_guests; i++)
 		if (guests[i].exit_status == 1 && !guests[i].migration_failed)

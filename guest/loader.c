@@ -258,7 +258,11 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 			struct vcpu_boot *boot)
 {
 	uint64_t end = 0;
-	const char *why = load_format(g, img, boot, &end);
+	const char *why;
+
+	if (g->cfg->format == CONFIG_FORMAT_LINUX)
+		return loader_load_linux(g, img, nr_mods ? &mods[0] : NULL, boot);
+	why = load_format(g, img, boot, &end);
 
 	if (why || boot->mode == VCPU_MODE_REAL) {
 		if (boot->mode == VCPU_MODE_REAL && !why) {

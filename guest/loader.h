@@ -21,12 +21,19 @@ struct loader_module {
 };
 
 /*
- * Loads `img` per the guest's format, copies `mods`, writes the boot
- * information and fills *boot. Returns NULL or a reason the image cannot
+ * Loads `img` per the guest's format, copies `mods` (a Linux guest: its
+ * initrd), writes the boot information and fills *boot. Returns NULL or a reason the image cannot
  * run (the caller prints it with the guest's name).
  */
 const char *loader_load(struct guest *g, const struct loader_image *img,
 			const struct loader_module *mods, unsigned int nr_mods,
 			struct vcpu_boot *boot);
+
+/* `format = linux` (guest/loader_linux.c): `img` is a bzImage, `initrd`
+ * the initial RAM disk or NULL. loader_load() calls it with the initrd as
+ * the only module. */
+const char *loader_load_linux(struct guest *g, const struct loader_image *img,
+			      const struct loader_module *initrd,
+			      struct vcpu_boot *boot);
 
 #endif

@@ -85,7 +85,7 @@ uint64_t vcpu_guest_efer(const struct vcpu *v)
 	return v->shadow ? v->sv.efer : vmcs_read64(VMCS_GUEST_EFER);
 }
 
-static void vcpu_dump(struct vcpu *v)
+void vcpu_dump(struct vcpu *v)
 {
 	const struct guest_regs *r = &v->regs;
 	struct guest *g = v->guest;
@@ -184,7 +184,8 @@ static void vcpu_boot_from_sipi(struct vcpu *v, uint8_t vector)
  * they come. They are not parked in the VMX wait-for-SIPI or HLT activity
  * states because an interrupt sent to wake them for the guest's end is not
  * always delivered as an exit there (Bochs 2.7 keeps such a vCPU halted
- * while the guest's IF is 0). Returns true when a SIPI came; false when
+ * while the guest's IF is 0); they halt in Keel instead, woken by kicks.
+ * Returns true when a SIPI came; false when
  * the vCPU left (guest ended, or paused out for a migration).
  */
 static bool vcpu_wait_sipi(struct vcpu *v)
@@ -210,7 +211,8 @@ static bool vcpu_wait_sipi(struct vcpu *v)
 					 __ATOMIC_RELEASE);
 			return true;
 		}
-		cpu_relax();
+		/* A SIPI, a request and the guest's end all come with a kick. */
+		wait_for_interrupt();
 	}
 	v->on_cpu = false;
 	guest_vcpu_leave(v);

@@ -91,6 +91,10 @@ void vcpu_run(void *arg);
 /* Acts on pending requests; true when the vCPU must leave (pause). */
 bool vcpu_process_requests(struct vcpu *v);
 
+/* Prints the vCPU's registers and key VMCS fields (the fatal path's
+ * dump; also after a triple fault). On the vCPU's own CPU. */
+void vcpu_dump(struct vcpu *v);
+
 /* Helpers for exit handlers. */
 void vcpu_skip_instruction(struct vcpu *v);
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,

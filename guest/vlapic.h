@@ -80,6 +80,12 @@ int vlapic_mmio_init(struct guest *g);
 /* Makes `vector` pending in t's IRR and has t look at it (from any vCPU
  * of the same guest). */
 void vlapic_accept(struct vcpu *t, uint8_t vector);
+/* An interrupt message from a device (the I/O APIC), fixed or lowest
+ * priority, to the vCPUs that xAPIC destination `dest` names (physical:
+ * the APIC ID, 0xff all; logical: as for IPIs). Lowest priority goes to
+ * the first vCPU named. From any CPU. */
+void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
+			bool lowest, uint8_t vector);
 /* Highest IRR vector above the processor priority, or -1. */
 int vlapic_pending_vector(const struct vlapic *a);
 /* Moves `vector` from IRR to ISR (the interrupt is being delivered),
@@ -101,9 +107,12 @@ bool vlapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t val);
  * adjusted for the leaves vlapic_cpuid_leaf() names (the others never
  * need the call: CPUID is a hot exit). */
 #define VLAPIC_CPUID_TIMING     0x40000010
+#define CPUID_LEAF_TSC_CRYSTAL  0x15
+#define CPUID_LEAF_FREQUENCY    0x16
 static inline bool vlapic_cpuid_leaf(uint32_t leaf)
 {
 	return leaf == 1 || leaf == 6 || leaf == 0xb ||
+	       leaf == CPUID_LEAF_TSC_CRYSTAL || leaf == CPUID_LEAF_FREQUENCY ||
 	       leaf == VLAPIC_CPUID_TIMING;
 }
 struct cpuid_regs vlapic_cpuid(const struct vcpu *v, uint32_t leaf,

@@ -12,7 +12,6 @@
 #include "arch/x86.h"
 #include "vmx/vmx.h"
 
-#define CPUID1_ECX_TSC_DEADLINE BIT_ULL(24)
 #define CPUID6_EAX_ARAT         BIT_ULL(2)      /* APIC timer always runs */
 #define CPUID_LEAF_TOPOLOGY     0xb
 #define  TOPO_LEVEL_SMT         1
@@ -112,6 +111,16 @@ struct cpuid_regs vlapic_cpuid(const struct vcpu *v, uint32_t leaf,
 	case VLAPIC_CPUID_TIMING:
 		r = (struct cpuid_regs){ (uint32_t)tsc_khz, (uint32_t)tsc_khz,
 					 0, 0 };
+		break;
+	case CPUID_LEAF_TSC_CRYSTAL:
+		/* TSC = crystal * EBX / EAX with the crystal at the TSC's own
+		 * measured rate (Hz in ECX), so that a guest need not
+		 * calibrate; the APIC timer counts at that rate too. */
+		r = (struct cpuid_regs){ 1, 1, (uint32_t)(tsc_khz * 1000), 0 };
+		break;
+	case CPUID_LEAF_FREQUENCY:
+		r = (struct cpuid_regs){ (uint32_t)(tsc_khz / 1000),
+					 (uint32_t)(tsc_khz / 1000), 0, 0 };
 		break;
 	}
 	return r;

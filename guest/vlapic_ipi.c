@@ -68,9 +68,10 @@ static void vlapic_startup_ipi(struct vcpu *t, uint8_t vector)
 	if (READ_ONCE(t->lapic.state) != VLAPIC_WAIT_SIPI ||
 	    !__atomic_load_n(&t->lapic.init_seen, __ATOMIC_ACQUIRE))
 		return;
-	__atomic_compare_exchange_n(&t->lapic.sipi, &none,
-				    (uint32_t)VLAPIC_SIPI_VALID | vector, false,
-				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	if (__atomic_compare_exchange_n(&t->lapic.sipi, &none,
+					(uint32_t)VLAPIC_SIPI_VALID | vector, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		vlapic_kick(t);         /* it waits halted (guest/vcpu.c) */
 }
 
 static void vlapic_deliver(struct vcpu *src, struct vcpu *t, uint64_t icr)
@@ -101,4 +102,20 @@ void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2)
 	for (unsigned int i = 0; i < g->nr_vcpus; i++)
 		if (vlapic_match(v, g->vcpus[i], icr, x2))
 			vlapic_deliver(v, g->vcpus[i], icr);
+}
+
+void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
+			bool lowest, uint8_t vector)
+{
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		struct vcpu *t = g->vcpus[i];
+		bool hit = logical ? vlapic_match_logical(&t->lapic, dest, false)
+				   : dest == 0xff || dest == t->lapic.id;
+
+		if (!hit)
+			continue;
+		vlapic_accept(t, vector);
+		if (lowest)
+			return;
+	}
 }

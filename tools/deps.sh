@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Keel needs, by group.
 #
-#   tools/deps.sh [build] [bochs] [qemu] [host-test] [all]
+#   tools/deps.sh [build] [bochs] [qemu] [host-test] [linux] [all]
 #
 # With no argument, installs "all". Packages already installed are skipped,
 # so a second run does nothing and prints nothing. As root it runs
@@ -12,9 +12,11 @@ pkgs_build=(gcc make binutils grub-pc-bin grub-efi-amd64-bin grub-common xorriso
 pkgs_bochs=(bochs bochs-sdl bochsbios vgabios)
 pkgs_qemu=(qemu-system-x86 ovmf)
 pkgs_host_test=(clang libclang-rt-14-dev libzydis-dev)
+# A Linux guest: Debian's kernel, a static busybox for its initramfs, cpio.
+pkgs_linux=(linux-image-amd64 busybox-static cpio gzip)
 
 usage() {
-	echo "usage: $0 [build|bochs|qemu|host-test|all]..." >&2
+	echo "usage: $0 [build|bochs|qemu|host-test|linux|all]..." >&2
 	exit 2
 }
 
@@ -25,11 +27,13 @@ add_group() {
 	bochs) wanted+=("${pkgs_bochs[@]}") ;;
 	qemu) wanted+=("${pkgs_qemu[@]}") ;;
 	host-test) wanted+=("${pkgs_host_test[@]}") ;;
+	linux) wanted+=("${pkgs_linux[@]}") ;;
 	all)
 		add_group build
 		add_group bochs
 		add_group qemu
 		add_group host-test
+		add_group linux
 		;;
 	-h | --help) usage ;;
 	*)

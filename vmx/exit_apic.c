@@ -256,6 +256,24 @@ int handle_apic_wrmsr(struct vcpu *v)
  * once when the guest ends. The guest resumes after its HLT with the
  * interrupt injected by the entry path.
  */
+/* Sleeps until a kick (IPIs from other vCPUs and devices, requests, the
+ * guest's end) or the APIC timer's deadline, where the host's APIC can
+ * wake this CPU then; else spins once. */
+static void vcpu_halt_wait(const struct vlapic *a)
+{
+	uint64_t deadline = READ_ONCE(a->timer_deadline);
+
+	if (!deadline) {
+		wait_for_interrupt();
+	} else if (lapic_tsc_deadline) {
+		lapic_wake_at(deadline);
+		wait_for_interrupt();
+		lapic_wake_at(0);
+	} else {
+		cpu_relax();
+	}
+}
+
 int vcpu_halt(struct vcpu *v)
 {
 	struct vlapic *a = &v->lapic;
@@ -272,6 +290,6 @@ int vcpu_halt(struct vcpu *v)
 					  __ATOMIC_SEQ_CST);
 			return EXIT_RESUME;
 		}
-		__asm__ volatile("pause" ::: "memory");
+		vcpu_halt_wait(a);
 	}
 }

@@ -8,6 +8,7 @@
 #include "arch/panic.h"
 #include "arch/x86.h"
 #include "drivers/lapic.h"
+#include "drivers/printk.h"
 #include "guest/guest.h"
 #include "guest/hypercall.h"
 #include "guest/vlapic.h"
@@ -35,6 +36,13 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
  * not virtualize for the guest (MONITOR/MWAIT, performance monitoring) are
  * hidden too; the virtual local APIC adjusts its leaves (vlapic_cpuid).
  */
+/* OSXSAVE and OSPKE mirror CR4 bits (SDM Vol. 2A, CPUID): the guest's,
+ * not those of Keel, which runs the instruction. */
+static void cpuid_os_bit(uint32_t *reg, uint64_t bit, bool on)
+{
+	*reg = on ? *reg | (uint32_t)bit : *reg & ~(uint32_t)bit;
+}
+
 int handle_cpuid(struct vcpu *v)
 {
 	uint32_t leaf = (uint32_t)v->regs.rax, sub = (uint32_t)v->regs.rcx;
@@ -53,6 +61,11 @@ int handle_cpuid(struct vcpu *v)
 			r.ecx &= ~(uint32_t)(CPUID1_ECX_VMX | BIT_ULL(3) |
 					     BIT_ULL(15));
 			r.ecx |= (uint32_t)CPUID1_ECX_HYPERVISOR;
+			cpuid_os_bit(&r.ecx, CPUID1_ECX_OSXSAVE,
+				     vcpu_guest_cr4(v) & X86_CR4_OSXSAVE);
+		} else if (leaf == 7 && sub == 0) {
+			cpuid_os_bit(&r.ecx, CPUID7_ECX_OSPKE,
+				     vcpu_guest_cr4(v) & X86_CR4_PKE);
 		} else if (leaf == 0xa) {
 			r = (struct cpuid_regs){ 0 };
 		}
@@ -69,15 +82,51 @@ int handle_cpuid(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* HLT with interrupts off can never wake: that is how a guest says it is
- * done. With interrupts on, the vCPU waits in Keel for an interrupt its
- * local APIC can deliver (vcpu_halt, vmx/exit_apic.c). */
-int handle_hlt(struct vcpu *v)
+/* Started vCPUs of g (the others still wait for their SIPI). */
+static int vcpus_started(const struct guest *g)
 {
-	if (!(vmcs_readnat(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF)) {
-		guest_end(v->guest, 0, "cli; hlt");
+	int n = 0;
+
+	for (unsigned int i = 0; i < g->nr_vcpus; i++)
+		n += READ_ONCE(g->vcpus[i]->lapic.state) == VLAPIC_RUNNING;
+	return n;
+}
+
+/*
+ * HLT with interrupts off never wakes (Keel delivers no NMI, and INIT
+ * only starts vCPUs that wait for a SIPI): that vCPU is done, and the
+ * guest is done when all its started vCPUs are. Until then the vCPU stays
+ * parked here: an operating system stops its other CPUs this way before
+ * the last one powers off, which must still happen. A pause request
+ * (migration) takes it out as it is; it parks again when it resumes at
+ * the same HLT.
+ */
+static int hlt_park(struct vcpu *v)
+{
+	struct guest *g = v->guest;
+
+	if (__atomic_add_fetch(&g->vcpus_parked, 1, __ATOMIC_ACQ_REL) >=
+	    vcpus_started(g)) {
+		guest_end(g, 0, "cli; hlt");
 		return EXIT_STOP;
 	}
+	for (;;) {
+		if (READ_ONCE(g->state) != GUEST_RUNNING)
+			return EXIT_STOP;
+		if (READ_ONCE(v->requests) && vcpu_process_requests(v)) {
+			__atomic_sub_fetch(&g->vcpus_parked, 1, __ATOMIC_ACQ_REL);
+			return EXIT_STOP;
+		}
+		wait_for_interrupt();   /* the guest's end kicks every vCPU */
+	}
+}
+
+/* With interrupts on, the vCPU waits in Keel for an interrupt its local
+ * APIC can deliver (vcpu_halt, vmx/exit_apic.c). */
+int handle_hlt(struct vcpu *v)
+{
+	if (!(vmcs_readnat(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF))
+		return hlt_park(v);
 	vcpu_skip_instruction(v);
 	return vcpu_halt(v);
 }
@@ -116,8 +165,12 @@ int handle_xsetbv(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
+/* The guest's own end (Linux even reboots this way), but rarely meant:
+ * say which vCPU and where. */
 int handle_triple_fault(struct vcpu *v)
 {
+	guest_log(LOG_INFO, v->guest, "vcpu %u: triple fault\n", v->index);
+	vcpu_dump(v);
 	guest_end(v->guest, 0, "triple fault");
 	return EXIT_STOP;
 }

@@ -14,6 +14,7 @@
 
 
 #define MSR_IA32_TSC            0x010
+#define MSR_IA32_TSC_ADJUST     0x03b
 #define MSR_IA32_BIOS_SIGN_ID   0x08b
 #define MSR_IA32_MTRRCAP        0x0fe
 #define MSR_IA32_MCG_CAP        0x179
@@ -42,6 +43,9 @@ static uint64_t msr_read_tsc(struct vcpu *v)
 
 static const struct msr_entry msr_allow[] = {
 	{ MSR_IA32_TSC, MSR_WRITE_GP, msr_read_tsc, 0 },
+	/* CPUID.7:EBX.TSC_ADJUST comes from the host; Linux reads it
+	 * unguarded. The guest cannot move its TSC. */
+	{ MSR_IA32_TSC_ADJUST, MSR_WRITE_GP, NULL, 0 },
 	/* Locked with VMX off: matches CPUID.1:ECX.VMX = 0. */
 	{ MSR_IA32_FEATURE_CONTROL, MSR_WRITE_GP, NULL, FEATURE_CONTROL_LOCKED },
 	{ MSR_IA32_BIOS_SIGN_ID, MSR_WRITE_IGNORE, NULL, 0 },

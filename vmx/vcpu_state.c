@@ -42,6 +42,7 @@ _Static_assert(ARRAY_SIZE(state_fields) <= VCPU_STATE_FIELDS, "state fields");
 /* Passed through by the MSR bitmap and not part of the VMCS. */
 static const uint32_t state_msrs[VCPU_STATE_MSRS] = {
 	MSR_KERNEL_GS_BASE, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
+	MSR_TSC_AUX,
 };
 
 static bool cpu_has_xsave(void)

@@ -6,7 +6,7 @@
 #include "arch/compiler.h"
 
 #define VCPU_STATE_FIELDS   64
-#define VCPU_STATE_MSRS     5
+#define VCPU_STATE_MSRS     6
 #define VCPU_FPU_AREA       4096
 
 struct guest_regs;

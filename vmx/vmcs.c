@@ -35,6 +35,7 @@ static const uint32_t msr_passthrough[] = {
 	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
 	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
 	MSR_IA32_EFER, MSR_IA32_PAT,
+	MSR_TSC_AUX,            /* what RDTSCP and RDPID return; Keel's unused */
 };
 
 static void msr_bitmap_clear(uint8_t *bm, uint32_t msr)

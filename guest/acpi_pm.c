@@ -1,0 +1,30 @@
+/*
+ * The power-management registers a Linux guest's FADT points to
+ * (guest/acpi_tables.h): hardware-reduced ACPI's sleep control and status
+ * registers (ACPI 6.5 4.8.3.7-4.8.3.8) and the reset register (4.8.3.6).
+ * Entering S5 (SLP_EN with SLP_TYP 5) powers the guest off and a write of
+ * the reset value resets it: both end the guest with status 0. Other
+ * sleep states are not offered (the DSDT names only \_S5) and are ignored.
+ */
+#include "guest/acpi_tables.h"
+#include "guest/guest.h"
+
+bool acpi_pm_claims(uint16_t port)
+{
+	return port >= ACPI_PM_SLEEP_CONTROL && port <= ACPI_PM_RESET;
+}
+
+void acpi_pm_io(struct guest *g, uint16_t port, bool in, uint32_t *val)
+{
+	uint8_t v = (uint8_t)*val;
+
+	if (in) {
+		*val = 0;               /* no wake status, nothing pending */
+		return;
+	}
+	if (port == ACPI_PM_SLEEP_CONTROL && (v & ACPI_SLP_EN) &&
+	    ((v & ACPI_SLP_TYP_MASK) >> ACPI_SLP_TYP_SHIFT) == ACPI_SLP_TYP_S5)
+		guest_end(g, 0, "acpi poweroff");
+	else if (port == ACPI_PM_RESET && v == ACPI_PM_RESET_VALUE)
+		guest_end(g, 0, "acpi reset");
+}

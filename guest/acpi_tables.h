@@ -1,0 +1,75 @@
+/*
+ * ACPI tables Keel writes into a guest's memory (ACPI 6.5 chapter 5):
+ * what a Linux guest needs to find its vCPUs, its I/O APIC and how to
+ * power off. Pure code: tables are built in a buffer that the caller
+ * copies to guest-physical `base` (tests/unit/test_acpi_tables.c).
+ *
+ *   base + 0x000  RSDP, revision 2 (36 bytes)
+ *   base + 0x040  XSDT -> FADT, MADT
+ *   base + 0x100  FADT, revision 6 (276 bytes): hardware-reduced ACPI,
+ *                 sleep control/status and reset registers in port I/O,
+ *                 no 8042, no VGA, no CMOS RTC
+ *   base + 0x300  MADT: one local APIC per vCPU (APIC ID = vCPU index),
+ *                 one I/O APIC (GSI 0-23), no 8259s (PCAT_COMPAT clear)
+ *   base + 0x800  DSDT: \_S5 (SLP_TYP 5), so that S5 is offered, and
+ *                 the 16550 at 0x3f8 as PNP0501 with IRQ 4
+ */
+#ifndef KEEL_GUEST_ACPI_TABLES_H
+#define KEEL_GUEST_ACPI_TABLES_H
+
+#include "arch/compiler.h"
+
+#define ACPI_TABLES_SIZE        0x1000
+#define ACPI_RSDP_OFF           0x000
+#define ACPI_XSDT_OFF           0x040
+#define ACPI_FADT_OFF           0x100
+#define ACPI_MADT_OFF           0x300
+#define ACPI_DSDT_OFF           0x800
+#define ACPI_MAX_GUEST_CPUS     64
+
+/* The guest's ACPI power-management ports (guest/acpi_pm.c). */
+#define ACPI_PM_SLEEP_CONTROL   0x600   /* SLP_TYP bits 4:2, SLP_EN bit 5 */
+#define ACPI_PM_SLEEP_STATUS    0x601
+#define ACPI_PM_RESET           0x602
+#define ACPI_PM_RESET_VALUE     0x01
+#define ACPI_SLP_TYP_S5         5
+#define ACPI_SLP_TYP_SHIFT      2
+#define ACPI_SLP_TYP_MASK       0x1c
+#define ACPI_SLP_EN             0x20
+
+#define ACPI_IOAPIC_ADDR        0xfec00000U
+#define ACPI_IOAPIC_PINS        24
+#define ACPI_LAPIC_ADDR         0xfee00000U
+#define ACPI_SCI_IRQ            9
+
+/* FADT byte offsets (ACPI 6.5 table 5.9). */
+#define FADT_DSDT               40
+#define FADT_SCI_INT            46
+#define FADT_IAPC_BOOT_ARCH     109
+#define FADT_FLAGS              112
+#define FADT_RESET_REG          116
+#define FADT_RESET_VALUE        128
+#define FADT_MINOR_VERSION      131
+#define FADT_X_DSDT             140
+#define FADT_SLEEP_CONTROL      244
+#define FADT_SLEEP_STATUS       256
+#define FADT_HYPERVISOR_ID      268
+#define FADT_LENGTH             276
+
+#define FADT_F_RESET_REG_SUP    BIT_ULL(10)
+#define FADT_F_HW_REDUCED_ACPI  BIT_ULL(20)
+#define FADT_BOOT_VGA_NOT_PRESENT BIT_ULL(2)
+#define FADT_BOOT_CMOS_RTC_NOT_PRESENT BIT_ULL(5)
+
+/*
+ * Builds the tables for `nr_cpus` vCPUs (1 to ACPI_MAX_GUEST_CPUS) in
+ * buf[ACPI_TABLES_SIZE], addressed as if at guest-physical `base`
+ * (below 4 GiB). Returns the RSDP's guest-physical address, 0 when
+ * nr_cpus is out of range.
+ */
+uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus);
+
+/* The 8-bit sum that makes a table's bytes add up to zero. */
+uint8_t acpi_checksum(const uint8_t *p, size_t len);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * `format = linux`: a bzImage booted through its 64-bit entry point
+ * (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"): the
+ * protected-mode kernel at its load address, the initrd high in RAM, the
+ * zero page and command line low, ACPI tables at 0xe0000 and identity
+ * page tables over all RAM; the vCPU enters startup_64 in long mode with
+ * RSI = the zero page and interrupts off. Layout: guest/linux_boot.h.
+ */
+#include "guest/loader.h"
+#include "guest/linux_boot.h"
+#include "guest/acpi_tables.h"
+#include "guest/bootinfo.h"
+#include "guest/guest.h"
+#include "arch/string.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+
+_Static_assert(LINUX_PT_SIZE == BOOTINFO_PT_SIZE, "page tables at the top");
+_Static_assert(ACPI_TABLES_SIZE <= LINUX_ACPI_SIZE, "ACPI area");
+
+/* The zero page and the ACPI tables are built in one scratch page each. */
+static const char *linux_write_boot_data(struct guest *g, const uint8_t *img,
+					 const struct linux_header *h,
+					 const struct linux_layout *l)
+{
+	uint64_t pa = mm_alloc_pages(1);
+	uint8_t *zp, *acpi;
+	uint64_t rsdp;
+	bool ok;
+
+	if (pa == FRAME_NONE)
+		return "not enough host memory to build its zero page";
+	zp = phys_to_virt(pa);
+	acpi = zp + BP_SIZE;
+	rsdp = acpi_tables_build(acpi, LINUX_ACPI_BASE, g->cfg->cpu_count);
+	linux_zero_page(zp, img, h, l, g->mem_size, rsdp);
+	ok = rsdp && guest_write(g, l->zero_page, zp, BP_SIZE) &&
+	     guest_write(g, LINUX_ACPI_BASE, acpi, ACPI_TABLES_SIZE) &&
+	     guest_write(g, l->cmdline, g->cfg->cmdline,
+			 strlen(g->cfg->cmdline) + 1);
+	mm_free_pages(pa, 1);
+	return ok ? NULL : "its boot data does not fit in its memory";
+}
+
+const char *loader_load_linux(struct guest *g, const struct loader_image *img,
+			      const struct loader_module *initrd,
+			      struct vcpu_boot *boot)
+{
+	struct linux_header h;
+	struct linux_layout l;
+	const char *why = linux_parse_header(img->data, img->size, &h);
+
+	if (!why)
+		why = linux_plan(&h, g->mem_size, initrd ? initrd->size : 0,
+				 strlen(g->cfg->cmdline), &l);
+	if (why)
+		return why;
+	if (!guest_write(g, l.kernel, img->data + h.setup_size, h.kernel_size))
+		return "the kernel does not fit in the guest's memory";
+	if (initrd && !guest_write(g, l.initrd, initrd->data, initrd->size))
+		return "the initrd does not fit in the guest's memory";
+	why = linux_write_boot_data(g, img->data, &h, &l);
+	if (!why)
+		why = bootinfo_page_tables(g, &boot->cr3);
+	boot->mode = VCPU_MODE_LONG64;
+	boot->rip = l.entry;
+	boot->rsi = l.zero_page;
+	boot->rsp = l.stack;
+	return why;
+}

@@ -1,0 +1,189 @@
+/* Host tests for guest/acpi_tables.c: the tables Keel writes for a Linux
+ * guest, read back through Keel's own ACPI parser (drivers/acpi.c, which
+ * checks signatures, lengths and checksums) and field by field. */
+#include "tests/unit/test.h"
+#include "guest/acpi_tables.h"
+#include "drivers/acpi.h"
+
+#define BASE 0xe0000ULL
+
+static uint8_t g_mem[ACPI_TABLES_SIZE];
+
+static const void *map(void *ctx, uint64_t phys, uint64_t len)
+{
+	(void)ctx;
+	if (phys < BASE || len > ACPI_TABLES_SIZE ||
+	    phys - BASE > ACPI_TABLES_SIZE - len)
+		return NULL;
+	return g_mem + (phys - BASE);
+}
+
+static const struct acpi_ops ops = { .map = map };
+
+static uint32_t get32(const uint8_t *p, size_t o)
+{
+	uint32_t v;
+
+	memcpy(&v, p + o, 4);
+	return v;
+}
+
+static uint64_t get64(const uint8_t *p, size_t o)
+{
+	uint64_t v;
+
+	memcpy(&v, p + o, 8);
+	return v;
+}
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+TEST(rsdp_and_root_parse_cleanly)
+{
+	static struct acpi a;
+	uint64_t rsdp = acpi_tables_build(g_mem, BASE, 2);
+
+	ASSERT(rsdp == BASE);
+	EXPECT(!memcmp(g_mem, "RSD PTR ", 8));
+	EXPECT_EQ(sum(g_mem, 20), 0);
+	EXPECT_EQ(sum(g_mem, 36), 0);
+	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
+	EXPECT_EQ(a.nr_diags, 0);
+	EXPECT_EQ(a.rsdp_revision, 2);
+	EXPECT_EQ(a.root_entry_size, 8);        /* the XSDT */
+	EXPECT_EQ(a.nr_root_entries, 2);
+	EXPECT(acpi_find_table(&a, "FACP", 0, NULL) == BASE + ACPI_FADT_OFF);
+	EXPECT(acpi_find_table(&a, "APIC", 0, NULL) == BASE + ACPI_MADT_OFF);
+	EXPECT_EQ(a.nr_diags, 0);
+}
+
+TEST(madt_lists_vcpus_and_ioapic)
+{
+	static struct acpi a;
+	static struct acpi_madt m;
+
+	for (unsigned int n = 1; n <= ACPI_MAX_GUEST_CPUS; n++) {
+		ASSERT(acpi_tables_build(g_mem, BASE, n) == BASE);
+		ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
+		ASSERT(acpi_parse_madt(&a, &m) == 0);
+		EXPECT_EQ(a.nr_diags, 0);
+		EXPECT_EQ(m.nr_cpus, n);
+		for (unsigned int i = 0; i < m.nr_cpus; i++) {
+			EXPECT_EQ(m.cpus[i].apic_id, i);
+			EXPECT(m.cpus[i].enabled);
+		}
+		EXPECT_EQ(m.lapic_addr, 0xfee00000);
+		EXPECT_EQ(m.flags & ACPI_MADT_PCAT_COMPAT, 0);
+		ASSERT(m.nr_ioapics == 1);
+		EXPECT_EQ(m.ioapics[0].addr, 0xfec00000);
+		EXPECT_EQ(m.ioapics[0].gsi_base, 0);
+		EXPECT_EQ(m.ioapics[0].id, n);  /* no clash with APIC IDs */
+		EXPECT_EQ(m.nr_overrides, 0);
+	}
+}
+
+static void expect_gas_io8(const uint8_t *f, size_t off, uint16_t port)
+{
+	EXPECT_EQ(f[off], 1);                   /* system I/O */
+	EXPECT_EQ(f[off + 1], 8);
+	EXPECT_EQ(f[off + 3], 1);               /* byte access */
+	EXPECT_EQ(get64(f, off + 4), port);
+}
+
+TEST(fadt_hardware_reduced_with_sleep_registers)
+{
+	static struct acpi a;
+	const uint8_t *f;
+	uint32_t len = 0;
+
+	ASSERT(acpi_tables_build(g_mem, BASE, 2) == BASE);
+	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
+	f = acpi_map_table(&a, BASE + ACPI_FADT_OFF, "FACP", &len);
+	ASSERT(f != NULL);
+	EXPECT_EQ(len, 276);
+	EXPECT_EQ(f[8], 6);                     /* revision */
+	EXPECT_EQ(sum(f, len), 0);
+	EXPECT(get32(f, FADT_FLAGS) & FADT_F_HW_REDUCED_ACPI);
+	EXPECT(get32(f, FADT_FLAGS) & FADT_F_RESET_REG_SUP);
+	EXPECT_EQ(f[FADT_IAPC_BOOT_ARCH] & 0x3, 0);     /* no legacy, 8042 */
+	EXPECT(f[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_CMOS_RTC_NOT_PRESENT);
+	expect_gas_io8(f, FADT_SLEEP_CONTROL, ACPI_PM_SLEEP_CONTROL);
+	expect_gas_io8(f, FADT_SLEEP_STATUS, ACPI_PM_SLEEP_STATUS);
+	expect_gas_io8(f, FADT_RESET_REG, ACPI_PM_RESET);
+	EXPECT_EQ(f[FADT_RESET_VALUE], ACPI_PM_RESET_VALUE);
+	EXPECT_EQ(get32(f, FADT_DSDT), BASE + ACPI_DSDT_OFF);
+	EXPECT_EQ(get64(f, FADT_X_DSDT), BASE + ACPI_DSDT_OFF);
+}
+
+/* Finds `what` in the table's AML; its offset or -1. */
+static long aml_find(const uint8_t *d, uint32_t len, const void *what,
+		     size_t n)
+{
+	for (uint32_t i = 36; i + n <= len; i++)
+		if (!memcmp(d + i, what, n))
+			return i;
+	return -1;
+}
+
+TEST(dsdt_holds_s5_and_the_uart)
+{
+	static struct acpi a;
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07,
+				      0x04, 0x0a, 0x05, 0x00, 0x00, 0x00 };
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
+				       0x41, 0xd0, 0x05, 0x01 };
+	static const uint8_t crs[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03,
+				       0x01, 0x08, 0x22, 0x10, 0x00, 0x79, 0 };
+	const uint8_t *d;
+	uint32_t len = 0;
+	long dev, at;
+
+	ASSERT(acpi_tables_build(g_mem, BASE, 2) == BASE);
+	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
+	d = acpi_map_table(&a, BASE + ACPI_DSDT_OFF, "DSDT", &len);
+	ASSERT(d != NULL);
+	EXPECT(!memcmp(d + 36, s5, sizeof(s5)));
+	/* PkgLength counts itself, NumElements and the 4 elements. */
+	EXPECT_EQ(d[36 + 6], 1 + 1 + 2 + 3);
+	/* Scope (\_SB) right after, running to the end of the table. */
+	at = 36 + sizeof(s5);
+	EXPECT_EQ(d[at], 0x10);
+	EXPECT_EQ(at + 1 + d[at + 1], len);
+	EXPECT(!memcmp(d + at + 2, "_SB_", 4));
+	/* Device (COM1) fills the rest of the scope. */
+	dev = aml_find(d, len, "\x5b\x82", 2);
+	ASSERT(dev == at + 6);
+	EXPECT_EQ(dev + 2 + d[dev + 2], len);
+	EXPECT(!memcmp(d + dev + 3, "COM1", 4));
+	EXPECT(aml_find(d, len, hid, sizeof(hid)) > dev);
+	/* _CRS: a buffer whose PkgLength and size match the template. */
+	at = aml_find(d, len, crs, sizeof(crs));
+	ASSERT(at > dev);
+	EXPECT_EQ(d[at - 4], 0x11);
+	EXPECT_EQ(d[at - 3], 3 + sizeof(crs));
+	EXPECT_EQ(d[at - 1], sizeof(crs));
+	EXPECT_EQ(at + sizeof(crs), len);
+}
+
+TEST(vcpu_count_out_of_range_refused)
+{
+	EXPECT_EQ(acpi_tables_build(g_mem, BASE, 0), 0);
+	EXPECT_EQ(acpi_tables_build(g_mem, BASE, ACPI_MAX_GUEST_CPUS + 1), 0);
+}
+
+TEST(checksum_helper)
+{
+	uint8_t b[5] = { 1, 2, 3, 4, 0 };
+
+	b[4] = acpi_checksum(b, 4);
+	EXPECT_EQ(sum(b, 5), 0);
+}
+
+TEST_MAIN()
