@@ -187,8 +187,14 @@ void guest_request(struct guest *g, uint32_t req)
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		struct vcpu *v = g->vcpus[i];
 
+		/* Two vCPUs may ask each other at once: answer our own
+		 * requests while waiting, or both would wait forever. */
 		while (v->on_cpu && (__atomic_load_n(&v->requests,
-						     __ATOMIC_ACQUIRE) & req))
+						     __ATOMIC_ACQUIRE) & req)) {
+			if (self && (READ_ONCE(self->requests) &
+				     ~(uint32_t)VCPU_REQ_PAUSE))
+				vcpu_process_requests(self);
 			cpu_relax();
+		}
 	}
 }

@@ -102,8 +102,8 @@ void guest_end(struct guest *g, uint64_t status, const char *reason);
 /*
  * Posts `req` (VCPU_REQ_*) to every vCPU of g that is on its CPU, kicks
  * them, and waits until each has acted on it. The calling vCPU (if it is
- * one of g's) acts on it at once. Not for guests with several vCPUs when
- * called from one of them (two could wait for each other).
+ * one of g's) acts on it at once, and on requests others post meanwhile,
+ * so two vCPUs asking each other at once do not wait forever.
  */
 void guest_request(struct guest *g, uint32_t req);
 

@@ -40,6 +40,13 @@
  * it are neither reported nor cleared). */
 #define KEEL_HC_DIRTY_GET       6
 
+/* Starts vCPU RBX of the calling guest, which must still be waiting for
+ * its start (no SIPI or earlier call started it), in 32-bit protected mode
+ * as a multiboot guest starts: paging off, flat CS/DS, EIP = ECX, EBX =
+ * EDX. A guest on shadow paging cannot be started by a SIPI (real mode);
+ * this is how it starts its other vCPUs. Returns 0 or KEEL_HC_EINVAL. */
+#define KEEL_HC_VCPU_START      7
+
 #define KEEL_DIRTY_OFF  0
 #define KEEL_DIRTY_PML  1
 #define KEEL_DIRTY_AD   2

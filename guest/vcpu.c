@@ -206,7 +206,10 @@ static bool vcpu_wait_sipi(struct vcpu *v)
 		if (req)        /* no VMCS, no PML, nothing cached to flush */
 			__atomic_fetch_and(&v->requests, ~req, __ATOMIC_RELEASE);
 		if (sipi & VLAPIC_SIPI_VALID) {
-			vcpu_boot_from_sipi(v, (uint8_t)sipi);
+			if (sipi & VLAPIC_START_PROT32)
+				v->regs = (struct guest_regs){ 0 };
+			else
+				vcpu_boot_from_sipi(v, (uint8_t)sipi);
 			__atomic_store_n(&v->lapic.state, VLAPIC_RUNNING,
 					 __ATOMIC_RELEASE);
 			return true;

@@ -47,6 +47,10 @@ enum vlapic_lvt {
 #define VLAPIC_WAIT_SIPI    1           /* secondary vCPU before its SIPI */
 
 #define VLAPIC_SIPI_VALID   BIT_ULL(8)  /* in struct vlapic.sipi */
+#define VLAPIC_START_PROT32 BIT_ULL(9)  /* KEEL_HC_VCPU_START: v->boot holds
+					 * a protected-mode start */
+#define VLAPIC_START_CLAIMED BIT_ULL(10) /* KEEL_HC_VCPU_START is filling
+					  * v->boot */
 
 struct vcpu;
 struct guest;

@@ -5,6 +5,7 @@
 
 #define AR_L_BIT BIT_ULL(13)     /* CS.L: 64-bit code (SDM Vol. 3C 25.4.1) */
 #include "guest/guest.h"
+#include "guest/vlapic.h"
 #include "guest/hypercall.h"
 #include "guest/snapshot.h"
 #include "mm/layout.h"
@@ -102,6 +103,31 @@ static int64_t hc_dirty_get(struct vcpu *v)
 	return (int64_t)dirty_log_get_clear(g, 0, frames, buf, NULL, NULL);
 }
 
+/* KEEL_HC_VCPU_START: claim the target's start, fill its boot state, then
+ * publish it; the target polls in vcpu_wait_sipi (guest/vcpu.c). */
+static int64_t hc_vcpu_start(struct vcpu *v)
+{
+	struct guest *g = v->guest;
+	uint32_t none = 0;
+	struct vcpu *t;
+
+	if (v->regs.rbx >= g->nr_vcpus || v->regs.rbx == v->index)
+		return KEEL_HC_EINVAL;
+	t = g->vcpus[v->regs.rbx];
+	if (READ_ONCE(t->lapic.state) != VLAPIC_WAIT_SIPI ||
+	    !__atomic_compare_exchange_n(&t->lapic.sipi, &none,
+					 (uint32_t)VLAPIC_START_CLAIMED, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return KEEL_HC_EINVAL;
+	t->boot = (struct vcpu_boot){ .mode = VCPU_MODE_PROT32,
+				      .rip = (uint32_t)v->regs.rcx,
+				      .rbx = (uint32_t)v->regs.rdx };
+	__atomic_store_n(&t->lapic.sipi, (uint32_t)(VLAPIC_SIPI_VALID |
+						    VLAPIC_START_PROT32),
+			 __ATOMIC_RELEASE);
+	return 0;
+}
+
 int handle_vmcall(struct vcpu *v)
 {
 	int64_t ret;
@@ -129,6 +155,9 @@ int handle_vmcall(struct vcpu *v)
 			break;
 		case KEEL_HC_DIRTY_GET:
 			ret = hc_dirty_get(v);
+			break;
+		case KEEL_HC_VCPU_START:
+			ret = hc_vcpu_start(v);
 			break;
 		default:
 			ret = KEEL_HC_ENOSYS;

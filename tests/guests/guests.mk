@@ -31,6 +31,9 @@
 #                               bench=1 for ticks per fault, CR3 switch and
 #                               PTE write
 #   pgtorture64.elf elf64       the same in 4-level paging (mode=4level)
+#   smppaging.elf   multiboot   two vCPUs on one set of page tables: the BSP
+#                               remaps a window, both read it (needs 2 vCPUs;
+#                               starts vCPU 1 with KEEL_HC_VCPU_START)
 #
 # The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
 # on the include path picks the layouts that differ.
@@ -60,7 +63,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture
+	emultest apictest pgtorture smppaging
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
