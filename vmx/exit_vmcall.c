@@ -6,6 +6,7 @@
 #define AR_L_BIT BIT_ULL(13)     /* CS.L: 64-bit code (SDM Vol. 3C 25.4.1) */
 #include "guest/guest.h"
 #include "guest/vlapic.h"
+#include "guest/vlapic_regs.h"
 #include "guest/hypercall.h"
 #include "guest/snapshot.h"
 #include "mm/layout.h"
@@ -125,6 +126,7 @@ static int64_t hc_vcpu_start(struct vcpu *v)
 	__atomic_store_n(&t->lapic.sipi, (uint32_t)(VLAPIC_SIPI_VALID |
 						    VLAPIC_START_PROT32),
 			 __ATOMIC_RELEASE);
+	vlapic_kick(t);         /* it waits halted (guest/vcpu.c) */
 	return 0;
 }
 
