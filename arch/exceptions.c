@@ -83,6 +83,8 @@ void irq_dispatch(struct irq_frame *f)
 		stop_this_cpu();
 	if (f->vector == VEC_STOP_IPI)
 		stop_this_cpu();
+	if (f->vector == VEC_NMI)       /* a kick (guest_kick_nmi) out of */
+		return;                 /* guest mode found Keel running */
 	if (f->vector < VEC_FIRST_IRQ) {
 		exception_fatal(f);
 		return;

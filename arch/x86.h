@@ -129,6 +129,25 @@ static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
  * interrupt shadow covers HLT, so a pending interrupt wakes it at once.
  * Cheaper than spinning for emulators that run all CPUs on one thread.
  */
+/* An IRET to the next instruction. An NMI blocks further NMIs until the
+ * next IRET (SDM Vol. 3A 6.7.1); a VM exit caused by an NMI leaves them
+ * blocked as well. Keel's kernel has no red zone below RSP. */
+static inline void nmi_unblock(void)
+{
+	__asm__ volatile("movq %%rsp, %%rdx\n\t"
+			 "movl %%ss, %%eax\n\t"
+			 "pushq %%rax\n\t"
+			 "pushq %%rdx\n\t"
+			 "pushfq\n\t"
+			 "movl %%cs, %%eax\n\t"
+			 "pushq %%rax\n\t"
+			 "leaq 1f(%%rip), %%rax\n\t"
+			 "pushq %%rax\n\t"
+			 "iretq\n"
+			 "1:"
+			 ::: "rax", "rdx", "memory", "cc");
+}
+
 static inline void wait_for_interrupt(void)
 {
 	__asm__ volatile("sti; hlt; cli" ::: "memory");

@@ -111,6 +111,11 @@ void lapic_send_ipi(uint32_t apic_id, uint8_t vector)
 	lapic_icr(apic_id, ICR_DM_FIXED | ICR_LEVEL_ASSERT | vector);
 }
 
+void lapic_send_nmi(uint32_t apic_id)
+{
+	lapic_icr(apic_id, ICR_DM_NMI | ICR_LEVEL_ASSERT);
+}
+
 void lapic_send_nmi_all_but_self(void)
 {
 	if (!lapic_mmio && !lapic_x2apic)

@@ -15,6 +15,7 @@ void lapic_eoi(void);
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_sipi(uint32_t apic_id, uint8_t vector_page);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+void lapic_send_nmi(uint32_t apic_id);
 void lapic_send_nmi_all_but_self(void);
 /* A kick (VEC_KICK) to this CPU when the TSC reaches `tsc`; 0 disarms. */
 void lapic_wake_at(uint64_t tsc);

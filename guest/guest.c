@@ -3,6 +3,8 @@
 #include "arch/idt.h"
 #include "arch/percpu.h"
 #include "arch/string.h"
+#include "arch/tsc.h"
+#include "arch/x86.h"
 #include "arch/errno.h"
 #include "drivers/lapic.h"
 #include "drivers/printk.h"
@@ -167,6 +169,31 @@ void guest_end(struct guest *g, uint64_t status, const char *reason)
 	for (unsigned int i = 0; i < g->nr_vcpus; i++)
 		if (g->vcpus[i]->cpu != cpu_id())
 			lapic_send_ipi(percpu[g->vcpus[i]->cpu].apic_id, VEC_KICK);
+	/* CPU 0 (guests_wait) retries those kicks until they are answered. */
+	if (cpu_id() != 0)
+		lapic_send_ipi(percpu[0].apic_id, VEC_KICK);
+}
+
+/*
+ * The retry for kicks that were not answered: an NMI, which exits guest
+ * mode whatever the guest's state. Bochs 2.7 keeps an external interrupt
+ * masked in a guest entered with RFLAGS.IF = 0 (from the host's CLI) until
+ * the guest sets IF, although external-interrupt exiting makes IF
+ * irrelevant (SDM Vol. 3C 26.2); an NMI exit (NMI exiting is on) is not
+ * held back. An NMI that finds Keel running is ignored (irq_dispatch),
+ * and whoever waits sends another after KICK_RETRY_US.
+ */
+#define KICK_RETRY_US 100
+
+uint64_t guest_kick_retry_ticks(void)
+{
+	return tsc_khz * KICK_RETRY_US / 1000 + 1;
+}
+
+void guest_kick_nmi(const struct vcpu *v)
+{
+	if (READ_ONCE(v->on_cpu) && v != this_cpu()->vcpu)
+		lapic_send_nmi(percpu[READ_ONCE(v->cpu)].apic_id);
 }
 
 void guest_request(struct guest *g, uint32_t req)
@@ -186,6 +213,7 @@ void guest_request(struct guest *g, uint32_t req)
 	}
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		struct vcpu *v = g->vcpus[i];
+		uint64_t retry = rdtsc() + guest_kick_retry_ticks();
 
 		/* Two vCPUs may ask each other at once: answer our own
 		 * requests while waiting, or both would wait forever. */
@@ -194,6 +222,10 @@ void guest_request(struct guest *g, uint32_t req)
 			if (self && (READ_ONCE(self->requests) &
 				     ~(uint32_t)VCPU_REQ_PAUSE))
 				vcpu_process_requests(self);
+			if (rdtsc() >= retry) {
+				guest_kick_nmi(v);
+				retry = rdtsc() + guest_kick_retry_ticks();
+			}
 			cpu_relax();
 		}
 	}

@@ -107,6 +107,11 @@ void guest_end(struct guest *g, uint64_t status, const char *reason);
  */
 void guest_request(struct guest *g, uint32_t req);
 
+/* An NMI to v's CPU, unless v is not on one or is the caller: the retry
+ * for a kick v has not answered after guest_kick_retry_ticks(). */
+void guest_kick_nmi(const struct vcpu *v);
+uint64_t guest_kick_retry_ticks(void);
+
 /* Prints `keel: guest NAME: ...` with the guest's name. */
 void guest_log(int level, const struct guest *g, const char *fmt, ...)
 	__printf(3, 4);

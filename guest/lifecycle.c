@@ -355,22 +355,45 @@ void guest_vcpu_leave(struct vcpu *v)
 		guest_finish(g);
 }
 
+/* A guest that ends kicks its vCPUs out of guest mode; those that have
+ * not left yet get an NMI each retry period (guest_kick_nmi). Returns
+ * whether some are still on their CPUs. */
+static bool guest_kick_stragglers(struct guest *g, bool kick)
+{
+	bool left = false;
+
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		if (!READ_ONCE(g->vcpus[i]->on_cpu))
+			continue;
+		left = true;
+		if (kick)
+			guest_kick_nmi(g->vcpus[i]);
+	}
+	return left;
+}
+
 /* CPU 0's loop while guests run: start migrations when they are due,
  * until every guest is done. */
 unsigned int guests_wait(unsigned int started)
 {
 	unsigned int passed = 0, done = 0;
+	uint64_t retry = 0;
 
 	(void)started;
 	while (done < nr_guests) {
-		bool poll = false;
+		bool poll = false, kick = rdtsc() >= retry;
 
 		done = 0;
+		if (kick)
+			retry = rdtsc() + guest_kick_retry_ticks();
 		for (unsigned int i = 0; i < nr_guests; i++) {
 			struct guest *g = &guests[i];
+			int state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
 
-			if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GUEST_DONE)
+			if (state == GUEST_DONE)
 				done++;
+			else if (state == GUEST_ENDING)
+				poll |= guest_kick_stragglers(g, kick);
 			else if (migrate_due(g))
 				migrate_guest(g);
 			else if (g->cfg->migrate_cpu_count && !g->migrated)

@@ -253,8 +253,14 @@ void vcpu_run(void *arg)
 			v->tsc_offset = v->tsc_guest_paused - rdtsc();
 			vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
 		}
+		/* From here a kick must not be taken by Keel: with interrupts
+		 * off it stays pending and makes the first VM entry exit at
+		 * once. Requests posted before that are acted on now. */
+		cli();
 		v->on_cpu = true;
 		v->tsc_launched = rdtsc();
+		if (READ_ONCE(v->requests) & ~(uint32_t)VCPU_REQ_PAUSE)
+			vcpu_process_requests(v);
 		if (vlapic_vmcs_loaded(v, old_offset - v->tsc_offset) == EXIT_RESUME)
 			vmx_launch(&v->regs);
 	}

@@ -162,6 +162,7 @@ enum vmx_exit_reason {
 /* Guest interruptibility state (Table 25-3) and activity states (25.4.2). */
 #define INTERRUPTIBILITY_STI        BIT_ULL(0)
 #define INTERRUPTIBILITY_MOV_SS     BIT_ULL(1)
+#define INTERRUPTIBILITY_NMI        BIT_ULL(3)
 #define ACTIVITY_ACTIVE             0
 #define ACTIVITY_HLT                1
 #define ACTIVITY_WAIT_SIPI          3

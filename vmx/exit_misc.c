@@ -207,9 +207,18 @@ int handle_external_interrupt(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
+static void nmi_unblock_guest(void)
+{
+	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
+
+	if (intr & INTERRUPTIBILITY_NMI)
+		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
+			     intr & ~(uint32_t)INTERRUPTIBILITY_NMI);
+}
+
 /* NMIs exit, #UD for guests with force_emulation and #PF with shadow
- * paging (the only bits the exception bitmap may hold). A host NMI means
- * another CPU panicked. */
+ * paging (the only bits the exception bitmap may hold). A host NMI is a
+ * kick, or means another CPU panicked. */
 int handle_exception_nmi(struct vcpu *v)
 {
 	uint32_t info = vmcs_read32(VMCS_EXIT_INTR_INFO);
@@ -219,6 +228,12 @@ int handle_exception_nmi(struct vcpu *v)
 	if (type == INTR_TYPE_NMI) {
 		if (panic_in_progress)
 			cpu_halt_forever();
+		/* A kick (guest_kick_nmi); the next one must exit too: this
+		 * CPU's NMI blocking ends with an IRET, and the guest's, which
+		 * is 0 as Keel gives guests no NMI, with VM entry (SDM Vol. 3C
+		 * 26.6.1). Bochs 2.7 saves it as 1 on an NMI's VM exit. */
+		nmi_unblock();
+		nmi_unblock_guest();
 		return EXIT_RESUME;
 	}
 	if (type == INTR_TYPE_HW_EXCEPTION && vector == VEC_PF)

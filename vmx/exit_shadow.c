@@ -69,7 +69,7 @@ void shadow_vcpu_reload(struct vcpu *v)
  * one are a #GP (SDM Vol. 3A 4.4.1). */
 bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3)
 {
-	uint64_t pdpte[4], maxpa = cpuid(0x80000008, 0).eax & 0xff;
+	uint64_t pdpte[4], maxpa = v->guest->mmu->maxphyaddr;
 	uint64_t rsvd = GENMASK_ULL(63, maxpa) | GENMASK_ULL(2, 1) |
 			GENMASK_ULL(8, 5);
 
