@@ -3,6 +3,7 @@
  * runs under the guest's MMU lock; VMCS work is the caller's (vmx/).
  */
 #include "ept/shadow_mmu.h"
+#include "guest/hypercall.h"
 #include "guest/guest.h"
 #include "guest/mmio.h"
 #include "mm/layout.h"
@@ -1284,6 +1285,42 @@ static const char *const pf_names[SHADOW_PF_NR] = {
 static const char *const zap_names[SHADOW_ZAP_NR] = {
 	"pt-write", "flood", "lru", "obsolete", "unprotect", "sync", "invlpg",
 };
+
+_Static_assert(SHADOW_PF_NR <= KEEL_COUNTER_SHADOW_ZAPS - KEEL_COUNTER_SHADOW_PF,
+	       "#PF kinds fit their counter ids");
+_Static_assert(SHADOW_ZAP_NR <= KEEL_COUNTER_SHADOW_END - KEEL_COUNTER_SHADOW_ZAPS,
+	       "zap causes fit their counter ids");
+
+bool shadow_counter(struct guest *g, unsigned int id, uint64_t *val)
+{
+	struct shadow_mmu *m = mmu_of(g);
+	const struct shadow_stats *s = &m->st;
+	const uint64_t plain[] = {
+		[KEEL_COUNTER_SHADOW_PAGES - 0x200] = m->pool.nr_used,
+		[KEEL_COUNTER_SHADOW_PAGES_PEAK - 0x200] = s->pages_peak,
+		[KEEL_COUNTER_SHADOW_RMAP - 0x200] = s->rmap_entries,
+		[KEEL_COUNTER_SHADOW_UNSYNC - 0x200] = s->unsync_now,
+		[KEEL_COUNTER_SHADOW_UNSYNC_TOTAL - 0x200] = s->unsync_total,
+		[KEEL_COUNTER_SHADOW_PT_WRITES - 0x200] = s->pt_writes,
+		[KEEL_COUNTER_SHADOW_CR3_LOADS - 0x200] = s->cr3_loads,
+		[KEEL_COUNTER_SHADOW_ROOT_HITS - 0x200] = s->root_hits,
+		[KEEL_COUNTER_SHADOW_ROOT_BUILDS - 0x200] = s->root_builds,
+		[KEEL_COUNTER_SHADOW_SYNCS - 0x200] = s->syncs,
+		[KEEL_COUNTER_SHADOW_INVLPG - 0x200] = s->invlpg,
+	};
+
+	if (id >= 0x200 && id - 0x200 < ARRAY_SIZE(plain))
+		*val = plain[id - 0x200];
+	else if (id >= KEEL_COUNTER_SHADOW_PF &&
+		 id - KEEL_COUNTER_SHADOW_PF < SHADOW_PF_NR)
+		*val = s->pf[id - KEEL_COUNTER_SHADOW_PF];
+	else if (id >= KEEL_COUNTER_SHADOW_ZAPS &&
+		 id - KEEL_COUNTER_SHADOW_ZAPS < SHADOW_ZAP_NR)
+		*val = s->zaps[id - KEEL_COUNTER_SHADOW_ZAPS];
+	else
+		return false;
+	return true;
+}
 
 void shadow_print_stats(struct guest *g)
 {

@@ -204,6 +204,9 @@ void shadow_audit_root(struct guest *g, struct shadow_vcpu *sv,
 
 /* Prints the counters (keel.stats=1). */
 void shadow_print_stats(struct guest *g);
+/* Counter `id` (KEEL_COUNTER_SHADOW_*, guest/hypercall.h); false for an
+ * id that names none. */
+bool shadow_counter(struct guest *g, unsigned int id, uint64_t *val);
 
 static inline bool shadow_mmu_tracked(struct shadow_mmu *m, uint64_t gfn)
 {

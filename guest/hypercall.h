@@ -56,6 +56,27 @@
  * Appendix C), then: */
 #define KEEL_COUNTER_EXITS_TOTAL    0x100
 #define KEEL_COUNTER_PORTS_UNCLAIMED 0x101
+/* Shadow paging (KEEL_HC_EINVAL for a guest on EPT): the numbers
+ * keel.stats=1 prints at the guest's end. */
+#define KEEL_COUNTER_SHADOW_PAGES       0x200   /* shadow pages alive */
+#define KEEL_COUNTER_SHADOW_PAGES_PEAK  0x201
+#define KEEL_COUNTER_SHADOW_RMAP        0x202   /* reverse-map entries */
+#define KEEL_COUNTER_SHADOW_UNSYNC      0x203   /* unsync pages now */
+#define KEEL_COUNTER_SHADOW_UNSYNC_TOTAL 0x204
+#define KEEL_COUNTER_SHADOW_PT_WRITES   0x205   /* emulated table writes */
+#define KEEL_COUNTER_SHADOW_CR3_LOADS   0x206
+#define KEEL_COUNTER_SHADOW_ROOT_HITS   0x207   /* root cache hits */
+#define KEEL_COUNTER_SHADOW_ROOT_BUILDS 0x208
+#define KEEL_COUNTER_SHADOW_SYNCS       0x209
+#define KEEL_COUNTER_SHADOW_INVLPG      0x20a
+/* 0x210 + kind: #PF exits by kind: 0 fill, 1 the guest's own, 2 write to
+ * a tracked table, 3 write that made a table unsync, 4 MMIO, 5 MMIO by
+ * its cached marker, 6 spurious. */
+#define KEEL_COUNTER_SHADOW_PF          0x210
+/* 0x220 + cause: zaps: 0 table write, 1 write flooding, 2 pool full (LRU),
+ * 3 obsolete, 4 unprotect, 5 sync, 6 INVLPG. */
+#define KEEL_COUNTER_SHADOW_ZAPS        0x220
+#define KEEL_COUNTER_SHADOW_END         0x230
 
 /* CPUID leaf 0x40000001 EAX: what Keel does for this guest. */
 #define KEEL_FEATURE_SHADOW_PAGING  (1u << 0)   /* no EPT: shadow page tables */

@@ -8,6 +8,7 @@
 #include "guest/vlapic.h"
 #include "guest/vlapic_regs.h"
 #include "guest/hypercall.h"
+#include "ept/shadow_mmu.h"
 #include "guest/snapshot.h"
 #include "mm/layout.h"
 
@@ -34,6 +35,13 @@ static int64_t hc_counter(struct vcpu *v)
 
 	if (id == KEEL_COUNTER_PORTS_UNCLAIMED)
 		return (int64_t)g->dev.unhandled_total;
+	if (id >= 0x200 && id < KEEL_COUNTER_SHADOW_END) {
+		uint64_t val;
+
+		if (!g->mmu || !shadow_counter(g, (unsigned int)id, &val))
+			return KEEL_HC_EINVAL;
+		return (int64_t)val;
+	}
 	if (id != KEEL_COUNTER_EXITS_TOTAL && id >= VMX_NR_EXIT_REASONS)
 		return id < 0x100 ? 0 : KEEL_HC_EINVAL;
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {

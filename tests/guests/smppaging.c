@@ -192,6 +192,26 @@ static unsigned int check_round(uint32_t r)
 	return bad;
 }
 
+/* Keel's shadow-paging counters (hypercall 2): every INVLPG of both
+ * vCPUs is counted, and the window's pages were filled at #PF exits.
+ * Under EPT they do not exist. */
+static void check_counters(uint32_t rounds)
+{
+	long invlpg = hc_counter(KEEL_COUNTER_SHADOW_INVLPG);
+	long fills = hc_counter(KEEL_COUNTER_SHADOW_PF + 0);
+
+	if (!keel_shadow_paging()) {
+		EXPECT_EQ(invlpg, KEEL_HC_EINVAL);
+		return;
+	}
+	printf("smppaging: shadow counters: invlpg %ld, #PF fills %ld, "
+	       "pages peak %ld\n", invlpg, fills,
+	       hc_counter(KEEL_COUNTER_SHADOW_PAGES_PEAK));
+	EXPECT_EQ(invlpg, (long)(2 * WIN_PAGES * rounds));
+	EXPECT(fills >= (long)(WIN_PAGES * rounds));
+	EXPECT_EQ(hc_counter(KEEL_COUNTER_SHADOW_ZAPS + 7), KEEL_HC_EINVAL);
+}
+
 void guest_main(void)
 {
 	unsigned int bad = 0, r;
@@ -216,4 +236,5 @@ void guest_main(void)
 	printf("smppaging: %u rounds x %u pages remapped and read on both "
 	       "vCPUs: %u mismatches\n", r - 1, WIN_PAGES, bad);
 	EXPECT_EQ(bad, 0);
+	check_counters(r - 1);
 }
