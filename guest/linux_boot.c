@@ -211,3 +211,10 @@ void linux_zero_page(uint8_t *zp, const uint8_t *img,
 	wr8(zp, BP_E820_ENTRIES, (uint8_t)n);
 	memcpy(zp + BP_E820_TABLE, e, n * sizeof(e[0]));
 }
+
+void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES])
+{
+	memset(gdt, 0, LINUX_GDT_ENTRIES * sizeof(gdt[0]));
+	gdt[LINUX_BOOT_CS / 8] = LINUX_GDT_CODE64;
+	gdt[LINUX_BOOT_DS / 8] = LINUX_GDT_DATA;
+}

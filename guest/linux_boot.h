@@ -12,6 +12,7 @@
  *   0x00007000 | boot stack (grows down)       |
  *   0x00008000 | zero page (boot_params)       |
  *   0x00009000 | command line                  |
+ *   0x0000a000 | boot GDT                      |
  *   0x0009f000 +-------------------------------+ e820 reserved
  *   0x000e0000 | ACPI tables (RSDP first)      |
  *   0x00100000 +-------------------------------+ e820 usable
@@ -33,6 +34,7 @@
 #define LINUX_ZERO_PAGE         0x8000ULL
 #define LINUX_CMDLINE           0x9000ULL
 #define LINUX_CMDLINE_MAX       2048
+#define LINUX_BOOT_GDT          0xa000ULL
 #define LINUX_BOOT_STACK        0x7000ULL
 #define LINUX_LOW_RAM_END       0x9f000ULL
 #define LINUX_ACPI_BASE         0xe0000ULL
@@ -72,6 +74,14 @@
 #define XLF_KERNEL_64           BIT_ULL(0)
 #define LINUX_LOADER_TYPE       0xff            /* undefined boot loader */
 #define LINUX_ENTRY64_OFFSET    0x200           /* startup_64 */
+
+/* The 64-bit boot protocol's GDT: flat 4G segments at __BOOT_CS and
+ * __BOOT_DS (boot.rst, "64-bit Boot Protocol"). */
+#define LINUX_BOOT_CS           0x10
+#define LINUX_BOOT_DS           0x18
+#define LINUX_GDT_ENTRIES       4
+#define LINUX_GDT_CODE64        0x00af9b000000ffffULL   /* G, L, P, S, X/R */
+#define LINUX_GDT_DATA          0x00cf93000000ffffULL   /* G, D/B, P, S, R/W */
 
 /* Zero page (struct boot_params) offsets outside the setup header. */
 #define BP_ACPI_RSDP_ADDR       0x070
@@ -152,5 +162,8 @@ unsigned int linux_e820(uint64_t mem_size, struct e820_entry *e,
 void linux_zero_page(uint8_t *zp, const uint8_t *img,
 		     const struct linux_header *h, const struct linux_layout *l,
 		     uint64_t mem_size, uint64_t rsdp);
+
+/* The boot GDT (LINUX_GDT_ENTRIES descriptors) for LINUX_BOOT_GDT. */
+void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES]);
 
 #endif

@@ -2,9 +2,10 @@
  * `format = linux`: a bzImage booted through its 64-bit entry point
  * (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"): the
  * protected-mode kernel at its load address, the initrd high in RAM, the
- * zero page and command line low, ACPI tables at 0xe0000 and identity
- * page tables over all RAM; the vCPU enters startup_64 in long mode with
- * RSI = the zero page and interrupts off. Layout: guest/linux_boot.h.
+ * zero page, command line and boot GDT low, ACPI tables at 0xe0000 and
+ * identity page tables over all RAM; the vCPU enters startup_64 in long
+ * mode with CS = __BOOT_CS, the data segments __BOOT_DS, RSI = the zero
+ * page and interrupts off. Layout: guest/linux_boot.h.
  */
 #include "guest/loader.h"
 #include "guest/linux_boot.h"
@@ -24,6 +25,7 @@ static const char *linux_write_boot_data(struct guest *g, const uint8_t *img,
 					 const struct linux_layout *l)
 {
 	uint64_t pa = mm_alloc_pages(1);
+	uint64_t gdt[LINUX_GDT_ENTRIES];
 	uint8_t *zp, *acpi;
 	uint64_t rsdp;
 	bool ok;
@@ -34,12 +36,28 @@ static const char *linux_write_boot_data(struct guest *g, const uint8_t *img,
 	acpi = zp + BP_SIZE;
 	rsdp = acpi_tables_build(acpi, LINUX_ACPI_BASE, g->cfg->cpu_count);
 	linux_zero_page(zp, img, h, l, g->mem_size, rsdp);
+	linux_boot_gdt(gdt);
 	ok = rsdp && guest_write(g, l->zero_page, zp, BP_SIZE) &&
 	     guest_write(g, LINUX_ACPI_BASE, acpi, ACPI_TABLES_SIZE) &&
 	     guest_write(g, l->cmdline, g->cfg->cmdline,
-			 strlen(g->cfg->cmdline) + 1);
+			 strlen(g->cfg->cmdline) + 1) &&
+	     guest_write(g, LINUX_BOOT_GDT, gdt, sizeof(gdt));
 	mm_free_pages(pa, 1);
 	return ok ? NULL : "its boot data does not fit in its memory";
+}
+
+/* The 64-bit boot protocol's entry state (boot.rst). */
+static void linux_entry_state(const struct linux_layout *l,
+			      struct vcpu_boot *boot)
+{
+	boot->mode = VCPU_MODE_LONG64;
+	boot->rip = l->entry;
+	boot->rsi = l->zero_page;
+	boot->rsp = l->stack;
+	boot->gdt_base = LINUX_BOOT_GDT;
+	boot->gdt_limit = LINUX_GDT_ENTRIES * 8 - 1;
+	boot->code_sel = LINUX_BOOT_CS;
+	boot->data_sel = LINUX_BOOT_DS;
 }
 
 const char *loader_load_linux(struct guest *g, const struct loader_image *img,
@@ -62,9 +80,6 @@ const char *loader_load_linux(struct guest *g, const struct loader_image *img,
 	why = linux_write_boot_data(g, img->data, &h, &l);
 	if (!why)
 		why = bootinfo_page_tables(g, &boot->cr3);
-	boot->mode = VCPU_MODE_LONG64;
-	boot->rip = l.entry;
-	boot->rsi = l.zero_page;
-	boot->rsp = l.stack;
+	linux_entry_state(&l, boot);
 	return why;
 }

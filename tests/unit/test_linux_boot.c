@@ -1,7 +1,8 @@
 /* Host tests for guest/linux_boot.c: the bzImage setup header parser
  * (valid, truncated and hostile headers), kernel/initrd placement, the
- * e820 map and the zero page. Images live in heap buffers of exactly their
- * size, so AddressSanitizer catches any read past the end. */
+ * e820 map, the zero page and the boot GDT. Images live in heap buffers
+ * of exactly their size, so AddressSanitizer catches any read past the
+ * end. */
 #include "tests/unit/test.h"
 #include "guest/linux_boot.h"
 
@@ -290,6 +291,30 @@ TEST(zero_page_fields)
 	linux_zero_page(zp, p, &h, &l, 256 * MiB, 0xe0000);
 	EXPECT_EQ(get64(zp, BP_ACPI_RSDP_ADDR), 0);
 	free(p);
+}
+
+/* Flat 4G descriptors (SDM Vol. 3A 3.4.5): base 0, limit 0xfffff with
+ * G, present, S; code: type execute/read, L set and D clear (64-bit). */
+TEST(boot_gdt)
+{
+	uint64_t gdt[LINUX_GDT_ENTRIES];
+	uint64_t cs, ds;
+
+	memset(gdt, 0xcc, sizeof(gdt));
+	linux_boot_gdt(gdt);
+	cs = gdt[LINUX_BOOT_CS / 8];
+	ds = gdt[LINUX_BOOT_DS / 8];
+	EXPECT_EQ(gdt[0], 0);
+	EXPECT_EQ(gdt[1], 0);
+	EXPECT_EQ(cs & 0xffff, 0xffff);                 /* limit 15:0 */
+	EXPECT_EQ((cs >> 48) & 0xf, 0xf);               /* limit 19:16 */
+	EXPECT_EQ(cs & 0xff000000ffff0000ULL, 0);       /* base 0 */
+	EXPECT_EQ((cs >> 40) & 0xff, 0x9b);             /* P, S, X/R, A */
+	EXPECT_EQ((cs >> 52) & 0xf, 0xa);               /* G, L */
+	EXPECT_EQ(ds & 0xffff, 0xffff);
+	EXPECT_EQ((ds >> 40) & 0xff, 0x93);             /* P, S, R/W, A */
+	EXPECT_EQ((ds >> 52) & 0xf, 0xc);               /* G, D/B */
+	EXPECT_EQ(ds & 0xff000000ffff0000ULL, 0);
 }
 
 TEST_MAIN()
