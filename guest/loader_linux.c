@@ -1,8 +1,10 @@
 /*
- * `format = linux`: a bzImage booted through its 64-bit entry point
- * (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"): the
- * protected-mode kernel at its load address, the initrd high in RAM, the
- * zero page, command line and boot GDT low, ACPI tables at 0xe0000 and
+ * `format = linux`: a bzImage, or the vmlinux ELF inside one, booted
+ * through the 64-bit entry point (Documentation/arch/x86/boot.rst,
+ * "64-bit Boot Protocol"): the protected-mode kernel at its load address
+ * (a vmlinux: each segment at its physical address, so the kernel starts
+ * without running its decompressor), the initrd high in RAM, the zero
+ * page, command line and boot GDT low, ACPI tables at 0xe0000 and
  * identity page tables over all RAM; the vCPU enters startup_64 in long
  * mode with CS = __BOOT_CS, the data segments __BOOT_DS, RSI = the zero
  * page and interrupts off. Layout: guest/linux_boot.h.
@@ -19,7 +21,9 @@
 _Static_assert(LINUX_PT_SIZE == BOOTINFO_PT_SIZE, "page tables at the top");
 _Static_assert(ACPI_TABLES_SIZE <= LINUX_ACPI_SIZE, "ACPI area");
 
-/* The zero page and the ACPI tables are built in one scratch page each. */
+/* The zero page and the ACPI tables are built in one scratch page each.
+ * `img` is the bzImage whose setup header the zero page copies, or NULL
+ * for a vmlinux (the header is made from *h). */
 static const char *linux_write_boot_data(struct guest *g, const uint8_t *img,
 					 const struct linux_header *h,
 					 const struct linux_layout *l)
@@ -46,6 +50,39 @@ static const char *linux_write_boot_data(struct guest *g, const uint8_t *img,
 	return ok ? NULL : "its boot data does not fit in its memory";
 }
 
+/* A vmlinux's segments at their physical addresses. Guest RAM starts
+ * zeroed (guest_mem_init), so the bytes past a segment's file part (its
+ * bss) need no writes. */
+static const char *linux_load_elf(struct guest *g,
+				  const struct loader_image *img,
+				  const struct linux_elf *e)
+{
+	for (unsigned int i = 0; i < e->nr_loads; i++) {
+		const struct linux_segment *s = &e->loads[i];
+
+		if (!guest_write(g, s->paddr, img->data + s->offset, s->filesz))
+			return "vmlinux: a segment does not fit in the guest's "
+			       "memory";
+	}
+	return NULL;
+}
+
+/* The kernel's bytes in guest RAM: a bzImage's protected-mode part at the
+ * planned load address, or a vmlinux's segments. */
+static const char *linux_load_kernel(struct guest *g,
+				     const struct loader_image *img,
+				     const struct linux_header *h,
+				     const struct linux_elf *e,
+				     const struct linux_layout *l)
+{
+	if (e)
+		return linux_load_elf(g, img, e);
+	if (!guest_write(g, l->kernel, img->data + h->setup_size,
+			 h->kernel_size))
+		return "the kernel does not fit in the guest's memory";
+	return NULL;
+}
+
 /* The 64-bit boot protocol's entry state (boot.rst). */
 static void linux_entry_state(const struct linux_layout *l,
 			      struct vcpu_boot *boot)
@@ -64,20 +101,23 @@ const char *loader_load_linux(struct guest *g, const struct loader_image *img,
 			      const struct loader_module *initrd,
 			      struct vcpu_boot *boot)
 {
+	bool is_elf = linux_is_elf(img->data, img->size);
 	struct linux_header h;
 	struct linux_layout l;
-	const char *why = linux_parse_header(img->data, img->size, &h);
+	struct linux_elf e;
+	const char *why = is_elf ? linux_parse_elf(img->data, img->size, &h, &e)
+				 : linux_parse_header(img->data, img->size, &h);
 
 	if (!why)
 		why = linux_plan(&h, g->mem_size, initrd ? initrd->size : 0,
 				 strlen(g->cfg->cmdline), &l);
+	if (!why)
+		why = linux_load_kernel(g, img, &h, is_elf ? &e : NULL, &l);
 	if (why)
 		return why;
-	if (!guest_write(g, l.kernel, img->data + h.setup_size, h.kernel_size))
-		return "the kernel does not fit in the guest's memory";
 	if (initrd && !guest_write(g, l.initrd, initrd->data, initrd->size))
 		return "the initrd does not fit in the guest's memory";
-	why = linux_write_boot_data(g, img->data, &h, &l);
+	why = linux_write_boot_data(g, is_elf ? NULL : img->data, &h, &l);
 	if (!why)
 		why = bootinfo_page_tables(g, &boot->cr3);
 	linux_entry_state(&l, boot);
