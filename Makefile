@@ -2,11 +2,13 @@
 #
 #   make            build/keel.elf and build/keel.iso
 #   make run        boot Keel with its default guests, console on the terminal
-#   make test       host unit tests, then every boot scenario (what CI runs)
+#   make test       host unit tests, then every boot scenario (what CI runs),
+#                   Linux booted from its vmlinux next to a test guest first
 #   make unit       host unit tests only
 #   make scenarios  boot scenarios only (tools/scenarios; ONLY=name for one)
 #   make bench      the bench guest in Bochs, ticks per operation
-#   make test-linux Debian's kernel as a 2-vCPU guest in Bochs (tests/linux/)
+#   make test-linux Debian's bzImage as a 2-vCPU guest in Bochs, through the
+#                   whole boot protocol (tests/linux/)
 #
 # Every target that needs packages installs them through tools/deps.sh.
 
@@ -163,20 +165,27 @@ deps-linux:
 	@tools/deps.sh build bochs linux
 
 # The Linux guest: the newest kernel linux-image-amd64 installed in /boot
-# (unmodified), an initramfs from busybox-static, and the scenario with
-# that kernel's version in its expected lines.
+# (unmodified) and the vmlinux inside it, an initramfs from
+# busybox-static, and the scenarios (tests/linux/*.scn.in) with that
+# kernel's version in their expected lines.
 LINUX_DIR := $(BUILD)/linux
+LINUX_SCENARIOS := linux linux-memtest
 linux-images: deps-linux
 	@mkdir -p $(LINUX_DIR)
 	@k=$$(ls /boot/vmlinuz-*-amd64 | sort -V | tail -1); \
 	 v=$${k#/boot/vmlinuz-}; \
 	 cmp -s $$k $(LINUX_DIR)/bzImage || cp $$k $(LINUX_DIR)/bzImage; \
-	 sed "s/@KVER@/$$(echo $$v | sed 's/\./\\\\./g')/" tests/linux/linux.scn.in \
-		> $(LINUX_DIR)/linux.scn
-	@$(MAKE) -s $(LINUX_DIR)/initramfs.cpio.gz
+	 for s in $(LINUX_SCENARIOS); do \
+		sed "s/@KVER@/$$(echo $$v | sed 's/\./\\\\./g')/" \
+			tests/linux/$$s.scn.in > $(LINUX_DIR)/$$s.scn; \
+	 done
+	@$(MAKE) -s $(LINUX_DIR)/initramfs.cpio.gz $(LINUX_DIR)/vmlinux
 
 $(LINUX_DIR)/initramfs.cpio.gz: tools/mkinitramfs tests/linux/init
 	tools/mkinitramfs $@
+
+$(LINUX_DIR)/vmlinux: $(LINUX_DIR)/bzImage tools/extract-vmlinux
+	tools/extract-vmlinux $< $@
 
 test-linux: linux-images
 	@$(MAKE) -s all
@@ -202,9 +211,12 @@ fuzz: deps-test
 		$(BUILD)/host/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/$$t || exit 1; \
 	done
 
+# Linux next to a test guest runs longest: its manifest goes first, so
+# that it starts at once and the others share the second slot.
 scenarios: deps-test
-	@$(MAKE) -s all
-	@tools/scenarios $(if $(ONLY),--only $(ONLY))
+	@$(MAKE) -s all linux-images
+	@tools/scenarios $(if $(ONLY),--only $(ONLY)) \
+		$(LINUX_DIR)/linux-memtest.scn $(sort $(wildcard tests/scenarios/*.scn))
 
 test: deps-test
 	@$(MAKE) -s unit
