@@ -194,6 +194,7 @@ test-linux: linux-images
 unit: deps-test
 	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(ORACLES) $(BUILD)/host/keelcfg
 	@tools/unit $(UNIT_BINS) $(ORACLES) tests/tools/test_keelcfg.sh \
+		tests/tools/test_extract_vmlinux.py \
 		"tests/fuzz/smoke.sh $(FUZZ_SMOKE_RUNS) $(foreach t,$(FUZZ_TARGETS),$(BUILD)/host/fuzz_$(t) tests/fuzz/corpus/$(t))"
 
 # The CPU oracle with ORACLE_CASES cases per instruction form (make test
