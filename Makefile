@@ -2,11 +2,13 @@
 #
 #   make            build/keel.elf and build/keel.iso
 #   make run        boot Keel with its default guests, console on the terminal
-#   make test       host unit tests, then every boot scenario (what CI runs)
+#   make test       host unit tests, then every boot scenario (what CI runs),
+#                   Linux booted from its vmlinux next to a test guest first
 #   make unit       host unit tests only
 #   make scenarios  boot scenarios only (tools/scenarios; ONLY=name for one)
 #   make bench      the bench guest in Bochs, ticks per operation
-#   make test-linux Debian's kernel as a 2-vCPU guest in Bochs (tests/linux/)
+#   make test-linux Debian's bzImage as a 2-vCPU guest in Bochs, through the
+#                   whole boot protocol (tests/linux/)
 #
 # Every target that needs packages installs them through tools/deps.sh.
 
@@ -46,8 +48,8 @@ KERNEL_SRCS := \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
 	vmx/vcpu_state.c \
 	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
-	guest/linux_boot.c guest/acpi_tables.c guest/loader_linux.c guest/ioapic.c \
-	guest/acpi_pm.c
+	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c \
+	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c
@@ -58,7 +60,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
-	page_track vlapic linux_boot acpi_tables ioapic \
+	page_track vlapic linux_boot linux_elf acpi_tables ioapic \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -68,6 +70,7 @@ UNIT_SRCS_shadow_pte :=
 UNIT_SRCS_page_track := ept/page_track.c
 UNIT_SRCS_vlapic := guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_linux_boot := guest/linux_boot.c
+UNIT_SRCS_linux_elf := guest/linux_elf.c guest/linux_boot.c
 UNIT_SRCS_acpi_tables := guest/acpi_tables.c drivers/acpi.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_emul_decode := $(EMUL_SRCS)
@@ -162,20 +165,27 @@ deps-linux:
 	@tools/deps.sh build bochs linux
 
 # The Linux guest: the newest kernel linux-image-amd64 installed in /boot
-# (unmodified), an initramfs from busybox-static, and the scenario with
-# that kernel's version in its expected lines.
+# (unmodified) and the vmlinux inside it, an initramfs from
+# busybox-static, and the scenarios (tests/linux/*.scn.in) with that
+# kernel's version in their expected lines.
 LINUX_DIR := $(BUILD)/linux
+LINUX_SCENARIOS := linux linux-memtest
 linux-images: deps-linux
 	@mkdir -p $(LINUX_DIR)
 	@k=$$(ls /boot/vmlinuz-*-amd64 | sort -V | tail -1); \
 	 v=$${k#/boot/vmlinuz-}; \
 	 cmp -s $$k $(LINUX_DIR)/bzImage || cp $$k $(LINUX_DIR)/bzImage; \
-	 sed "s/@KVER@/$$(echo $$v | sed 's/\./\\\\./g')/" tests/linux/linux.scn.in \
-		> $(LINUX_DIR)/linux.scn
-	@$(MAKE) -s $(LINUX_DIR)/initramfs.cpio.gz
+	 for s in $(LINUX_SCENARIOS); do \
+		sed "s/@KVER@/$$(echo $$v | sed 's/\./\\\\./g')/" \
+			tests/linux/$$s.scn.in > $(LINUX_DIR)/$$s.scn; \
+	 done
+	@$(MAKE) -s $(LINUX_DIR)/initramfs.cpio.gz $(LINUX_DIR)/vmlinux
 
 $(LINUX_DIR)/initramfs.cpio.gz: tools/mkinitramfs tests/linux/init
 	tools/mkinitramfs $@
+
+$(LINUX_DIR)/vmlinux: $(LINUX_DIR)/bzImage tools/extract-vmlinux
+	tools/extract-vmlinux $< $@
 
 test-linux: linux-images
 	@$(MAKE) -s all
@@ -184,6 +194,7 @@ test-linux: linux-images
 unit: deps-test
 	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(ORACLES) $(BUILD)/host/keelcfg
 	@tools/unit $(UNIT_BINS) $(ORACLES) tests/tools/test_keelcfg.sh \
+		tests/tools/test_extract_vmlinux.py \
 		"tests/fuzz/smoke.sh $(FUZZ_SMOKE_RUNS) $(foreach t,$(FUZZ_TARGETS),$(BUILD)/host/fuzz_$(t) tests/fuzz/corpus/$(t))"
 
 # The CPU oracle with ORACLE_CASES cases per instruction form (make test
@@ -201,9 +212,12 @@ fuzz: deps-test
 		$(BUILD)/host/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/$$t || exit 1; \
 	done
 
+# Linux next to a test guest runs longest: its manifest goes first, so
+# that it starts at once and the others share the second slot.
 scenarios: deps-test
-	@$(MAKE) -s all
-	@tools/scenarios $(if $(ONLY),--only $(ONLY))
+	@$(MAKE) -s all linux-images
+	@tools/scenarios $(if $(ONLY),--only $(ONLY)) \
+		$(LINUX_DIR)/linux-memtest.scn $(sort $(wildcard tests/scenarios/*.scn))
 
 test: deps-test
 	@$(MAKE) -s unit

@@ -48,6 +48,21 @@ static inline void wrmsr(uint32_t msr, uint64_t val)
 			 : "memory");
 }
 
+/* Extended control registers (SDM Vol. 2C, XGETBV/XSETBV); XCR0 is 0. */
+static inline uint64_t xgetbv(uint32_t xcr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(xcr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void xsetbv(uint32_t xcr, uint64_t val)
+{
+	__asm__ volatile("xsetbv"
+			 :: "c"(xcr), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;

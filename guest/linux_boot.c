@@ -1,6 +1,7 @@
 /* The Linux boot protocol: setup header, placement, zero page (see
  * guest/linux_boot.h; field meanings from Documentation/arch/x86/boot.rst). */
 #include "guest/linux_boot.h"
+#include "guest/elf.h"
 #include "arch/string.h"
 
 static uint8_t rd8(const uint8_t *p, uint64_t off)
@@ -35,6 +36,11 @@ static uint64_t rd64(const uint8_t *p, uint64_t off)
 static void wr8(uint8_t *p, uint64_t off, uint8_t v)
 {
 	p[off] = v;
+}
+
+static void wr16(uint8_t *p, uint64_t off, uint16_t v)
+{
+	memcpy(p + off, &v, sizeof(v));
 }
 
 static void wr32(uint8_t *p, uint64_t off, uint32_t v)
@@ -118,6 +124,7 @@ const char *linux_parse_header(const uint8_t *img, uint64_t size,
 		return "kernel_alignment is not a power of two from 4K to 1G";
 	if (!h->relocatable && (h->pref_address & 0xfff))
 		return "a non-relocatable kernel with an unaligned pref_address";
+	h->entry_offset = LINUX_ENTRY64_OFFSET;
 	return NULL;
 }
 
@@ -148,8 +155,9 @@ const char *linux_plan(const struct linux_header *h, uint64_t mem_size,
 		return "pref_address lies below 1 MiB";
 	kernel_end = l->kernel + MAX((uint64_t)h->init_size, h->kernel_size);
 	if (kernel_end > ram_top)
-		return "the kernel (init_size) does not fit in the guest's memory";
-	l->entry = l->kernel + LINUX_ENTRY64_OFFSET;
+		return "the kernel (init_size, or a vmlinux's segments) does not "
+		       "fit in the guest's memory";
+	l->entry = l->kernel + h->entry_offset;
 	l->zero_page = LINUX_ZERO_PAGE;
 	l->cmdline = LINUX_CMDLINE;
 	l->stack = LINUX_BOOT_STACK;
@@ -187,6 +195,25 @@ unsigned int linux_e820(uint64_t mem_size, struct e820_entry *e,
 	return n;
 }
 
+/* The setup header of a vmlinux, which has none of its own: the fields
+ * the kernel reads (the magic numbers, version, loadflags) and those a
+ * bzImage of it would carry, from *h. */
+static void linux_write_header(uint8_t *zp, const struct linux_header *h)
+{
+	wr16(zp, LH_BOOT_FLAG, LH_BOOT_FLAG_MAGIC);
+	wr8(zp, LH_JUMP + 1, (uint8_t)(h->header_end - LH_JUMP - 2));
+	wr32(zp, LH_HEADER, LH_HEADER_MAGIC);
+	wr16(zp, LH_VERSION, h->version);
+	wr8(zp, LH_LOADFLAGS, h->loadflags);
+	wr32(zp, LH_INITRD_ADDR_MAX, h->initrd_addr_max);
+	wr32(zp, LH_KERNEL_ALIGNMENT, h->kernel_alignment);
+	wr8(zp, LH_RELOCATABLE, h->relocatable);
+	wr16(zp, LH_XLOADFLAGS, h->xloadflags);
+	wr32(zp, LH_CMDLINE_SIZE, h->cmdline_size);
+	wr64(zp, LH_PREF_ADDRESS, h->pref_address);
+	wr32(zp, LH_INIT_SIZE, h->init_size);
+}
+
 void linux_zero_page(uint8_t *zp, const uint8_t *img,
 		     const struct linux_header *h, const struct linux_layout *l,
 		     uint64_t mem_size, uint64_t rsdp)
@@ -195,8 +222,11 @@ void linux_zero_page(uint8_t *zp, const uint8_t *img,
 	unsigned int n = linux_e820(mem_size, e, BP_E820_MAX);
 
 	memset(zp, 0, BP_SIZE);
-	memcpy(zp + LH_SETUP_SECTS, img + LH_SETUP_SECTS,
-	       h->header_end - LH_SETUP_SECTS);
+	if (img)
+		memcpy(zp + LH_SETUP_SECTS, img + LH_SETUP_SECTS,
+		       h->header_end - LH_SETUP_SECTS);
+	else
+		linux_write_header(zp, h);
 	wr8(zp, LH_TYPE_OF_LOADER, LINUX_LOADER_TYPE);
 	wr8(zp, LH_LOADFLAGS, h->loadflags | LOADFLAGS_LOADED_HIGH);
 	wr32(zp, LH_CODE32_START, (uint32_t)l->kernel);
@@ -210,4 +240,11 @@ void linux_zero_page(uint8_t *zp, const uint8_t *img,
 		wr64(zp, BP_ACPI_RSDP_ADDR, rsdp);
 	wr8(zp, BP_E820_ENTRIES, (uint8_t)n);
 	memcpy(zp + BP_E820_TABLE, e, n * sizeof(e[0]));
+}
+
+void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES])
+{
+	memset(gdt, 0, LINUX_GDT_ENTRIES * sizeof(gdt[0]));
+	gdt[LINUX_BOOT_CS / 8] = LINUX_GDT_CODE64;
+	gdt[LINUX_BOOT_DS / 8] = LINUX_GDT_DATA;
 }

@@ -1,6 +1,7 @@
 /*
  * The Linux x86 boot protocol (Documentation/arch/x86/boot.rst): reading
- * a bzImage's setup header, choosing where the kernel, initrd, zero page
+ * a bzImage's setup header, or the program headers of a vmlinux ELF booted
+ * without its decompressor, choosing where the kernel, initrd, zero page
  * and command line go in guest RAM, and building the zero page
  * (struct boot_params) with its e820 map. Pure code: no guest state, so
  * it is tested on the host (tests/unit/test_linux_boot.c).
@@ -12,13 +13,15 @@
  *   0x00007000 | boot stack (grows down)       |
  *   0x00008000 | zero page (boot_params)       |
  *   0x00009000 | command line                  |
+ *   0x0000a000 | boot GDT                      |
  *   0x0009f000 +-------------------------------+ e820 reserved
  *   0x000e0000 | ACPI tables (RSDP first)      |
  *   0x00100000 +-------------------------------+ e820 usable
  *              | ...                           |
  *   pref_address (or aligned up from 1 MiB)    |
  *              | protected-mode kernel, then   |
- *              | room for init_size            |
+ *              | room for init_size (vmlinux:  |
+ *              | segments at their p_paddr)    |
  *              | ...                           |
  *              | initrd (page-aligned, high)   |
  *   size - 64K +-------------------------------+ e820 reserved
@@ -33,6 +36,7 @@
 #define LINUX_ZERO_PAGE         0x8000ULL
 #define LINUX_CMDLINE           0x9000ULL
 #define LINUX_CMDLINE_MAX       2048
+#define LINUX_BOOT_GDT          0xa000ULL
 #define LINUX_BOOT_STACK        0x7000ULL
 #define LINUX_LOW_RAM_END       0x9f000ULL
 #define LINUX_ACPI_BASE         0xe0000ULL
@@ -72,6 +76,15 @@
 #define XLF_KERNEL_64           BIT_ULL(0)
 #define LINUX_LOADER_TYPE       0xff            /* undefined boot loader */
 #define LINUX_ENTRY64_OFFSET    0x200           /* startup_64 */
+#define LINUX_INITRD_ADDR_MAX   0x7fffffffU     /* protocol 2.03+ default */
+
+/* The 64-bit boot protocol's GDT: flat 4G segments at __BOOT_CS and
+ * __BOOT_DS (boot.rst, "64-bit Boot Protocol"). */
+#define LINUX_BOOT_CS           0x10
+#define LINUX_BOOT_DS           0x18
+#define LINUX_GDT_ENTRIES       4
+#define LINUX_GDT_CODE64        0x00af9b000000ffffULL   /* G, L, P, S, X/R */
+#define LINUX_GDT_DATA          0x00cf93000000ffffULL   /* G, D/B, P, S, R/W */
 
 /* Zero page (struct boot_params) offsets outside the setup header. */
 #define BP_ACPI_RSDP_ADDR       0x070
@@ -109,6 +122,18 @@ struct linux_header {
 	uint64_t pref_address;
 	uint32_t init_size;
 	uint64_t header_end;            /* 0x202 + byte at 0x201 */
+	uint64_t entry_offset;          /* startup_64 from the load address */
+};
+
+/* A vmlinux ELF: its loadable segments, in file order. */
+#define LINUX_ELF_MAX_LOADS     8
+struct linux_segment {
+	uint64_t offset, paddr, filesz, memsz, align;
+};
+
+struct linux_elf {
+	unsigned int nr_loads;
+	struct linux_segment loads[LINUX_ELF_MAX_LOADS];
 };
 
 /* Where the pieces go in guest RAM. */
@@ -126,6 +151,25 @@ struct linux_layout {
  */
 const char *linux_parse_header(const uint8_t *img, uint64_t size,
 			       struct linux_header *h);
+
+/* True when the image starts with the ELF magic (a vmlinux, not a bzImage). */
+bool linux_is_elf(const uint8_t *img, uint64_t size);
+
+/*
+ * Validates a vmlinux ELF of `size` bytes and fills *e with its PT_LOAD
+ * segments and *h with the setup header its bzImage would describe, for
+ * linux_plan() and linux_zero_page(): protocol 2.15, a 64-bit kernel
+ * loaded high, not relocatable (the segments go at their physical
+ * addresses), pref_address = the lowest segment, init_size = every
+ * segment with its bss and brk, the entry point as entry_offset. Refuses
+ * (returns why) a file that is not an x86-64 ELF64 executable, program
+ * headers or segments outside the file (truncated), no or too many
+ * PT_LOAD segments, segments that overlap one another or start below
+ * 1 MiB (Keel's boot data for Linux lives there) and an entry point
+ * outside the executable segments.
+ */
+const char *linux_parse_elf(const uint8_t *img, uint64_t size,
+			    struct linux_header *h, struct linux_elf *e);
 
 /*
  * Places the kernel (at pref_address when relocatable and it fits, else
@@ -146,11 +190,15 @@ unsigned int linux_e820(uint64_t mem_size, struct e820_entry *e,
 
 /*
  * Builds the zero page in zp[BP_SIZE]: zeroes, the image's setup header
- * copied in, then type_of_loader, loadflags, command line pointer, initrd
- * address and size, ACPI RSDP address (protocol 2.14+) and the e820 map.
+ * copied in (img NULL, a vmlinux: the header written from *h), then
+ * type_of_loader, loadflags, command line pointer, initrd address and
+ * size, ACPI RSDP address (protocol 2.14+) and the e820 map.
  */
 void linux_zero_page(uint8_t *zp, const uint8_t *img,
 		     const struct linux_header *h, const struct linux_layout *l,
 		     uint64_t mem_size, uint64_t rsdp);
+
+/* The boot GDT (LINUX_GDT_ENTRIES descriptors) for LINUX_BOOT_GDT. */
+void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES]);
 
 #endif

@@ -29,8 +29,8 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 			const struct loader_module *mods, unsigned int nr_mods,
 			struct vcpu_boot *boot);
 
-/* `format = linux` (guest/loader_linux.c): `img` is a bzImage, `initrd`
- * the initial RAM disk or NULL. loader_load() calls it with the initrd as
+/* `format = linux` (guest/loader_linux.c): `img` is a bzImage or a vmlinux
+ * ELF, `initrd` the initial RAM disk or NULL. loader_load() calls it with the initrd as
  * the only module. */
 const char *loader_load_linux(struct guest *g, const struct loader_image *img,
 			      const struct loader_module *initrd,

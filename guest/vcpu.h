@@ -37,6 +37,10 @@ struct vcpu_boot {
 	uint64_t rip, rsp, cr3;
 	uint64_t rax, rbx, rsi, rdi;
 	uint16_t cs;            /* real mode: CS selector (base = cs << 4) */
+	/* Protected and long mode: the GDT loaded and the flat code and data
+	 * selectors it holds; gdt_limit 0: no GDT, CS 0x08, the others 0x10. */
+	uint64_t gdt_base;
+	uint16_t gdt_limit, code_sel, data_sel;
 };
 
 struct guest;

@@ -30,11 +30,90 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
 	}
 }
 
+#define CPUID_ANY_SUB       (~0u)
+#define CPUID_ALL           (~0u)
+#define CPUID1_ECX_MONITOR  BIT_ULL(3)
+#define CPUID1_ECX_EST      BIT_ULL(7)
+#define CPUID1_ECX_TM2      BIT_ULL(8)
+#define CPUID1_ECX_PDCM     BIT_ULL(15)
+#define CPUID1_EDX_ACPI     BIT_ULL(22)     /* thermal control MSRs */
+#define CPUID1_EDX_TM       BIT_ULL(29)
+#define CPUIDD1_EAX_XSAVES  BIT_ULL(3)
+
 /*
- * CPUID: the host's answers with VMX hidden and the hypervisor bit set,
- * plus Keel's leaves at 0x40000000 ("KeelKeelKeel"). Features Keel does
- * not virtualize for the guest (MONITOR/MWAIT, performance monitoring) are
- * hidden too; the virtual local APIC adjusts its leaves (vlapic_cpuid).
+ * Features of the host a guest does not get, cleared from its answers
+ * (SDM Vol. 2A, CPUID): VMX (no nested VMX), MONITOR/MWAIT (they exit to
+ * #UD), and everything whose MSRs raise #GP in a guest (vmx/exit_msr.c):
+ * PDCM, speed step, the thermal monitors, all of leaf 6 (digital thermal
+ * sensor, turbo, HWP, energy bias, APERF/MPERF, which Linux would read
+ * at every tick) but ARAT, which the local APIC adds back, and
+ * architectural performance monitoring (leaf 0xa). Leaf 0xd subleaf 1
+ * loses XSAVES and the IA32_XSS states: Keel leaves "enable
+ * XSAVES/XRSTORS" off, so XSAVES raises #UD in a guest (SDM Vol. 3C
+ * 26.3), and Linux finding the compacted XSAVE size inconsistent would
+ * turn XSAVE off altogether.
+ */
+static const struct cpuid_hidden {
+	uint32_t leaf, sub;
+	uint32_t clear[4];                      /* EAX, EBX, ECX, EDX */
+} cpuid_hidden[] = {
+	{ 1, CPUID_ANY_SUB, { 0, 0,
+		(uint32_t)(CPUID1_ECX_VMX | CPUID1_ECX_MONITOR | CPUID1_ECX_EST |
+			   CPUID1_ECX_TM2 | CPUID1_ECX_PDCM),
+		(uint32_t)(CPUID1_EDX_ACPI | CPUID1_EDX_TM) } },
+	{ 6, CPUID_ANY_SUB, { CPUID_ALL, CPUID_ALL, CPUID_ALL, CPUID_ALL } },
+	{ 0xa, CPUID_ANY_SUB, { CPUID_ALL, CPUID_ALL, CPUID_ALL, CPUID_ALL } },
+	{ 0xd, 1, { (uint32_t)CPUIDD1_EAX_XSAVES, 0, CPUID_ALL, CPUID_ALL } },
+};
+
+/*
+ * CPUID.(0xd,1).EBX: the size of an XSAVEC (compacted) area for the
+ * guest's XCR0, which is loaded while Keel runs: the legacy area and the
+ * header, then each enabled component, 64-byte aligned where
+ * CPUID.(0xd,i).ECX bit 1 says (SDM Vol. 1 13.4.3). Made here rather than
+ * passed through: the guest has no IA32_XSS states, and Bochs answers
+ * with the standard-format size, which Linux rejects.
+ */
+#define XSAVE_COMPACT_BASE  (512 + 64)
+#define XSAVE_FIRST_EXT     2
+#define XSAVE_LAST          62
+#define CPUIDD_ECX_ALIGN64  BIT_ULL(1)
+
+static uint32_t xsave_compacted_size(uint64_t xcr0)
+{
+	uint32_t size = XSAVE_COMPACT_BASE;
+
+	for (uint32_t i = XSAVE_FIRST_EXT; i <= XSAVE_LAST; i++) {
+		struct cpuid_regs c;
+
+		if (!(xcr0 & BIT_ULL(i)))
+			continue;
+		c = cpuid(0xd, i);
+		if (c.ecx & CPUIDD_ECX_ALIGN64)
+			size = ALIGN_UP(size, 64u);
+		size += c.eax;
+	}
+	return size;
+}
+
+static void cpuid_hide(uint32_t leaf, uint32_t sub, struct cpuid_regs *r)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cpuid_hidden); i++) {
+		const struct cpuid_hidden *h = &cpuid_hidden[i];
+
+		if (h->leaf != leaf || (h->sub != CPUID_ANY_SUB && h->sub != sub))
+			continue;
+		r->eax &= ~h->clear[0];
+		r->ebx &= ~h->clear[1];
+		r->ecx &= ~h->clear[2];
+		r->edx &= ~h->clear[3];
+	}
+}
+
+/*
+ * CPUID: the host's answers less what cpuid_hidden names, with the
+ * hypervisor bit set, plus Keel's leaves at 0x40000000 ("KeelKeelKeel");
+ * the virtual local APIC adjusts its leaves (vlapic_cpuid).
  */
 /* OSXSAVE and OSPKE mirror CR4 bits (SDM Vol. 2A, CPUID): the guest's,
  * not those of Keel, which runs the instruction. */
@@ -57,17 +136,17 @@ int handle_cpuid(struct vcpu *v)
 			r.eax = v->shadow ? KEEL_FEATURE_SHADOW_PAGING : 0;
 	} else {
 		r = cpuid(leaf, sub);
+		cpuid_hide(leaf, sub, &r);
 		if (leaf == 1) {
-			r.ecx &= ~(uint32_t)(CPUID1_ECX_VMX | BIT_ULL(3) |
-					     BIT_ULL(15));
 			r.ecx |= (uint32_t)CPUID1_ECX_HYPERVISOR;
 			cpuid_os_bit(&r.ecx, CPUID1_ECX_OSXSAVE,
 				     vcpu_guest_cr4(v) & X86_CR4_OSXSAVE);
 		} else if (leaf == 7 && sub == 0) {
 			cpuid_os_bit(&r.ecx, CPUID7_ECX_OSPKE,
 				     vcpu_guest_cr4(v) & X86_CR4_PKE);
-		} else if (leaf == 0xa) {
-			r = (struct cpuid_regs){ 0 };
+		} else if (leaf == 0xd && sub == 1 &&
+			   (vcpu_guest_cr4(v) & X86_CR4_OSXSAVE)) {
+			r.ebx = xsave_compacted_size(xgetbv(0));
 		}
 		if (unlikely(v->shadow))
 			cpuid_shadow_paging(leaf, &r);
@@ -159,8 +238,7 @@ int handle_xsetbv(struct vcpu *v)
 		vcpu_inject_exception(v, VEC_GP, true, 0);
 		return EXIT_RESUME;
 	}
-	__asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)val),
-			 "d"((uint32_t)(val >> 32)));
+	xsetbv(0, val);
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }

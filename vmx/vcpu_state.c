@@ -59,19 +59,11 @@ void fpu_init_this_cpu(void)
 	write_cr4(cr4);
 }
 
-static uint64_t xgetbv0(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return ((uint64_t)hi << 32) | lo;
-}
-
 static void fpu_save(struct vcpu_state *s)
 {
 	memset(s->fpu, 0, 576);         /* legacy area + XSAVE header */
 	if (cpu_has_xsave()) {
-		s->xcr0 = xgetbv0();
+		s->xcr0 = xgetbv(0);
 		__asm__ volatile("xsave64 %0" : "+m"(s->fpu)
 				 : "a"((uint32_t)s->xcr0), "d"((uint32_t)(s->xcr0 >> 32)));
 	} else {
@@ -82,8 +74,7 @@ static void fpu_save(struct vcpu_state *s)
 static void fpu_load(const struct vcpu_state *s)
 {
 	if (cpu_has_xsave()) {
-		__asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)s->xcr0),
-				 "d"((uint32_t)(s->xcr0 >> 32)));
+		xsetbv(0, s->xcr0);
 		__asm__ volatile("xrstor64 %0" :: "m"(s->fpu),
 				 "a"((uint32_t)s->xcr0), "d"((uint32_t)(s->xcr0 >> 32)));
 	} else {

@@ -261,10 +261,12 @@ static void vmcs_guest_segments(const struct vcpu_boot *b)
 		code = (struct seg){ b->cs, (uint64_t)b->cs << 4, 0xffff, AR_CODE16 };
 		data = (struct seg){ 0, 0, 0xffff, AR_DATA16 };
 	} else {
-		code = (struct seg){ 0x08, 0, 0xffffffff,
+		code = (struct seg){ b->gdt_limit ? b->code_sel : 0x08, 0,
+				     0xffffffff,
 				     b->mode == VCPU_MODE_LONG64 ? AR_CODE64
 								 : AR_CODE32 };
-		data = (struct seg){ 0x10, 0, 0xffffffff, AR_DATA32 };
+		data = (struct seg){ b->gdt_limit ? b->data_sel : 0x10, 0,
+				     0xffffffff, AR_DATA32 };
 	}
 	vmcs_write_seg(SEG_CS, &code);
 	vmcs_write_seg(SEG_DS, &data);
@@ -274,8 +276,8 @@ static void vmcs_guest_segments(const struct vcpu_boot *b)
 	vmcs_write_seg(SEG_GS, &data);
 	vmcs_write_seg(SEG_LDTR, &(struct seg){ 0, 0, 0, AR_UNUSABLE });
 	vmcs_write_seg(SEG_TR, &(struct seg){ 0, 0, 0xffff, AR_TSS_BUSY });
-	vmcs_write32(VMCS_GUEST_GDTR_LIMIT, 0);
-	vmcs_writenat(VMCS_GUEST_GDTR_BASE, 0);
+	vmcs_write32(VMCS_GUEST_GDTR_LIMIT, b->gdt_limit);
+	vmcs_writenat(VMCS_GUEST_GDTR_BASE, b->gdt_base);
 	vmcs_write32(VMCS_GUEST_IDTR_LIMIT, b->mode == VCPU_MODE_REAL ? 0x3ff : 0);
 	vmcs_writenat(VMCS_GUEST_IDTR_BASE, 0);
 }

@@ -53,6 +53,47 @@ static inline void test_register(const char *name, void (*fn)(void))
 	}                                                               \
 } while (0)
 
+/* Little-endian fields at byte offset o of a buffer (unaligned). */
+static inline uint32_t get32(const uint8_t *p, size_t o)
+{
+	uint32_t v;
+
+	memcpy(&v, p + o, sizeof(v));
+	return v;
+}
+
+static inline uint64_t get64(const uint8_t *p, size_t o)
+{
+	uint64_t v;
+
+	memcpy(&v, p + o, sizeof(v));
+	return v;
+}
+
+/* A hostile change to a well-formed input (`width` bytes at `off` become
+ * `val`) and a word the parser's refusal must contain. */
+struct test_mutation {
+	const char *name;
+	size_t off, width;
+	uint64_t val;
+	const char *why_contains;
+};
+
+static inline void test_mutate(uint8_t *p, const struct test_mutation *m)
+{
+	memcpy(p + m->off, &m->val, m->width);
+}
+
+/* Fails the test unless `why` is a refusal that names the problem. */
+static inline void test_expect_refusal(const struct test_mutation *m,
+				       const char *why)
+{
+	if (!why || !strstr(why, m->why_contains)) {
+		printf("    %s: got '%s'\n", m->name, why ? why : "(accepted)");
+		test_failed_now = 1;
+	}
+}
+
 /* Stop the current test at the first failure when going on is pointless. */
 #define ASSERT(c) do {                                                  \
 	if (!(c)) {                                                     \

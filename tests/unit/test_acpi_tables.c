@@ -20,22 +20,6 @@ static const void *map(void *ctx, uint64_t phys, uint64_t len)
 
 static const struct acpi_ops ops = { .map = map };
 
-static uint32_t get32(const uint8_t *p, size_t o)
-{
-	uint32_t v;
-
-	memcpy(&v, p + o, 4);
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p, size_t o)
-{
-	uint64_t v;
-
-	memcpy(&v, p + o, 8);
-	return v;
-}
-
 static uint8_t sum(const uint8_t *p, size_t n)
 {
 	uint8_t s = 0;
