@@ -3,11 +3,15 @@
  * (guest/acpi_tables.h): hardware-reduced ACPI's sleep control and status
  * registers (ACPI 6.5 4.8.3.7-4.8.3.8) and the reset register (4.8.3.6).
  * Entering S5 (SLP_EN with SLP_TYP 5) powers the guest off and a write of
- * the reset value resets it: both end the guest with status 0. Other
- * sleep states are not offered (the DSDT names only \_S5) and are ignored.
+ * the reset value resets it: both end the guest with status 0. A guest
+ * that powers off counts as passed in Keel's done line; a reset does not
+ * (a Linux guest booted with panic=-1 resets when it panics). Other sleep
+ * states are not offered (the DSDT names only \_S5) and are ignored.
  */
 #include "guest/acpi_tables.h"
 #include "guest/guest.h"
+
+const char guest_end_poweroff[] = "acpi poweroff";
 
 bool acpi_pm_claims(uint16_t port)
 {
@@ -24,7 +28,7 @@ void acpi_pm_io(struct guest *g, uint16_t port, bool in, uint32_t *val)
 	}
 	if (port == ACPI_PM_SLEEP_CONTROL && (v & ACPI_SLP_EN) &&
 	    ((v & ACPI_SLP_TYP_MASK) >> ACPI_SLP_TYP_SHIFT) == ACPI_SLP_TYP_S5)
-		guest_end(g, 0, "acpi poweroff");
+		guest_end(g, 0, guest_end_poweroff);
 	else if (port == ACPI_PM_RESET && v == ACPI_PM_RESET_VALUE)
 		guest_end(g, 0, "acpi reset");
 }

@@ -99,6 +99,10 @@ void guest_mem_free(struct guest *g);
  */
 void guest_end(struct guest *g, uint64_t status, const char *reason);
 
+/* The reason of an end through ACPI S5 (guest/acpi_pm.c): such a guest
+ * counts as passed in Keel's done line, though its status is 0. */
+extern const char guest_end_poweroff[];
+
 /*
  * Posts `req` (VCPU_REQ_*) to every vCPU of g that is on its CPU, kicks
  * them, and waits until each has acted on it. The calling vCPU (if it is

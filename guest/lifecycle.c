@@ -406,7 +406,9 @@ unsigned int guests_wait(unsigned int started)
 			wait_for_interrupt();
 	}
 	for (unsigned int i = 0; i < nr_guests; i++)
-		if (guests[i].exit_status == 1 && !guests[i].migration_failed)
+		if ((guests[i].exit_status == 1 ||
+		     guests[i].end_reason == guest_end_poweroff) &&
+		    !guests[i].migration_failed)
 			passed++;
 	return passed;
 }
