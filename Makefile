@@ -2,6 +2,7 @@
 #
 #   make            build/keel.elf and build/keel.iso
 #   make run        boot Keel with its default guests, console on the terminal
+#   make run-console the same with two guests that echo what is typed to them
 #   make test       host unit tests, then every boot scenario (what CI runs)
 #   make unit       host unit tests only
 #   make scenarios  boot scenarios only (tools/scenarios; ONLY=name for one)
@@ -107,7 +108,7 @@ DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
 .DEFAULT_GOAL := all
 include tests/guests/guests.mk
 
-.PHONY: all run test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
+.PHONY: all run run-console test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
 	test-linux deps-linux linux-images
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
@@ -214,6 +215,19 @@ test: deps-test
 run: deps-test
 	@$(MAKE) -s all
 	@tools/run --interactive --emu auto --timeout 0
+
+# Two echo guests (tests/guests/echo.c) to type to: Ctrl-A x3 moves the
+# console's focus, "bye" ends a guest.
+CONSOLE_ISO := $(BUILD)/console.iso
+run-console: deps-test
+	@$(MAKE) -s all
+	@tools/mkiso -o $(CONSOLE_ISO) --kernel $(BUILD)/keel.elf \
+		--cmdline "$(ISO_CMDLINE)" \
+		--module tests/scenarios/conf/console-focus.conf keel.conf \
+		--module $(GUEST_OUT)/echo.elf echo \
+		--module $(GUEST_OUT)/echo64.elf echo64
+	@tools/run --interactive --emu auto --timeout 0 --cpus 3 \
+		--iso $(CONSOLE_ISO)
 
 bench: deps-test
 	@$(MAKE) -s all $(BUILD)/host/bench_emul
