@@ -2,6 +2,7 @@
 #
 #   make            build/keel.elf and build/keel.iso
 #   make run        boot Keel with its default guests, console on the terminal
+#   make run-console the same with two guests that echo what is typed to them
 #   make test       host unit tests, then every boot scenario (what CI runs),
 #                   Linux booted from its vmlinux next to a test guest first
 #   make unit       host unit tests only
@@ -49,7 +50,7 @@ KERNEL_SRCS := \
 	vmx/vcpu_state.c \
 	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
 	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c \
-	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c
+	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c
@@ -60,7 +61,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
-	page_track vlapic linux_boot linux_elf acpi_tables ioapic \
+	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -73,6 +74,8 @@ UNIT_SRCS_linux_boot := guest/linux_boot.c
 UNIT_SRCS_linux_elf := guest/linux_elf.c guest/linux_boot.c
 UNIT_SRCS_acpi_tables := guest/acpi_tables.c drivers/acpi.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
+UNIT_SRCS_vuart := guest/vuart.c
+UNIT_SRCS_console :=
 UNIT_SRCS_emul_decode := $(EMUL_SRCS)
 UNIT_SRCS_emul_exec := $(EMUL_SRCS)
 UNIT_SRCS_emul_string := $(EMUL_SRCS)
@@ -108,7 +111,7 @@ DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
 .DEFAULT_GOAL := all
 include tests/guests/guests.mk
 
-.PHONY: all run test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
+.PHONY: all run run-console test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
 	test-linux deps-linux linux-images
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
@@ -226,6 +229,19 @@ test: deps-test
 run: deps-test
 	@$(MAKE) -s all
 	@tools/run --interactive --emu auto --timeout 0
+
+# Two echo guests (tests/guests/echo.c) to type to: Ctrl-A x3 moves the
+# console's focus, "bye" ends a guest.
+CONSOLE_ISO := $(BUILD)/console.iso
+run-console: deps-test
+	@$(MAKE) -s all
+	@tools/mkiso -o $(CONSOLE_ISO) --kernel $(BUILD)/keel.elf \
+		--cmdline "$(ISO_CMDLINE)" \
+		--module tests/scenarios/conf/console-focus.conf keel.conf \
+		--module $(GUEST_OUT)/echo.elf echo \
+		--module $(GUEST_OUT)/echo64.elf echo64
+	@tools/run --interactive --emu auto --timeout 0 --cpus 3 \
+		--iso $(CONSOLE_ISO)
 
 bench: deps-test
 	@$(MAKE) -s all $(BUILD)/host/bench_emul

@@ -7,7 +7,8 @@
 #include "arch/compiler.h"
 
 extern bool lapic_x2apic;
-extern bool lapic_tsc_deadline;         /* lapic_wake_at() works */
+extern bool lapic_tsc_deadline;         /* lapic_wake_at() works everywhere */
+extern bool lapic_can_wake;             /* lapic_wake_at() works on CPU 0 */
 
 void lapic_init_this_cpu(void);         /* every CPU, mode chosen on the BSP */
 uint32_t lapic_id(void);

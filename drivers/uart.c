@@ -1,4 +1,5 @@
-/* 16550 UART (National Semiconductor PC16550D data sheet), polled. */
+/* 16550 UART (National Semiconductor PC16550D data sheet), polled: output
+ * from every CPU, input read by CPU 0 (guest/console.c). */
 #include "drivers/uart.h"
 #include "arch/x86.h"
 
@@ -18,6 +19,7 @@
 #define  UART_LSR_DR    0x01
 #define  UART_LSR_THRE  0x20
 #define  UART_LSR_TEMT  0x40
+#define  UART_LSR_ABSENT 0xff
 #define UART_CLOCK 115200
 
 static uint16_t uart_base;
@@ -50,7 +52,15 @@ void uart_putc(char c)
 
 int uart_getc(void)
 {
-	if (!uart_base || !(inb(uart_base + UART_LSR) & UART_LSR_DR))
+	uint8_t lsr;
+
+	if (!uart_base)
+		return -1;
+	lsr = inb(uart_base + UART_LSR);
+	/* Where no UART answers, the bus reads all ones, DR included, for
+	 * ever. A working UART shows every bit set only for a byte with
+	 * break, framing and parity errors at once: no input either. */
+	if (lsr == UART_LSR_ABSENT || !(lsr & UART_LSR_DR))
 		return -1;
 	return inb(uart_base + UART_RBR);
 }

@@ -10,7 +10,6 @@
 #define PORT_FWCFG_SEL      0x510
 #define PORT_FWCFG_DATA     0x511
 
-void vuart_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
 void fwcfg_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 	      uint32_t *val);
 void testdev_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
@@ -114,6 +113,10 @@ void devices_copy_state(struct guest_devices *dst,
 	d->fcr = s->fcr;
 	d->thre_pending = s->thre_pending;
 	d->irq_line = s->irq_line;
+	memcpy(d->rx, s->rx, sizeof(d->rx));
+	d->rx_head = s->rx_head;
+	d->rx_count = s->rx_count;
+	d->overrun = s->overrun;
 	dst->fwcfg = src->fwcfg;
 	dst->ioapic.id = src->ioapic.id;
 	dst->ioapic.sel = src->ioapic.sel;

@@ -13,16 +13,23 @@
 #define DEV_MAX_PORT_COUNTS 16
 
 /* 16550 at 0x3f8: what the guest writes goes to Keel's console line by
- * line as `[name] text`. The transmitter always reports empty; with an
- * I/O APIC (Linux guests) its THR-empty interrupt drives IRQ 4. */
+ * line as `[name] text`; what is typed on Keel's console while the guest
+ * has the focus (guest/console.c) arrives in its receive FIFO. The
+ * transmitter always reports empty; with an I/O APIC (Linux guests) its
+ * interrupts drive IRQ 4. */
 #define VUART_IRQ           4
+#define VUART_RX_FIFO       16          /* a 16550A's receive FIFO */
 struct vuart {
-	struct spinlock lock;           /* the guest's vCPUs share the UART */
+	struct spinlock lock;           /* vCPUs and CPU 0 (input) share it */
 	char line[VUART_LINE_MAX];
 	unsigned int len;
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	bool thre_pending;              /* THR-empty interrupt not yet read */
 	bool irq_line;                  /* level driven onto IRQ 4 */
+	uint8_t rx[VUART_RX_FIFO];      /* received bytes, oldest at rx_head */
+	uint8_t rx_head, rx_count;
+	bool overrun;                   /* LSR.OE: set until the LSR is read */
+	uint64_t rx_dropped;            /* bytes lost to overruns (Keel's) */
 };
 
 /* QEMU firmware configuration interface (selector 0x510, data 0x511). */
@@ -78,10 +85,17 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
  * it, also after a partial failure. */
 int devices_init(struct guest *g);
 void devices_free(struct guest *g);
-/* Copies the guest-visible device state (UART registers, fw-cfg
- * position) from src to dst; Keel's own console line and counters stay. */
+/* Copies the guest-visible device state (UART registers and received
+ * bytes, fw-cfg position) from src to dst; Keel's own console line and
+ * counters stay. */
 void devices_copy_state(struct guest_devices *dst,
 			const struct guest_devices *src);
+/* A guest access to the UART's register `off` (0-7), on a vCPU's CPU. */
+void vuart_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
+/* Bytes typed for g, from CPU 0: into the receive FIFO as far as it has
+ * room (the rest overruns), raising the interrupt where it is enabled.
+ * The caller keeps g's vCPUs alive meanwhile (guest/console.c). */
+void vuart_receive(struct guest *g, const uint8_t *buf, unsigned int n);
 /* Flushes a partial console line (when the guest ends). */
 void vuart_flush(struct guest *g);
 /* Prints the per-port counts of unclaimed ports. */

@@ -71,6 +71,7 @@ struct guest {
 	bool finish_pending;            /* ended while migrating */
 	bool migrated;                  /* done (or failed) */
 	bool migration_failed;          /* a mismatch at switch-over */
+	bool console_busy;              /* CPU 0 is handing it typed bytes */
 };
 
 extern struct guest guests[CONFIG_MAX_GUESTS];

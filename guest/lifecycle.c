@@ -7,6 +7,7 @@
  *                                        \--> RUNNING --> ENDING --> DONE
  */
 #include "guest/guest.h"
+#include "guest/console.h"
 #include "guest/loader.h"
 #include "guest/snapshot.h"
 #include "guest/migrate.h"
@@ -335,6 +336,7 @@ void guest_finish(struct guest *g)
 		guest_print_stats(g);
 	guest_log(LOG_INFO, g, "exited status %lu (%s)\n", g->exit_status,
 		  g->end_reason ? g->end_reason : "unknown");
+	console_input_release(g);
 	guest_free(g);
 	__atomic_store_n(&g->state, GUEST_DONE, __ATOMIC_RELEASE);
 	if (cpu_id() != 0)      /* CPU 0 may be halted in guests_wait */
@@ -372,16 +374,33 @@ static bool guest_kick_stragglers(struct guest *g, bool kick)
 	return left;
 }
 
-/* CPU 0's loop while guests run: start migrations when they are due,
- * until every guest is done. */
+/* CPU 0 between rounds of guests_wait: until a kick, and with console
+ * input to read, CONSOLE_POLL_US at most (spinning where the local APIC
+ * cannot wake this CPU). */
+static void guests_wait_sleep(bool input)
+{
+	if (!input) {
+		wait_for_interrupt();
+	} else if (lapic_can_wake) {
+		lapic_wake_at(rdtsc() + tsc_khz * CONSOLE_POLL_US / 1000);
+		wait_for_interrupt();
+		lapic_wake_at(0);
+	} else {
+		cpu_relax();
+	}
+}
+
+/* CPU 0's loop while guests run: start migrations when they are due and
+ * pass console input on, until every guest is done. */
 unsigned int guests_wait(unsigned int started)
 {
 	unsigned int passed = 0, done = 0;
 	uint64_t retry = 0;
 
 	(void)started;
+	console_input_start();
 	while (done < nr_guests) {
-		bool poll = false, kick = rdtsc() >= retry;
+		bool poll = false, kick = rdtsc() >= retry, input;
 
 		done = 0;
 		if (kick)
@@ -399,11 +418,12 @@ unsigned int guests_wait(unsigned int started)
 			else if (g->cfg->migrate_cpu_count && !g->migrated)
 				poll = true;    /* its migration time will come */
 		}
+		input = console_input_poll();
 		/* The last vCPU of a guest to leave kicks this CPU. */
 		if (poll)
 			cpu_relax();
 		else if (done < nr_guests)
-			wait_for_interrupt();
+			guests_wait_sleep(input);
 	}
 	for (unsigned int i = 0; i < nr_guests; i++)
 		if ((guests[i].exit_status == 1 ||

@@ -96,7 +96,9 @@ int snapshot_take(struct vcpu *v)
 	for (unsigned int i = 0; i < g->nr_chunks; i++)
 		memcpy(phys_to_virt(s->chunks[i].hpa),
 		       phys_to_virt(g->chunks[i].hpa), g->chunks[i].size);
+	spin_lock(&g->dev.uart.lock);   /* CPU 0 may be handing it input */
 	devices_copy_state(&s->dev, &g->dev);
+	spin_unlock(&g->dev.uart.lock);
 	vcpu_state_save(v, &s->vcpu);
 	s->vmcall_len = vmcs_read32(VMCS_EXIT_INSTR_LEN);
 	/* Restores resume after the VMCALL with RAX = 1. */
@@ -122,7 +124,9 @@ int snapshot_restore(struct vcpu *v)
 	if (!s || !s->vcpu.valid)
 		return hc_return(v, KEEL_HC_EINVAL);
 	dirty_log_get_clear(g, 0, g->mem_size / PAGE_SIZE, NULL, restore_page, g);
+	spin_lock(&g->dev.uart.lock);
 	devices_copy_state(&g->dev, &s->dev);
+	spin_unlock(&g->dev.uart.lock);
 	vcpu_state_load(v, &s->vcpu);
 	if (g->mmu) {           /* its page tables may have changed back */
 		shadow_mmu_reset(g);

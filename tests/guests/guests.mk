@@ -34,6 +34,9 @@
 #   smppaging.elf   multiboot   two vCPUs on one set of page tables: the BSP
 #                               remaps a window, both read it (needs 2 vCPUs;
 #                               starts vCPU 1 with KEEL_HC_VCPU_START)
+#   echo.elf        multiboot   reads its UART by polling and prints each
+#                               line it gets, until "bye"
+#   echo64.elf      elf64       the same, 64-bit
 #
 # The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
 # on the include path picks the layouts that differ.
@@ -63,11 +66,11 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging
+	emultest apictest pgtorture smppaging echo
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
-GUEST_ELF64 := emultest apictest pgtorture
+GUEST_ELF64 := emultest apictest pgtorture echo
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)) \
