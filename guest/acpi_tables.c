@@ -3,6 +3,7 @@
  * 5.2.12 MADT, 5.2.11.1 DSDT, 5.2.3.2 Generic Address Structure). */
 #include "guest/acpi_tables.h"
 #include "arch/string.h"
+#include "drivers/rtc_time.h"
 
 #define SDT_HEADER_LEN          36
 #define SDT_LENGTH              4
@@ -119,14 +120,17 @@ static void gas_io8(uint8_t *p, size_t off, uint16_t port)
 	put64(p, off + 4, port);
 }
 
-static void build_fadt(uint8_t *t, uint64_t dsdt)
+/* With an RTC, the FADT names its century register (ACPI 6.5 5.2.9,
+ * CENTURY), where Linux reads the century from. */
+static void build_fadt(uint8_t *t, uint64_t dsdt, bool rtc)
 {
 	sdt_header(t, "FACP", FADT_LENGTH, 6);
 	put32(t, FADT_DSDT, (uint32_t)dsdt);
 	put8(t, 45, PM_PROFILE_SERVER);
 	put16(t, FADT_SCI_INT, ACPI_SCI_IRQ);
+	put8(t, FADT_CENTURY, rtc ? RTC_CENTURY : 0);
 	put16(t, FADT_IAPC_BOOT_ARCH, FADT_BOOT_VGA_NOT_PRESENT |
-	      FADT_BOOT_CMOS_RTC_NOT_PRESENT);
+	      (rtc ? 0 : FADT_BOOT_CMOS_RTC_NOT_PRESENT));
 	put32(t, FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP);
 	gas_io8(t, FADT_RESET_REG, ACPI_PM_RESET);
 	put8(t, FADT_RESET_VALUE, ACPI_PM_RESET_VALUE);
@@ -190,7 +194,8 @@ static void build_rsdp(uint8_t *p, uint64_t xsdt)
 	p[32] = acpi_checksum(p, RSDP_LEN);
 }
 
-uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus)
+uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus,
+			   bool rtc)
 {
 	_Static_assert(ACPI_MADT_OFF + MADT_HEAD_LEN + ACPI_MAX_GUEST_CPUS *
 		       MADT_LAPIC_LEN + MADT_IOAPIC_LEN <= ACPI_DSDT_OFF,
@@ -202,7 +207,7 @@ uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus)
 		return 0;
 	memset(buf, 0, ACPI_TABLES_SIZE);
 	build_dsdt(buf + ACPI_DSDT_OFF);
-	build_fadt(buf + ACPI_FADT_OFF, base + ACPI_DSDT_OFF);
+	build_fadt(buf + ACPI_FADT_OFF, base + ACPI_DSDT_OFF, rtc);
 	build_madt(buf + ACPI_MADT_OFF, nr_cpus);
 	build_xsdt(buf + ACPI_XSDT_OFF, base + ACPI_FADT_OFF,
 		   base + ACPI_MADT_OFF);

@@ -8,7 +8,8 @@
  *   base + 0x040  XSDT -> FADT, MADT
  *   base + 0x100  FADT, revision 6 (276 bytes): hardware-reduced ACPI,
  *                 sleep control/status and reset registers in port I/O,
- *                 no 8042, no VGA, no CMOS RTC
+ *                 no 8042, no VGA; a CMOS RTC with its century
+ *                 at CMOS index 0x32 when the guest has one
  *   base + 0x300  MADT: one local APIC per vCPU (APIC ID = vCPU index),
  *                 one I/O APIC (GSI 0-23), no 8259s (PCAT_COMPAT clear)
  *   base + 0x800  DSDT: \_S5 (SLP_TYP 5), so that S5 is offered, and
@@ -45,6 +46,7 @@
 /* FADT byte offsets (ACPI 6.5 table 5.9). */
 #define FADT_DSDT               40
 #define FADT_SCI_INT            46
+#define FADT_CENTURY            108
 #define FADT_IAPC_BOOT_ARCH     109
 #define FADT_FLAGS              112
 #define FADT_RESET_REG          116
@@ -64,10 +66,11 @@
 /*
  * Builds the tables for `nr_cpus` vCPUs (1 to ACPI_MAX_GUEST_CPUS) in
  * buf[ACPI_TABLES_SIZE], addressed as if at guest-physical `base`
- * (below 4 GiB). Returns the RSDP's guest-physical address, 0 when
+ * (below 4 GiB); `rtc`: the guest has the CMOS RTC at 0x70. Returns the RSDP's guest-physical address, 0 when
  * nr_cpus is out of range.
  */
-uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus);
+uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus,
+			   bool rtc);
 
 /* The 8-bit sum that makes a table's bytes add up to zero. */
 uint8_t acpi_checksum(const uint8_t *p, size_t len);

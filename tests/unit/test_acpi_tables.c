@@ -32,7 +32,7 @@ static uint8_t sum(const uint8_t *p, size_t n)
 TEST(rsdp_and_root_parse_cleanly)
 {
 	static struct acpi a;
-	uint64_t rsdp = acpi_tables_build(g_mem, BASE, 2);
+	uint64_t rsdp = acpi_tables_build(g_mem, BASE, 2, false);
 
 	ASSERT(rsdp == BASE);
 	EXPECT(!memcmp(g_mem, "RSD PTR ", 8));
@@ -54,7 +54,7 @@ TEST(madt_lists_vcpus_and_ioapic)
 	static struct acpi_madt m;
 
 	for (unsigned int n = 1; n <= ACPI_MAX_GUEST_CPUS; n++) {
-		ASSERT(acpi_tables_build(g_mem, BASE, n) == BASE);
+		ASSERT(acpi_tables_build(g_mem, BASE, n, false) == BASE);
 		ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
 		ASSERT(acpi_parse_madt(&a, &m) == 0);
 		EXPECT_EQ(a.nr_diags, 0);
@@ -81,15 +81,22 @@ static void expect_gas_io8(const uint8_t *f, size_t off, uint16_t port)
 	EXPECT_EQ(get64(f, off + 4), port);
 }
 
-TEST(fadt_hardware_reduced_with_sleep_registers)
+/* The FADT of 2-vCPU tables, found and checked as a guest finds it. */
+static const uint8_t *build_fadt_for(bool rtc, uint32_t *len)
 {
 	static struct acpi a;
-	const uint8_t *f;
-	uint32_t len = 0;
 
-	ASSERT(acpi_tables_build(g_mem, BASE, 2) == BASE);
-	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
-	f = acpi_map_table(&a, BASE + ACPI_FADT_OFF, "FACP", &len);
+	if (acpi_tables_build(g_mem, BASE, 2, rtc) != BASE ||
+	    acpi_init(&a, &ops, g_mem, 36))
+		return NULL;
+	return acpi_map_table(&a, BASE + ACPI_FADT_OFF, "FACP", len);
+}
+
+TEST(fadt_hardware_reduced_with_sleep_registers)
+{
+	uint32_t len = 0;
+	const uint8_t *f = build_fadt_for(false, &len);
+
 	ASSERT(f != NULL);
 	EXPECT_EQ(len, 276);
 	EXPECT_EQ(f[8], 6);                     /* revision */
@@ -98,6 +105,7 @@ TEST(fadt_hardware_reduced_with_sleep_registers)
 	EXPECT(get32(f, FADT_FLAGS) & FADT_F_RESET_REG_SUP);
 	EXPECT_EQ(f[FADT_IAPC_BOOT_ARCH] & 0x3, 0);     /* no legacy, 8042 */
 	EXPECT(f[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_CMOS_RTC_NOT_PRESENT);
+	EXPECT_EQ(f[FADT_CENTURY], 0);
 	expect_gas_io8(f, FADT_SLEEP_CONTROL, ACPI_PM_SLEEP_CONTROL);
 	expect_gas_io8(f, FADT_SLEEP_STATUS, ACPI_PM_SLEEP_STATUS);
 	expect_gas_io8(f, FADT_RESET_REG, ACPI_PM_RESET);
@@ -116,6 +124,20 @@ static long aml_find(const uint8_t *d, uint32_t len, const void *what,
 	return -1;
 }
 
+/* A guest with the rtc device: the FADT no longer says "no CMOS RTC" and
+ * names the century register. */
+TEST(fadt_names_the_rtc_century)
+{
+	uint32_t len = 0;
+	const uint8_t *f = build_fadt_for(true, &len);
+
+	ASSERT(f != NULL);
+	EXPECT_EQ(sum(f, len), 0);
+	EXPECT(!(f[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_CMOS_RTC_NOT_PRESENT));
+	EXPECT(f[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_VGA_NOT_PRESENT);
+	EXPECT_EQ(f[FADT_CENTURY], 0x32);
+}
+
 TEST(dsdt_holds_s5_and_the_uart)
 {
 	static struct acpi a;
@@ -129,7 +151,7 @@ TEST(dsdt_holds_s5_and_the_uart)
 	uint32_t len = 0;
 	long dev, at;
 
-	ASSERT(acpi_tables_build(g_mem, BASE, 2) == BASE);
+	ASSERT(acpi_tables_build(g_mem, BASE, 2, false) == BASE);
 	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
 	d = acpi_map_table(&a, BASE + ACPI_DSDT_OFF, "DSDT", &len);
 	ASSERT(d != NULL);
@@ -158,8 +180,8 @@ TEST(dsdt_holds_s5_and_the_uart)
 
 TEST(vcpu_count_out_of_range_refused)
 {
-	EXPECT_EQ(acpi_tables_build(g_mem, BASE, 0), 0);
-	EXPECT_EQ(acpi_tables_build(g_mem, BASE, ACPI_MAX_GUEST_CPUS + 1), 0);
+	EXPECT_EQ(acpi_tables_build(g_mem, BASE, 0, false), 0);
+	EXPECT_EQ(acpi_tables_build(g_mem, BASE, ACPI_MAX_GUEST_CPUS + 1, false), 0);
 }
 
 TEST(checksum_helper)
