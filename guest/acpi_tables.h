@@ -13,7 +13,8 @@
  *   base + 0x300  MADT: one local APIC per vCPU (APIC ID = vCPU index),
  *                 one I/O APIC (GSI 0-23), no 8259s (PCAT_COMPAT clear)
  *   base + 0x800  DSDT: \_S5 (SLP_TYP 5), so that S5 is offered, and
- *                 the 16550 at 0x3f8 as PNP0501 with IRQ 4
+ *                 the 16550 at 0x3f8 as PNP0501 with IRQ 4; with an
+ *                 RTC, PNP0B00 at 0x70-0x71 without an IRQ
  */
 #ifndef KEEL_GUEST_ACPI_TABLES_H
 #define KEEL_GUEST_ACPI_TABLES_H

@@ -81,21 +81,22 @@ static void expect_gas_io8(const uint8_t *f, size_t off, uint16_t port)
 	EXPECT_EQ(get64(f, off + 4), port);
 }
 
-/* The FADT of 2-vCPU tables, found and checked as a guest finds it. */
-static const uint8_t *build_fadt_for(bool rtc, uint32_t *len)
+/* Table sig at offset off of 2-vCPU tables, checked as a guest finds it. */
+static const uint8_t *build_table_for(bool rtc, uint64_t off, const char *sig,
+				      uint32_t *len)
 {
 	static struct acpi a;
 
 	if (acpi_tables_build(g_mem, BASE, 2, rtc) != BASE ||
 	    acpi_init(&a, &ops, g_mem, 36))
 		return NULL;
-	return acpi_map_table(&a, BASE + ACPI_FADT_OFF, "FACP", len);
+	return acpi_map_table(&a, BASE + off, sig, len);
 }
 
 TEST(fadt_hardware_reduced_with_sleep_registers)
 {
 	uint32_t len = 0;
-	const uint8_t *f = build_fadt_for(false, &len);
+	const uint8_t *f = build_table_for(false, ACPI_FADT_OFF, "FACP", &len);
 
 	ASSERT(f != NULL);
 	EXPECT_EQ(len, 276);
@@ -129,7 +130,7 @@ static long aml_find(const uint8_t *d, uint32_t len, const void *what,
 TEST(fadt_names_the_rtc_century)
 {
 	uint32_t len = 0;
-	const uint8_t *f = build_fadt_for(true, &len);
+	const uint8_t *f = build_table_for(true, ACPI_FADT_OFF, "FACP", &len);
 
 	ASSERT(f != NULL);
 	EXPECT_EQ(sum(f, len), 0);
@@ -140,20 +141,16 @@ TEST(fadt_names_the_rtc_century)
 
 TEST(dsdt_holds_s5_and_the_uart)
 {
-	static struct acpi a;
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07,
 				      0x04, 0x0a, 0x05, 0x00, 0x00, 0x00 };
 	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
 				       0x41, 0xd0, 0x05, 0x01 };
 	static const uint8_t crs[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03,
 				       0x01, 0x08, 0x22, 0x10, 0x00, 0x79, 0 };
-	const uint8_t *d;
 	uint32_t len = 0;
+	const uint8_t *d = build_table_for(false, ACPI_DSDT_OFF, "DSDT", &len);
 	long dev, at;
 
-	ASSERT(acpi_tables_build(g_mem, BASE, 2, false) == BASE);
-	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
-	d = acpi_map_table(&a, BASE + ACPI_DSDT_OFF, "DSDT", &len);
 	ASSERT(d != NULL);
 	EXPECT(!memcmp(d + 36, s5, sizeof(s5)));
 	/* PkgLength counts itself, NumElements and the 4 elements. */
@@ -173,6 +170,34 @@ TEST(dsdt_holds_s5_and_the_uart)
 	at = aml_find(d, len, crs, sizeof(crs));
 	ASSERT(at > dev);
 	EXPECT_EQ(d[at - 4], 0x11);
+	EXPECT_EQ(d[at - 3], 3 + sizeof(crs));
+	EXPECT_EQ(d[at - 1], sizeof(crs));
+	EXPECT_EQ(at + sizeof(crs), len);
+}
+
+/* With the rtc device the DSDT ends in Scope (\_SB) { Device (RTC_) },
+ * PNP0B00 with ports 0x70-0x71 and no IRQ. */
+TEST(dsdt_describes_the_rtc)
+{
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
+				       0x41, 0xd0, 0x0b, 0x00 };
+	static const uint8_t crs[] = { 0x47, 0x01, 0x70, 0x00, 0x70, 0x00,
+				       0x01, 0x02, 0x79, 0 };
+	uint32_t len = 0;
+	const uint8_t *d = build_table_for(true, ACPI_DSDT_OFF, "DSDT", &len);
+	long dev, at;
+
+	ASSERT(d != NULL);
+	dev = aml_find(d, len, "RTC_", 4);
+	ASSERT(dev > 0);
+	at = dev - 3 - 6;                       /* its Scope */
+	EXPECT_EQ(d[at], 0x10);
+	EXPECT_EQ(at + 1 + d[at + 1], len);
+	EXPECT(!memcmp(d + at + 2, "_SB_\x5b\x82", 6));
+	EXPECT_EQ(dev - 1 + d[dev - 1], len);
+	EXPECT(aml_find(d, len, hid, sizeof(hid)) > dev);
+	at = aml_find(d, len, crs, sizeof(crs));
+	ASSERT(at > dev);
 	EXPECT_EQ(d[at - 3], 3 + sizeof(crs));
 	EXPECT_EQ(d[at - 1], sizeof(crs));
 	EXPECT_EQ(at + sizeof(crs), len);
