@@ -39,6 +39,7 @@ KERNEL_SRCS := \
 	mm/frame.c mm/mm.c mm/paging.c \
 	drivers/uart.c drivers/printk.c drivers/lapic.c drivers/pit.c \
 	drivers/platform.c drivers/acpi.c drivers/acpi_boot.c \
+	drivers/rtc_time.c drivers/wallclock.c \
 	vmx/caps.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/exit_names.c \
 	vmx/exit_misc.c vmx/exit_io.c vmx/exit_msr.c vmx/exit_cr.c vmx/exit_ept.c \
 	vmx/exit_vmcall.c \
@@ -50,7 +51,8 @@ KERNEL_SRCS := \
 	vmx/vcpu_state.c \
 	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
 	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c \
-	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c
+	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
+	guest/vrtc.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c
@@ -62,6 +64,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
+	rtc_time vrtc \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -73,6 +76,8 @@ UNIT_SRCS_vlapic := guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_linux_boot := guest/linux_boot.c
 UNIT_SRCS_linux_elf := guest/linux_elf.c guest/linux_boot.c
 UNIT_SRCS_acpi_tables := guest/acpi_tables.c drivers/acpi.c
+UNIT_SRCS_rtc_time := drivers/rtc_time.c
+UNIT_SRCS_vrtc := guest/vrtc.c drivers/rtc_time.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_vuart := guest/vuart.c
 UNIT_SRCS_console :=

@@ -16,6 +16,7 @@
 #include "arch/tsc.h"
 #include "arch/x86.h"
 #include "drivers/acpi_boot.h"
+#include "drivers/wallclock.h"
 #include "drivers/lapic.h"
 #include "drivers/platform.h"
 #include "drivers/printk.h"
@@ -180,6 +181,7 @@ void keel_main(uint32_t magic, uint32_t info_pa)
 	boot.ticks = rdtsc() - boot_tsc;
 	pr_info("keel: boot: %u cpus up, %lu MiB free, %lu ticks\n",
 		cpus_online, mm_free_bytes() >> 20, boot.ticks);
+	wallclock_init(acpi_boot_rtc_century());
 	mm_print_stats();
 	boot_finish();
 }

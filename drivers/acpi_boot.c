@@ -12,6 +12,7 @@
 #define BIOS_ROM_END    0x100000
 #define EBDA_SEG_PTR    0x40e           /* BIOS data area: EBDA segment */
 #define RSDP_V1_LEN     20
+#define FADT_CENTURY    108             /* ACPI 6.5 table 5.9: CMOS index */
 
 static struct acpi acpi;
 static struct acpi_madt madt;
@@ -80,4 +81,15 @@ unsigned int acpi_boot_cpus(const struct mb2_info *mi, struct smp_cpu *cpus,
 	pr_info("keel: acpi: %u cpus (%u enabled), %u ioapics, lapic at %#lx\n",
 		madt.nr_cpus, enabled, madt.nr_ioapics, madt.lapic_addr);
 	return n ? n : acpi_bsp_only(cpus);
+}
+
+uint8_t acpi_boot_rtc_century(void)
+{
+	uint32_t len;
+	uint64_t pa = acpi.root_phys ? acpi_find_table(&acpi, "FACP", 0, &len)
+				     : 0;
+
+	if (!pa || len <= FADT_CENTURY)
+		return 0;
+	return ((const uint8_t *)phys_to_virt(pa))[FADT_CENTURY];
 }

@@ -15,4 +15,8 @@ struct smp_cpu;
 unsigned int acpi_boot_cpus(const struct mb2_info *mi, struct smp_cpu *cpus,
 			    unsigned int max);
 
+/* The CMOS index of the RTC's century register that the FADT names (after
+ * acpi_boot_cpus()), or 0 when there is no FADT or it names none. */
+uint8_t acpi_boot_rtc_century(void);
+
 #endif

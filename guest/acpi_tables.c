@@ -3,6 +3,7 @@
  * 5.2.12 MADT, 5.2.11.1 DSDT, 5.2.3.2 Generic Address Structure). */
 #include "guest/acpi_tables.h"
 #include "arch/string.h"
+#include "drivers/rtc_time.h"
 
 #define SDT_HEADER_LEN          36
 #define SDT_LENGTH              4
@@ -57,6 +58,30 @@ static const uint8_t aml_com1[] = {
 	0x79, 0x00,
 };
 _Static_assert(sizeof(aml_com1) == 1 + AML_SCOPE_LEN, "AML lengths");
+
+/*
+ * AML of the CMOS RTC (guests with the `rtc` device), in a scope of its
+ * own after the UART's; Linux's rtc_cmos driver binds to it. No IRQ: the
+ * clock raises none.
+ *
+ *   Scope (\_SB) { Device (RTC) {
+ *     Name (_HID, EisaId ("PNP0B00"))            AT real-time clock
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x70, 0x70, 0x01, 0x02) }) } }
+ */
+#define AML_RTC_CRS_LEN         10
+#define AML_RTC_DEVICE_LEN      (4 + 10 + 5 + 4 + AML_RTC_CRS_LEN)
+#define AML_RTC_SCOPE_LEN       (1 + 4 + 2 + 1 + AML_RTC_DEVICE_LEN)
+static const uint8_t aml_rtc[] = {
+	0x10, AML_RTC_SCOPE_LEN, '_', 'S', 'B', '_',
+	0x5b, 0x82, 1 + AML_RTC_DEVICE_LEN, 'R', 'T', 'C', '_',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00,
+	0x08, '_', 'C', 'R', 'S', 0x11, 3 + AML_RTC_CRS_LEN, 0x0a,
+	AML_RTC_CRS_LEN,
+	0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,
+	0x79, 0x00,
+};
+_Static_assert(sizeof(aml_rtc) == 1 + AML_RTC_SCOPE_LEN, "AML lengths");
 
 static void put8(uint8_t *p, size_t off, uint8_t v)
 {
@@ -119,14 +144,17 @@ static void gas_io8(uint8_t *p, size_t off, uint16_t port)
 	put64(p, off + 4, port);
 }
 
-static void build_fadt(uint8_t *t, uint64_t dsdt)
+/* With an RTC, the FADT names its century register (ACPI 6.5 5.2.9,
+ * CENTURY), where Linux reads the century from. */
+static void build_fadt(uint8_t *t, uint64_t dsdt, bool rtc)
 {
 	sdt_header(t, "FACP", FADT_LENGTH, 6);
 	put32(t, FADT_DSDT, (uint32_t)dsdt);
 	put8(t, 45, PM_PROFILE_SERVER);
 	put16(t, FADT_SCI_INT, ACPI_SCI_IRQ);
+	put8(t, FADT_CENTURY, rtc ? RTC_CENTURY : 0);
 	put16(t, FADT_IAPC_BOOT_ARCH, FADT_BOOT_VGA_NOT_PRESENT |
-	      FADT_BOOT_CMOS_RTC_NOT_PRESENT);
+	      (rtc ? 0 : FADT_BOOT_CMOS_RTC_NOT_PRESENT));
 	put32(t, FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP);
 	gas_io8(t, FADT_RESET_REG, ACPI_PM_RESET);
 	put8(t, FADT_RESET_VALUE, ACPI_PM_RESET_VALUE);
@@ -161,12 +189,19 @@ static void build_madt(uint8_t *t, unsigned int nr_cpus)
 	sdt_finish(t);
 }
 
-static void build_dsdt(uint8_t *t)
+static void build_dsdt(uint8_t *t, bool rtc)
 {
-	memcpy(t + SDT_HEADER_LEN, aml_s5, sizeof(aml_s5));
-	memcpy(t + SDT_HEADER_LEN + sizeof(aml_s5), aml_com1, sizeof(aml_com1));
-	sdt_header(t, "DSDT", SDT_HEADER_LEN + sizeof(aml_s5) +
-		   sizeof(aml_com1), 2);
+	size_t len = SDT_HEADER_LEN;
+
+	memcpy(t + len, aml_s5, sizeof(aml_s5));
+	len += sizeof(aml_s5);
+	memcpy(t + len, aml_com1, sizeof(aml_com1));
+	len += sizeof(aml_com1);
+	if (rtc) {
+		memcpy(t + len, aml_rtc, sizeof(aml_rtc));
+		len += sizeof(aml_rtc);
+	}
+	sdt_header(t, "DSDT", (uint32_t)len, 2);
 	sdt_finish(t);
 }
 
@@ -190,7 +225,8 @@ static void build_rsdp(uint8_t *p, uint64_t xsdt)
 	p[32] = acpi_checksum(p, RSDP_LEN);
 }
 
-uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus)
+uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus,
+			   bool rtc)
 {
 	_Static_assert(ACPI_MADT_OFF + MADT_HEAD_LEN + ACPI_MAX_GUEST_CPUS *
 		       MADT_LAPIC_LEN + MADT_IOAPIC_LEN <= ACPI_DSDT_OFF,
@@ -201,8 +237,8 @@ uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus)
 	if (nr_cpus < 1 || nr_cpus > ACPI_MAX_GUEST_CPUS)
 		return 0;
 	memset(buf, 0, ACPI_TABLES_SIZE);
-	build_dsdt(buf + ACPI_DSDT_OFF);
-	build_fadt(buf + ACPI_FADT_OFF, base + ACPI_DSDT_OFF);
+	build_dsdt(buf + ACPI_DSDT_OFF, rtc);
+	build_fadt(buf + ACPI_FADT_OFF, base + ACPI_DSDT_OFF, rtc);
 	build_madt(buf + ACPI_MADT_OFF, nr_cpus);
 	build_xsdt(buf + ACPI_XSDT_OFF, base + ACPI_FADT_OFF,
 		   base + ACPI_MADT_OFF);

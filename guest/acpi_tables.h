@@ -8,11 +8,13 @@
  *   base + 0x040  XSDT -> FADT, MADT
  *   base + 0x100  FADT, revision 6 (276 bytes): hardware-reduced ACPI,
  *                 sleep control/status and reset registers in port I/O,
- *                 no 8042, no VGA, no CMOS RTC
+ *                 no 8042, no VGA; a CMOS RTC with its century
+ *                 at CMOS index 0x32 when the guest has one
  *   base + 0x300  MADT: one local APIC per vCPU (APIC ID = vCPU index),
  *                 one I/O APIC (GSI 0-23), no 8259s (PCAT_COMPAT clear)
  *   base + 0x800  DSDT: \_S5 (SLP_TYP 5), so that S5 is offered, and
- *                 the 16550 at 0x3f8 as PNP0501 with IRQ 4
+ *                 the 16550 at 0x3f8 as PNP0501 with IRQ 4; with an
+ *                 RTC, PNP0B00 at 0x70-0x71 without an IRQ
  */
 #ifndef KEEL_GUEST_ACPI_TABLES_H
 #define KEEL_GUEST_ACPI_TABLES_H
@@ -45,6 +47,7 @@
 /* FADT byte offsets (ACPI 6.5 table 5.9). */
 #define FADT_DSDT               40
 #define FADT_SCI_INT            46
+#define FADT_CENTURY            108
 #define FADT_IAPC_BOOT_ARCH     109
 #define FADT_FLAGS              112
 #define FADT_RESET_REG          116
@@ -64,10 +67,11 @@
 /*
  * Builds the tables for `nr_cpus` vCPUs (1 to ACPI_MAX_GUEST_CPUS) in
  * buf[ACPI_TABLES_SIZE], addressed as if at guest-physical `base`
- * (below 4 GiB). Returns the RSDP's guest-physical address, 0 when
+ * (below 4 GiB); `rtc`: the guest has the CMOS RTC at 0x70. Returns the RSDP's guest-physical address, 0 when
  * nr_cpus is out of range.
  */
-uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus);
+uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus,
+			   bool rtc);
 
 /* The 8-bit sum that makes a table's bytes add up to zero. */
 uint8_t acpi_checksum(const uint8_t *p, size_t len);

@@ -3,6 +3,8 @@
 #include "guest/guest.h"
 #include "guest/vlapic.h"
 #include "drivers/printk.h"
+#include "drivers/wallclock.h"
+#include "arch/x86.h"
 #include "arch/string.h"
 
 #define PORT_COM1           0x3f8
@@ -33,6 +35,18 @@ static void debug_exit_io(struct guest *g, uint16_t off, unsigned int size,
 	else if (size == 2)
 		*val &= 0xffff;
 	guest_end(g, ((uint64_t)*val << 1) | 1, "debug-exit port");
+}
+
+/* The RTC runs on the guest's clock: the host's wall clock at the guest's
+ * TSC (its vCPUs share one TSC offset), so it stops while the guest is
+ * paused, as its TSC does. */
+static void rtc_io(struct guest *g, uint16_t off, bool in, uint32_t *val)
+{
+	int64_t now = wallclock_at(rdtsc() + g->vcpus[0]->tsc_offset);
+
+	spin_lock(&g->dev.rtc.lock);
+	vrtc_io(&g->dev.rtc, now, off, in, val);
+	spin_unlock(&g->dev.rtc.lock);
 }
 
 static void count_unhandled(struct guest_devices *d, uint16_t port)
@@ -71,6 +85,9 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 		 port < TESTDEV_PORT_BASE + TESTDEV_PORTS &&
 		 (d->enabled & CONFIG_DEVICE_TESTDEV))
 		testdev_port_io(g, port - TESTDEV_PORT_BASE, size, in, val);
+	else if ((port == RTC_PORT_INDEX || port == RTC_PORT_DATA) &&
+		 (d->enabled & CONFIG_DEVICE_RTC) && size == 1)
+		rtc_io(g, port - RTC_PORT_INDEX, in, val);
 	else if (d->acpi_pm && acpi_pm_claims(port) && size == 1)
 		acpi_pm_io(g, port, in, val);
 	else
@@ -122,6 +139,9 @@ void devices_copy_state(struct guest_devices *dst,
 	dst->ioapic.sel = src->ioapic.sel;
 	dst->ioapic.level = src->ioapic.level;
 	memcpy(dst->ioapic.redir, src->ioapic.redir, sizeof(dst->ioapic.redir));
+	dst->rtc.index = src->rtc.index;
+	dst->rtc.offset = src->rtc.offset;
+	memcpy(dst->rtc.regs, src->rtc.regs, sizeof(dst->rtc.regs));
 	memcpy(dst->testdev.scratch, src->testdev.scratch,
 	       sizeof(dst->testdev.scratch));
 }
@@ -129,6 +149,8 @@ void devices_copy_state(struct guest_devices *dst,
 int devices_init(struct guest *g)
 {
 	int err = vlapic_mmio_init(g);
+
+	vrtc_reset(&g->dev.rtc);
 
 	if (!err && (g->dev.enabled & CONFIG_DEVICE_TESTDEV))
 		err = testdev_init(g);

@@ -8,6 +8,7 @@
 #include "arch/spinlock.h"
 #include "guest/mmio.h"
 #include "guest/ioapic.h"
+#include "guest/vrtc.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -63,6 +64,7 @@ struct guest_devices {
 	struct vuart uart;
 	struct fwcfg fwcfg;
 	struct testdev testdev;
+	struct vrtc rtc;
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* Linux guests only */
 	bool acpi_pm;                   /* Linux guests: ACPI sleep/reset ports */

@@ -38,7 +38,8 @@ static const char *linux_write_boot_data(struct guest *g, const uint8_t *img,
 		return "not enough host memory to build its zero page";
 	zp = phys_to_virt(pa);
 	acpi = zp + BP_SIZE;
-	rsdp = acpi_tables_build(acpi, LINUX_ACPI_BASE, g->cfg->cpu_count);
+	rsdp = acpi_tables_build(acpi, LINUX_ACPI_BASE, g->cfg->cpu_count,
+				 (g->cfg->devices & CONFIG_DEVICE_RTC) != 0);
 	linux_zero_page(zp, img, h, l, g->mem_size, rsdp);
 	linux_boot_gdt(gdt);
 	ok = rsdp && guest_write(g, l->zero_page, zp, BP_SIZE) &&

@@ -9,6 +9,8 @@
 #                               entry 0x100000
 #   cpuid.elf       multiboot   CPUID, MSRs, hypercalls, fw-cfg, ports
 #   memtest.elf     multiboot   pattern test over all RAM above 1 MiB
+#   rtctest.elf     multiboot   the CMOS RTC: registers, seconds against
+#                               the TSC, SET, CMOS RAM; rtc=0: absent
 #   isolation.elf   multiboot   reads past its RAM: Keel must stop it
 #   bench.elf       multiboot   ticks per VM exit (CPUID, VMCALL, OUT)
 #   migrate.elf     multiboot   dirties its RAM while Keel migrates it, then
@@ -66,7 +68,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo
+	emultest apictest pgtorture smppaging echo rtctest
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.

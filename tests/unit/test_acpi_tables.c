@@ -32,7 +32,7 @@ static uint8_t sum(const uint8_t *p, size_t n)
 TEST(rsdp_and_root_parse_cleanly)
 {
 	static struct acpi a;
-	uint64_t rsdp = acpi_tables_build(g_mem, BASE, 2);
+	uint64_t rsdp = acpi_tables_build(g_mem, BASE, 2, false);
 
 	ASSERT(rsdp == BASE);
 	EXPECT(!memcmp(g_mem, "RSD PTR ", 8));
@@ -54,7 +54,7 @@ TEST(madt_lists_vcpus_and_ioapic)
 	static struct acpi_madt m;
 
 	for (unsigned int n = 1; n <= ACPI_MAX_GUEST_CPUS; n++) {
-		ASSERT(acpi_tables_build(g_mem, BASE, n) == BASE);
+		ASSERT(acpi_tables_build(g_mem, BASE, n, false) == BASE);
 		ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
 		ASSERT(acpi_parse_madt(&a, &m) == 0);
 		EXPECT_EQ(a.nr_diags, 0);
@@ -81,15 +81,23 @@ static void expect_gas_io8(const uint8_t *f, size_t off, uint16_t port)
 	EXPECT_EQ(get64(f, off + 4), port);
 }
 
-TEST(fadt_hardware_reduced_with_sleep_registers)
+/* Table sig at offset off of 2-vCPU tables, checked as a guest finds it. */
+static const uint8_t *build_table_for(bool rtc, uint64_t off, const char *sig,
+				      uint32_t *len)
 {
 	static struct acpi a;
-	const uint8_t *f;
-	uint32_t len = 0;
 
-	ASSERT(acpi_tables_build(g_mem, BASE, 2) == BASE);
-	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
-	f = acpi_map_table(&a, BASE + ACPI_FADT_OFF, "FACP", &len);
+	if (acpi_tables_build(g_mem, BASE, 2, rtc) != BASE ||
+	    acpi_init(&a, &ops, g_mem, 36))
+		return NULL;
+	return acpi_map_table(&a, BASE + off, sig, len);
+}
+
+TEST(fadt_hardware_reduced_with_sleep_registers)
+{
+	uint32_t len = 0;
+	const uint8_t *f = build_table_for(false, ACPI_FADT_OFF, "FACP", &len);
+
 	ASSERT(f != NULL);
 	EXPECT_EQ(len, 276);
 	EXPECT_EQ(f[8], 6);                     /* revision */
@@ -98,6 +106,7 @@ TEST(fadt_hardware_reduced_with_sleep_registers)
 	EXPECT(get32(f, FADT_FLAGS) & FADT_F_RESET_REG_SUP);
 	EXPECT_EQ(f[FADT_IAPC_BOOT_ARCH] & 0x3, 0);     /* no legacy, 8042 */
 	EXPECT(f[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_CMOS_RTC_NOT_PRESENT);
+	EXPECT_EQ(f[FADT_CENTURY], 0);
 	expect_gas_io8(f, FADT_SLEEP_CONTROL, ACPI_PM_SLEEP_CONTROL);
 	expect_gas_io8(f, FADT_SLEEP_STATUS, ACPI_PM_SLEEP_STATUS);
 	expect_gas_io8(f, FADT_RESET_REG, ACPI_PM_RESET);
@@ -116,22 +125,32 @@ static long aml_find(const uint8_t *d, uint32_t len, const void *what,
 	return -1;
 }
 
+/* A guest with the rtc device: the FADT no longer says "no CMOS RTC" and
+ * names the century register. */
+TEST(fadt_names_the_rtc_century)
+{
+	uint32_t len = 0;
+	const uint8_t *f = build_table_for(true, ACPI_FADT_OFF, "FACP", &len);
+
+	ASSERT(f != NULL);
+	EXPECT_EQ(sum(f, len), 0);
+	EXPECT(!(f[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_CMOS_RTC_NOT_PRESENT));
+	EXPECT(f[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_VGA_NOT_PRESENT);
+	EXPECT_EQ(f[FADT_CENTURY], 0x32);
+}
+
 TEST(dsdt_holds_s5_and_the_uart)
 {
-	static struct acpi a;
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07,
 				      0x04, 0x0a, 0x05, 0x00, 0x00, 0x00 };
 	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
 				       0x41, 0xd0, 0x05, 0x01 };
 	static const uint8_t crs[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03,
 				       0x01, 0x08, 0x22, 0x10, 0x00, 0x79, 0 };
-	const uint8_t *d;
 	uint32_t len = 0;
+	const uint8_t *d = build_table_for(false, ACPI_DSDT_OFF, "DSDT", &len);
 	long dev, at;
 
-	ASSERT(acpi_tables_build(g_mem, BASE, 2) == BASE);
-	ASSERT(acpi_init(&a, &ops, g_mem, 36) == 0);
-	d = acpi_map_table(&a, BASE + ACPI_DSDT_OFF, "DSDT", &len);
 	ASSERT(d != NULL);
 	EXPECT(!memcmp(d + 36, s5, sizeof(s5)));
 	/* PkgLength counts itself, NumElements and the 4 elements. */
@@ -156,10 +175,38 @@ TEST(dsdt_holds_s5_and_the_uart)
 	EXPECT_EQ(at + sizeof(crs), len);
 }
 
+/* With the rtc device the DSDT ends in Scope (\_SB) { Device (RTC_) },
+ * PNP0B00 with ports 0x70-0x71 and no IRQ. */
+TEST(dsdt_describes_the_rtc)
+{
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
+				       0x41, 0xd0, 0x0b, 0x00 };
+	static const uint8_t crs[] = { 0x47, 0x01, 0x70, 0x00, 0x70, 0x00,
+				       0x01, 0x02, 0x79, 0 };
+	uint32_t len = 0;
+	const uint8_t *d = build_table_for(true, ACPI_DSDT_OFF, "DSDT", &len);
+	long dev, at;
+
+	ASSERT(d != NULL);
+	dev = aml_find(d, len, "RTC_", 4);
+	ASSERT(dev > 0);
+	at = dev - 3 - 6;                       /* its Scope */
+	EXPECT_EQ(d[at], 0x10);
+	EXPECT_EQ(at + 1 + d[at + 1], len);
+	EXPECT(!memcmp(d + at + 2, "_SB_\x5b\x82", 6));
+	EXPECT_EQ(dev - 1 + d[dev - 1], len);
+	EXPECT(aml_find(d, len, hid, sizeof(hid)) > dev);
+	at = aml_find(d, len, crs, sizeof(crs));
+	ASSERT(at > dev);
+	EXPECT_EQ(d[at - 3], 3 + sizeof(crs));
+	EXPECT_EQ(d[at - 1], sizeof(crs));
+	EXPECT_EQ(at + sizeof(crs), len);
+}
+
 TEST(vcpu_count_out_of_range_refused)
 {
-	EXPECT_EQ(acpi_tables_build(g_mem, BASE, 0), 0);
-	EXPECT_EQ(acpi_tables_build(g_mem, BASE, ACPI_MAX_GUEST_CPUS + 1), 0);
+	EXPECT_EQ(acpi_tables_build(g_mem, BASE, 0, false), 0);
+	EXPECT_EQ(acpi_tables_build(g_mem, BASE, ACPI_MAX_GUEST_CPUS + 1, false), 0);
 }
 
 TEST(checksum_helper)

@@ -711,7 +711,7 @@ TEST(devices)
 {
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com2\"]\n"), 1);
 	EXPECT_ERROR(6, "unknown devices 'com2' (expected com1 | debug-exit | "
-			"fw-cfg | testdev)");
+			"fw-cfg | testdev | rtc)");
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com1\", \"com1\"]\n"), 1);
 	EXPECT_ERROR(6, "device 'com1' is listed twice");
 	EXPECT_CLEAN(parse(GUEST("d", "1") "devices = [\"fw-cfg\",]\n"));
@@ -729,6 +729,13 @@ TEST(device_testdev)
 	EXPECT(!strcmp(config_device_name(3), "testdev"));
 	EXPECT_EQ(parse(GUEST("t", "1") "devices = [\"testdev\", \"testdev\"]\n"), 1);
 	EXPECT_ERROR(6, "device 'testdev' is listed twice");
+}
+
+TEST(device_rtc)
+{
+	EXPECT_CLEAN(parse(GUEST("r", "1") "devices = [\"com1\", \"rtc\"]\n"));
+	EXPECT_EQ(guest("r")->devices, CONFIG_DEVICE_COM1 | CONFIG_DEVICE_RTC);
+	EXPECT(!strcmp(config_device_name(4), "rtc"));
 }
 
 TEST(enum_values)
