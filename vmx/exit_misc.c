@@ -53,6 +53,7 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
  * 26.3), and Linux finding the compacted XSAVE size inconsistent would
  * turn XSAVE off altogether.
  */
+/* Sorted by leaf: a lookup stops at the first larger one. */
 static const struct cpuid_hidden {
 	uint32_t leaf, sub;
 	uint32_t clear[4];                      /* EAX, EBX, ECX, EDX */
@@ -101,6 +102,8 @@ static void cpuid_hide(uint32_t leaf, uint32_t sub, struct cpuid_regs *r)
 	for (size_t i = 0; i < ARRAY_SIZE(cpuid_hidden); i++) {
 		const struct cpuid_hidden *h = &cpuid_hidden[i];
 
+		if (h->leaf > leaf)
+			break;
 		if (h->leaf != leaf || (h->sub != CPUID_ANY_SUB && h->sub != sub))
 			continue;
 		r->eax &= ~h->clear[0];

@@ -31,19 +31,16 @@ static int64_t hc_console_write(struct vcpu *v)
 static int64_t hc_counter(struct vcpu *v)
 {
 	struct guest *g = v->guest;
-	uint64_t id = v->regs.rbx, sum = 0;
+	uint64_t id = v->regs.rbx, sum = 0, val;
 
-	if (id == KEEL_COUNTER_PORTS_UNCLAIMED)
-		return (int64_t)g->dev.unhandled_total;
-	if (id >= 0x200 && id < KEEL_COUNTER_SHADOW_END) {
-		uint64_t val;
-
-		if (!g->mmu || !shadow_counter(g, (unsigned int)id, &val))
-			return KEEL_HC_EINVAL;
-		return (int64_t)val;
-	}
-	if (id != KEEL_COUNTER_EXITS_TOTAL && id >= VMX_NR_EXIT_REASONS)
+	if (id >= VMX_NR_EXIT_REASONS && id != KEEL_COUNTER_EXITS_TOTAL) {
+		if (id == KEEL_COUNTER_PORTS_UNCLAIMED)
+			return (int64_t)g->dev.unhandled_total;
+		if (id >= 0x200 && id < KEEL_COUNTER_SHADOW_END)
+			return g->mmu && shadow_counter(g, (unsigned int)id, &val) ?
+			       (int64_t)val : KEEL_HC_EINVAL;
 		return id < 0x100 ? 0 : KEEL_HC_EINVAL;
+	}
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		const struct vcpu *o = g->vcpus[i];
 
