@@ -2,6 +2,7 @@
  * from ACPI 6.5: 5.2.5 RSDP, 5.2.6 header, 5.2.8 XSDT, 5.2.9 FADT,
  * 5.2.12 MADT, 5.2.11.1 DSDT, 5.2.3.2 Generic Address Structure). */
 #include "guest/acpi_tables.h"
+#include "arch/bytes.h"
 #include "arch/string.h"
 #include "drivers/rtc_time.h"
 
@@ -82,26 +83,6 @@ static const uint8_t aml_rtc[] = {
 	0x79, 0x00,
 };
 _Static_assert(sizeof(aml_rtc) == 1 + AML_RTC_SCOPE_LEN, "AML lengths");
-
-static void put8(uint8_t *p, size_t off, uint8_t v)
-{
-	p[off] = v;
-}
-
-static void put16(uint8_t *p, size_t off, uint16_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void put64(uint8_t *p, size_t off, uint64_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {

@@ -2,56 +2,8 @@
  * guest/linux_boot.h; field meanings from Documentation/arch/x86/boot.rst). */
 #include "guest/linux_boot.h"
 #include "guest/elf.h"
+#include "arch/bytes.h"
 #include "arch/string.h"
-
-static uint8_t rd8(const uint8_t *p, uint64_t off)
-{
-	return p[off];
-}
-
-static uint16_t rd16(const uint8_t *p, uint64_t off)
-{
-	uint16_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p, uint64_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p, uint64_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static void wr8(uint8_t *p, uint64_t off, uint8_t v)
-{
-	p[off] = v;
-}
-
-static void wr16(uint8_t *p, uint64_t off, uint16_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void wr32(uint8_t *p, uint64_t off, uint32_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void wr64(uint8_t *p, uint64_t off, uint64_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
 
 static bool is_pow2(uint64_t x)
 {
@@ -64,14 +16,14 @@ static const char *linux_check_magic(const uint8_t *img, uint64_t size,
 {
 	if (size < LH_END_MIN)
 		return "image too small for a Linux setup header (truncated?)";
-	if (rd16(img, LH_BOOT_FLAG) != LH_BOOT_FLAG_MAGIC)
+	if (get16(img, LH_BOOT_FLAG) != LH_BOOT_FLAG_MAGIC)
 		return "not a Linux kernel image (no 0xAA55 boot flag at 0x1fe)";
-	if (rd32(img, LH_HEADER) != LH_HEADER_MAGIC)
+	if (get32(img, LH_HEADER) != LH_HEADER_MAGIC)
 		return "not a bzImage (no \"HdrS\" setup header at 0x202)";
-	h->version = rd16(img, LH_VERSION);
+	h->version = get16(img, LH_VERSION);
 	if (h->version < LH_VERSION_MIN)
 		return "boot protocol older than 2.12 (no 64-bit entry point)";
-	h->header_end = LH_JUMP + 2 + rd8(img, LH_JUMP + 1);
+	h->header_end = LH_JUMP + 2 + get8(img, LH_JUMP + 1);
 	if (h->header_end < LH_END_MIN || h->header_end > 0x1000 ||
 	    h->header_end > size)
 		return "setup header length (byte at 0x201) out of range";
@@ -82,8 +34,8 @@ static const char *linux_check_magic(const uint8_t *img, uint64_t size,
 static const char *linux_check_sizes(const uint8_t *img, uint64_t size,
 				     struct linux_header *h)
 {
-	uint64_t sects = rd8(img, LH_SETUP_SECTS);
-	uint64_t syssize = rd32(img, LH_SYSSIZE);
+	uint64_t sects = get8(img, LH_SETUP_SECTS);
+	uint64_t syssize = get32(img, LH_SYSSIZE);
 
 	h->setup_size = ((sects ? sects : 4) + 1) * 512;
 	if (h->setup_size < h->header_end || h->setup_size >= size)
@@ -91,7 +43,7 @@ static const char *linux_check_sizes(const uint8_t *img, uint64_t size,
 	h->kernel_size = size - h->setup_size;
 	if (!syssize || syssize * 16 > h->kernel_size)
 		return "syssize is zero or larger than the image (truncated?)";
-	h->init_size = rd32(img, LH_INIT_SIZE);
+	h->init_size = get32(img, LH_INIT_SIZE);
 	if (h->init_size < syssize * 16)
 		return "init_size is smaller than the kernel itself";
 	return NULL;
@@ -108,13 +60,13 @@ const char *linux_parse_header(const uint8_t *img, uint64_t size,
 		why = linux_check_sizes(img, size, h);
 	if (why)
 		return why;
-	h->loadflags = rd8(img, LH_LOADFLAGS);
-	h->xloadflags = rd16(img, LH_XLOADFLAGS);
-	h->relocatable = rd8(img, LH_RELOCATABLE) != 0;
-	h->kernel_alignment = rd32(img, LH_KERNEL_ALIGNMENT);
-	h->initrd_addr_max = rd32(img, LH_INITRD_ADDR_MAX);
-	h->cmdline_size = rd32(img, LH_CMDLINE_SIZE);
-	h->pref_address = rd64(img, LH_PREF_ADDRESS);
+	h->loadflags = get8(img, LH_LOADFLAGS);
+	h->xloadflags = get16(img, LH_XLOADFLAGS);
+	h->relocatable = get8(img, LH_RELOCATABLE) != 0;
+	h->kernel_alignment = get32(img, LH_KERNEL_ALIGNMENT);
+	h->initrd_addr_max = get32(img, LH_INITRD_ADDR_MAX);
+	h->cmdline_size = get32(img, LH_CMDLINE_SIZE);
+	h->pref_address = get64(img, LH_PREF_ADDRESS);
 	if (!(h->loadflags & LOADFLAGS_LOADED_HIGH))
 		return "a zImage (loaded low); only bzImages are supported";
 	if (!(h->xloadflags & XLF_KERNEL_64))
@@ -200,18 +152,18 @@ unsigned int linux_e820(uint64_t mem_size, struct e820_entry *e,
  * bzImage of it would carry, from *h. */
 static void linux_write_header(uint8_t *zp, const struct linux_header *h)
 {
-	wr16(zp, LH_BOOT_FLAG, LH_BOOT_FLAG_MAGIC);
-	wr8(zp, LH_JUMP + 1, (uint8_t)(h->header_end - LH_JUMP - 2));
-	wr32(zp, LH_HEADER, LH_HEADER_MAGIC);
-	wr16(zp, LH_VERSION, h->version);
-	wr8(zp, LH_LOADFLAGS, h->loadflags);
-	wr32(zp, LH_INITRD_ADDR_MAX, h->initrd_addr_max);
-	wr32(zp, LH_KERNEL_ALIGNMENT, h->kernel_alignment);
-	wr8(zp, LH_RELOCATABLE, h->relocatable);
-	wr16(zp, LH_XLOADFLAGS, h->xloadflags);
-	wr32(zp, LH_CMDLINE_SIZE, h->cmdline_size);
-	wr64(zp, LH_PREF_ADDRESS, h->pref_address);
-	wr32(zp, LH_INIT_SIZE, h->init_size);
+	put16(zp, LH_BOOT_FLAG, LH_BOOT_FLAG_MAGIC);
+	put8(zp, LH_JUMP + 1, (uint8_t)(h->header_end - LH_JUMP - 2));
+	put32(zp, LH_HEADER, LH_HEADER_MAGIC);
+	put16(zp, LH_VERSION, h->version);
+	put8(zp, LH_LOADFLAGS, h->loadflags);
+	put32(zp, LH_INITRD_ADDR_MAX, h->initrd_addr_max);
+	put32(zp, LH_KERNEL_ALIGNMENT, h->kernel_alignment);
+	put8(zp, LH_RELOCATABLE, h->relocatable);
+	put16(zp, LH_XLOADFLAGS, h->xloadflags);
+	put32(zp, LH_CMDLINE_SIZE, h->cmdline_size);
+	put64(zp, LH_PREF_ADDRESS, h->pref_address);
+	put32(zp, LH_INIT_SIZE, h->init_size);
 }
 
 void linux_zero_page(uint8_t *zp, const uint8_t *img,
@@ -227,18 +179,18 @@ void linux_zero_page(uint8_t *zp, const uint8_t *img,
 		       h->header_end - LH_SETUP_SECTS);
 	else
 		linux_write_header(zp, h);
-	wr8(zp, LH_TYPE_OF_LOADER, LINUX_LOADER_TYPE);
-	wr8(zp, LH_LOADFLAGS, h->loadflags | LOADFLAGS_LOADED_HIGH);
-	wr32(zp, LH_CODE32_START, (uint32_t)l->kernel);
-	wr32(zp, LH_CMD_LINE_PTR, (uint32_t)l->cmdline);
-	wr32(zp, BP_EXT_CMD_LINE_PTR, (uint32_t)(l->cmdline >> 32));
-	wr32(zp, LH_RAMDISK_IMAGE, (uint32_t)l->initrd);
-	wr32(zp, LH_RAMDISK_SIZE, (uint32_t)l->initrd_size);
-	wr32(zp, BP_EXT_RAMDISK_IMAGE, (uint32_t)(l->initrd >> 32));
-	wr32(zp, BP_EXT_RAMDISK_SIZE, (uint32_t)(l->initrd_size >> 32));
+	put8(zp, LH_TYPE_OF_LOADER, LINUX_LOADER_TYPE);
+	put8(zp, LH_LOADFLAGS, h->loadflags | LOADFLAGS_LOADED_HIGH);
+	put32(zp, LH_CODE32_START, (uint32_t)l->kernel);
+	put32(zp, LH_CMD_LINE_PTR, (uint32_t)l->cmdline);
+	put32(zp, BP_EXT_CMD_LINE_PTR, (uint32_t)(l->cmdline >> 32));
+	put32(zp, LH_RAMDISK_IMAGE, (uint32_t)l->initrd);
+	put32(zp, LH_RAMDISK_SIZE, (uint32_t)l->initrd_size);
+	put32(zp, BP_EXT_RAMDISK_IMAGE, (uint32_t)(l->initrd >> 32));
+	put32(zp, BP_EXT_RAMDISK_SIZE, (uint32_t)(l->initrd_size >> 32));
 	if (h->version >= LH_VERSION_RSDP)
-		wr64(zp, BP_ACPI_RSDP_ADDR, rsdp);
-	wr8(zp, BP_E820_ENTRIES, (uint8_t)n);
+		put64(zp, BP_ACPI_RSDP_ADDR, rsdp);
+	put8(zp, BP_E820_ENTRIES, (uint8_t)n);
 	memcpy(zp + BP_E820_TABLE, e, n * sizeof(e[0]));
 }
 
