@@ -172,16 +172,18 @@ deps-test:
 deps-linux:
 	@tools/deps.sh build bochs linux
 
-# The Linux guest: the newest kernel linux-image-amd64 installed in /boot
-# (unmodified) and the vmlinux inside it, an initramfs from
-# busybox-static, and the scenarios (tests/linux/*.scn.in) with that
-# kernel's version in their expected lines.
+# The Linux guest: Debian's current linux-image-amd64 kernel, fetched as a
+# package file and unpacked into build/linux/kernel (tools/fetch-linux;
+# nothing is installed into the host), the vmlinux inside its bzImage, an
+# initramfs from busybox-static, and the scenarios (tests/linux/*.scn.in)
+# with that kernel's version in their expected lines.
 LINUX_DIR := $(BUILD)/linux
 LINUX_SCENARIOS := linux linux-memtest
 linux-images: deps-linux
 	@mkdir -p $(LINUX_DIR)
-	@k=$$(ls /boot/vmlinuz-*-amd64 | sort -V | tail -1); \
-	 v=$${k#/boot/vmlinuz-}; \
+	@tools/fetch-linux $(LINUX_DIR)/kernel
+	@v=$$(cat $(LINUX_DIR)/kernel/version); \
+	 k=$(LINUX_DIR)/kernel/root/boot/vmlinuz-$$v; \
 	 cmp -s $$k $(LINUX_DIR)/bzImage || cp $$k $(LINUX_DIR)/bzImage; \
 	 for s in $(LINUX_SCENARIOS); do \
 		sed "s/@KVER@/$$(echo $$v | sed 's/\./\\\\./g')/" \

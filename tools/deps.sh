@@ -12,8 +12,9 @@ pkgs_build=(gcc make binutils grub-pc-bin grub-efi-amd64-bin grub-common xorriso
 pkgs_bochs=(bochs bochs-sdl bochsbios vgabios)
 pkgs_qemu=(qemu-system-x86 ovmf)
 pkgs_host_test=(clang libclang-rt-14-dev libzydis-dev)
-# A Linux guest: Debian's kernel, a static busybox for its initramfs, cpio.
-pkgs_linux=(linux-image-amd64 busybox-static cpio gzip)
+# A Linux guest: a static busybox for its initramfs, cpio. Debian's kernel
+# itself is not installed: tools/fetch-linux unpacks its package into build/.
+pkgs_linux=(busybox-static cpio gzip)
 
 usage() {
 	echo "usage: $0 [build|bochs|qemu|host-test|linux|all]..." >&2
