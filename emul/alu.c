@@ -1,9 +1,10 @@
 /* Integer ALU with exact arithmetic flags (SDM Vol. 1 3.4.3.1 and the flag
  * sections of each instruction in Vol. 2, Appendix A of Vol. 1).
  *
- * Flags the SDM leaves undefined follow the processor Keel's tests ran on
- * (tests/emul/oracle_cpu.c compares against it): AF is cleared by the
- * logical operations AND/OR/XOR/TEST. */
+ * Flags the SDM leaves undefined are given fixed values: AF is cleared by
+ * the logical operations AND/OR/XOR/TEST, as Intel and AMD processors do
+ * today. Software must not rely on them, and tests/emul/oracle_cpu.c does
+ * not compare them, since processors are free to differ there. */
 #include "emul/internal.h"
 
 /* PF is set when the low byte of the result has an even number of 1 bits:

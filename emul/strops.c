@@ -213,9 +213,14 @@ static bool rep_ends_on_zf(const struct emul_ctx *ctx)
 	return (insn->prefixes & EMUL_PFX_REP) ? !zf : zf;
 }
 
-/* With a count of zero nothing is accessed, but a 32-bit address size
- * still writes ECX/ESI/EDI (zero-extending them in 64-bit mode), as the
- * reference processor does; the SDM does not say. */
+/* With a count of zero nothing is accessed. What a 32-bit address size
+ * does to the registers' upper halves then is not architectural (SDM Vol.
+ * 2B "REP/REPE/REPZ/REPNE/REPNZ" leaves it open) and differs between
+ * vendors and models. Keel runs on Intel VT-x, so the emulator models the
+ * behaviour of Intel processors that KVM's emulator also models: RCX is
+ * cleared (ECX zero-extended), and only MOVS and STOS write their pointers
+ * (RSI and RDI for MOVS, RDI for STOS, zero-extended). Other string
+ * instructions leave every register as it was. */
 static void rep_touch_registers(struct emul_ctx *ctx, const struct str_op *s)
 {
 	unsigned int h = ctx->insn.handler;
@@ -223,10 +228,9 @@ static void rep_touch_registers(struct emul_ctx *ctx, const struct str_op *s)
 	if (s->asz != 4)
 		return;
 	emul_gpr_add(ctx, EMUL_RCX, 4, 0);
-	if (h == EMUL_H_MOVS || h == EMUL_H_CMPS || h == EMUL_H_LODS ||
-	    h == EMUL_H_OUTS)
+	if (h == EMUL_H_MOVS)
 		emul_gpr_add(ctx, EMUL_RSI, 4, 0);
-	if (h != EMUL_H_LODS && h != EMUL_H_OUTS)
+	if (h == EMUL_H_MOVS || h == EMUL_H_STOS)
 		emul_gpr_add(ctx, EMUL_RDI, 4, 0);
 }
 

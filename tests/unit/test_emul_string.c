@@ -64,7 +64,7 @@ TEST(rep_zero_count_a32_zero_extends)
 {
 	struct fake_machine *fm = setup64();
 
-	/* 67 rep movsb with ECX = 0: ECX/ESI/EDI are still written */
+	/* 67 rep movsb with ECX = 0: ECX/ESI/EDI are written (Intel model) */
 	fm->ctx.gpr[EMUL_RCX] = 0xabcd000000000000ULL;
 	fm->ctx.gpr[EMUL_RSI] = 0x1234000000000000ULL | SRC;
 	fm->ctx.gpr[EMUL_RDI] = 0x5678000000000000ULL | DST;
@@ -72,10 +72,32 @@ TEST(rep_zero_count_a32_zero_extends)
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RSI], SRC);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RDI], DST);
-	/* stos does not touch RSI */
+	/* stos writes RDI, not RSI */
 	fm->ctx.gpr[EMUL_RSI] = 0x1234000000000000ULL;
+	fm->ctx.gpr[EMUL_RDI] = 0x5678000000000000ULL | DST;
 	ASSERT(FM_RUN(fm, 0x67, 0xf3, 0xaa) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RSI], 0x1234000000000000ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDI], DST);
+	fm_free(fm);
+}
+
+TEST(rep_zero_count_a32_lods_cmps_scas_keep_pointers)
+{
+	static const uint8_t ops[] = { 0xac, 0xa6, 0xae };
+	struct fake_machine *fm = setup64();
+
+	for (unsigned int i = 0; i < sizeof(ops); i++) {
+		const uint8_t code[] = { 0x67, 0xf3, ops[i] };
+
+		fm->ctx.gpr[EMUL_RCX] = 0xabcd000000000000ULL;
+		fm->ctx.gpr[EMUL_RSI] = 0x1234000000000000ULL | SRC;
+		fm->ctx.gpr[EMUL_RDI] = 0x5678000000000000ULL | DST;
+		fm->ctx.rip = CODE;
+		ASSERT(fm_run(fm, code, sizeof(code)) == EMUL_OK);
+		EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0);
+		EXPECT_EQ(fm->ctx.gpr[EMUL_RSI], 0x1234000000000000ULL | SRC);
+		EXPECT_EQ(fm->ctx.gpr[EMUL_RDI], 0x5678000000000000ULL | DST);
+	}
 	fm_free(fm);
 }
 
