@@ -3,10 +3,16 @@
 #   make            build/keel.elf and build/keel.iso
 #   make run        boot Keel with its default guests, console on the terminal
 #   make run-console the same with two guests that echo what is typed to them
-#   make test       host unit tests, then every boot scenario (what CI runs),
-#                   Linux booted from its vmlinux next to a test guest first
-#   make unit       host unit tests only
-#   make scenarios  boot scenarios only (tools/scenarios; ONLY=name for one)
+#   make check      the inner-loop tier (under 5 minutes): host unit tests
+#                   with the oracles on a reduced sample, and one short
+#                   scenario per area (manifest lines `tier = check`)
+#   make test       everything CI runs, in stages, with each stage's time
+#                   and the five slowest scenarios at the end
+#   make test-unit  stage: host unit tests, oracles, fuzz smoke (= make unit)
+#   make test-scenarios      stage: every boot scenario but Linux
+#                            (tools/scenarios; ONLY=name for one)
+#   make test-linux-scenarios stage: the Linux scenario next to memtest
+#   make scenarios  both scenario stages in one pool, Linux first
 #   make bench      the bench guest in Bochs, ticks per operation
 #   make test-linux Debian's bzImage as a 2-vCPU guest in Bochs, through the
 #                   whole boot protocol (tests/linux/)
@@ -117,7 +123,8 @@ DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
 include tests/guests/guests.mk
 
 .PHONY: all run run-console test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
-	test-linux deps-linux linux-images
+	test-linux deps-linux linux-images check unit-check test-unit test-scenarios \
+	test-linux-scenarios
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
 $(BUILD)/k/%.c.o: %.c
@@ -201,11 +208,16 @@ test-linux: linux-images
 	@$(MAKE) -s all
 	@tools/scenarios $(LINUX_DIR)/linux.scn
 
-unit: deps-test
+unit test-unit: deps-test
 	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(ORACLES) $(BUILD)/host/keelcfg
 	@tools/unit $(UNIT_BINS) $(ORACLES) tests/tools/test_keelcfg.sh \
 		tests/tools/test_extract_vmlinux.py \
 		"tests/fuzz/smoke.sh $(FUZZ_SMOKE_RUNS) $(foreach t,$(FUZZ_TARGETS),$(BUILD)/host/fuzz_$(t) tests/fuzz/corpus/$(t))"
+
+# make check's host tests: the same programs, the CPU oracle on 50 cases
+# per form and a shorter fuzz smoke run.
+unit-check: deps-test
+	@KEEL_ORACLE_CASES=50 $(MAKE) -s unit FUZZ_SMOKE_RUNS=2000
 
 # The CPU oracle with ORACLE_CASES cases per instruction form (make test
 # runs 400 per form); not part of make test.
@@ -224,14 +236,32 @@ fuzz: deps-test
 
 # Linux next to a test guest runs longest: its manifest goes first, so
 # that it starts at once and the others share the second slot.
+# TIMES collects each scenario's time for make test's summary.
+TIMES := $(BUILD)/test-times.tsv
+SCENARIOS_RUN = tools/scenarios --times $(TIMES) $(if $(ONLY),--only $(ONLY))
 scenarios: deps-test
 	@$(MAKE) -s all linux-images
-	@tools/scenarios $(if $(ONLY),--only $(ONLY)) \
-		$(LINUX_DIR)/linux-memtest.scn $(sort $(wildcard tests/scenarios/*.scn))
+	@$(SCENARIOS_RUN) $(LINUX_DIR)/linux-memtest.scn \
+		$(sort $(wildcard tests/scenarios/*.scn))
+
+test-scenarios: deps-test
+	@$(MAKE) -s all
+	@$(SCENARIOS_RUN) $(sort $(wildcard tests/scenarios/*.scn))
+
+test-linux-scenarios: deps-test
+	@$(MAKE) -s all linux-images
+	@$(SCENARIOS_RUN) $(LINUX_DIR)/linux-memtest.scn
+
+check: deps-test
+	@$(MAKE) -s all
+	@tools/stages --times $(TIMES) \
+		"unit=$(MAKE) -s unit-check" \
+		"scenarios=tools/scenarios --times $(TIMES) --tier check"
 
 test: deps-test
-	@$(MAKE) -s unit
-	@$(MAKE) -s scenarios
+	@tools/stages --times $(TIMES) \
+		"unit=$(MAKE) -s unit" \
+		"scenarios=$(MAKE) -s scenarios"
 
 run: deps-test
 	@$(MAKE) -s all
