@@ -25,6 +25,7 @@
 #include "mm/mm.h"
 #include "mm/paging.h"
 #include "vmx/vmx.h"
+#include "vmx/exit.h"
 #include "guest/migrate.h"
 
 extern char boot_stack_top[];
@@ -62,6 +63,7 @@ static void boot_options(const char *cmdline)
 	    !strcmp(val, "emu"))
 		platform_shutdown_emu = true;
 	boot.stats = mb2_cmdline_bool(cmdline, "keel.stats", false);
+	vmx_exit_ticks = boot.stats;
 	boot.bench = mb2_cmdline_bool(cmdline, "keel.bench", false);
 	migrate_verify = mb2_cmdline_bool(cmdline, "keel.migrate_verify", false);
 	shadow_unsync_default = mb2_cmdline_bool(cmdline, "keel.shadow_unsync",

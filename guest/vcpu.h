@@ -3,6 +3,7 @@
 #define KEEL_GUEST_VCPU_H
 
 #include "arch/compiler.h"
+#include "arch/x86.h"
 #include "vmx/controls.h"
 #include "vmx/vcpu_state.h"
 #include "ept/shadow_mmu.h"
@@ -22,8 +23,18 @@ enum gpr {
 
 struct exit_stat {
 	uint64_t count;
-	uint64_t ticks;         /* TSC ticks spent in Keel's handler */
+	uint64_t ticks;         /* TSC ticks in Keel's handler (keel.stats=1) */
 };
+
+/* One CPUID answer that depends only on its leaf and subleaf, kept so
+ * that a repeated CPUID exit skips the host CPUID and the adjustments
+ * (vmx/exit_misc.c). tag = (sub << 32 | leaf) + 1; 0 is an empty slot. */
+struct cpuid_cached {
+	uint64_t tag;
+	struct cpuid_regs r;
+};
+
+#define VCPU_CPUID_CACHE 8      /* slots; a power of two */
 
 /* How a vCPU starts (filled by the image loader). */
 enum vcpu_mode {
@@ -67,8 +78,8 @@ struct vcpu {
 	uint16_t vpid;
 	struct vcpu_boot boot;
 	struct exit_stat stats[VMX_NR_EXIT_REASONS];
+	struct cpuid_cached cpuid_cache[VCPU_CPUID_CACHE];
 	uint64_t exits_total;
-	uint64_t tsc_exit;              /* TSC when the current exit began */
 	uint32_t requests;              /* VCPU_REQ_*, atomic */
 	volatile bool on_cpu;           /* between vmcs_create and leaving */
 	volatile bool paused;           /* left its CPU with `saved` filled */

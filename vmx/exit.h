@@ -21,6 +21,8 @@ enum exit_result {
 typedef int exit_handler_fn(struct vcpu *v);
 
 int vmx_exit_handler(struct guest_regs *regs);
+/* Per-exit-reason tick totals besides the counts (keel.stats=1). */
+extern bool vmx_exit_ticks;
 void vmx_entry_failed(int resume);
 /* Ends the guest with a dump of why; returns EXIT_STOP. */
 int vcpu_fatal(struct vcpu *v, const char *fmt, ...) __printf(2, 3);

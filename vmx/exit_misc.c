@@ -125,43 +125,109 @@ static void cpuid_os_bit(uint32_t *reg, uint64_t bit, bool on)
 	*reg = on ? *reg | (uint32_t)bit : *reg & ~(uint32_t)bit;
 }
 
+static struct cpuid_regs cpuid_keel(const struct vcpu *v, uint32_t leaf)
+{
+	struct cpuid_regs r = { 0 };
+
+	if (leaf == KEEL_CPUID_BASE)
+		r = (struct cpuid_regs){ KEEL_CPUID_MAX, 0x6c65654b,
+					 0x6c65654b, 0x6c65654b };
+	else if (leaf == KEEL_CPUID_FEATURES)
+		r.eax = v->shadow ? KEEL_FEATURE_SHADOW_PAGING : 0;
+	return r;
+}
+
+static struct cpuid_regs cpuid_host(struct vcpu *v, uint32_t leaf,
+				    uint32_t sub)
+{
+	struct cpuid_regs r = cpuid(leaf, sub);
+
+	cpuid_hide(leaf, sub, &r);
+	if (leaf == 1) {
+		r.ecx |= (uint32_t)CPUID1_ECX_HYPERVISOR;
+		cpuid_os_bit(&r.ecx, CPUID1_ECX_OSXSAVE,
+			     vcpu_guest_cr4(v) & X86_CR4_OSXSAVE);
+	} else if (leaf == 7 && sub == 0) {
+		cpuid_os_bit(&r.ecx, CPUID7_ECX_OSPKE,
+			     vcpu_guest_cr4(v) & X86_CR4_PKE);
+	} else if (leaf == 0xd && sub == 1 &&
+		   (vcpu_guest_cr4(v) & X86_CR4_OSXSAVE)) {
+		r.ebx = xsave_compacted_size(xgetbv(0));
+	}
+	if (unlikely(v->shadow))
+		cpuid_shadow_paging(leaf, &r);
+	return r;
+}
+
+static struct cpuid_regs cpuid_answer(struct vcpu *v, uint32_t leaf,
+				      uint32_t sub)
+{
+	struct cpuid_regs r;
+
+	if (leaf >= KEEL_CPUID_BASE && leaf < 0x40000100)
+		r = cpuid_keel(v, leaf);
+	else
+		r = cpuid_host(v, leaf, sub);
+	if (vlapic_cpuid_leaf(leaf))
+		r = vlapic_cpuid(v, leaf, sub, r);
+	return r;
+}
+
+/*
+ * The per-vCPU CPUID cache. Every leaf's answer is fixed for the vCPU's
+ * life except these: 1 and 7 (OSXSAVE, OSPKE follow the guest's CR4; the
+ * APIC bits its local APIC), 0xd (the guest's XCR0), 0xb and 0x1f (its
+ * x2APIC ID), and the unused leaf ~0 (the empty tag). A leaf that comes
+ * to depend on guest state must be added here.
+ */
+static bool cpuid_cacheable(uint32_t leaf)
+{
+	return leaf != 1 && leaf != 7 && leaf != 0xb && leaf != 0xd &&
+	       leaf != 0x1f && leaf != ~0u;
+}
+
+static struct cpuid_cached *cpuid_slot(struct vcpu *v, uint32_t leaf,
+				       uint32_t sub)
+{
+	return &v->cpuid_cache[(leaf ^ (leaf >> 29) ^ sub) &
+			       (VCPU_CPUID_CACHE - 1)];
+}
+
+static uint64_t cpuid_tag(uint32_t leaf, uint32_t sub)
+{
+	return ((uint64_t)sub << 32 | leaf) + 1;
+}
+
+static int cpuid_complete(struct vcpu *v, const struct cpuid_regs *r)
+{
+	v->regs.rax = r->eax;
+	v->regs.rbx = r->ebx;
+	v->regs.rcx = r->ecx;
+	v->regs.rdx = r->edx;
+	vcpu_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+/* A leaf not in the cache: answered, and kept if it may be. */
+static __attribute__((noinline)) int cpuid_miss(struct vcpu *v,
+						 uint32_t leaf, uint32_t sub)
+{
+	struct cpuid_regs r = cpuid_answer(v, leaf, sub);
+
+	if (cpuid_cacheable(leaf))
+		*cpuid_slot(v, leaf, sub) =
+			(struct cpuid_cached){ cpuid_tag(leaf, sub), r };
+	return cpuid_complete(v, &r);
+}
+
 int handle_cpuid(struct vcpu *v)
 {
 	uint32_t leaf = (uint32_t)v->regs.rax, sub = (uint32_t)v->regs.rcx;
-	struct cpuid_regs r;
+	const struct cpuid_cached *c = cpuid_slot(v, leaf, sub);
 
-	if (leaf >= KEEL_CPUID_BASE && leaf < 0x40000100) {
-		r = (struct cpuid_regs){ 0 };
-		if (leaf == KEEL_CPUID_BASE)
-			r = (struct cpuid_regs){ KEEL_CPUID_MAX, 0x6c65654b,
-						 0x6c65654b, 0x6c65654b };
-		else if (leaf == KEEL_CPUID_FEATURES)
-			r.eax = v->shadow ? KEEL_FEATURE_SHADOW_PAGING : 0;
-	} else {
-		r = cpuid(leaf, sub);
-		cpuid_hide(leaf, sub, &r);
-		if (leaf == 1) {
-			r.ecx |= (uint32_t)CPUID1_ECX_HYPERVISOR;
-			cpuid_os_bit(&r.ecx, CPUID1_ECX_OSXSAVE,
-				     vcpu_guest_cr4(v) & X86_CR4_OSXSAVE);
-		} else if (leaf == 7 && sub == 0) {
-			cpuid_os_bit(&r.ecx, CPUID7_ECX_OSPKE,
-				     vcpu_guest_cr4(v) & X86_CR4_PKE);
-		} else if (leaf == 0xd && sub == 1 &&
-			   (vcpu_guest_cr4(v) & X86_CR4_OSXSAVE)) {
-			r.ebx = xsave_compacted_size(xgetbv(0));
-		}
-		if (unlikely(v->shadow))
-			cpuid_shadow_paging(leaf, &r);
-	}
-	if (vlapic_cpuid_leaf(leaf))
-		r = vlapic_cpuid(v, leaf, sub, r);
-	v->regs.rax = r.eax;
-	v->regs.rbx = r.ebx;
-	v->regs.rcx = r.ecx;
-	v->regs.rdx = r.edx;
-	vcpu_skip_instruction(v);
-	return EXIT_RESUME;
+	if (unlikely(c->tag != cpuid_tag(leaf, sub)))
+		return cpuid_miss(v, leaf, sub);
+	return cpuid_complete(v, &c->r);
 }
 
 /* Started vCPUs of g (the others still wait for their SIPI). */
