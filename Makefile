@@ -41,7 +41,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow -DKEEL_HOST -I. 
 KERNEL_SRCS := \
 	boot/entry.S boot/trampoline.S boot/main.c boot/checks.c boot/mb2info.c \
 	arch/isr.S arch/idt.c arch/gdt.c arch/percpu.c arch/exceptions.c \
-	arch/smp.c arch/string.c arch/tsc.c \
+	arch/smp.c arch/string.c arch/tsc.c arch/tsc_calc.c \
 	mm/frame.c mm/mm.c mm/paging.c \
 	drivers/uart.c drivers/printk.c drivers/lapic.c drivers/pit.c \
 	drivers/platform.c drivers/acpi.c drivers/acpi_boot.c \
@@ -70,7 +70,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
-	rtc_time vrtc \
+	rtc_time vrtc tsc \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -83,6 +83,7 @@ UNIT_SRCS_linux_boot := guest/linux_boot.c
 UNIT_SRCS_linux_elf := guest/linux_elf.c guest/linux_boot.c
 UNIT_SRCS_acpi_tables := guest/acpi_tables.c drivers/acpi.c
 UNIT_SRCS_rtc_time := drivers/rtc_time.c
+UNIT_SRCS_tsc := arch/tsc_calc.c
 UNIT_SRCS_vrtc := guest/vrtc.c drivers/rtc_time.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_vuart := guest/vuart.c

@@ -1,4 +1,5 @@
-/* Time-stamp counter: calibrated once at boot against the PIT. */
+/* Time-stamp counter: calibrated once at boot against the PIT, checked
+ * against CPUID (arch/tsc.c). */
 #ifndef KEEL_ARCH_TSC_H
 #define KEEL_ARCH_TSC_H
 
@@ -7,6 +8,7 @@
 extern uint64_t tsc_khz;
 extern uint64_t boot_tsc;       /* TSC at Keel's first instruction */
 
+/* Sets tsc_khz and prints it ("keel: tsc: N kHz (...)"). */
 void tsc_calibrate(void);
 void udelay(uint64_t us);
 

@@ -173,7 +173,6 @@ void keel_main(uint32_t magic, uint32_t info_pa)
 	if (mm_init(&mb2, boot.info_pa, boot.info_size))
 		panic("host memory set-up failed");
 	tsc_calibrate();
-	pr_info("keel: tsc: %lu kHz\n", tsc_khz);
 	lapic_init_this_cpu();
 	percpu[0].apic_id = lapic_id();
 	vmx_caps_init();                /* before the APs read vmx_caps */

@@ -26,6 +26,7 @@
 #define KEEL_GUEST_VLAPIC_H
 
 #include "arch/compiler.h"
+#include "arch/tsc_calc.h"
 
 #define VLAPIC_BASE_DEFAULT     0xfee00000ULL
 #define VLAPIC_PAGE_SIZE        4096
@@ -111,8 +112,6 @@ bool vlapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t val);
  * adjusted for the leaves vlapic_cpuid_leaf() names (the others never
  * need the call: CPUID is a hot exit). */
 #define VLAPIC_CPUID_TIMING     0x40000010
-#define CPUID_LEAF_TSC_CRYSTAL  0x15
-#define CPUID_LEAF_FREQUENCY    0x16
 static inline bool vlapic_cpuid_leaf(uint32_t leaf)
 {
 	return leaf == 1 || leaf == 6 || leaf == 0xb ||
