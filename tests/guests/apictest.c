@@ -20,8 +20,16 @@
  * an IPI to the BSP and waits in HLT for the BSP's IPIs (physical, logical,
  * all-but-self and all-including-self).
  *
- * Interrupt counts are asserted, never times: the TSC figures printed are
- * for reading only.
+ * Command line test=storm (one vCPU): a periodic timer with initial count
+ * 1 and divide 1 (a deadline every TSC tick) while a fixed loop runs with
+ * interrupts on, in xAPIC mode (EOI through the MMIO page) and then in
+ * x2APIC mode (the 64-bit image: x2APIC only). Keel must keep the guest
+ * making progress: the loop ends within twice its time without the
+ * timer, and the timer's interrupts arrive all along.
+ *
+ * Interrupt counts are asserted, never times, except for the storm's
+ * budget (a ratio of two TSC spans): the other TSC figures printed are for
+ * reading only.
  */
 #include "guest.h"
 
@@ -614,6 +622,61 @@ static void test_up(void)
 	test_tsc_deadline();
 }
 
+/* ---- a timer storm --------------------------------------------------------- */
+
+#define STORM_LOOPS         400000      /* about 2.4M ticks in Bochs */
+#define STORM_MIN_IRQS      20
+static volatile uint32_t storm_sink;
+
+/* A fixed amount of work, with interrupts as they are: its TSC span. */
+static uint64_t storm_work(void)
+{
+	uint64_t t0 = rdtsc_ordered();
+
+	for (uint32_t i = 0; i < STORM_LOOPS; i++)
+		storm_sink += i;
+	return rdtsc_ordered() - t0;
+}
+
+/* Periodic timer, initial count 1, divide 1: whatever Keel makes of it,
+ * the loop must keep at least half of the vCPU. */
+static void test_timer_storm(void)
+{
+	uint64_t alone, stormy, rem;
+	uint32_t irqs;
+
+	apic_write(APIC_SVR, 0x1ff);
+	alone = storm_work();
+	irq_count[0][VEC_TIMER] = 0;
+	apic_write(APIC_TIMER_DCR, DCR_DIVIDE_1);
+	apic_write(APIC_LVT_TIMER, LVT_PERIODIC | VEC_TIMER);
+	apic_write(APIC_TIMER_ICR, 1);
+	__asm__ volatile("sti" ::: "memory");
+	stormy = storm_work();
+	__asm__ volatile("cli" ::: "memory");
+	apic_write(APIC_TIMER_ICR, 0);
+	irqs = irq_count[0][VEC_TIMER];
+	__asm__ volatile("sti; nop; cli" ::: "memory");  /* one left in IRR */
+	printf("%s: timer storm (periodic, count 1): the loop took %llu ticks, "
+	       "%llu without the timer; %u interrupts, %llu ticks each\n",
+	       x2mode ? "x2apic" : "xapic", (unsigned long long)stormy,
+	       (unsigned long long)alone, irqs, (unsigned long long)
+	       udiv64(stormy > alone ? stormy - alone : 0, irqs ? irqs : 1,
+		      &rem));
+	EXPECT(stormy <= 2 * alone);
+	EXPECT(irqs >= STORM_MIN_IRQS);
+	apic_write(APIC_LVT_TIMER, LVT_MASKED);
+}
+
+static void test_storm(void)
+{
+#if GUEST_BITS == 32
+	test_timer_storm();
+#endif
+	test_x2apic_enable();
+	test_timer_storm();
+}
+
 /* ---- two vCPUs -------------------------------------------------------------- */
 #if GUEST_BITS == 32
 
@@ -780,6 +843,8 @@ void guest_main(void)
 		test[0] = 0;
 	if (!strncmp(test, "smp", 4))
 		test_smp();
+	else if (!strncmp(test, "storm", 6))
+		test_storm();
 	else
 		test_up();
 }
