@@ -11,6 +11,7 @@
 
 /* What the kernel side provides. */
 struct vmx_caps vmx_caps = { .preempt_timer = true };
+uint64_t tsc_khz = 20000;
 static struct mmio_region region;
 static const struct mmio_region *registered;
 

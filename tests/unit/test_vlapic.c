@@ -12,6 +12,7 @@
 /* What the kernel side provides (its vlapic_kick skips the calling
  * vCPU; this one counts every call). */
 struct vmx_caps vmx_caps = { .preempt_timer = true };
+uint64_t tsc_khz = 20000;               /* Bochs's TSC at ips=20000000 */
 static unsigned int kicks[NVCPUS];
 
 void vlapic_kick(struct vcpu *t)
@@ -220,22 +221,55 @@ TEST(vlapic_timer_periodic_and_masked)
 	vlapic_reg_write(v, APIC_REG_TIMER_DCR, false, 0x1);     /* by 4 */
 	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, LVT_MASKED | 0x50 |
 			 (TIMER_PERIODIC << LVT_TIMER_MODE_SHIFT));
-	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 1000);
-	EXPECT_EQ(a->timer_period, 4000);
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 10000);
+	EXPECT_EQ(a->timer_period, 40000);
 	d0 = a->timer_deadline;
 	vlapic_timer_poll(v, d0);
-	EXPECT_EQ(a->timer_deadline, d0 + 4000);
+	EXPECT_EQ(a->timer_deadline, d0 + 40000);
 	EXPECT_EQ(vlapic_pending_vector(a), -1);        /* masked */
-	vlapic_timer_poll(v, d0 + 100000);              /* missed periods merge */
-	EXPECT_EQ(a->timer_deadline, d0 + 104000);
-	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 1);      /* clamped */
-	EXPECT(a->timer_period >= 2000);
+	vlapic_timer_poll(v, d0 + 1000000);             /* missed periods merge */
+	EXPECT_EQ(a->timer_deadline, d0 + 1040000);
 	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 0);      /* stops */
 	EXPECT_EQ(a->timer_deadline, 0);
 	/* Clearing SVR.EN masks every LVT; they stay masked. */
 	vlapic_reg_write(v, APIC_REG_SVR, false, 0xff);
 	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50);
 	EXPECT_EQ(rd(v, APIC_REG_LVT_TIMER, false), LVT_MASKED | 0x50);
+}
+
+/* A periodic count shorter than one expiry costs gets the floor: four
+ * times the dearest expiry measured in Bochs, and at least 50 us. The
+ * current count still starts from the initial count. */
+TEST(vlapic_timer_period_floor)
+{
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+	uint64_t d0;
+
+	enable(v);
+	vlapic_reg_write(v, APIC_REG_TIMER_DCR, false, 0xb);     /* by 1 */
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50 |
+			 (TIMER_PERIODIC << LVT_TIMER_MODE_SHIFT));
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 1);
+	EXPECT_EQ(a->timer_period, 4 * 2607);
+	EXPECT(rd(v, APIC_REG_TIMER_CCR, false) <= 1);
+	d0 = a->timer_deadline;
+	/* Expiries missed while the vCPU was busy make one interrupt. */
+	vlapic_timer_poll(v, d0 + 10 * a->timer_period + 5);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x50);
+	EXPECT_EQ(a->timer_deadline, d0 + 11 * a->timer_period + 5);
+	vlapic_timer_poll(v, a->timer_deadline);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x50);       /* still one IRR bit */
+	/* A 3 GHz TSC: 50 us is the larger floor. */
+	tsc_khz = 3000000;
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 1000);
+	EXPECT_EQ(a->timer_period, 150000);
+	tsc_khz = 20000;
+	/* One-shot counts are not raised: each costs the guest a write. */
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50);
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 1);
+	EXPECT_EQ(a->timer_period, 0);
+	EXPECT(a->timer_deadline != 0);
 }
 
 TEST(vlapic_tsc_deadline)
