@@ -5,6 +5,7 @@
 #include "arch/spinlock.h"
 #include "arch/tsc.h"
 #include "arch/x86.h"
+#include "drivers/printk.h"
 #include "mm/layout.h"
 
 /* Register offsets in the xAPIC page; the x2APIC MSR is 0x800 + off/16. */
@@ -56,23 +57,30 @@ static void lapic_write(uint32_t off, uint32_t v)
 
 /* Without TSC-deadline mode, lapic_wake_at() counts down the timer in
  * one-shot mode: how fast it counts is measured here against the TSC
- * (calibrated already), over TIMER_CALIBRATE_US. */
+ * (calibrated already), between two readings of the current count over
+ * TIMER_CALIBRATE_US. Each reading follows its TSC read the same way, so
+ * what a reading costs (an exit, under a hypervisor) cancels out. */
 #define TIMER_CALIBRATE_US 1000
 
 static void lapic_timer_calibrate(void)
 {
-	uint64_t t0, span = tsc_khz * TIMER_CALIBRATE_US / 1000;
+	uint64_t t0, t1, span = tsc_khz * TIMER_CALIBRATE_US / 1000;
+	uint32_t c0, c1;
 
 	lapic_write(APIC_LVT_TIMER, (uint32_t)LVT_MASKED);
 	lapic_write(APIC_TIMER_DIV, APIC_TIMER_DIV_1);
 	lapic_write(APIC_TIMER_INIT, (uint32_t)APIC_TIMER_MAX);
 	t0 = rdtsc();
+	c0 = lapic_read(APIC_TIMER_CUR);
 	while (rdtsc() - t0 < span)
 		cpu_relax();
-	lapic_timer_khz = (APIC_TIMER_MAX - lapic_read(APIC_TIMER_CUR)) *
-			  1000 / TIMER_CALIBRATE_US;
+	t1 = rdtsc();
+	c1 = lapic_read(APIC_TIMER_CUR);
+	lapic_timer_khz = t1 > t0 && c0 > c1 ?
+			  (uint64_t)(c0 - c1) * tsc_khz / (t1 - t0) : 0;
 	lapic_write(APIC_TIMER_INIT, 0);
 	lapic_can_wake = lapic_timer_khz != 0;
+	pr_debug("keel: lapic: one-shot timer at %lu kHz\n", lapic_timer_khz);
 }
 
 /*
