@@ -228,7 +228,7 @@ static struct spinlock console_lock = SPINLOCK_INIT;
 static volatile int console_owner = -1;
 static int console_depth;
 
-static void console_lock_take(void)
+void console_lock_take(void)
 {
 	int me = (int)cpu_id();
 
@@ -241,7 +241,7 @@ static void console_lock_take(void)
 	console_depth = 1;
 }
 
-static void console_lock_drop(void)
+void console_lock_drop(void)
 {
 	if (--console_depth)
 		return;

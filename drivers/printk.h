@@ -25,6 +25,10 @@ int snprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
 void printk(int level, const char *fmt, ...) __printf(2, 3);
 /* Writes raw text to the console, taking the console lock (no prefix). */
 void console_write(const char *s, size_t n);
+/* Holds the console lock across several console_write() calls, so that
+ * no other CPU's text comes between them (recursive on one CPU). */
+void console_lock_take(void);
+void console_lock_drop(void);
 
 #define pr_err(...)   printk(LOG_ERR, __VA_ARGS__)
 #define pr_warn(...)  printk(LOG_WARN, __VA_ARGS__)

@@ -1,6 +1,12 @@
-/* Console input and its focus (see guest/console.h), all on CPU 0. */
+/* Console input and its focus, all on CPU 0; console output through
+ * each guest's ring (see guest/console.h). */
 #include "guest/console.h"
+#include "guest/console_ring.h"
 #include "guest/guest.h"
+#include "arch/idt.h"
+#include "arch/percpu.h"
+#include "arch/spinlock.h"
+#include "drivers/lapic.h"
 #include "drivers/printk.h"
 #include "drivers/uart.h"
 
@@ -93,4 +99,77 @@ bool console_input_poll(void)
 	}
 	console_deliver(&guests[focus], buf, n);
 	return true;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+struct console_out {
+	struct console_ring ring;
+	struct spinlock drain;          /* one consumer at a time */
+	uint64_t waits;                 /* lines that found the ring full */
+};
+
+static struct console_out outs[CONFIG_MAX_GUESTS];
+
+static struct console_out *out_of(const struct guest *g)
+{
+	return &outs[g - guests];
+}
+
+/* With o->drain held: everything queued, under the console lock so that
+ * a line split by the ring's wrap stays whole. */
+static void out_drain_locked(struct console_out *o)
+{
+	const char *at;
+	uint32_t n;
+
+	console_lock_take();
+	while ((n = console_ring_peek(&o->ring, &at))) {
+		console_write(at, n);
+		console_ring_done(&o->ring, n);
+	}
+	console_lock_drop();
+}
+
+void console_out_drain(const struct guest *g)
+{
+	struct console_out *o = out_of(g);
+
+	if (!console_ring_used(&o->ring))
+		return;
+	spin_lock(&o->drain);
+	out_drain_locked(o);
+	spin_unlock(&o->drain);
+}
+
+void console_out_drain_all(void)
+{
+	for (unsigned int i = 0; i < nr_guests; i++)
+		console_out_drain(&guests[i]);
+}
+
+/* Called by the guest's vCPUs under its UART lock: one producer. */
+void console_out_line(const struct guest *g, const char *line, uint32_t n)
+{
+	struct console_out *o = out_of(g);
+	bool was_empty = !console_ring_used(&o->ring);
+
+	if (console_ring_put(&o->ring, line, n)) {
+		/* CPU 0 may be asleep with nothing to poll: wake it once
+		 * per batch of lines. */
+		if (was_empty)
+			lapic_send_ipi(percpu[0].apic_id, VEC_KICK);
+		return;
+	}
+	spin_lock(&o->drain);
+	o->waits++;
+	out_drain_locked(o);
+	if (!console_ring_put(&o->ring, line, n))
+		console_write(line, n);         /* longer than the ring */
+	spin_unlock(&o->drain);
+}
+
+uint64_t console_out_waits(const struct guest *g)
+{
+	return READ_ONCE(out_of(g)->waits);
 }

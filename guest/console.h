@@ -59,6 +59,28 @@ static inline unsigned int console_key_feed(struct console_keys *k, uint8_t c,
 
 struct guest;
 
+/*
+ * Console output: a guest's finished lines ("[NAME] text\n") are queued
+ * in its ring (guest/console_ring.h), so a THR write that ends a line
+ * costs the vCPU a copy, not the time COM1 takes to send it. CPU 0 writes
+ * the rings out whenever it wakes (every CONSOLE_POLL_US at most while a
+ * guest takes input); Keel's own lines about a guest write that guest's
+ * ring out first, so they follow what the guest printed before them. A
+ * line that finds the ring full writes the ring out itself: it waits for
+ * COM1, and the wait is counted (console_out_waits). Nothing is dropped.
+ *
+ *   vCPU: THR '\n' --vuart_flush--> console_out_line --> ring
+ *   CPU 0 (guests_wait), guest_log, guest_finish:
+ *         console_out_drain --> console_write --> COM1
+ */
+void console_out_line(const struct guest *g, const char *line, uint32_t n);
+/* Writes g's queued lines out now, in order. Any CPU. */
+void console_out_drain(const struct guest *g);
+/* Every guest's; on CPU 0. */
+void console_out_drain_all(void);
+/* Lines of g that found its ring full. */
+uint64_t console_out_waits(const struct guest *g);
+
 /* On CPU 0 once the guests run: gives the focus to the first guest that
  * takes input and prints the focus line. */
 void console_input_start(void);

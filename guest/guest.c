@@ -1,5 +1,6 @@
 /* Guest memory, the end of a guest, and its log lines. */
 #include "guest/guest.h"
+#include "guest/console.h"
 #include "arch/idt.h"
 #include "arch/percpu.h"
 #include "arch/string.h"
@@ -22,6 +23,7 @@ void guest_log(int level, const struct guest *g, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	console_out_drain(g);   /* what the guest printed comes first */
 	printk(level, "keel: guest %s: %s", g->name, msg);
 }
 

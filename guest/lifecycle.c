@@ -318,6 +318,9 @@ static void guest_print_stats(struct guest *g)
 				  "%lu per exit\n", vmx_exit_reason_name(r),
 				  count, ticks, ticks / count);
 	}
+	if (console_out_waits(g))
+		guest_log(LOG_INFO, g, "%lu console lines waited for COM1\n",
+			  console_out_waits(g));
 	devices_print_stats(g);
 	if (g->mmu)
 		shadow_print_stats(g);
@@ -332,6 +335,7 @@ void guest_finish(struct guest *g)
 		return;
 	}
 	vuart_flush(g);
+	console_out_drain(g);
 	if (boot.stats)
 		guest_print_stats(g);
 	guest_log(LOG_INFO, g, "exited status %lu (%s)\n", g->exit_status,
@@ -419,6 +423,7 @@ unsigned int guests_wait(unsigned int started)
 				poll = true;    /* its migration time will come */
 		}
 		input = console_input_poll();
+		console_out_drain_all();
 		/* The last vCPU of a guest to leave kicks this CPU. */
 		if (poll)
 			cpu_relax();

@@ -33,6 +33,7 @@
  */
 #include "guest/devices.h"
 #include "guest/guest.h"
+#include "guest/console.h"
 #include "drivers/printk.h"
 #include "arch/string.h"
 
@@ -73,7 +74,7 @@ void vuart_flush(struct guest *g)
 		     u->line);
 	if (n > (int)sizeof(out) - 1)
 		n = sizeof(out) - 1;
-	console_write(out, (size_t)n);
+	console_out_line(g, out, (uint32_t)n);
 	u->len = 0;
 }
 

@@ -7,12 +7,16 @@
  *   BENCH name=cpuid_exit ticks=N      CPUID leaf 0
  *   BENCH name=vmcall_exit ticks=N     KEEL_HC_COUNTER (one counter)
  *   BENCH name=io_exit ticks=N         OUT to 0xf5, a port Keel only counts
+ *   BENCH name=console_line ticks=N    one 40-character line to COM1's THR
+ *                                      (41 OUTs), LINES times
  *
  * Each figure is raw ticks per iteration, loop included.
  */
 #include "guest.h"
 
 #define ITERATIONS          10000u
+#define LINES               64u
+#define PORT_COM1_THR       0x3f8
 #define PORT_BENCH          0xf5
 #define EXIT_REASON_CPUID   10
 #define EXIT_REASON_VMCALL  18
@@ -37,6 +41,19 @@ static void cpuid0(void)
 	uint32_t a = 0, b, c = 0, d;
 
 	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+}
+
+/* Ticks per line written to the UART by hand (no LSR polling: Keel's
+ * transmitter is always empty), LINES lines. */
+static uint64_t console_line_ticks(void)
+{
+	static const char line[] = "console bench: forty characters of text\n";
+	uint64_t t0 = rdtsc_ordered(), rem;
+
+	for (unsigned int i = 0; i < LINES; i++)
+		for (unsigned int k = 0; k < sizeof(line) - 1; k++)
+			outb(PORT_COM1_THR, (uint8_t)line[k]);
+	return udiv64(rdtsc_ordered() - t0, LINES, &rem);
 }
 
 /* The counter of `reason` grew by exactly one exit per iteration. */
@@ -65,4 +82,6 @@ void guest_main(void)
 	report("io_exit", BENCH_LOOP(outb(PORT_BENCH, 0)));
 	/* The report lines above are port writes too: only a lower bound. */
 	EXPECT(hc_counter(EXIT_REASON_IO) - before >= (long)ITERATIONS);
+
+	report("console_line", console_line_ticks());
 }
