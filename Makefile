@@ -54,7 +54,7 @@ KERNEL_SRCS := \
 	guest/config.c guest/default_config.S guest/guest.c guest/lifecycle.c \
 	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/devices.c \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
-	vmx/vcpu_state.c \
+	vmx/vcpu_state.c vmx/xcr0.c \
 	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
 	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c \
 	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
@@ -70,7 +70,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
-	rtc_time vrtc tsc console_ring \
+	rtc_time vrtc tsc console_ring xcr0 \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -87,6 +87,7 @@ UNIT_SRCS_tsc := arch/tsc_calc.c
 UNIT_SRCS_vrtc := guest/vrtc.c drivers/rtc_time.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_vuart := guest/vuart.c
+UNIT_SRCS_xcr0 := vmx/xcr0.c
 UNIT_SRCS_console :=
 UNIT_SRCS_console_ring := guest/console_ring.c
 UNIT_SRCS_emul_decode := $(EMUL_SRCS)

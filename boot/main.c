@@ -26,6 +26,7 @@
 #include "mm/paging.h"
 #include "vmx/vmx.h"
 #include "vmx/exit.h"
+#include "vmx/vcpu_state.h"
 #include "guest/migrate.h"
 
 extern char boot_stack_top[];
@@ -176,6 +177,7 @@ void keel_main(uint32_t magic, uint32_t info_pa)
 	lapic_init_this_cpu();
 	percpu[0].apic_id = lapic_id();
 	vmx_caps_init();                /* before the APs read vmx_caps */
+	xsave_init();                   /* before any guest runs */
 	boot_start_cpus();
 	vmx_cpu_init();
 	boot_wait_vmx();

@@ -252,6 +252,8 @@ void vcpu_run(void *arg)
 				shadow_vcpu_reload(v);
 			v->tsc_offset = v->tsc_guest_paused - rdtsc();
 			vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
+		} else {
+			fpu_reset_guest();      /* XCR0 = 1, nothing inherited */
 		}
 		/* From here a kick must not be taken by Keel: with interrupts
 		 * off it stays pending and makes the first VM entry exit at

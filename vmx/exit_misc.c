@@ -13,6 +13,8 @@
 #include "guest/hypercall.h"
 #include "guest/vlapic.h"
 #include "vmx/emulate.h"
+#include "vmx/vcpu_state.h"
+#include "vmx/xcr0.h"
 
 
 #define KEEL_CPUID_BASE     0x40000000
@@ -39,6 +41,7 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
 #define CPUID1_EDX_ACPI     BIT_ULL(22)     /* thermal control MSRs */
 #define CPUID1_EDX_TM       BIT_ULL(29)
 #define CPUIDD1_EAX_XSAVES  BIT_ULL(3)
+#define CPUIDD1_EAX_XFD     BIT_ULL(4)
 
 /*
  * Features of the host a guest does not get, cleared from its answers
@@ -51,7 +54,9 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
  * loses XSAVES and the IA32_XSS states: Keel leaves "enable
  * XSAVES/XRSTORS" off, so XSAVES raises #UD in a guest (SDM Vol. 3C
  * 26.3), and Linux finding the compacted XSAVE size inconsistent would
- * turn XSAVE off altogether.
+ * turn XSAVE off altogether; and XFD, whose MSRs (IA32_XFD,
+ * IA32_XFD_ERR) are not on the allow-list. The rest of leaf 0xd follows
+ * xcr0_guest_allowed (cpuid_xsave).
  */
 /* Sorted by leaf: a lookup stops at the first larger one. */
 static const struct cpuid_hidden {
@@ -64,7 +69,8 @@ static const struct cpuid_hidden {
 		(uint32_t)(CPUID1_EDX_ACPI | CPUID1_EDX_TM) } },
 	{ 6, CPUID_ANY_SUB, { CPUID_ALL, CPUID_ALL, CPUID_ALL, CPUID_ALL } },
 	{ 0xa, CPUID_ANY_SUB, { CPUID_ALL, CPUID_ALL, CPUID_ALL, CPUID_ALL } },
-	{ 0xd, 1, { (uint32_t)CPUIDD1_EAX_XSAVES, 0, CPUID_ALL, CPUID_ALL } },
+	{ 0xd, 1, { (uint32_t)(CPUIDD1_EAX_XSAVES | CPUIDD1_EAX_XFD), 0,
+		    CPUID_ALL, CPUID_ALL } },
 };
 
 /*
@@ -95,6 +101,29 @@ static uint32_t xsave_compacted_size(uint64_t xcr0)
 		size += c.eax;
 	}
 	return size;
+}
+
+/*
+ * Leaf 0xd as the guest's XSETBV sees it (handle_xsetbv): subleaf 0 gives
+ * the XCR0 bits Keel allows and the standard-format size for all of them
+ * (EBX, the size for the current XCR0, is the CPU's: that XCR0 is the
+ * guest's); a component the guest cannot enable has no subleaf.
+ */
+static void cpuid_xsave(const struct vcpu *v, uint32_t sub,
+			struct cpuid_regs *r)
+{
+	if (sub == 0) {
+		r->eax = (uint32_t)xcr0_guest_allowed;
+		r->edx = (uint32_t)(xcr0_guest_allowed >> 32);
+		r->ecx = xsave_guest_size;
+		if (!xcr0_guest_allowed)
+			*r = (struct cpuid_regs){ 0 };
+	} else if (sub == 1) {
+		if (vcpu_guest_cr4(v) & X86_CR4_OSXSAVE)
+			r->ebx = xsave_compacted_size(xgetbv(0));
+	} else if (sub >= 64 || !(xcr0_guest_allowed & BIT_ULL(sub))) {
+		*r = (struct cpuid_regs){ 0 };
+	}
 }
 
 static void cpuid_hide(uint32_t leaf, uint32_t sub, struct cpuid_regs *r)
@@ -150,9 +179,8 @@ static struct cpuid_regs cpuid_host(struct vcpu *v, uint32_t leaf,
 	} else if (leaf == 7 && sub == 0) {
 		cpuid_os_bit(&r.ecx, CPUID7_ECX_OSPKE,
 			     vcpu_guest_cr4(v) & X86_CR4_PKE);
-	} else if (leaf == 0xd && sub == 1 &&
-		   (vcpu_guest_cr4(v) & X86_CR4_OSXSAVE)) {
-		r.ebx = xsave_compacted_size(xgetbv(0));
+	} else if (leaf == 0xd) {
+		cpuid_xsave(v, sub, &r);
 	}
 	if (unlikely(v->shadow))
 		cpuid_shadow_paging(leaf, &r);
@@ -294,16 +322,21 @@ int handle_wbinvd(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* XSETBV (SDM Vol. 2C): #GP unless CPL 0, ECX = 0, x87 kept, AVX only with
- * SSE, and only components the host supports. */
+/*
+ * XSETBV (SDM Vol. 2C; Vol. 1 13.3): Keel runs the guest's value on the
+ * CPU, in VMX root operation, where a value the CPU refuses would raise
+ * #GP in Keel and stop this CPU. Every rule is checked first
+ * (xsetbv_check, vmx/xcr0.h), against what Keel offers rather than what
+ * the CPU has; a broken one is the guest's #GP(0), at the XSETBV itself.
+ * XSETBV at CPL > 0 should fault before it exits (SDM Vol. 3C 26.1.1),
+ * but the check costs nothing.
+ */
 int handle_xsetbv(struct vcpu *v)
 {
 	uint64_t val = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
-	struct cpuid_regs d = cpuid(0xd, 0);
-	uint64_t supported = ((uint64_t)d.edx << 32) | d.eax;
 
-	if (vcpu_cpl() || (uint32_t)v->regs.rcx || !(val & 1) ||
-	    (val & ~supported) || ((val & 4) && !(val & 2))) {
+	if (xsetbv_check(vcpu_cpl(), (uint32_t)v->regs.rcx, val,
+			 xcr0_guest_allowed) != XSETBV_OK) {
 		vcpu_inject_exception(v, VEC_GP, true, 0);
 		return EXIT_RESUME;
 	}

@@ -9,7 +9,10 @@
 #include "arch/msr.h"
 #include "arch/x86.h"
 #include "arch/string.h"
+#include "arch/bytes.h"
+#include "drivers/printk.h"
 #include "guest/vcpu.h"
+#include "vmx/xcr0.h"
 
 
 /* Guest state that VM entry loads and VM exit saves (SDM Vol. 3C 25.4),
@@ -45,9 +48,53 @@ static const uint32_t state_msrs[VCPU_STATE_MSRS] = {
 	MSR_TSC_AUX,
 };
 
-static bool cpu_has_xsave(void)
+/*
+ * The FPU/SSE/AVX state. Keel itself never touches it (it is built with
+ * general registers only), so a guest's state stays in the CPU while Keel
+ * handles its exits, XCR0 included: the CPU's XCR0 is the guest's, and it
+ * only ever holds a value xsetbv_check() let through.
+ *
+ * Saving and loading go through every component Keel allows guests
+ * (xcr0_guest_allowed), not only those in the guest's XCR0: SSE state
+ * exists with XCR0 = 1 too (CR4.OSFXSR, not XCR0, enables it), and XRSTOR
+ * with a bit of RFBM set and the same bit of XSTATE_BV clear puts that
+ * component in its initial configuration (SDM Vol. 1 13.8.1), so a
+ * component the guest never enabled comes back initialised, not with
+ * whatever an earlier guest on the destination CPU left there. The image
+ * is in the standard format (XSAVE, not XSAVEC): XCOMP_BV and the rest of
+ * the header stay 0 as zeroed here, which XRSTOR's standard form requires
+ * (13.8), and every component sits at CPUID.(0xd,i).EBX, below
+ * xsave_guest_size <= VCPU_FPU_AREA (xsave_init).
+ */
+uint64_t xcr0_guest_allowed;
+uint32_t xsave_guest_size;
+
+#define FXSAVE_FCW          0       /* offsets in the legacy region */
+#define FXSAVE_MXCSR        24
+#define FCW_INIT            0x037f  /* FNINIT; XRSTOR's init value too */
+#define MXCSR_INIT          0x1f80
+
+_Static_assert(VCPU_FPU_AREA >= XSAVE_BASE_SIZE, "VCPU_FPU_AREA");
+
+/* Every component in its initial configuration: XSTATE_BV = 0, and the
+ * legacy fields FXRSTOR and XRSTOR still read (FCW, MXCSR) at their
+ * initial values. As large as a saved image, all of which XRSTOR may
+ * touch. */
+static uint8_t fpu_init_image[VCPU_FPU_AREA] __aligned(64);
+
+static void xsave_all(uint8_t *area)
 {
-	return read_cr4() & X86_CR4_OSXSAVE;
+	__asm__ volatile("xsave64 %0" : "+m"(*(uint8_t (*)[VCPU_FPU_AREA])area)
+			 : "a"((uint32_t)xcr0_guest_allowed),
+			   "d"((uint32_t)(xcr0_guest_allowed >> 32)));
+}
+
+static void xrstor_all(const uint8_t *area)
+{
+	__asm__ volatile("xrstor64 %0"
+			 :: "m"(*(const uint8_t (*)[VCPU_FPU_AREA])area),
+			    "a"((uint32_t)xcr0_guest_allowed),
+			    "d"((uint32_t)(xcr0_guest_allowed >> 32)));
 }
 
 void fpu_init_this_cpu(void)
@@ -59,26 +106,84 @@ void fpu_init_this_cpu(void)
 	write_cr4(cr4);
 }
 
+void xsave_init(void)
+{
+	static struct xsave_component layout[XSAVE_COMPONENTS];
+	struct cpuid_regs d;
+	uint64_t host;
+
+	put16(fpu_init_image, FXSAVE_FCW, FCW_INIT);
+	put32(fpu_init_image, FXSAVE_MXCSR, MXCSR_INIT);
+	if (!(cpuid(1, 0).ecx & CPUID1_ECX_XSAVE) || cpuid(0, 0).eax < 0xd) {
+		pr_info("keel: xsave: not supported: FXSAVE images\n");
+		return;
+	}
+	d = cpuid(0xd, 0);
+	host = ((uint64_t)d.edx << 32) | d.eax;
+	for (unsigned int i = 2; i < XSAVE_COMPONENTS; i++) {
+		struct cpuid_regs c = cpuid(0xd, i);
+
+		if (host & BIT_ULL(i))
+			layout[i] = (struct xsave_component){ c.ebx, c.eax };
+	}
+	xcr0_guest_allowed = xcr0_fit(host, layout, VCPU_FPU_AREA);
+	xsave_guest_size = xsave_standard_size(xcr0_guest_allowed, layout);
+	pr_info("keel: xsave: guest xcr0 may hold %#lx (host %#lx), "
+		"%u of %u bytes\n", xcr0_guest_allowed, host, xsave_guest_size,
+		VCPU_FPU_AREA);
+	if (xcr0_guest_allowed != xcr0_consistent(host))
+		pr_warn("keel: xsave: states %#lx do not fit %u bytes: "
+			"not offered to guests\n",
+			xcr0_consistent(host) & ~xcr0_guest_allowed,
+			VCPU_FPU_AREA);
+}
+
+void fpu_reset_guest(void)
+{
+	if (xcr0_guest_allowed) {
+		xsetbv(0, xcr0_guest_allowed);
+		xrstor_all(fpu_init_image);
+		xsetbv(0, XCR0_X87);
+	} else {
+		__asm__ volatile("fxrstor64 %0"
+				 :: "m"(*(const uint8_t (*)[512])fpu_init_image));
+	}
+}
+
 static void fpu_save(struct vcpu_state *s)
 {
-	memset(s->fpu, 0, 576);         /* legacy area + XSAVE header */
-	if (cpu_has_xsave()) {
+	memset(s->fpu, 0, XSAVE_BASE_SIZE);     /* legacy area + header */
+	if (xcr0_guest_allowed) {
 		s->xcr0 = xgetbv(0);
-		__asm__ volatile("xsave64 %0" : "+m"(s->fpu)
-				 : "a"((uint32_t)s->xcr0), "d"((uint32_t)(s->xcr0 >> 32)));
+		xsetbv(0, xcr0_guest_allowed);
+		xsave_all(s->fpu);
+		xsetbv(0, s->xcr0);
 	} else {
-		__asm__ volatile("fxsave64 %0" : "=m"(s->fpu));
+		s->xcr0 = 0;
+		__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])s->fpu));
 	}
 }
 
 static void fpu_load(const struct vcpu_state *s)
 {
-	if (cpu_has_xsave()) {
-		xsetbv(0, s->xcr0);
-		__asm__ volatile("xrstor64 %0" :: "m"(s->fpu),
-				 "a"((uint32_t)s->xcr0), "d"((uint32_t)(s->xcr0 >> 32)));
+	if (xcr0_guest_allowed) {
+		uint64_t xcr0 = s->xcr0;
+
+		/* Only a checked value reached the CPU, so only such a value
+		 * was saved; an XSETBV that faulted here would stop Keel. */
+		if (xsetbv_check(0, 0, xcr0, xcr0_guest_allowed) != XSETBV_OK) {
+			pr_warn("keel: xsave: saved xcr0 %#lx refused (%s): "
+				"xcr0 = 1\n", xcr0,
+				xsetbv_fault_name(xsetbv_check(0, 0, xcr0,
+							       xcr0_guest_allowed)));
+			xcr0 = XCR0_X87;
+		}
+		xsetbv(0, xcr0_guest_allowed);
+		xrstor_all(s->fpu);
+		xsetbv(0, xcr0);
 	} else {
-		__asm__ volatile("fxrstor64 %0" :: "m"(s->fpu));
+		__asm__ volatile("fxrstor64 %0"
+				 :: "m"(*(const uint8_t (*)[512])s->fpu));
 	}
 }
 

@@ -39,6 +39,11 @@
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
+#   hostile_xcr0.elf multiboot  XSETBV with every illegal XCR0 value (#GP,
+#                               XCR0 unchanged) and every legal one; at
+#                               CPL 3; vector registers across a snapshot
+#   hostile_xcr064.elf elf64    the same (upper halves of RCX/RAX/RDX
+#                               instead of CPL 3)
 #
 # The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
 # on the include path picks the layouts that differ.
@@ -68,11 +73,11 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo rtctest
+	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
-GUEST_ELF64 := emultest apictest pgtorture echo
+GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)) \

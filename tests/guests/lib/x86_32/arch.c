@@ -2,6 +2,7 @@
 #include "guest.h"
 
 #define GATE_INTERRUPT32 0x8e   /* present, DPL 0, 32-bit interrupt gate */
+#define GATE_DPL3        0x60   /* INT n allowed from ring 3 */
 #define SEL_CODE         0x08   /* x86_32/entry.S's GDT */
 
 struct idt_gate {
@@ -20,6 +21,12 @@ void idt_set_gate(unsigned int vector, uintptr_t handler)
 	idt[vector] = (struct idt_gate){ (uint16_t)handler, SEL_CODE, 0,
 					 GATE_INTERRUPT32,
 					 (uint16_t)(handler >> 16) };
+}
+
+void idt_set_user_gate(unsigned int vector, uintptr_t handler)
+{
+	idt_set_gate(vector, handler);
+	idt[vector].type |= GATE_DPL3;
 }
 
 void idt_load(void)

@@ -19,6 +19,8 @@ struct trap_frame {
 _Static_assert(sizeof(struct trap_frame) == 13 * 4, "x86_32/entry.S layout");
 
 void idt_set_gate(unsigned int vector, uintptr_t handler);
+/* The same gate, but INT n may reach it from ring 3 (DPL 3). */
+void idt_set_user_gate(unsigned int vector, uintptr_t handler);
 void idt_load(void);
 void trap_dump(const struct trap_frame *f);
 
