@@ -36,6 +36,12 @@
 #   smppaging.elf   multiboot   two vCPUs on one set of page tables: the BSP
 #                               remaps a window, both read it (needs 2 vCPUs;
 #                               starts vCPU 1 with KEEL_HC_VCPU_START)
+#   hostile_shadow.elf multiboot paging moves that once trapped Keel:
+#                               CR4.SMEP/SMAP/PKE with paging off,
+#                               unemulated stores into the live page
+#                               directory, bad PAE PDPTEs on MOV to
+#                               CR0/CR3/CR4, D in read-only large pages
+#                               with CR0.WP = 0 (test=NAME, default all)
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -73,7 +79,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0
+	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
