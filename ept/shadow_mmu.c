@@ -190,6 +190,15 @@ static void track_gfn(struct shadow_mmu *m, uint64_t gfn)
 
 /* ---- zapping ------------------------------------------------------------- */
 
+/* sp is back in sync (or going): the counters follow. */
+static void unsync_done(struct shadow_mmu *m, struct shadow_page *sp)
+{
+	shadow_page_clear_unsync(sp);
+	m->st.unsync_now--;
+	if (shadow_role_level(sp->role) > 1)
+		m->unsync_nonleaf--;
+}
+
 /*
  * Empties sp and, unless a vCPU holds it as a root, unlinks it from its
  * parents, stops tracking its guest table and frees it. A root stays,
@@ -211,8 +220,7 @@ static void zap_page(struct guest *g, struct shadow_mmu *m,
 		shadow_page_remove_parent(&m->pool, sp, p);
 	}
 	if (sp->unsync) {
-		shadow_page_clear_unsync(sp);
-		m->st.unsync_now--;
+		unsync_done(m, sp);
 	} else if (!is_shadow_role_direct(sp->role)) {
 		page_track_remove(&m->track, sp->gfn);
 	}
@@ -328,37 +336,36 @@ static struct shadow_page *get_page(struct guest *g, struct shadow_mmu *m,
 }
 
 /*
- * The child of shadow page sp (at level) on the way to la: a shadow of the
- * guest table the walk used one level down, or a direct page when sp is
- * direct or the guest mapped a large page at this level or above (the
- * direct page maps the part of it that the child covers).
+ * The child of shadow page sp (at level) on the way to la, as (gfn, role):
+ * a shadow of the guest table the walk used one level down, or a direct
+ * page when sp is direct or the guest mapped a large page at this level
+ * or above (the direct page maps the part of it that the child covers,
+ * with the rights leaf_acc its leaves get, shadow_leaf_access()).
  */
-static struct shadow_page *get_child(struct guest *g, struct shadow_mmu *m,
-				     struct shadow_page *sp, int level,
-				     uint64_t la, const struct emul_walk_path *p,
-				     bool nxe)
+static void child_key(const struct shadow_page *sp, int level, uint64_t la,
+		      const struct emul_walk_path *p, bool nxe,
+		      unsigned int leaf_acc, uint64_t *gfn,
+		      struct shadow_role *out)
 {
 	struct shadow_role role = shadow_role_with_level(sp->role, level - 1);
 	unsigned int lv = (unsigned int)level;
-	uint64_t gfn;
 
 	if (is_shadow_role_direct(sp->role) || !p->levels || p->leaf >= lv) {
 		uint64_t cover = shadow_level_size(level);
 
-		gfn = (p->gpa & ~(cover - 1)) >> PAGE_SHIFT;
+		*gfn = (p->gpa & ~(cover - 1)) >> PAGE_SHIFT;
 		role = shadow_role_with_direct(role, true);
 		role = shadow_role_with_quadrant(role, 0);
 		if (p->levels)
-			role = shadow_role_with_access(role,
-						       path_rights(p, p->leaf, nxe));
+			role = shadow_role_with_access(role, leaf_acc);
 	} else {
-		gfn = p->pte_gpa[lv - 1] >> PAGE_SHIFT;
+		*gfn = p->pte_gpa[lv - 1] >> PAGE_SHIFT;
 		role = shadow_role_with_access(role, path_rights(p, lv, nxe));
 		role = shadow_role_with_quadrant(role,
 			shadow_role_has_4_byte_gpte(role) ?
 			shadow_quadrant(la, level - 1) : 0);
 	}
-	return get_page(g, m, gfn, role);
+	*out = role;
 }
 
 /* ---- unsync -------------------------------------------------------------- */
@@ -383,6 +390,8 @@ static int unsync_one(struct shadow_pool *pool, struct shadow_page *sp,
 	page_track_remove(&m->track, sp->gfn);
 	m->st.unsync_now++;
 	m->st.unsync_total++;
+	if (shadow_role_level(sp->role) > 1)    /* shadow_unprotect() */
+		m->unsync_nonleaf++;
 	return 0;
 }
 
@@ -432,13 +441,23 @@ static uint64_t leaf_for_gpte(struct guest *g, struct shadow_mmu *m,
 	return make_leaf(g, m, sp->role, gfn, acc, gpte, false);
 }
 
-/* Brings an unsync leaf table back in line with the guest's and tracks it
- * again. Entries whose frame changed are dropped; the rest get the
- * rights the guest's entry grants now. */
+/* Brings an unsync table back in line with the guest's and tracks it
+ * again. In a leaf table, entries whose frame changed are dropped and the
+ * rest get the rights the guest's entry grants now. An upper-level table
+ * (out of sync only after a write Keel could not emulate, shadow_unprotect())
+ * loses every entry: what is used again is refilled from the guest's
+ * tables, as the flush that brings the sync lets the processor do. */
 static int sync_page(struct guest *g, struct shadow_mmu *m,
 		     struct shadow_page *sp)
 {
-	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES; i++) {
+	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES &&
+			shadow_role_level(sp->role) > 1; i++) {
+		if (sp->spt[i])
+			m->st.zaps[SHADOW_ZAP_SYNC]++;
+		drop_spte(g, m, sp, i);
+	}
+	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES &&
+			shadow_role_level(sp->role) == 1; i++) {
 		uint64_t *sptep = &sp->spt[i], spte = *sptep, gpte, want;
 
 		if (!spte)
@@ -456,8 +475,7 @@ static int sync_page(struct guest *g, struct shadow_mmu *m,
 			m->flush = true;
 		}
 	}
-	shadow_page_clear_unsync(sp);
-	m->st.unsync_now--;
+	unsync_done(m, sp);
 	m->st.syncs++;
 	track_gfn(m, sp->gfn);
 	return 0;
@@ -481,17 +499,25 @@ static void sync_children(struct guest *g, struct shadow_mmu *m,
 	}
 }
 
+static void sync_root_page(struct guest *g, struct shadow_mmu *m,
+			   struct shadow_page *sp)
+{
+	if (sp->unsync)                 /* shadow_unprotect() */
+		sync_page(g, m, sp);
+	if (sp->unsync_children)
+		sync_children(g, m, sp);
+}
+
 static void sync_root(struct guest *g, struct shadow_mmu *m,
 		      struct shadow_root *rt)
 {
 	if (rt->sp) {
-		if (rt->sp->unsync_children)
-			sync_children(g, m, rt->sp);
+		sync_root_page(g, m, rt->sp);
 		return;
 	}
 	for (int i = 0; i < 4; i++)
-		if (rt->pd[i] && rt->pd[i]->unsync_children)
-			sync_children(g, m, rt->pd[i]);
+		if (rt->pd[i])
+			sync_root_page(g, m, rt->pd[i]);
 }
 
 /* ---- roots --------------------------------------------------------------- */
@@ -661,40 +687,17 @@ out:
 
 /* ---- filling after a #PF ------------------------------------------------- */
 
-/* Rights of the leaf for this access: the guest's, with CR0.WP = 0
- * handled as KVM does (a supervisor write to a read-only page gets a
- * writable supervisor-only leaf; a user access later gets it back as the
- * guest wrote it, SDM Vol. 3A 4.6.1), and W held back until the guest's D
- * bit is set, so the first write is seen and sets it. */
-static unsigned int fill_rights(struct shadow_role role, unsigned int acc,
-				unsigned int access, uint64_t leaf_gpte,
-				bool has_d)
-{
-	if (!shadow_role_cr0_wp(role) && (access & EMUL_ACC_WRITE) &&
-	    !(access & EMUL_ACC_USER) && !(acc & SHADOW_ACC_W) &&
-	    shadow_role_gmode(role) != SHADOW_GMODE_NONE) {
-		acc = (acc | SHADOW_ACC_W) & ~SHADOW_ACC_U;
-		if (shadow_role_smep_andnot_wp(role))
-			acc &= ~SHADOW_ACC_X;
-	}
-	if (has_d && !(leaf_gpte & EMUL_PTE_D))
-		acc &= ~SHADOW_ACC_W;
-	return acc;
-}
-
+/* acc: the leaf's rights, shadow_leaf_access(). */
 static enum shadow_fill_result fill_leaf(struct guest *g,
 					 struct shadow_mmu *m,
 					 struct shadow_page *sp, uint64_t la,
-					 unsigned int access,
+					 unsigned int access, unsigned int acc,
 					 const struct emul_walk_path *p)
 {
 	uint64_t *sptep = &sp->spt[shadow_index(la, 1)];
 	uint64_t gfn = p->gpa >> PAGE_SHIFT, gpte = p->levels ? p->pte[p->leaf] : 0;
-	bool nxe = shadow_role_efer_nxe(sp->role);
-	unsigned int acc = p->levels ? path_rights(p, p->leaf, nxe) : SHADOW_ACC_ALL;
 	uint64_t spte;
 
-	acc = fill_rights(sp->role, acc, access, gpte, p->levels != 0);
 	if (guest_gpa_to_hpa(g, p->gpa & ~(uint64_t)(PAGE_SIZE - 1)) ==
 	    GUEST_NO_HPA) {
 		if (!mmio_find(g, p->gpa))
@@ -732,30 +735,45 @@ static enum shadow_fill_result fill_locked(struct guest *g,
 {
 	struct shadow_page *sp = rt->sp ? rt->sp : rt->pd[(la >> 30) & 3];
 	int level = rt->sp ? 4 : 2;
+	unsigned int acc;
 
 	if (!sp)                /* PDPTE not present: the walk would fault */
 		return SHADOW_FILL_DONE;
+	acc = shadow_leaf_access(sp->role, p->levels ?
+				 path_rights(p, p->leaf, nxe) : SHADOW_ACC_ALL,
+				 access, p->levels != 0,
+				 p->levels && (p->pte[p->leaf] & EMUL_PTE_D));
 	for (; level >= 1; level--) {
-		uint64_t *sptep;
+		unsigned int i = shadow_index(la, level);
+		struct shadow_role role;
 		struct shadow_page *c;
+		uint64_t gfn;
 
 		shadow_page_touch(&m->pool, sp);
 		shadow_page_clear_write_flood(sp);
 		if (level == 1)
 			break;
-		sptep = &sp->spt[shadow_index(la, level)];
-		if (is_shadow_present(*sptep)) {
-			sp = child_of(m, *sptep);
-			continue;
+		child_key(sp, level, la, p, nxe, acc, &gfn, &role);
+		/* The child linked here must be the one this walk needs: a
+		 * direct page with other rights (D, CR0.WP = 0, user or not)
+		 * is replaced, and so is a child an out-of-sync table left
+		 * behind (unsync_nonleaf()). */
+		if (is_shadow_present(sp->spt[i])) {
+			c = child_of(m, sp->spt[i]);
+			if (c->gfn == gfn && shadow_role_equal(c->role, role)) {
+				sp = c;
+				continue;
+			}
+			drop_spte(g, m, sp, i);
 		}
-		c = get_child(g, m, sp, level, la, p, nxe);
+		c = get_page(g, m, gfn, role);
 		if (!c)
 			return SHADOW_FILL_NO_ROOM;
-		*sptep = make_shadow_nonleaf(c->spt_pa);
-		shadow_page_add_parent(&m->pool, c, sptep);
+		sp->spt[i] = make_shadow_nonleaf(c->spt_pa);
+		shadow_page_add_parent(&m->pool, c, &sp->spt[i]);
 		sp = c;
 	}
-	return fill_leaf(g, m, sp, la, access, p);
+	return fill_leaf(g, m, sp, la, access, acc, p);
 }
 
 enum shadow_fill_result shadow_fill(struct guest *g, struct shadow_vcpu *sv,
@@ -836,6 +854,10 @@ void shadow_invlpg(struct guest *g, struct shadow_vcpu *sv, uint64_t la)
 		drop_spte(g, m, sp, shadow_page_spte_index(sp, sptep));
 		m->st.zaps[SHADOW_ZAP_INVLPG]++;
 	}
+	/* INVLPG also drops every paging-structure cache entry (SDM Vol.
+	 * 3A 4.10.4.1): upper-level tables out of sync are synced. */
+	if (unlikely(m->unsync_nonleaf) && sv->roots[0].valid)
+		sync_root(g, m, &sv->roots[0]);
 	if (unlikely(shadow_audit_on) && sptep)
 		audit_leaf(g, m, sp, sptep, la);
 	spin_unlock(&m->lock);
@@ -912,18 +934,33 @@ void shadow_track_write(struct guest *g, uint64_t gpa, unsigned int len)
 static int unprotect_one(struct shadow_pool *pool, struct shadow_page *sp,
 			 void *arg)
 {
-	(void)pool;
-	if (!is_shadow_role_direct(sp->role))
-		zap_page(arg, mmu_of(arg), sp, SHADOW_ZAP_UNPROTECT);
-	return 0;
+	struct shadow_mmu *m = arg;
+
+	if (!is_shadow_role_direct(sp->role) && !sp->unsync)
+		m->st.zaps[SHADOW_ZAP_UNPROTECT]++;
+	return unsync_one(pool, sp, arg);
 }
 
+/*
+ * A write to the tracked table gfn that Keel could not emulate (an x87,
+ * SSE or shift store, say) must run natively. Zapping the table's shadows
+ * does not let it: a shadow that is a vCPU's root stays (and stays
+ * tracked), and any shadow on the way to the written address is built
+ * again, tracked, by the very fault that retries the store, forever.
+ * Instead every shadow of gfn, at any level, goes out of sync: no longer
+ * tracked, kept as it is, synced at the guest's next MOV to CR3, CR0 or
+ * CR4 write or INVLPG, which is when the guest must expect its change to
+ * take effect (SDM Vol. 3A 4.10.4.2). An upper-level table comes back
+ * empty (sync_page()); until then a fill through it checks each child
+ * it meets against the guest's entry (fill_locked()). The leaf mapping
+ * gfn gets W at the next write fault, and the store completes.
+ */
 void shadow_unprotect(struct guest *g, uint64_t gfn)
 {
 	struct shadow_mmu *m = mmu_of(g);
 
 	spin_lock(&m->lock);
-	shadow_page_for_each_gfn(&m->pool, gfn, unprotect_one, g);
+	shadow_page_for_each_gfn(&m->pool, gfn, unprotect_one, m);
 	spin_unlock(&m->lock);
 }
 

@@ -26,7 +26,8 @@
  * level-1 table the guest keeps rewriting may instead go out of sync
  * (unsync): it is no longer tracked, and is resynchronised when the guest
  * must expect fresh translations anyway: MOV to CR3 and INVLPG (SDM Vol.
- * 3A 4.10.4). Pages written several times in a row without being walked
+ * 3A 4.10.4). A table of any level that a guest store Keel cannot emulate
+ * writes goes out of sync the same way (shadow_unprotect()). Pages written several times in a row without being walked
  * are zapped (write flooding). When the pool is full, least recently used
  * pages are zapped; zap-all is a new pool generation.
  *
@@ -57,7 +58,8 @@ enum shadow_zap_cause {
 	SHADOW_ZAP_FLOOD,       /* pages: written again and again, not walked */
 	SHADOW_ZAP_LRU,         /* pages: the pool was full */
 	SHADOW_ZAP_OBSOLETE,    /* pages: of an old generation */
-	SHADOW_ZAP_UNPROTECT,   /* pages: a write Keel could not emulate */
+	SHADOW_ZAP_UNPROTECT,   /* pages: a write Keel could not emulate
+				 * (now: made unsync, not zapped) */
 	SHADOW_ZAP_SYNC,        /* entries: changed while unsync */
 	SHADOW_ZAP_INVLPG,      /* entries: INVLPG of an unsync leaf */
 	SHADOW_ZAP_NR,
@@ -93,6 +95,7 @@ struct shadow_mmu {
 	uint32_t mmio_gen;
 	bool flush;                     /* a TLB may hold a dropped translation */
 	bool unsync_on, root_cache_on;
+	uint32_t unsync_nonleaf;        /* upper-level pages out of sync */
 	uint8_t maxphyaddr;
 	struct shadow_stats st;
 	/* Host memory, for shadow_mmu_destroy(). */
@@ -175,7 +178,9 @@ bool shadow_mmio_cached(struct guest *g, struct shadow_vcpu *sv, uint64_t la,
 /* Keel wrote [gpa, gpa + len) of guest RAM for the guest (an emulated
  * store): zap the shadow entries the written guest entries stood for. */
 void shadow_track_write(struct guest *g, uint64_t gpa, unsigned int len);
-/* Stops shadowing gfn (a write to it could not be emulated). */
+/* Lets the guest write gfn natively (a write to it could not be
+ * emulated): its shadows, at any level, go out of sync until the next
+ * flush. */
 void shadow_unprotect(struct guest *g, uint64_t gfn);
 /* INVLPG la: an unsync leaf for it is dropped. */
 void shadow_invlpg(struct guest *g, struct shadow_vcpu *sv, uint64_t la);

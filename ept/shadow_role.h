@@ -61,6 +61,7 @@
 
 #include "arch/compiler.h"
 #include "ept/shadow_pte.h"
+#include "emul/walk.h"
 
 struct shadow_role {
 	uint32_t word;
@@ -287,6 +288,51 @@ static inline unsigned int shadow_role_gpte_index(struct shadow_role r,
 	off = ((uint64_t)shadow_role_quadrant(r) << (21 + 9 * l)) |
 	      ((uint64_t)i << (12 + 9 * l));
 	return (unsigned int)(off >> (12 + 10 * l)) & 1023;
+}
+
+/* ---- leaf rights ---------------------------------------------------------- */
+
+/*
+ * The rights (SHADOW_ACC_*) of the shadow leaf for one access of kind
+ * access (EMUL_ACC_* bits: W, U) through a guest mapping that grants
+ * guest_acc, under the paging state of role (any page of the root:
+ * CR0.WP and SMEP~WP are the same in all of them); paging is false when
+ * the guest's paging is off, dirty says whether the guest's leaf has D.
+ *
+ *  - CR0.WP = 0, as KVM handles it: a supervisor write to a read-only
+ *    page gets a writable supervisor-only leaf (a user access later gets
+ *    the page back as the guest wrote it, SDM Vol. 3A 4.6.1), without X
+ *    when SMEP is on, so that the leaf grants no supervisor fetch the
+ *    guest's entry would refuse.
+ *  - W is held back until the guest's D is set, so that the first write
+ *    faults and the walk sets D (SDM Vol. 3A 4.8). That includes the
+ *    writes CR0.WP = 0 allows.
+ *
+ * Under a guest large page these rights are also the access in the role
+ * of the direct shadow pages that split it: several guest entries that
+ * map one frame share those pages, and a leaf made writable through one
+ * (D set, or CR0.WP = 0) must not reach an entry whose D is clear or
+ * that the supervisor may only read (kvm-unit-tests' access test,
+ * check_large_pte_dirty_for_nowp).
+ */
+static inline unsigned int shadow_leaf_access(struct shadow_role role,
+					      unsigned int guest_acc,
+					      unsigned int access,
+					      bool paging, bool dirty)
+{
+	unsigned int acc = guest_acc;
+
+	if (!paging)
+		return acc;
+	if (!shadow_role_cr0_wp(role) && (access & EMUL_ACC_WRITE) &&
+	    !(access & EMUL_ACC_USER) && !(acc & SHADOW_ACC_W)) {
+		acc = (acc | SHADOW_ACC_W) & ~SHADOW_ACC_U;
+		if (shadow_role_smep_andnot_wp(role))
+			acc &= ~SHADOW_ACC_X;
+	}
+	if (!dirty)
+		acc &= ~SHADOW_ACC_W;
+	return acc;
 }
 
 /*

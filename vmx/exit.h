@@ -41,6 +41,10 @@ exit_handler_fn handle_vmcall;
 exit_handler_fn handle_pml_full;
 exit_handler_fn handle_page_fault, handle_invlpg;       /* shadow paging */
 
+/* PAE PDPTEs at cr3 into pdpte[4]; false for a reserved bit in a present
+ * one (the MOV to CR0/CR3/CR4 is a #GP) or a table outside guest RAM. */
+bool vcpu_read_pdptes(struct vcpu *v, uint64_t cr3, uint64_t pdpte[4]);
+
 /* Shadow paging (vmx/exit_shadow.c). */
 void shadow_vcpu_reload(struct vcpu *v);
 bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3);

@@ -22,9 +22,35 @@ static int cr_gp(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* PAE paging outside long mode: MOV to CR0/CR4 that turns it on loads the
- * PDPTEs (SDM Vol. 3A 4.4.1). With EPT VM entry takes them from the VMCS
- * (SDM Vol. 3C 27.3.2.4); with shadow paging Keel keeps them. */
+/*
+ * PAE paging outside long mode: MOV to CR3 under it, and MOV to CR0/CR4
+ * that turns it on, load the four PDPTEs from the 32-byte table CR3
+ * names; a present one with a reserved bit set is a #GP(0) and the
+ * register keeps its value (SDM Vol. 3A 4.4.1, Table 4-8: bits 2:1, 8:5
+ * and 63:MAXPHYADDR). False then, or when the table is outside the
+ * guest's memory.
+ */
+bool vcpu_read_pdptes(struct vcpu *v, uint64_t cr3, uint64_t pdpte[4])
+{
+	static uint8_t maxpa;
+	uint64_t rsvd;
+
+	if (unlikely(!maxpa))
+		maxpa = (uint8_t)cpuid(0x80000008, 0).eax;
+	rsvd = GENMASK_ULL(63, maxpa) | GENMASK_ULL(2, 1) | GENMASK_ULL(8, 5);
+	if (!guest_read(v->guest, cr3 & GENMASK_ULL(31, 5), pdpte,
+			4 * sizeof(*pdpte)))
+		return false;
+	for (int i = 0; i < 4; i++)
+		if ((pdpte[i] & 1) && (pdpte[i] & rsvd))
+			return false;
+	return true;
+}
+
+/* MOV to CR0/CR4 that leaves PAE paging on. With EPT VM entry takes the
+ * PDPTEs from the VMCS (SDM Vol. 3C 27.3.2.4), which must not hold a
+ * reserved bit: VM entry would fail on them instead of the guest getting
+ * its #GP. With shadow paging Keel keeps them. */
 static bool cr_load_pdptes(struct vcpu *v, uint64_t cr0, uint64_t cr4)
 {
 	uint64_t pdpte[4] = { 0 };
@@ -33,8 +59,7 @@ static bool cr_load_pdptes(struct vcpu *v, uint64_t cr0, uint64_t cr4)
 
 	if (v->shadow)
 		return !pae || shadow_load_pdptes(v, v->sv.cr3);
-	if (pae && !guest_read(v->guest, vmcs_readnat(VMCS_GUEST_CR3) & ~0x1fULL,
-			       pdpte, sizeof(pdpte)))
+	if (pae && !vcpu_read_pdptes(v, vmcs_readnat(VMCS_GUEST_CR3), pdpte))
 		return false;
 	vmcs_write64(VMCS_GUEST_PDPTE0, pdpte[0]);
 	vmcs_write64(VMCS_GUEST_PDPTE1, pdpte[1]);
@@ -76,11 +101,17 @@ static int cr0_write(struct vcpu *v, uint64_t val)
 
 	if (!cr0_valid(v, val))
 		return cr_gp(v);
-	if (!cr_load_pdptes(v, val, vmcs_readnat(VMCS_CR4_READ_SHADOW)))
+	/* The guest's CR4 from the real register and the read shadow: with
+	 * EPT, CR4.PAE is not Keel's and the read shadow may hold an old
+	 * value of it. */
+	if (!cr_load_pdptes(v, val, vcpu_guest_cr4(v)))
 		return cr_gp(v);
 	cr_update_long_mode(v, val);
 	vmcs_writenat(VMCS_CR0_READ_SHADOW, val);
 	vmcs_writenat(VMCS_GUEST_CR0, vcpu_cr0_real(v, val));
+	if (v->shadow && ((old ^ val) & X86_CR0_PG))      /* SMEP, SMAP */
+		vmcs_writenat(VMCS_GUEST_CR4,
+			      vcpu_cr4_real(v, val, vcpu_guest_cr4(v)));
 	if (v->shadow && ((old ^ val) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE))) {
 		shadow_vcpu_reload(v);
 		shadow_audit_root(v->guest, &v->sv, "cr0");
@@ -99,10 +130,11 @@ static int cr4_write(struct vcpu *v, uint64_t val)
 		return cr_gp(v);
 	if ((vcpu_guest_efer(v) & EFER_LMA) && !(val & X86_CR4_PAE))
 		return cr_gp(v);
-	if (!cr_load_pdptes(v, vmcs_readnat(VMCS_CR0_READ_SHADOW), val))
+	if (!cr_load_pdptes(v, vcpu_guest_cr0(v), val))
 		return cr_gp(v);
 	vmcs_writenat(VMCS_CR4_READ_SHADOW, val);
-	vmcs_writenat(VMCS_GUEST_CR4, vcpu_cr4_real(v, val));
+	vmcs_writenat(VMCS_GUEST_CR4,
+		      vcpu_cr4_real(v, vcpu_guest_cr0(v), val));
 	if (v->shadow) {
 		shadow_vcpu_reload(v);  /* any CR4 write may flush (4.10.4.1) */
 		shadow_audit_root(v->guest, &v->sv, "cr4");

@@ -65,19 +65,13 @@ void shadow_vcpu_reload(struct vcpu *v)
 }
 
 /* PAE paging outside long mode: MOV to CR3 (and to CR0/CR4 when it turns
- * PAE paging on) loads the four PDPTEs; reserved bits set in a present
- * one are a #GP (SDM Vol. 3A 4.4.1). */
+ * PAE paging on) loads the four PDPTEs (vcpu_read_pdptes()). */
 bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3)
 {
-	uint64_t pdpte[4], maxpa = v->guest->mmu->maxphyaddr;
-	uint64_t rsvd = GENMASK_ULL(63, maxpa) | GENMASK_ULL(2, 1) |
-			GENMASK_ULL(8, 5);
+	uint64_t pdpte[4];
 
-	if (!guest_read(v->guest, cr3 & GENMASK_ULL(31, 5), pdpte, sizeof(pdpte)))
+	if (!vcpu_read_pdptes(v, cr3, pdpte))
 		return false;
-	for (int i = 0; i < 4; i++)
-		if ((pdpte[i] & 1) && (pdpte[i] & rsvd))
-			return false;
 	memcpy(v->sv.pdpte, pdpte, sizeof(pdpte));
 	return true;
 }
@@ -166,7 +160,8 @@ static int pf_tracked_write(struct vcpu *v, uint64_t gpa)
 			return r;
 		}
 	}
-	/* Not emulated: stop shadowing the table and let the write run. */
+	/* Not emulated: the table's shadows go out of sync, so the store
+	 * runs natively when the guest retries it (shadow_unprotect()). */
 	shadow_unprotect(v->guest, gpa >> PAGE_SHIFT);
 	reinject_pending();
 	return EXIT_RESUME;

@@ -307,7 +307,7 @@ static void vmcs_guest_control_regs(struct vcpu *v)
 	vmcs_writenat(VMCS_CR0_READ_SHADOW, cr0);
 	vmcs_writenat(VMCS_CR4_READ_SHADOW, cr4);
 	vmcs_writenat(VMCS_GUEST_CR0, vcpu_cr0_real(v, cr0));
-	vmcs_writenat(VMCS_GUEST_CR4, vcpu_cr4_real(v, cr4));
+	vmcs_writenat(VMCS_GUEST_CR4, vcpu_cr4_real(v, cr0, cr4));
 	vmcs_writenat(VMCS_GUEST_CR3, b->cr3);
 	v->sv.cr3 = b->cr3;
 	vcpu_set_guest_efer(v, efer);
@@ -441,11 +441,29 @@ uint64_t vcpu_cr0_real(const struct vcpu *v, uint64_t guest_cr0)
 	return (guest_cr0 | cr0_fixed0(v->shadow) | wp) & vmx_caps.cr0_fixed1;
 }
 
-uint64_t vcpu_cr4_real(const struct vcpu *v, uint64_t guest_cr4)
+/*
+ * With shadow paging the processor always pages, on the shadow's format.
+ * SMEP and SMAP only apply while the guest's paging is on (SDM Vol. 3A
+ * 4.1.3, 4.6: with CR0.PG = 0 there is no user page to guard); the direct
+ * tables of a guest with paging off map everything as user pages, so
+ * with either bit left in the real CR4 every supervisor fetch (SMEP) or
+ * data access (SMAP) would fault, find the guest's walk fine, refill the
+ * same leaf and fault again, forever. They are dropped while paging is
+ * off. PKE stays: protection keys apply only to 4-level paging (4.6.2),
+ * and the processor runs 4-level paging exactly when the guest does (a
+ * guest without paging or in 32-bit or PAE paging runs on PAE paging
+ * outside long mode), so the bit changes no translation there, while
+ * RDPKRU and WRPKRU keep working as they do on hardware.
+ */
+uint64_t vcpu_cr4_real(const struct vcpu *v, uint64_t guest_cr0,
+		       uint64_t guest_cr4)
 {
-	if (v->shadow)
+	if (v->shadow) {
 		guest_cr4 = (guest_cr4 & ~(X86_CR4_PSE | X86_CR4_PGE |
 					   X86_CR4_PCIDE)) | X86_CR4_PAE;
+		if (!(guest_cr0 & X86_CR0_PG))
+			guest_cr4 &= ~(X86_CR4_SMEP | X86_CR4_SMAP);
+	}
 	return (guest_cr4 | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1;
 }
 

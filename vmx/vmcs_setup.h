@@ -14,11 +14,12 @@ const char *vmcs_create(struct vcpu *v);
 void vmcs_release(struct vcpu *v);
 
 /* CR0/CR4 bits Keel owns (EPT or shadow paging), and the real value for
- * a guest-visible one. */
+ * a guest-visible one (the real CR4 depends on the guest's CR0.PG). */
 uint64_t vcpu_cr0_owned(bool shadow);
 uint64_t vcpu_cr4_owned(bool shadow);
 uint64_t vcpu_cr0_real(const struct vcpu *v, uint64_t guest_cr0);
-uint64_t vcpu_cr4_real(const struct vcpu *v, uint64_t guest_cr4);
+uint64_t vcpu_cr4_real(const struct vcpu *v, uint64_t guest_cr0,
+		       uint64_t guest_cr4);
 /* Sets the guest's EFER (and the real one, which differs with shadow
  * paging). */
 void vcpu_set_guest_efer(struct vcpu *v, uint64_t efer);

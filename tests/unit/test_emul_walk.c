@@ -283,6 +283,38 @@ TEST(level4_large_pages)
 	fm_free(fm);
 }
 
+/* CR0.WP = 0 lets the supervisor write a read-only page, and the write
+ * sets D like any other (SDM Vol. 3A 4.8): in a 2 MiB and a 1 GiB leaf
+ * too, reached through two PDEs that map the same frame, each getting
+ * its own D (kvm-unit-tests' check_large_pte_dirty_for_nowp). */
+TEST(cr0_wp0_write_to_read_only_large_page_sets_dirty)
+{
+	struct fake_machine *fm = paging64(4);
+	uint64_t la1 = 0x40000000, la2 = 0x40200000, la3 = 0x8000000000ULL;
+
+	fm->ctx.cr0 &= ~EMUL_CR0_WP;
+	map64(fm, 4, la1, 0x600000, 2, P, P | RW);
+	map64(fm, 4, la2, 0x600000, 2, P, P | RW);
+	map64(fm, 4, la3, 0x40000000, 3, P, P | RW);
+	EXPECT_MAPS(fm, la2 + 0x123, 0, 0x600123);	/* read: A only */
+	EXPECT_EQ(*entry64(fm, 4, la2, 2) & (A | D), A);
+	EXPECT_MAPS(fm, la1 + 0x456, W, 0x600456);	/* write: A and D */
+	EXPECT_EQ(*entry64(fm, 4, la1, 2) & (A | D), A | D);
+	EXPECT_EQ(*entry64(fm, 4, la2, 2) & (A | D), A);
+	EXPECT_MAPS(fm, la2 + 0x789, W, 0x600789);
+	EXPECT_EQ(*entry64(fm, 4, la2, 2) & (A | D), A | D);
+	EXPECT_EQ(*entry64(fm, 4, la2, 3) & D, 0);	/* D only in the leaf */
+	EXPECT_MAPS(fm, la3 + 0x1000, W, 0x40001000);
+	EXPECT_EQ(*entry64(fm, 4, la3, 3) & (A | D), A | D);
+	/* a user write still faults, and leaves D alone */
+	*entry64(fm, 4, la1, 2) = (0x600000 | P | US | PS);
+	*entry64(fm, 4, la1, 3) |= US;
+	*entry64(fm, 4, la1, 4) |= US;
+	EXPECT_PF(fm, la1, U | W, EMUL_PFEC_P | EMUL_PFEC_W | EMUL_PFEC_U);
+	EXPECT_EQ(*entry64(fm, 4, la1, 2) & D, 0);
+	fm_free(fm);
+}
+
 TEST(smep_smap)
 {
 	struct fake_machine *fm = paging64(4);
@@ -484,6 +516,26 @@ TEST(paging32_4k_and_4m)
 	fm->ctx.cr4 &= ~EMUL_CR4_PSE;
 	fm_set32(fm, ROOT + 4 * 3, (uint32_t)pt | P | RW | PS);
 	EXPECT_MAPS(fm, 0x00c01000, 0, 0x6000);
+	fm_free(fm);
+}
+
+/* The same with 32-bit paging's 4 MiB pages. */
+TEST(paging32_cr0_wp0_write_to_read_only_4m_page_sets_dirty)
+{
+	struct fake_machine *fm = paging32();
+
+	fm->ctx.cr0 |= EMUL_CR0_WP;
+	fm->ctx.cr4 |= EMUL_CR4_PSE;
+	fm_set32(fm, ROOT + 4 * 0x105, 0x00800000 | P | PS);
+	fm_set32(fm, ROOT + 4 * 0x106, 0x00800000 | P | PS);
+	EXPECT_MAPS(fm, 0x41401230, 0, 0x801230);
+	EXPECT_PF(fm, 0x41801234, W, EMUL_PFEC_P | EMUL_PFEC_W);   /* WP = 1 */
+	EXPECT_EQ(fm_get(fm, ROOT + 4 * 0x106, 4) & (A | D), 0);
+	fm->ctx.cr0 &= ~EMUL_CR0_WP;
+	EXPECT_MAPS(fm, 0x41801234, W, 0x801234);
+	EXPECT_MAPS(fm, 0x41401234, W, 0x801234);
+	EXPECT_EQ(fm_get(fm, ROOT + 4 * 0x105, 4), 0x00800000 | P | PS | A | D);
+	EXPECT_EQ(fm_get(fm, ROOT + 4 * 0x106, 4), 0x00800000 | P | PS | A | D);
 	fm_free(fm);
 }
 

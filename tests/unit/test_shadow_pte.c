@@ -387,3 +387,100 @@ TEST(role_gpte_index_identity_for_8_byte_entries)
 }
 
 TEST_MAIN()
+
+/* ---- leaf rights and the roles of direct pages ------------------------------ */
+
+#define ACC_R   SHADOW_ACC_X            /* supervisor, read-only */
+
+static struct shadow_role role_wp(bool wp, bool smep)
+{
+	return make_shadow_role(2, SHADOW_GMODE_4LEVEL, 0, SHADOW_ACC_ALL,
+				(wp ? SHADOW_ROLE_CR0_WP : 0) |
+				(smep && !wp ? SHADOW_ROLE_SMEP_ANDNOT_WP : 0));
+}
+
+/* The direct page that splits a guest large page takes the leaf's
+ * rights as its access. */
+static struct shadow_role direct_role(struct shadow_role base,
+				      unsigned int acc)
+{
+	return shadow_role_with_access(
+		shadow_role_with_direct(shadow_role_with_level(base, 1), true),
+		acc);
+}
+
+TEST(leaf_access_wp0_write_to_read_only_page)
+{
+	struct shadow_role r = role_wp(false, false);
+
+	/* A supervisor write gets W and loses U; a read keeps what the
+	 * guest grants; a user write gets nothing more. */
+	EXPECT_EQ(shadow_leaf_access(r, ACC_R, EMUL_ACC_WRITE, true, true),
+		  SHADOW_ACC_W | SHADOW_ACC_X);
+	EXPECT_EQ(shadow_leaf_access(r, ACC_R | SHADOW_ACC_U, EMUL_ACC_WRITE,
+				     true, true), SHADOW_ACC_W | SHADOW_ACC_X);
+	EXPECT_EQ(shadow_leaf_access(r, ACC_R, 0, true, true), ACC_R);
+	EXPECT_EQ(shadow_leaf_access(r, ACC_R | SHADOW_ACC_U,
+				     EMUL_ACC_WRITE | EMUL_ACC_USER, true, true),
+		  ACC_R | SHADOW_ACC_U);
+	/* With SMEP the writable supervisor leaf may not be fetched from. */
+	EXPECT_EQ(shadow_leaf_access(role_wp(false, true), ACC_R | SHADOW_ACC_U,
+				     EMUL_ACC_WRITE, true, true), SHADOW_ACC_W);
+	/* CR0.WP = 1: nothing is added. */
+	EXPECT_EQ(shadow_leaf_access(role_wp(true, false), ACC_R,
+				     EMUL_ACC_WRITE, true, true), ACC_R);
+	/* Paging off: everything, whatever the access. */
+	EXPECT_EQ(shadow_leaf_access(r, SHADOW_ACC_ALL, EMUL_ACC_WRITE, false,
+				     false), SHADOW_ACC_ALL);
+}
+
+TEST(leaf_access_holds_w_until_dirty)
+{
+	struct shadow_role wp1 = role_wp(true, false), wp0 = role_wp(false, false);
+	unsigned int rw = SHADOW_ACC_W | SHADOW_ACC_X;
+
+	EXPECT_EQ(shadow_leaf_access(wp1, rw, 0, true, false), SHADOW_ACC_X);
+	EXPECT_EQ(shadow_leaf_access(wp1, rw, 0, true, true), rw);
+	EXPECT_EQ(shadow_leaf_access(wp1, rw, EMUL_ACC_WRITE, true, true), rw);
+	/* The writes CR0.WP = 0 allows need D as well. */
+	EXPECT_EQ(shadow_leaf_access(wp0, ACC_R, EMUL_ACC_WRITE, true, false),
+		  SHADOW_ACC_X);
+}
+
+/*
+ * kvm-unit-tests' check_large_pte_dirty_for_nowp, at the level of roles:
+ * two guest PDEs map one 2 MiB frame read-only, CR0.WP = 0. A read
+ * through the first, a write through the second (which the walk makes
+ * dirty), then a write through the first. The direct page the second
+ * makes writable leaves in must not be the one the first PDE links, or
+ * the first PDE's write would not fault and its D would stay clear.
+ */
+TEST(direct_pages_of_two_pdes_split_by_dirty_and_wp0)
+{
+	struct shadow_role base = role_wp(false, false);
+	unsigned int read1 = shadow_leaf_access(base, ACC_R, 0, true, false);
+	unsigned int write2 = shadow_leaf_access(base, ACC_R, EMUL_ACC_WRITE,
+						 true, true);
+	unsigned int write1 = shadow_leaf_access(base, ACC_R, EMUL_ACC_WRITE,
+						 true, true);
+	struct shadow_role d_read1 = direct_role(base, read1);
+	struct shadow_role d_write2 = direct_role(base, write2);
+
+	EXPECT(!(read1 & SHADOW_ACC_W));
+	EXPECT(write2 & SHADOW_ACC_W);
+	EXPECT(!shadow_role_equal(d_read1, d_write2));
+	EXPECT(is_shadow_role_valid(d_read1));
+	EXPECT(is_shadow_role_valid(d_write2));
+	/* Leaves in the first PDE's page stay read-only... */
+	EXPECT_EQ(make_shadow_leaf(0x200000, 1, shadow_role_access(d_read1), 0,
+				   SHADOW_LEAF_HOST_WRITABLE) & SHADOW_PTE_W, 0);
+	/* ...so its write faults, is walked (D set) and moves the link to
+	 * the writable page, which it now may share. */
+	EXPECT(shadow_role_equal(direct_role(base, write1), d_write2));
+	/* A clean read-write PDE and a dirty one do not share either. */
+	EXPECT(!shadow_role_equal(
+		direct_role(base, shadow_leaf_access(base, SHADOW_ACC_W |
+					SHADOW_ACC_X, 0, true, false)),
+		direct_role(base, shadow_leaf_access(base, SHADOW_ACC_W |
+					SHADOW_ACC_X, 0, true, true))));
+}
