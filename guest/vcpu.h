@@ -36,6 +36,18 @@ struct cpuid_cached {
 
 #define VCPU_CPUID_CACHE 8      /* slots; a power of two */
 
+/* The livelock watchdog's memory of the last exit that Keel answered by
+ * retrying the guest's instruction (vcpu_retry_exit(), vmx/exit.c). */
+struct vcpu_watchdog {
+	uint64_t rip, qual, addr, rcx;  /* what that exit looked like */
+	uint32_t reason;
+	uint32_t streak;                /* identical retries in a row */
+	bool rip_known, progress_known;
+	uint64_t progress;              /* exits that were not retries */
+	uint64_t retries;               /* all retries so far */
+	uint64_t async;                 /* NMI kicks (they share reason 0) */
+};
+
 /* How a vCPU starts (filled by the image loader). */
 enum vcpu_mode {
 	VCPU_MODE_REAL,         /* real mode, unrestricted guest */
@@ -80,6 +92,8 @@ struct vcpu {
 	struct exit_stat stats[VMX_NR_EXIT_REASONS];
 	struct cpuid_cached cpuid_cache[VCPU_CPUID_CACHE];
 	uint64_t exits_total;
+	uint64_t tsc_exit;              /* TSC when the current exit began */
+	struct vcpu_watchdog wd;        /* livelock watchdog (vmx/exit.c) */
 	uint32_t requests;              /* VCPU_REQ_*, atomic */
 	volatile bool on_cpu;           /* between vmcs_create and leaving */
 	volatile bool paused;           /* left its CPU with `saved` filled */

@@ -129,6 +129,67 @@ int vmx_exit_handler(struct guest_regs *regs)
 	return exit_finish(v, exit_dispatch(v, reason));
 }
 
+/* ---- livelock watchdog (see vmx/exit.h) --------------------------------- */
+
+/* Exits that come whether or not the guest runs: they neither count as
+ * retries nor show progress. */
+static bool exit_is_async(unsigned int reason)
+{
+	return reason == EXIT_EXTERNAL_INTERRUPT ||
+	       reason == EXIT_INTERRUPT_WINDOW || reason == EXIT_NMI_WINDOW ||
+	       reason == EXIT_PREEMPT_TIMER;
+}
+
+/* Exits so far that were neither retries nor asynchronous; the current
+ * one is not in the counts yet (vmx_exit_handler() adds it after the
+ * handler). Summed only when a retry repeats the one before it. */
+static uint64_t exits_with_progress(const struct vcpu *v)
+{
+	uint64_t n = 0;
+
+	for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
+		if (!exit_is_async(r))
+			n += v->stats[r].count;
+	return n - v->wd.retries - v->wd.async;
+}
+
+int vcpu_retry_exit(struct vcpu *v, uint32_t reason, uint64_t qual,
+		    uint64_t addr)
+{
+	struct vcpu_watchdog *wd = &v->wd;
+	uint64_t rip, progress;
+
+	wd->retries++;
+	if (likely(qual != wd->qual || addr != wd->addr ||
+		   reason != wd->reason || v->regs.rcx != wd->rcx)) {
+		/* A new kind of retry: RIP is read only if it repeats. */
+		wd->qual = qual;
+		wd->addr = addr;
+		wd->reason = reason;
+		wd->rcx = v->regs.rcx;
+		wd->rip_known = wd->progress_known = false;
+		wd->streak = 0;
+		return EXIT_RESUME;
+	}
+	rip = vmcs_readnat(VMCS_GUEST_RIP);
+	progress = exits_with_progress(v);
+	if (!wd->rip_known || rip != wd->rip ||
+	    !wd->progress_known || progress != wd->progress) {
+		wd->rip = rip;
+		wd->rip_known = wd->progress_known = true;
+		wd->progress = progress;
+		wd->streak = 1;
+		return EXIT_RESUME;
+	}
+	wd->progress = progress;
+	if (likely(++wd->streak <= VCPU_LIVELOCK_EXITS))
+		return EXIT_RESUME;
+	return vcpu_fatal(v, "livelock: %u exits at RIP %#lx without progress "
+			  "(exit %u %s, qual %#lx, addr %#lx)", wd->streak,
+			  rip, reason, vmx_exit_reason_name(reason), qual,
+			  addr);
+}
+
 static const char *const vm_instruction_errors[] = {
 	[2] = "VMCALL in VMX root operation",
 	[3] = "VMCLEAR with invalid address",

@@ -20,6 +20,28 @@ enum exit_result {
 
 typedef int exit_handler_fn(struct vcpu *v);
 
+/*
+ * The livelock watchdog. A handler that fixes something and resumes the
+ * guest on the same instruction, without retiring it or injecting an
+ * event (a shadow #PF filled, a dirty-log write fault logged, a store
+ * Keel could not emulate let through), calls vcpu_retry_exit() with the
+ * exit's basic reason, qualification and the address it was about (the
+ * linear address of a #PF, the guest-physical one of an EPT violation).
+ * When more than VCPU_LIVELOCK_EXITS such exits in a row look the same
+ * (RIP, reason, qualification, address, RCX) and no other exit came in
+ * between, except the asynchronous ones (external interrupts, interrupt
+ * and NMI windows, the preemption timer, NMI kicks), the guest cannot be
+ * making progress: the vCPU stops through vcpu_fatal() with a line that
+ * names the guest, the vCPU, RIP and the exit reason. Exits that retire
+ * an instruction (CPUID, I/O, HLT, an emulated MMIO access: a guest
+ * polling a port or a device register), inject an event, or move a REP
+ * string instruction on (RCX changes) never count, and no work is added
+ * to their path. Returns EXIT_RESUME, or EXIT_STOP after vcpu_fatal().
+ */
+#define VCPU_LIVELOCK_EXITS     100000u
+int vcpu_retry_exit(struct vcpu *v, uint32_t reason, uint64_t qual,
+		    uint64_t addr);
+
 int vmx_exit_handler(struct guest_regs *regs);
 /* Per-exit-reason tick totals besides the counts (keel.stats=1). */
 extern bool vmx_exit_ticks;

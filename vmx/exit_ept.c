@@ -16,7 +16,7 @@ int handle_ept_violation(struct vcpu *v)
 								     : "read";
 
 	if (dirty_log_wp_fault(v, gpa, q))
-		return EXIT_RESUME;
+		return vcpu_retry_exit(v, EXIT_EPT_VIOLATION, q, gpa);
 	if (!(q & EPTQ_FETCH) && mmio_find(v->guest, gpa))
 		return vcpu_emulate(v);
 	return vcpu_fatal(v, "%s at guest-physical %#lx outside its memory",

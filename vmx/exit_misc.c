@@ -414,6 +414,7 @@ int handle_exception_nmi(struct vcpu *v)
 		 * 26.6.1). Bochs 2.7 saves it as 1 on an NMI's VM exit. */
 		nmi_unblock();
 		nmi_unblock_guest();
+		v->wd.async++;          /* not progress for the watchdog */
 		return EXIT_RESUME;
 	}
 	if (type == INTR_TYPE_HW_EXCEPTION && vector == VEC_PF)

@@ -148,7 +148,14 @@ static int inject_guest_pf(struct vcpu *v, uint64_t la, uint32_t ec)
 
 /* ---- #PF ----------------------------------------------------------------------- */
 
-static int pf_tracked_write(struct vcpu *v, uint64_t gpa)
+/* The guest retries the faulting instruction (vcpu_retry_exit()). */
+static int pf_retry(struct vcpu *v, uint64_t la)
+{
+	return vcpu_retry_exit(v, EXIT_EXCEPTION_NMI,
+			       vmcs_read32(VMCS_EXIT_INTR_ERROR), la);
+}
+
+static int pf_tracked_write(struct vcpu *v, uint64_t la, uint64_t gpa)
 {
 	struct shadow_mmu *m = v->guest->mmu;
 	int r;
@@ -164,7 +171,7 @@ static int pf_tracked_write(struct vcpu *v, uint64_t gpa)
 	 * runs natively when the guest retries it (shadow_unprotect()). */
 	shadow_unprotect(v->guest, gpa >> PAGE_SHIFT);
 	reinject_pending();
-	return EXIT_RESUME;
+	return pf_retry(v, la);
 }
 
 static int pf_fill(struct vcpu *v, uint64_t la, unsigned int acc,
@@ -178,9 +185,10 @@ static int pf_fill(struct vcpu *v, uint64_t la, unsigned int acc,
 	case SHADOW_FILL_DONE:
 		m->st.pf[SHADOW_PF_FILL]++;
 		reinject_pending();
+		ret = pf_retry(v, la);
 		break;
 	case SHADOW_FILL_TRACKED_WRITE:
-		ret = pf_tracked_write(v, path->gpa);
+		ret = pf_tracked_write(v, la, path->gpa);
 		break;
 	case SHADOW_FILL_MMIO:
 		m->st.pf[SHADOW_PF_MMIO]++;
@@ -217,7 +225,7 @@ int handle_page_fault(struct vcpu *v)
 	    READ_ONCE(v->guest->shadow_dirty_log) &&
 	    dirty_log_shadow_fault(v, la)) {
 		reinject_pending();
-		return EXIT_RESUME;
+		return pf_retry(v, la);
 	}
 	if ((ec & (PFEC_P | PFEC_RSVD)) == (PFEC_P | PFEC_RSVD) &&
 	    shadow_mmio_cached(v->guest, &v->sv, la, &gpa, &macc) &&
@@ -233,7 +241,7 @@ int handle_page_fault(struct vcpu *v)
 	if (rc == EMUL_RETRY) {
 		v->guest->mmu->st.pf[SHADOW_PF_SPURIOUS]++;
 		reinject_pending();
-		return EXIT_RESUME;
+		return pf_retry(v, la);
 	}
 	if (rc != EMUL_OK)
 		return vcpu_fatal(v, "its page tables for linear %#lx are "
