@@ -441,23 +441,26 @@ static uint64_t leaf_for_gpte(struct guest *g, struct shadow_mmu *m,
 	return make_leaf(g, m, sp->role, gfn, acc, gpte, false);
 }
 
-/* Brings an unsync table back in line with the guest's and tracks it
- * again. In a leaf table, entries whose frame changed are dropped and the
- * rest get the rights the guest's entry grants now. An upper-level table
- * (out of sync only after a write Keel could not emulate, shadow_unprotect())
- * loses every entry: what is used again is refilled from the guest's
- * tables, as the flush that brings the sync lets the processor do. */
-static int sync_page(struct guest *g, struct shadow_mmu *m,
-		     struct shadow_page *sp)
+/* An upper-level table out of sync (only after a write Keel could not
+ * emulate, shadow_unprotect()) loses every entry: what is used again is
+ * refilled from the guest's tables, as the flush that brings the sync
+ * lets the processor do. */
+static void sync_upper(struct guest *g, struct shadow_mmu *m,
+		       struct shadow_page *sp)
 {
-	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES &&
-			shadow_role_level(sp->role) > 1; i++) {
+	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES; i++) {
 		if (sp->spt[i])
 			m->st.zaps[SHADOW_ZAP_SYNC]++;
 		drop_spte(g, m, sp, i);
 	}
-	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES &&
-			shadow_role_level(sp->role) == 1; i++) {
+}
+
+/* A leaf table: entries whose frame changed are dropped; the rest get the
+ * rights the guest's entry grants now. */
+static void sync_leaves(struct guest *g, struct shadow_mmu *m,
+			struct shadow_page *sp)
+{
+	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES; i++) {
 		uint64_t *sptep = &sp->spt[i], spte = *sptep, gpte, want;
 
 		if (!spte)
@@ -475,6 +478,17 @@ static int sync_page(struct guest *g, struct shadow_mmu *m,
 			m->flush = true;
 		}
 	}
+}
+
+/* Brings an unsync table back in line with the guest's and tracks it
+ * again. */
+static int sync_page(struct guest *g, struct shadow_mmu *m,
+		     struct shadow_page *sp)
+{
+	if (shadow_role_level(sp->role) > 1)
+		sync_upper(g, m, sp);
+	else
+		sync_leaves(g, m, sp);
 	unsync_done(m, sp);
 	m->st.syncs++;
 	track_gfn(m, sp->gfn);
@@ -757,7 +771,7 @@ static enum shadow_fill_result fill_locked(struct guest *g,
 		/* The child linked here must be the one this walk needs: a
 		 * direct page with other rights (D, CR0.WP = 0, user or not)
 		 * is replaced, and so is a child an out-of-sync table left
-		 * behind (unsync_nonleaf()). */
+		 * behind (shadow_unprotect()). */
 		if (is_shadow_present(sp->spt[i])) {
 			c = child_of(m, sp->spt[i]);
 			if (c->gfn == gfn && shadow_role_equal(c->role, role)) {
