@@ -767,18 +767,25 @@ static enum shadow_fill_result fill_locked(struct guest *g,
 		shadow_page_clear_write_flood(sp);
 		if (level == 1)
 			break;
-		child_key(sp, level, la, p, nxe, acc, &gfn, &role);
 		/* The child linked here must be the one this walk needs: a
 		 * direct page with other rights (D, CR0.WP = 0, user or not)
 		 * is replaced, and so is a child an out-of-sync table left
-		 * behind (shadow_unprotect()). */
+		 * behind (shadow_unprotect()). A shadow of a guest table
+		 * linked from a tracked one is always current. */
 		if (is_shadow_present(sp->spt[i])) {
 			c = child_of(m, sp->spt[i]);
+			if (!sp->unsync && !is_shadow_role_direct(c->role)) {
+				sp = c;
+				continue;
+			}
+			child_key(sp, level, la, p, nxe, acc, &gfn, &role);
 			if (c->gfn == gfn && shadow_role_equal(c->role, role)) {
 				sp = c;
 				continue;
 			}
 			drop_spte(g, m, sp, i);
+		} else {
+			child_key(sp, level, la, p, nxe, acc, &gfn, &role);
 		}
 		c = get_page(g, m, gfn, role);
 		if (!c)
