@@ -42,7 +42,6 @@ struct vcpu_watchdog {
 	uint64_t rip, qual, addr, rcx;  /* what that exit looked like */
 	uint32_t reason;
 	uint32_t streak;                /* identical retries in a row */
-	bool rip_known, progress_known;
 	uint64_t progress;              /* exits that were not retries */
 	uint64_t retries;               /* all retries so far */
 	uint64_t async;                 /* NMI kicks (they share reason 0) */

@@ -142,7 +142,11 @@ static bool exit_is_async(unsigned int reason)
 
 /* Exits so far that were neither retries nor asynchronous; the current
  * one is not in the counts yet (vmx_exit_handler() adds it after the
- * handler). Summed only when a retry repeats the one before it. */
+ * handler). Summed when a streak starts and every WD_CHECK_EVERY
+ * retries of it, so that a loop that retries the same access between
+ * other exits (remap, INVLPG, touch) pays for it only now and then. */
+#define WD_CHECK_EVERY          1024u
+
 static uint64_t exits_with_progress(const struct vcpu *v)
 {
 	uint64_t n = 0;
@@ -167,22 +171,25 @@ int vcpu_retry_exit(struct vcpu *v, uint32_t reason, uint64_t qual,
 		wd->addr = addr;
 		wd->reason = reason;
 		wd->rcx = v->regs.rcx;
-		wd->rip_known = wd->progress_known = false;
 		wd->streak = 0;
 		return EXIT_RESUME;
 	}
 	rip = vmcs_readnat(VMCS_GUEST_RIP);
-	progress = exits_with_progress(v);
-	if (!wd->rip_known || rip != wd->rip ||
-	    !wd->progress_known || progress != wd->progress) {
+	if (!wd->streak || rip != wd->rip) {
 		wd->rip = rip;
-		wd->rip_known = wd->progress_known = true;
+		wd->streak = 1;
+		wd->progress = exits_with_progress(v);
+		return EXIT_RESUME;
+	}
+	if (likely(++wd->streak % WD_CHECK_EVERY))
+		return EXIT_RESUME;
+	progress = exits_with_progress(v);
+	if (progress != wd->progress) {         /* the guest got on */
 		wd->progress = progress;
 		wd->streak = 1;
 		return EXIT_RESUME;
 	}
-	wd->progress = progress;
-	if (likely(++wd->streak <= VCPU_LIVELOCK_EXITS))
+	if (wd->streak <= VCPU_LIVELOCK_EXITS)
 		return EXIT_RESUME;
 	return vcpu_fatal(v, "livelock: %u exits at RIP %#lx without progress "
 			  "(exit %u %s, qual %#lx, addr %#lx)", wd->streak,

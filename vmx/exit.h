@@ -30,9 +30,10 @@ typedef int exit_handler_fn(struct vcpu *v);
  * When more than VCPU_LIVELOCK_EXITS such exits in a row look the same
  * (RIP, reason, qualification, address, RCX) and no other exit came in
  * between, except the asynchronous ones (external interrupts, interrupt
- * and NMI windows, the preemption timer, NMI kicks), the guest cannot be
- * making progress: the vCPU stops through vcpu_fatal() with a line that
- * names the guest, the vCPU, RIP and the exit reason. Exits that retire
+ * and NMI windows, the preemption timer, NMI kicks; checked every 1,024
+ * retries, so the count it stops at is the next multiple of 1,024), the
+ * guest cannot be making progress: the vCPU stops through vcpu_fatal()
+ * with a line that names the guest, the vCPU, RIP and the exit reason. Exits that retire
  * an instruction (CPUID, I/O, HLT, an emulated MMIO access: a guest
  * polling a port or a device register), inject an event, or move a REP
  * string instruction on (RCX changes) never count, and no work is added
