@@ -141,8 +141,8 @@ static bool exit_is_async(unsigned int reason)
 }
 
 /* Exits so far that were neither retries nor asynchronous; the current
- * one is not in the counts yet (vmx_exit_handler() adds it after the
- * handler). Summed when a streak starts and every WD_CHECK_EVERY
+ * one is in both the counts (vmx_exit_handler() adds it before the
+ * handler) and wd.retries (vcpu_retry_exit() first thing). Summed when a streak starts and every WD_CHECK_EVERY
  * retries of it, so that a loop that retries the same access between
  * other exits (remap, INVLPG, touch) pays for it only now and then. */
 #define WD_CHECK_EVERY          1024u
