@@ -14,7 +14,9 @@
 #   isolation.elf   multiboot   reads past its RAM: Keel must stop it
 #   bench.elf       multiboot   ticks per VM exit (CPUID, VMCALL, OUT)
 #   migrate.elf     multiboot   dirties its RAM while Keel migrates it, then
-#                               checks every page against its checksum
+#                               checks every page against its checksum;
+#                               hostile=MODE: fights over the dirty log
+#                               meanwhile and checks Keel's -22 answers
 #   snapshot.elf    multiboot   snapshot, scribble, restore, check; ticks
 #                               per restore
 #   dirtybench.elf  multiboot   ticks and exits per first write under each

@@ -24,8 +24,16 @@
  * other CPUs, which, with the time it was paused, is all a migrated guest
  * is meant to notice. It is not checked.
  *
+ * hostile=MODE (pml, ad or wp: the guest's config's dirty_log) makes the
+ * guest fight over the dirty log while it is migrated: every HOSTILE_EVERY
+ * writes it makes a dirty-log call (see hostile_step), and it checks each
+ * answer against who owns the log. While Keel's migration (or a snapshot)
+ * owns it, KEEL_HC_DIRTY_LOG, KEEL_HC_DIRTY_GET and KEEL_HC_SNAPSHOT must
+ * answer -22 and must neither join it nor take its bits; the memory check
+ * at the end and Keel's own compare at the switch-over see stale pages.
+ *
  * Command line: mem=SIZE (where RAM ends; checked), passes=N (default
- * DEFAULT_PASSES).
+ * DEFAULT_PASSES), hostile=MODE.
  */
 #include "guest.h"
 
@@ -54,6 +62,27 @@ struct region {
 
 static struct region region;
 static uint32_t page_sum[MAX_PAGES];
+
+#define HOSTILE_EVERY   512u            /* writes between dirty-log calls */
+#define HC_EINVAL       (-22L)
+
+/*
+ * The hostile mode's view of the log. `own`: its KEEL_HC_DIRTY_LOG holds
+ * the log, so a refusal of DIRTY_GET or of turning it off can only mean
+ * Keel owns it. `migrating`: such a refusal (or of DIRTY_LOG in the
+ * configured mode, on EPT) came before any snapshot: Keel's migration
+ * holds the log, and a snapshot must be refused too, unless the migration
+ * ended just in between (so one snapshot taken then is no failure, but
+ * some must have been refused).
+ */
+struct hostile {
+	unsigned long mode;             /* KEEL_DIRTY_*; 0: not hostile */
+	bool own, migrating, snapped, shadow;
+	uint32_t gets, refused, snapshot_refused;
+};
+
+static struct hostile hostile;
+static uint64_t dirty_buf[MAX_PAGES / 64];
 
 static uint32_t page_down(uint64_t a)
 {
@@ -196,6 +225,90 @@ static uint32_t scale(uint32_t r, uint32_t n)
 	return (uint32_t)(((uint64_t)r * n) >> 32);
 }
 
+static long hc_dirty_log(unsigned long mode)
+{
+	return vmcall3(KEEL_HC_DIRTY_LOG, mode, 0, 0);
+}
+
+static long hc_dirty_get(void)
+{
+	return vmcall3(KEEL_HC_DIRTY_GET, (uintptr_t)dirty_buf,
+		       sizeof(dirty_buf), 0);
+}
+
+/* Without a log of its own, the guest never gets bits: not before the
+ * migration, nor those of the migration or of a snapshot. */
+static void hostile_get_foreign(void)
+{
+	long r = hc_dirty_get();
+
+	if (!EXPECT_EQ(r, HC_EINVAL))
+		printf("FAIL DIRTY_GET without a log of the guest's own "
+		       "returned %ld\n", r);
+}
+
+/* A refusal while the guest held the log itself (or, on EPT, could not
+ * get it in its configured mode) means Keel owns the log. */
+static void hostile_refused(void)
+{
+	hostile.refused++;
+	if (!hostile.snapped)
+		hostile.migrating = true;
+}
+
+/* While the migration owns the log, a snapshot is refused too. */
+static void hostile_snapshot_probe(void)
+{
+	long r = vmcall3(KEEL_HC_SNAPSHOT, 0, 0, 0);
+
+	EXPECT(r == 0 || r == HC_EINVAL);
+	hostile.snapshot_refused += r == HC_EINVAL;
+	hostile.snapped = r == 0;
+}
+
+static void hostile_with_own_log(void)
+{
+	long r = hc_dirty_get();
+
+	EXPECT(r >= 0 || r == HC_EINVAL);
+	if (r == HC_EINVAL)
+		hostile_refused();
+	else
+		hostile.gets++;
+	r = hc_dirty_log(KEEL_DIRTY_OFF);
+	EXPECT(r == 0 || r == HC_EINVAL);
+	if (r == 0)
+		hostile.own = false;
+	else
+		hostile_refused();
+}
+
+static void hostile_without_own_log(void)
+{
+	long r;
+
+	hostile_get_foreign();
+	r = hc_dirty_log(hostile.mode);
+	EXPECT(r == 0 || r == HC_EINVAL);
+	hostile.own = r == 0;
+	if (r == HC_EINVAL && !hostile.shadow)  /* shadow paging: never */
+		hostile_refused();
+}
+
+/* One round of the fight: alternately without and with a log of its own,
+ * and a snapshot right after a refusal that showed the migration. */
+static void hostile_step(void)
+{
+	uint32_t refused = hostile.refused;
+
+	if (hostile.own)
+		hostile_with_own_log();
+	else
+		hostile_without_own_log();
+	if (hostile.refused != refused && hostile.migrating && !hostile.snapped)
+		hostile_snapshot_probe();
+}
+
 /* One pass of random writes; returns the change of the total checksum. */
 static uint32_t dirty_pass(uint32_t pass)
 {
@@ -218,6 +331,8 @@ static uint32_t dirty_pass(uint32_t pass)
 		*w = val;
 		page_sum[pg] += d;
 		delta += d;
+		if (hostile.mode && n % HOSTILE_EVERY == 0)
+			hostile_step();
 	}
 	return delta;
 }
@@ -253,6 +368,51 @@ static uint32_t verify_region(void)
 	return bad;
 }
 
+static bool hostile_init(void)
+{
+	static const char *const names[] = { "pml", "ad", "wp" };
+	char arg[8];
+
+	if (!cmdline_get("hostile", arg, sizeof(arg)))
+		return true;
+	for (unsigned int i = 0; i < 3; i++)
+		if (!strncmp(arg, names[i], sizeof(arg)))
+			hostile.mode = KEEL_DIRTY_PML + i;
+	hostile.shadow = keel_shadow_paging();
+	return EXPECT(hostile.mode != 0);
+}
+
+/*
+ * Once the migration is over the log is the guest's again (it waits for
+ * that), until a snapshot takes it for good. On EPT the guest
+ * must have been refused during the migration (it made a call every
+ * HOSTILE_EVERY writes while it lasted).
+ */
+static void hostile_finish(void)
+{
+	if (!hostile.mode)
+		return;
+	if (!hostile.shadow && !hostile.snapped) {
+		while (hostile.own && hc_dirty_log(KEEL_DIRTY_OFF) != 0)
+			;
+		while (hc_dirty_log(hostile.mode) != 0)
+			;
+		EXPECT_EQ(hc_dirty_log(KEEL_DIRTY_OFF), 0);
+		hostile.own = false;
+	}
+	while (!hostile.snapped)        /* shadow paging: until it is over */
+		hostile_snapshot_probe();
+	EXPECT_EQ(hc_dirty_log(hostile.mode), HC_EINVAL);
+	EXPECT_EQ(hc_dirty_get(), HC_EINVAL);
+	printf("migrate: hostile: %u gets of its own log, %u calls refused, "
+	       "%u snapshots refused during the migration\n", hostile.gets,
+	       hostile.refused, hostile.snapshot_refused);
+	if (!hostile.shadow) {
+		EXPECT(hostile.refused > 0);
+		EXPECT(hostile.snapshot_refused > 0);
+	}
+}
+
 static uint32_t table_total(void)
 {
 	uint32_t total = 0;
@@ -271,6 +431,8 @@ void guest_main(void)
 	    !EXPECT(boot_info->flags & MB1_INFO_MMAP) || !EXPECT(find_region()))
 		return;
 	check_ram_end();
+	if (!hostile_init())
+		return;
 	passes = cmdline_number("passes", DEFAULT_PASSES, MAX_PASSES);
 	apic_start = apic_id();
 	printf("migrate: region %#x-%#x (%u pages), %u passes of %u writes, "
@@ -283,6 +445,7 @@ void guest_main(void)
 		printf("migrate: pass %u/%u apic %u\n", p + 1, passes, apic_id());
 	}
 	apic_end = apic_id();
+	hostile_finish();
 	EXPECT_EQ(verify_region(), 0);
 	EXPECT_EQ(table_total(), total);
 	printf("migrate: apic id %u at start, %u at end%s\n", apic_start,
