@@ -6,6 +6,7 @@
 #define EIO     5
 #define E2BIG   7
 #define ENOEXEC 8
+#define EAGAIN  11
 #define ENOMEM  12
 #define EBUSY   16
 #define EEXIST  17

@@ -66,7 +66,6 @@ struct guest {
 	uint64_t tsc_start;
 	struct dirty_log dlog;
 	struct snapshot *snap;          /* KEEL_HC_SNAPSHOT, if taken */
-	bool hc_logging;                /* KEEL_HC_DIRTY_LOG holds the log */
 	bool migrating;                 /* CPU 0 is moving it: it frees it */
 	bool finish_pending;            /* ended while migrating */
 	bool migrated;                  /* done (or failed) */

@@ -22,19 +22,23 @@
 /* Takes a snapshot of the guest (memory, vCPU state, devices) and starts
  * tracking the pages it dirties. Returns 0 after taking it, and returns
  * again with 1 each time KEEL_HC_RESTORE brings the guest back to it.
- * Single-vCPU guests only (else KEEL_HC_EINVAL). */
+ * Single-vCPU guests only, and not while a migration holds the dirty log
+ * (else KEEL_HC_EINVAL). */
 #define KEEL_HC_SNAPSHOT        3
 /* Restores the last snapshot: copies back only the pages dirtied since it
  * (or since the previous restore) and resumes at the snapshot with RAX = 1.
- * Returns KEEL_HC_EINVAL (and does nothing) when there is no snapshot. */
+ * Returns KEEL_HC_EINVAL (and does nothing) when there is no snapshot, or
+ * while a migration holds the dirty log. */
 #define KEEL_HC_RESTORE         4
 /* RBX = mode: 0 off, 1 pml, 2 ad (EPT dirty bits), 3 wp (write protection).
  * Starts (or stops) dirty logging of the guest's own memory, for tests and
- * benchmarks. Returns 0, or KEEL_HC_EINVAL when the CPU lacks that mode or
- * the log is in use (by a snapshot or a migration). */
+ * benchmarks. Returns 0, or KEEL_HC_EINVAL when the CPU lacks that mode,
+ * the log is in use in another mode, or Keel holds it (a snapshot or a
+ * migration: then stopping is refused too). */
 #define KEEL_HC_DIRTY_LOG       5
 /* Gets and clears the guest's dirty log; returns the number of pages that
- * were dirty. RBX = guest-physical address of a buffer for the bitmap (one
+ * were dirty, or KEEL_HC_EINVAL when the guest has no log of its own
+ * (KEEL_HC_DIRTY_LOG) or Keel holds the log (a snapshot, a migration). RBX = guest-physical address of a buffer for the bitmap (one
  * bit per 4 KiB page, bit n of byte b = page b * 8 + n; 8-byte aligned),
  * or 0 for none; RCX = its size in bytes, a multiple of 8 (pages beyond
  * it are neither reported nor cleared). */

@@ -207,8 +207,7 @@ static void guest_free(struct guest *g)
 	shadow_mmu_destroy(g);
 	snapshot_free(g);
 	devices_free(g);
-	while (g->dlog.users)
-		dirty_log_stop(g);
+	dirty_log_free(g);
 	g->nr_vcpus = 0;
 	guest_mem_free(g);
 }

@@ -63,8 +63,11 @@ static void copy_all(struct migration *m)
 
 static uint64_t copy_dirty(struct migration *m)
 {
-	return dirty_log_get_clear(m->g, 0, m->g->mem_size / PAGE_SIZE, NULL,
-				   copy_page, m);
+	int64_t n = dirty_log_get_clear(m->g, DIRTY_USER_MIGRATE, 0,
+					m->g->mem_size / PAGE_SIZE, NULL,
+					copy_page, m);
+
+	return n < 0 ? 0 : (uint64_t)n;         /* CPU 0 is never turned away */
 }
 
 /* Pre-copy rounds while the guest runs (steps 2 and 3). */
@@ -144,7 +147,7 @@ static void migrate_abort_paused(struct guest *g)
 		if (g->vcpus[i]->paused &&
 		    __atomic_sub_fetch(&g->vcpus_running, 1, __ATOMIC_ACQ_REL) == 0)
 			g->finish_pending = true;
-	dirty_log_stop(g);
+	dirty_log_stop(g, DIRTY_USER_MIGRATE);
 }
 
 /* Steps 4-6: stop, copy the rest, switch over, resume. */
@@ -166,10 +169,11 @@ static void migrate_switch(struct migration *m)
 		g->migration_failed = true;
 	}
 	t0 += rdtsc() - t_verify;      /* a test build's check is not downtime */
-	dirty_log_stop(g);
+	dirty_log_stop(g, DIRTY_USER_MIGRATE);
 	if (g->mmu)             /* the shadow maps the source slot's frames */
 		shadow_mmu_reset(g);
 	swap_slots(g, &m->slot);
+	dirty_log_moved(g);
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		g->vcpus[i]->cpu = g->cfg->migrate_cpus[i];
 		g->vcpus[i]->tsc_launched = 0;
@@ -193,7 +197,7 @@ void migrate_guest(struct guest *g)
 	g->migrated = true;
 	__atomic_store_n(&g->migrating, true, __ATOMIC_RELEASE);
 	if (mode == DIRTY_OFF || guest_mem_alloc(&m->slot, false) ||
-	    dirty_log_start(g, mode)) {
+	    dirty_log_start(g, DIRTY_USER_MIGRATE, mode)) {
 		guest_log(LOG_ERR, g, "migration: cannot start (dirty log %s, "
 			  "%lu MiB for the target slot)\n", dirty_mode_name(mode),
 			  g->mem_size >> 20);
@@ -203,7 +207,7 @@ void migrate_guest(struct guest *g)
 		if (migrate_precopy(m))
 			migrate_switch(m);
 		else
-			dirty_log_stop(g);
+			dirty_log_stop(g, DIRTY_USER_MIGRATE);
 	}
 	guest_mem_free(&m->slot);       /* the source slot, after a switch */
 	__atomic_store_n(&g->migrating, false, __ATOMIC_RELEASE);

@@ -10,6 +10,7 @@
 #include "vmx/exit.h"
 #include "vmx/vmcs.h"
 #include "vmx/vcpu_state.h"
+#include "arch/errno.h"
 #include "arch/string.h"
 #include "mm/layout.h"
 #include "mm/mm.h"
@@ -42,8 +43,8 @@ void snapshot_free(struct guest *g)
 
 	if (!s)
 		return;
-	if (s->logging)
-		dirty_log_stop(g);
+	if (s->logging)         /* with the guest: nothing else runs on it */
+		dirty_log_stop(g, DIRTY_USER_SNAPSHOT);
 	for (unsigned int i = 0; i < s->nr_chunks; i++)
 		mm_free_pages(s->chunks[i].hpa, s->chunks[i].order);
 	mm_free_pages(virt_to_phys(s), SNAPSHOT_ORDER);
@@ -79,20 +80,34 @@ static int hc_return(struct vcpu *v, int64_t val)
 	return EXIT_RESUME;
 }
 
+/* The log refused (a migration holds it) or is busy on CPU 0: -22, or
+ * the VMCALL again after the next VM entry. */
+static int hc_refused(struct vcpu *v, int64_t err)
+{
+	if (err == -EAGAIN)
+		return EXIT_RESUME;
+	return hc_return(v, KEEL_HC_EINVAL);
+}
+
 int snapshot_take(struct vcpu *v)
 {
 	struct guest *g = v->guest;
 	struct snapshot *s = g->snap;
+	int64_t err;
 
 	if (g->nr_vcpus != 1 || (!s && !(s = snapshot_alloc(g))))
 		return hc_return(v, KEEL_HC_EINVAL);
 	if (!s->logging) {
-		if (dirty_log_start(g, dirty_mode_for(g)))
-			return hc_return(v, KEEL_HC_EINVAL);
+		err = dirty_log_start(g, DIRTY_USER_SNAPSHOT, dirty_mode_for(g));
+		if (err)
+			return hc_refused(v, err);
 		s->logging = true;
 	}
 	/* The guest is stopped in this exit: nothing writes meanwhile. */
-	dirty_log_get_clear(g, 0, g->mem_size / PAGE_SIZE, NULL, NULL, NULL);
+	err = dirty_log_get_clear(g, DIRTY_USER_SNAPSHOT, 0,
+				  g->mem_size / PAGE_SIZE, NULL, NULL, NULL);
+	if (err < 0)
+		return hc_refused(v, err);
 	for (unsigned int i = 0; i < g->nr_chunks; i++)
 		memcpy(phys_to_virt(s->chunks[i].hpa),
 		       phys_to_virt(g->chunks[i].hpa), g->chunks[i].size);
@@ -121,9 +136,14 @@ int snapshot_restore(struct vcpu *v)
 {
 	struct guest *g = v->guest;
 	struct snapshot *s = g->snap;
+	int64_t err;
+
 	if (!s || !s->vcpu.valid)
 		return hc_return(v, KEEL_HC_EINVAL);
-	dirty_log_get_clear(g, 0, g->mem_size / PAGE_SIZE, NULL, restore_page, g);
+	err = dirty_log_get_clear(g, DIRTY_USER_SNAPSHOT, 0,
+				  g->mem_size / PAGE_SIZE, NULL, restore_page, g);
+	if (err < 0)
+		return hc_refused(v, err);
 	spin_lock(&g->dev.uart.lock);
 	devices_copy_state(&g->dev, &s->dev);
 	spin_unlock(&g->dev.uart.lock);

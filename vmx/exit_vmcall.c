@@ -11,6 +11,7 @@
 #include "ept/shadow_mmu.h"
 #include "guest/snapshot.h"
 #include "mm/layout.h"
+#include "arch/errno.h"
 
 void vuart_write_bytes(struct guest *g, const char *s, uint64_t n);
 
@@ -66,8 +67,18 @@ static void hc_narrow_args(struct vcpu *v)
 	v->regs.rdx = (uint32_t)v->regs.rdx;
 }
 
+/* A hypercall that found the dirty log busy on another CPU (-EAGAIN):
+ * the guest runs the VMCALL again, after its exit path has answered the
+ * requests of whoever holds the log. */
+#define HC_RETRY INT64_MIN
+
+static int64_t hc_dirty_answer(int64_t err)
+{
+	return err == -EAGAIN ? HC_RETRY : err < 0 ? KEEL_HC_EINVAL : err;
+}
+
 /* The guest's own use of the dirty log (KEEL_HC_DIRTY_LOG): one user
- * reference at most. */
+ * reference, refused while Keel (a migration, a snapshot) holds the log. */
 static int64_t hc_dirty_log(struct vcpu *v)
 {
 	static const enum dirty_mode modes[] = {
@@ -76,19 +87,18 @@ static int64_t hc_dirty_log(struct vcpu *v)
 	};
 	struct guest *g = v->guest;
 	uint64_t m = v->regs.rbx;
+	int err;
 
 	if (m >= ARRAY_SIZE(modes) || g->nr_vcpus != 1)
 		return KEEL_HC_EINVAL;
-	if (g->hc_logging) {
-		dirty_log_stop(g);
-		g->hc_logging = false;
+	if (dirty_log_has_user(g, DIRTY_USER_GUEST)) {
+		err = dirty_log_stop(g, DIRTY_USER_GUEST);
+		if (err)
+			return hc_dirty_answer(err);
 	}
 	if (modes[m] == DIRTY_OFF)
 		return 0;
-	if (dirty_log_start(g, modes[m]))
-		return KEEL_HC_EINVAL;
-	g->hc_logging = true;
-	return 0;
+	return hc_dirty_answer(dirty_log_start(g, DIRTY_USER_GUEST, modes[m]));
 }
 
 static int64_t hc_dirty_get(struct vcpu *v)
@@ -98,7 +108,7 @@ static int64_t hc_dirty_get(struct vcpu *v)
 	uint64_t bytes = MIN(v->regs.rcx, dirty_bitmap_words(frames) * 8);
 	uint64_t *buf = NULL;
 
-	if (g->nr_vcpus != 1 || !g->dlog.users)
+	if (g->nr_vcpus != 1)
 		return KEEL_HC_EINVAL;
 	if (v->regs.rbx) {
 		buf = guest_gpa_to_hva(g, v->regs.rbx, bytes);
@@ -106,7 +116,8 @@ static int64_t hc_dirty_get(struct vcpu *v)
 			return KEEL_HC_EINVAL;
 		frames = MIN(frames, bytes * 8);
 	}
-	return (int64_t)dirty_log_get_clear(g, 0, frames, buf, NULL, NULL);
+	return hc_dirty_answer(dirty_log_get_clear(g, DIRTY_USER_GUEST, 0, frames,
+						   buf, NULL, NULL));
 }
 
 /* KEEL_HC_VCPU_START: claim the target's start, fill its boot state, then
@@ -171,6 +182,8 @@ int handle_vmcall(struct vcpu *v)
 			break;
 		}
 	}
+	if (ret == HC_RETRY)
+		return EXIT_RESUME;
 	v->regs.rax = (uint64_t)ret;
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
