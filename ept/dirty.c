@@ -177,6 +177,8 @@ bool dirty_log_has_user(const struct guest *g, enum dirty_user user)
  * A write before the clearing is older than the caller's first copy, which
  * starts after we return; every later one finds D clear (the TLB flush at
  * the end drops cached D = 1 translations) or W removed, and is logged.
+ * The mode is published first: a vCPU that gets its VMCS meanwhile turns
+ * PML on by itself (vcpu_run) if the request misses it.
  */
 static int dirty_log_arm_all(struct guest *g, enum dirty_mode mode)
 {
@@ -457,8 +459,8 @@ void dirty_pml_set(struct vcpu *v, bool on)
 {
 	uint32_t p2 = vmcs_read32(VMCS_PROC_CONTROLS2);
 
-	if (!v->pml_pa)
-		return;
+	if (!v->pml_pa || !!(p2 & CPU2_ENABLE_PML) == on)
+		return;         /* on again would drop the entries logged */
 	if (on) {
 		vmcs_write64(VMCS_PML_ADDRESS, v->pml_pa);
 		vmcs_write16(VMCS_GUEST_PML_INDEX, PML_INDEX_START);

@@ -120,7 +120,8 @@ bool dirty_log_wp_fault(struct vcpu *v, uint64_t gpa, uint64_t qual);
 bool dirty_log_shadow_fault(struct vcpu *v, uint64_t la);
 /* On the vCPU's CPU: log entries to the bitmap, index reset. */
 void dirty_pml_drain(struct vcpu *v);
-/* On the vCPU's CPU: PML on or off in its VMCS. */
+/* On the vCPU's CPU: PML on or off in its VMCS (nothing if it already
+ * is). */
 void dirty_pml_set(struct vcpu *v, bool on);
 
 #endif

@@ -202,6 +202,10 @@ void guest_request(struct guest *g, uint32_t req)
 {
 	struct vcpu *self = this_cpu()->vcpu;
 
+	/* What the caller changed before (the dirty-log mode) is visible to
+	 * a vCPU that comes on its CPU after this looks at on_cpu: pairs with
+	 * the fence in vcpu_run. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		struct vcpu *v = g->vcpus[i];
 

@@ -222,6 +222,21 @@ static bool vcpu_wait_sipi(struct vcpu *v)
 	return false;
 }
 
+/*
+ * A fresh VMCS has PML off, and a PML_ON request reaches only vCPUs that
+ * are on their CPUs (one waiting for its SIPI drops it: it has no VMCS
+ * yet). So a vCPU turns PML on by itself when the log is in PML mode.
+ * The fence pairs with guest_request's: either it sees this vCPU on its
+ * CPU and posts PML_ON (or PML_OFF after), or this vCPU sees the mode
+ * the requester set before it looked.
+ */
+static void vcpu_pml_catch_up(struct vcpu *v)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (READ_ONCE(v->guest->dlog.mode) == DIRTY_PML)
+		dirty_pml_set(v, true);
+}
+
 /* Runs v on this CPU from its boot state, or from `saved` after a
  * migration, until its guest ends or it is paused out. */
 void vcpu_run(void *arg)
@@ -261,6 +276,7 @@ void vcpu_run(void *arg)
 		cli();
 		v->on_cpu = true;
 		v->tsc_launched = rdtsc();
+		vcpu_pml_catch_up(v);
 		if (READ_ONCE(v->requests) & ~(uint32_t)VCPU_REQ_PAUSE)
 			vcpu_process_requests(v);
 		if (vlapic_vmcs_loaded(v, old_offset - v->tsc_offset) == EXIT_RESUME)
