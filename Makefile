@@ -52,7 +52,8 @@ KERNEL_SRCS := \
 	ept/ept.c ept/dirty.c ept/dirty_bitmap.c ept/rmap.c ept/shadow_page.c \
 	ept/page_track.c ept/shadow_mmu.c vmx/exit_shadow.c \
 	guest/config.c guest/default_config.S guest/guest.c guest/lifecycle.c \
-	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/devices.c \
+	guest/vcpu.c guest/loader.c guest/bootinfo.c guest/boot_place.c \
+	guest/devices.c \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
 	vmx/vcpu_state.c vmx/xcr0.c \
 	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
@@ -70,7 +71,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
-	rtc_time vrtc tsc console_ring xcr0 \
+	rtc_time vrtc tsc console_ring xcr0 boot_place \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -85,6 +86,7 @@ UNIT_SRCS_acpi_tables := guest/acpi_tables.c drivers/acpi.c
 UNIT_SRCS_rtc_time := drivers/rtc_time.c
 UNIT_SRCS_tsc := arch/tsc_calc.c
 UNIT_SRCS_vrtc := guest/vrtc.c drivers/rtc_time.c
+UNIT_SRCS_boot_place := guest/boot_place.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_vuart := guest/vuart.c
 UNIT_SRCS_xcr0 := vmx/xcr0.c

@@ -29,7 +29,6 @@
 
 #define GUEST_MAX_CHUNKS  64
 #define GUEST_MAX_VCPUS   CONFIG_MAX_CPUS
-#define GUEST_BOOTINFO_GPA 0x8000
 
 /* A naturally aligned host block backing part of guest RAM. */
 struct guest_chunk {

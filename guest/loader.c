@@ -5,6 +5,7 @@
  */
 #include "guest/loader.h"
 #include "guest/bootinfo.h"
+#include "guest/boot_place.h"
 #include "guest/elf.h"
 #include "guest/guest.h"
 #include "arch/string.h"
@@ -16,9 +17,10 @@ struct segment {
 };
 
 /* Copies a segment into guest RAM (bss zeroed), refusing anything that
- * leaves the image or the guest's RAM or covers the boot information. */
+ * leaves the image or the guest's RAM, and marks its range taken for the
+ * boot information placed after it. */
 static const char *load_segment(struct guest *g, const struct loader_image *img,
-				const struct segment *s, uint64_t *end)
+				const struct segment *s, struct boot_ranges *used)
 {
 	static const uint8_t zero[256];
 
@@ -27,13 +29,11 @@ static const char *load_segment(struct guest *g, const struct loader_image *img,
 		return "a segment lies outside the image file (truncated image?)";
 	if (s->paddr > g->mem_size || s->memsz > g->mem_size - s->paddr)
 		return "a segment does not fit in the guest's memory";
-	if (s->paddr < BOOTINFO_END && s->paddr + s->memsz > BOOTINFO_START)
-		return "a segment overlaps the boot information block";
 	if (!guest_write(g, s->paddr, img->data + s->offset, s->filesz))
 		return "a segment does not fit in the guest's memory";
 	for (uint64_t o = s->filesz; o < s->memsz; o += sizeof(zero))
 		guest_write(g, s->paddr + o, zero, MIN(sizeof(zero), s->memsz - o));
-	*end = MAX(*end, s->paddr + s->memsz);
+	boot_ranges_add(used, s->paddr, s->paddr + s->memsz);
 	return NULL;
 }
 
@@ -63,7 +63,7 @@ static const char *elf_phdrs_ok(const struct loader_image *img, uint64_t phoff,
 }
 
 static const char *load_elf32(struct guest *g, const struct loader_image *img,
-			      uint64_t *entry, uint64_t *end)
+			      uint64_t *entry, struct boot_ranges *used)
 {
 	const struct elf32_ehdr *eh = (const void *)img->data;
 	const char *why = elf_check_ident(img, ELFCLASS32, sizeof(*eh));
@@ -79,14 +79,14 @@ static const char *load_elf32(struct guest *g, const struct loader_image *img,
 		struct segment s = { ph->offset, ph->paddr, ph->filesz, ph->memsz };
 
 		if (ph->type == PT_LOAD)
-			why = load_segment(g, img, &s, end);
+			why = load_segment(g, img, &s, used);
 	}
 	*entry = eh->entry;
 	return why;
 }
 
 static const char *load_elf64(struct guest *g, const struct loader_image *img,
-			      uint64_t *entry, uint64_t *end)
+			      uint64_t *entry, struct boot_ranges *used)
 {
 	const struct elf64_ehdr *eh = (const void *)img->data;
 	const char *why = elf_check_ident(img, ELFCLASS64, sizeof(*eh));
@@ -102,7 +102,7 @@ static const char *load_elf64(struct guest *g, const struct loader_image *img,
 		struct segment s = { ph->offset, ph->paddr, ph->filesz, ph->memsz };
 
 		if (ph->type == PT_LOAD)
-			why = load_segment(g, img, &s, end);
+			why = load_segment(g, img, &s, used);
 	}
 	*entry = eh->entry;
 	return why;
@@ -140,7 +140,7 @@ static const struct mb1_header *mb1_find(const struct loader_image *img,
 /* The a.out kludge: the header gives the load addresses (3.1.3). */
 static const char *load_mb1_aout(struct guest *g, const struct loader_image *img,
 				 const struct mb1_header *h, uint64_t off,
-				 uint64_t *entry, uint64_t *end)
+				 uint64_t *entry, struct boot_ranges *used)
 {
 	struct segment s;
 
@@ -154,11 +154,11 @@ static const char *load_mb1_aout(struct guest *g, const struct loader_image *img
 	s.memsz = MAX(s.filesz, (uint64_t)(h->bss_end_addr > h->load_addr ?
 			       h->bss_end_addr - h->load_addr : 0));
 	*entry = h->entry_addr;
-	return load_segment(g, img, &s, end);
+	return load_segment(g, img, &s, used);
 }
 
 static const char *load_multiboot(struct guest *g, const struct loader_image *img,
-				  uint64_t *entry, uint64_t *end)
+				  uint64_t *entry, struct boot_ranges *used)
 {
 	uint64_t off;
 	const struct mb1_header *h = mb1_find(img, &off);
@@ -168,20 +168,21 @@ static const char *load_multiboot(struct guest *g, const struct loader_image *im
 	if (h->flags & MB1_FLAGS_REQUIRED & ~MB1_FLAGS_KNOWN)
 		return "multiboot header asks for features Keel does not offer";
 	if (h->flags & MB1_FLAG_AOUT_KLUDGE)
-		return load_mb1_aout(g, img, h, off, entry, end);
-	return load_elf32(g, img, entry, end);
+		return load_mb1_aout(g, img, h, off, entry, used);
+	return load_elf32(g, img, entry, used);
 }
 
 static const char *load_flat(struct guest *g, const struct loader_image *img,
-			     uint64_t load, uint64_t *end)
+			     uint64_t load, struct boot_ranges *used)
 {
 	struct segment s = { 0, load, img->size, img->size };
 
-	return load_segment(g, img, &s, end);
+	return load_segment(g, img, &s, used);
 }
 
 static const char *load_format(struct guest *g, const struct loader_image *img,
-			       struct vcpu_boot *boot, uint64_t *end)
+			       struct vcpu_boot *boot,
+			       struct boot_ranges *used)
 {
 	const struct config_guest *c = g->cfg;
 	uint64_t entry = 0;
@@ -189,15 +190,15 @@ static const char *load_format(struct guest *g, const struct loader_image *img,
 
 	switch (c->format) {
 	case CONFIG_FORMAT_MULTIBOOT:
-		why = load_multiboot(g, img, &entry, end);
+		why = load_multiboot(g, img, &entry, used);
 		boot->mode = VCPU_MODE_PROT32;
 		break;
 	case CONFIG_FORMAT_ELF64:
-		why = load_elf64(g, img, &entry, end);
+		why = load_elf64(g, img, &entry, used);
 		boot->mode = VCPU_MODE_LONG64;
 		break;
 	case CONFIG_FORMAT_FLAT:
-		why = load_flat(g, img, c->load, end);
+		why = load_flat(g, img, c->load, used);
 		entry = c->has_entry ? c->entry : c->load;
 		boot->mode = VCPU_MODE_PROT32;
 		break;
@@ -205,7 +206,7 @@ static const char *load_format(struct guest *g, const struct loader_image *img,
 		if (!vmx_caps.ug)
 			return "real-mode guests need unrestricted guest, "
 			       "which this CPU lacks";
-		why = load_flat(g, img, c->has_load ? c->load : 0x7c00, end);
+		why = load_flat(g, img, c->has_load ? c->load : 0x7c00, used);
 		entry = c->has_entry ? c->entry : c->has_load ? c->load : 0x7c00;
 		boot->mode = VCPU_MODE_REAL;
 		break;
@@ -220,12 +221,12 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 			const struct loader_module *mods, unsigned int nr_mods,
 			struct vcpu_boot *boot)
 {
-	uint64_t end = 0;
+	struct boot_ranges used = { .n = 0 };
 	const char *why;
 
 	if (g->cfg->format == CONFIG_FORMAT_LINUX)
 		return loader_load_linux(g, img, nr_mods ? &mods[0] : NULL, boot);
-	why = load_format(g, img, boot, &end);
+	why = load_format(g, img, boot, &used);
 
 	if (why || boot->mode == VCPU_MODE_REAL) {
 		if (boot->mode == VCPU_MODE_REAL && !why) {
@@ -239,7 +240,7 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 		if (why)
 			return why;
 	}
-	why = bootinfo_write(g, img->name, mods, nr_mods, end, &boot->rbx);
+	why = bootinfo_write(g, img->name, mods, nr_mods, &used, &boot->rbx);
 	boot->rax = MB1_BOOTLOADER_MAGIC;
 	return why;
 }
