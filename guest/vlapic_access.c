@@ -17,15 +17,22 @@
 #define  TOPO_LEVEL_SMT         1
 #define  TOPO_LEVEL_CORE        2
 
-/* The page answers only in xAPIC mode; registers are 32 bits wide at
- * 16-byte boundaries (SDM Vol. 3A 11.4.1), other accesses read 0 and
- * writes to them are dropped. */
+/* The page answers only in xAPIC mode. Disabled in IA32_APIC_BASE the
+ * processor has no APIC (SDM Vol. 3A 11.4.3), and in x2APIC mode the page
+ * behaves as when disabled (11.12.1.2): the address is then one that no
+ * device claims and reads all ones. */
+static bool vlapic_mmio_answers(const struct vlapic *a)
+{
+	return vlapic_hw_enabled(a) && !vlapic_x2apic_mode(a);
+}
+
+/* Registers are 32 bits wide at 16-byte boundaries (11.4.1); other
+ * accesses to the answering page read 0 and writes to them are dropped. */
 static bool vlapic_mmio_reg(struct vlapic *a, uint64_t off, unsigned int len,
 			    unsigned int *reg)
 {
 	*reg = (unsigned int)(off >> 4);
-	return vlapic_hw_enabled(a) && !vlapic_x2apic_mode(a) && len == 4 &&
-	       (off & 15) == 0;
+	return vlapic_mmio_answers(a) && len == 4 && (off & 15) == 0;
 }
 
 static void vlapic_mmio_read(struct guest *g, void *opaque, uint64_t off,
@@ -37,7 +44,7 @@ static void vlapic_mmio_read(struct guest *g, void *opaque, uint64_t off,
 	unsigned int reg;
 
 	(void)g, (void)opaque;
-	memset(buf, 0, len);
+	memset(buf, vlapic_mmio_answers(vlapic_of(v)) ? 0 : 0xff, len);
 	if (!vlapic_mmio_reg(vlapic_of(v), off, len, &reg))
 		return;
 	vlapic_reg_read(v, reg, false, &val);
@@ -100,7 +107,10 @@ struct cpuid_regs vlapic_cpuid(const struct vcpu *v, uint32_t leaf,
 		r.ecx &= ~(uint32_t)CPUID1_ECX_TSC_DEADLINE;
 		if (vmx_caps.preempt_timer)
 			r.ecx |= (uint32_t)CPUID1_ECX_TSC_DEADLINE;
-		r.edx |= (uint32_t)CPUID1_EDX_APIC;
+		/* Cleared with IA32_APIC_BASE.EN (SDM Vol. 3A 11.4.3). */
+		r.edx &= ~(uint32_t)CPUID1_EDX_APIC;
+		if (vlapic_hw_enabled(&v->lapic))
+			r.edx |= (uint32_t)CPUID1_EDX_APIC;
 		break;
 	case 6:
 		r.eax |= (uint32_t)CPUID6_EAX_ARAT;

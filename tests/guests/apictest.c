@@ -4,7 +4,9 @@
  * Command line test=up (one vCPU):
  *   CPUID (APIC, x2APIC, TSC-deadline, APIC ID, topology, timing leaf);
  *   xAPIC through the MMIO page: ID, version, TPR/PPR, SVR, LVT masks,
- *   self IPI held in IRR while IF = 0, a one-shot timer that wakes HLT;
+ *   self IPI held in IRR while IF = 0, IA32_APIC_BASE.EN clear and set
+ *   again (CPUID, the page reading all ones, the reset state after), a
+ *   one-shot timer that wakes HLT;
  *   x2APIC through MSRs: the same registers, #GP on reserved MSRs, on
  *   writes to read-only ones and on reads of write-only ones, SELF IPI,
  *   TPR holding back a lower-priority vector, nested interrupts and EOI
@@ -335,6 +337,43 @@ static void test_xapic_self_ipi(void)
 	EXPECT(!isr_bit(VEC_XAPIC_SELF));
 }
 
+/*
+ * IA32_APIC_BASE.EN clear (SDM Vol. 3A 11.4.3): the processor acts as one
+ * without a local APIC, so CPUID.1:EDX.APIC reads 0 and the page no longer
+ * answers; like any address nothing claims it reads all ones. Setting EN
+ * again gives an xAPIC in its reset state (11.4.7.1: SVR 0xff, LVTs
+ * masked). Leaves the APIC enabled with SVR 0x1ff.
+ */
+static void test_xapic_disable(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE), v;
+	uint32_t version = apic_read(APIC_VERSION), apic_off, ver_off;
+	bool cpuid_off;
+
+	wrmsr(MSR_APIC_BASE, base & ~(uint64_t)APIC_BASE_EN);
+	cpuid_off = !(cpuid(1, 0).edx & CPUID1_EDX_APIC);
+	ver_off = apic_read(APIC_VERSION);
+	apic_write(APIC_TPR, 0x30);
+	apic_off = apic_read(APIC_TPR);
+	EXPECT(cpuid_off);
+	EXPECT_EQ(ver_off, 0xffffffffu);
+	EXPECT_EQ(apic_off, 0xffffffffu);
+	/* Disabled straight to x2APIC is invalid (11.12.5). */
+	EXPECT(!wrmsr_safe(MSR_APIC_BASE, base | APIC_BASE_EXTD));
+	EXPECT(!rdmsr_safe(X2APIC_MSR(APIC_VERSION), &v));
+	wrmsr(MSR_APIC_BASE, base);
+	printf("xapic: disabled: cpuid apic %u, version reads %#x; enabled "
+	       "again: cpuid apic %u, version %#x, svr %#x\n", !cpuid_off,
+	       ver_off, !!(cpuid(1, 0).edx & CPUID1_EDX_APIC),
+	       apic_read(APIC_VERSION), apic_read(APIC_SVR));
+	EXPECT(cpuid(1, 0).edx & CPUID1_EDX_APIC);
+	EXPECT_EQ(apic_read(APIC_VERSION), version);
+	EXPECT_EQ(apic_read(APIC_SVR), 0xff);
+	EXPECT_EQ(apic_read(APIC_TPR), 0);
+	EXPECT_EQ(apic_read(APIC_LVT_TIMER), LVT_MASKED);
+	apic_write(APIC_SVR, 0x1ff);
+}
+
 #endif
 
 /* One-shot timer, divide by 1, waited for in HLT. */
@@ -378,9 +417,10 @@ static void test_x2apic_enable(void)
 	EXPECT(!wrmsr_safe(MSR_APIC_BASE, base));
 	EXPECT_EQ(trap_last.vector, VEC_GP);
 #if GUEST_BITS == 32
-	/* The page does not answer in x2APIC mode. */
+	/* The page does not answer in x2APIC mode (11.12.1.2: as in the
+	 * disabled state). */
 	v = *(volatile uint32_t *)(uintptr_t)(APIC_MMIO + APIC_VERSION);
-	EXPECT_EQ(v, 0);
+	EXPECT_EQ(v, 0xffffffffu);
 #else
 	(void)v;
 	apic_write(APIC_SVR, 0x1ff);
@@ -607,6 +647,7 @@ static void test_up(void)
 #if GUEST_BITS == 32
 	test_xapic_regs();
 	test_xapic_self_ipi();
+	test_xapic_disable();
 	test_oneshot();
 	test_x2apic_enable();
 #else
