@@ -1,5 +1,5 @@
 /*
- * The power-management registers a Linux guest's FADT points to
+ * The power-management registers a guest's FADT points to
  * (guest/acpi_tables.h): hardware-reduced ACPI's sleep control and status
  * registers (ACPI 6.5 4.8.3.7-4.8.3.8) and the reset register (4.8.3.6).
  * Entering S5 (SLP_EN with SLP_TYP 5) powers the guest off and a write of

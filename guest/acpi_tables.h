@@ -1,6 +1,6 @@
 /*
  * ACPI tables Keel writes into a guest's memory (ACPI 6.5 chapter 5):
- * what a Linux guest needs to find its vCPUs, its I/O APIC and how to
+ * what a guest (any format) needs to find its vCPUs, its I/O APIC and how to
  * power off. Pure code: tables are built in a buffer that the caller
  * copies to guest-physical `base` (tests/unit/test_acpi_tables.c).
  *
@@ -21,6 +21,7 @@
 
 #include "arch/compiler.h"
 
+#define ACPI_TABLES_GPA         0xe0000 /* in the BIOS area OSes search */
 #define ACPI_TABLES_SIZE        0x1000
 #define ACPI_RSDP_OFF           0x000
 #define ACPI_XSDT_OFF           0x040

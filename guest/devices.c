@@ -154,11 +154,12 @@ int devices_init(struct guest *g)
 
 	if (!err && (g->dev.enabled & CONFIG_DEVICE_TESTDEV))
 		err = testdev_init(g);
-	/* A Linux guest's platform: what its ACPI tables describe. */
-	if (!err && g->cfg->format == CONFIG_FORMAT_LINUX) {
+	/* Every guest's PC platform, what the ACPI tables describe: the I/O
+	 * APIC (where the guest's RAM leaves room for it) and the ACPI
+	 * power-management ports. */
+	if (!err && g->mem_size <= IOAPIC_GPA)
 		err = ioapic_init(g, g->cfg->cpu_count);
-		g->dev.acpi_pm = true;
-	}
+	g->dev.acpi_pm = true;
 	return err;
 }
 

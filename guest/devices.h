@@ -66,8 +66,8 @@ struct guest_devices {
 	struct testdev testdev;
 	struct vrtc rtc;
 	struct mmio_bus mmio;
-	struct vioapic ioapic;          /* Linux guests only */
-	bool acpi_pm;                   /* Linux guests: ACPI sleep/reset ports */
+	struct vioapic ioapic;          /* unless RAM reaches its page */
+	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
 	uint64_t unhandled_total;

@@ -8,7 +8,10 @@
 #include "guest/boot_place.h"
 #include "guest/elf.h"
 #include "guest/guest.h"
+#include "guest/acpi_tables.h"
 #include "arch/string.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
 #include "vmx/vmx.h"
 
 /* One loadable segment, after its header has been widened to 64 bits. */
@@ -217,6 +220,33 @@ static const char *load_format(struct guest *g, const struct loader_image *img,
 	return why;
 }
 
+/* The tables are built in a scratch page; the RSDP at ACPI_TABLES_GPA
+ * is where an OS without firmware finds it (ACPI 6.5 5.2.5.1: the first
+ * 16-byte boundary in 0xE0000-0xFFFFF holding its signature). */
+uint64_t loader_write_acpi(struct guest *g)
+{
+	uint64_t pa = mm_alloc_pages(0), rsdp;
+
+	if (pa == FRAME_NONE)
+		return 0;
+	rsdp = acpi_tables_build(phys_to_virt(pa), ACPI_TABLES_GPA,
+				 g->cfg->cpu_count,
+				 (g->cfg->devices & CONFIG_DEVICE_RTC) != 0);
+	if (rsdp && !guest_write(g, ACPI_TABLES_GPA, phys_to_virt(pa),
+				 ACPI_TABLES_SIZE))
+		rsdp = 0;
+	mm_free_pages(pa, 0);
+	return rsdp;
+}
+
+/* Every guest whose RAM covers the BIOS area gets ACPI tables there. */
+static const char *load_acpi(struct guest *g)
+{
+	if (g->mem_size < ACPI_TABLES_GPA + ACPI_TABLES_SIZE)
+		return NULL;
+	return loader_write_acpi(g) ? NULL : "its ACPI tables cannot be written";
+}
+
 const char *loader_load(struct guest *g, const struct loader_image *img,
 			const struct loader_module *mods, unsigned int nr_mods,
 			struct vcpu_boot *boot)
@@ -227,6 +257,8 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 	if (g->cfg->format == CONFIG_FORMAT_LINUX)
 		return loader_load_linux(g, img, nr_mods ? &mods[0] : NULL, boot);
 	why = load_format(g, img, boot, &used);
+	if (!why)
+		why = load_acpi(g);
 
 	if (why || boot->mode == VCPU_MODE_REAL) {
 		if (boot->mode == VCPU_MODE_REAL && !why) {

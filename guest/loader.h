@@ -29,6 +29,11 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 			const struct loader_module *mods, unsigned int nr_mods,
 			struct vcpu_boot *boot);
 
+/* Writes the guest's ACPI tables (guest/acpi_tables.h) at
+ * ACPI_TABLES_GPA. Returns the RSDP's guest-physical address, or 0 when
+ * they cannot be built or written. */
+uint64_t loader_write_acpi(struct guest *g);
+
 /* `format = linux` (guest/loader_linux.c): `img` is a bzImage or a vmlinux
  * ELF, `initrd` the initial RAM disk or NULL. loader_load() calls it with the initrd as
  * the only module. */

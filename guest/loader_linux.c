@@ -20,34 +20,31 @@
 
 _Static_assert(LINUX_PT_SIZE == BOOTINFO_PT_SIZE, "page tables at the top");
 _Static_assert(ACPI_TABLES_SIZE <= LINUX_ACPI_SIZE, "ACPI area");
+_Static_assert(ACPI_TABLES_GPA == LINUX_ACPI_BASE, "ACPI area");
 
-/* The zero page and the ACPI tables are built in one scratch page each.
- * `img` is the bzImage whose setup header the zero page copies, or NULL
+/* The zero page is built in a scratch page, the ACPI tables by
+ * loader_write_acpi(). `img` is the bzImage whose setup header the zero page copies, or NULL
  * for a vmlinux (the header is made from *h). */
 static const char *linux_write_boot_data(struct guest *g, const uint8_t *img,
 					 const struct linux_header *h,
 					 const struct linux_layout *l)
 {
-	uint64_t pa = mm_alloc_pages(1);
+	uint64_t pa = mm_alloc_pages(0);
 	uint64_t gdt[LINUX_GDT_ENTRIES];
-	uint8_t *zp, *acpi;
-	uint64_t rsdp;
+	uint64_t rsdp = loader_write_acpi(g);
+	uint8_t *zp;
 	bool ok;
 
 	if (pa == FRAME_NONE)
 		return "not enough host memory to build its zero page";
 	zp = phys_to_virt(pa);
-	acpi = zp + BP_SIZE;
-	rsdp = acpi_tables_build(acpi, LINUX_ACPI_BASE, g->cfg->cpu_count,
-				 (g->cfg->devices & CONFIG_DEVICE_RTC) != 0);
 	linux_zero_page(zp, img, h, l, g->mem_size, rsdp);
 	linux_boot_gdt(gdt);
 	ok = rsdp && guest_write(g, l->zero_page, zp, BP_SIZE) &&
-	     guest_write(g, LINUX_ACPI_BASE, acpi, ACPI_TABLES_SIZE) &&
 	     guest_write(g, l->cmdline, g->cfg->cmdline,
 			 strlen(g->cfg->cmdline) + 1) &&
 	     guest_write(g, LINUX_BOOT_GDT, gdt, sizeof(gdt));
-	mm_free_pages(pa, 1);
+	mm_free_pages(pa, 0);
 	return ok ? NULL : "its boot data does not fit in its memory";
 }
 

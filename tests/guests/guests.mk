@@ -44,6 +44,9 @@
 #                               directory, bad PAE PDPTEs on MOV to
 #                               CR0/CR3/CR4, D in read-only large pages
 #                               with CR0.WP = 0 (test=NAME, default all)
+#   pctest.elf      multiboot   the PC platform: boot data outside the image,
+#                               ACPI tables (checksums, MADT), the I/O APIC's
+#                               registers and the UART's interrupt through it
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -81,7 +84,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow
+	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.

@@ -1,0 +1,296 @@
+/*
+ * pctest: the PC platform every guest format gets, seen from a multiboot
+ * guest.
+ *
+ *   boot data  the multiboot information lies outside the image;
+ *   ACPI       the RSDP on a 16-byte boundary in 0xE0000-0xFFFFF (ACPI 6.5
+ *              5.2.5.1) with both checksums, the XSDT and every table it
+ *              lists (and the FADT's DSDT) summing to zero, and a MADT
+ *              with one enabled local APIC per vCPU (IDs 0..n-1) and the
+ *              I/O APIC at 0xfec00000 with ID n, GSI base 0;
+ *   I/O APIC   its ID and version registers, all 24 redirection entries
+ *              masked at reset, an entry's writable bits read back and
+ *              its read-only ones (delivery status, remote IRR) kept, and
+ *              the 16550's THR-empty interrupt delivered through pin 4 to
+ *              the local APIC as the entry says, not while masked.
+ */
+#include "guest.h"
+
+#define APIC_MMIO           0xfee00000u
+#define APIC_EOI            0x0b0
+#define APIC_SVR            0x0f0
+#define IOAPIC_MMIO         0xfec00000u
+#define IOAPIC_SEL          0x00
+#define IOAPIC_WIN          0x10
+#define IOAPIC_REG_ID       0x00
+#define IOAPIC_REG_VER      0x01
+#define IOAPIC_REG_REDIR    0x10
+#define IOAPIC_PINS         24
+#define REDIR_MASKED        (1u << 16)
+#define REDIR_STATUS        (1u << 12)
+#define REDIR_REMOTE_IRR    (1u << 14)
+
+#define COM1                0x3f8
+#define UART_IER            1
+#define UART_IIR            2
+#define UART_MCR            4
+#define  IER_THRE           0x02
+#define  MCR_OUT2           0x08
+#define UART_PIN            4
+#define VEC_UART            0x70
+
+#define BIOS_AREA           0xe0000u
+#define BIOS_AREA_END       0x100000u
+#define RSDP_V1_LEN         20
+#define RSDP_LEN            36
+#define SDT_HEADER_LEN      36
+#define FADT_DSDT           40
+#define MADT_HEAD_LEN       44
+#define MADT_LAPIC          0
+#define MADT_IOAPIC         1
+#define WAIT_TICKS          200000000ULL    /* a failure bound, not a time */
+#define WAIT_MASKED_TICKS   2000000ULL      /* many exits' worth */
+
+/* ---- interrupts ------------------------------------------------------------ */
+
+static volatile uint32_t uart_irqs;
+
+static void apic_write(uint32_t off, uint32_t val)
+{
+	*(volatile uint32_t *)(uintptr_t)(APIC_MMIO + off) = val;
+}
+
+__asm__(
+	".text\n"
+	"uart_irq_stub:\n"
+	"	pushal\n"
+	"	cld\n"
+	"	call uart_irq\n"
+	"	popal\n"
+	"	iret\n");
+extern char uart_irq_stub[];
+
+/* Each THR-empty interrupt is taken once: IER off before the EOI. */
+__attribute__((used)) void uart_irq(void);
+__attribute__((used)) void uart_irq(void)
+{
+	uart_irqs++;
+	outb(COM1 + UART_IER, 0);
+	apic_write(APIC_EOI, 0);
+}
+
+/* ---- ACPI ------------------------------------------------------------------ */
+
+static uint8_t sum(const void *p, uint32_t len)
+{
+	const uint8_t *b = p;
+	uint8_t s = 0;
+
+	while (len--)
+		s = (uint8_t)(s + *b++);
+	return s;
+}
+
+static uint32_t get32(const void *p, uint32_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, (const uint8_t *)p + off, 4);
+	return v;
+}
+
+static const uint8_t *find_rsdp(void)
+{
+	for (uint32_t a = BIOS_AREA; a < BIOS_AREA_END; a += 16)
+		if (!memcmp((const void *)(uintptr_t)a, "RSD PTR ", 8))
+			return (const uint8_t *)(uintptr_t)a;
+	return NULL;
+}
+
+/* A table's checksum, checked; true when it sums to zero. */
+static bool table_ok(const uint8_t *t)
+{
+	return EXPECT_EQ(sum(t, get32(t, 4)), 0);
+}
+
+static unsigned int madt_lapics, madt_ioapic_id = ~0u;
+static uint32_t madt_ioapic_addr, madt_gsi_base = ~0u;
+
+static void read_madt(const uint8_t *t, unsigned int nr_cpus)
+{
+	uint32_t len = get32(t, 4);
+
+	for (uint32_t off = MADT_HEAD_LEN; off + 2 <= len; off += t[off + 1]) {
+		if (t[off + 1] < 2)
+			break;
+		if (t[off] == MADT_LAPIC) {
+			EXPECT_EQ(t[off + 3], madt_lapics);     /* APIC ID */
+			EXPECT(get32(t, off + 4) & 1);          /* enabled */
+			madt_lapics++;
+		} else if (t[off] == MADT_IOAPIC) {
+			madt_ioapic_id = t[off + 2];
+			madt_ioapic_addr = get32(t, off + 4);
+			madt_gsi_base = get32(t, off + 8);
+		}
+	}
+	EXPECT_EQ(madt_lapics, nr_cpus);
+	EXPECT_EQ(madt_ioapic_id, nr_cpus);
+	EXPECT_EQ(madt_ioapic_addr, IOAPIC_MMIO);
+	EXPECT_EQ(madt_gsi_base, 0);
+}
+
+/* Walks the XSDT: checksums everywhere, the FADT's DSDT, the MADT. */
+static void read_xsdt(const uint8_t *x, unsigned int nr_cpus, char *sigs)
+{
+	uint32_t n = (get32(x, 4) - SDT_HEADER_LEN) / 8;
+
+	for (uint32_t i = 0; i < n && i < 8; i++) {
+		const uint8_t *t =
+			(const uint8_t *)(uintptr_t)get32(x, SDT_HEADER_LEN + i * 8);
+
+		EXPECT_EQ(get32(x, SDT_HEADER_LEN + i * 8 + 4), 0);
+		memcpy(sigs + i * 5, t, 4);
+		sigs[i * 5 + 4] = ' ';
+		sigs[i * 5 + 5] = 0;
+		if (!table_ok(t))
+			continue;
+		if (!memcmp(t, "FACP", 4)) {
+			const uint8_t *d =
+				(const uint8_t *)(uintptr_t)get32(t, FADT_DSDT);
+
+			EXPECT(!memcmp(d, "DSDT", 4));
+			table_ok(d);
+		} else if (!memcmp(t, "APIC", 4)) {
+			read_madt(t, nr_cpus);
+		}
+	}
+}
+
+static void test_acpi(unsigned int nr_cpus)
+{
+	const uint8_t *rsdp = find_rsdp(), *xsdt;
+	unsigned int failed = checks_failed();
+	char sigs[48] = "";
+
+	if (!EXPECT(rsdp))
+		return;
+	EXPECT_EQ(sum(rsdp, RSDP_V1_LEN), 0);
+	EXPECT_EQ(rsdp[15], 2);                         /* revision */
+	EXPECT_EQ(get32(rsdp, 20), RSDP_LEN);
+	EXPECT_EQ(sum(rsdp, RSDP_LEN), 0);
+	xsdt = (const uint8_t *)(uintptr_t)get32(rsdp, 24);
+	EXPECT_EQ(get32(rsdp, 28), 0);
+	if (!EXPECT(!memcmp(xsdt, "XSDT", 4)) || !table_ok(xsdt))
+		return;
+	read_xsdt(xsdt, nr_cpus, sigs);
+	printf("acpi: rsdp at %#x rev %u, xsdt: %s(checksums %s), madt: %u "
+	       "local apics, ioapic id %u at %#x\n", (uint32_t)(uintptr_t)rsdp,
+	       rsdp[15], sigs, checks_failed() != failed ? "BAD" : "ok", madt_lapics,
+	       madt_ioapic_id, madt_ioapic_addr);
+}
+
+/* ---- I/O APIC -------------------------------------------------------------- */
+
+static uint32_t ioapic_read(uint32_t reg)
+{
+	*(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_SEL) = reg;
+	return *(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_WIN);
+}
+
+static void ioapic_write(uint32_t reg, uint32_t val)
+{
+	*(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_SEL) = reg;
+	*(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_WIN) = val;
+}
+
+/* 82093AA datasheet 3.2: ID in bits 27:24, version 0x11 with the highest
+ * entry's index in bits 23:16; entries masked after reset. */
+static void test_ioapic_regs(unsigned int nr_cpus)
+{
+	unsigned int masked = 0;
+	uint32_t ver = ioapic_read(IOAPIC_REG_VER);
+
+	EXPECT_EQ(ioapic_read(IOAPIC_REG_ID), nr_cpus << 24);
+	EXPECT_EQ(ver & 0xff, 0x11);
+	EXPECT_EQ((ver >> 16) & 0xff, IOAPIC_PINS - 1);
+	for (unsigned int pin = 0; pin < IOAPIC_PINS; pin++)
+		masked += !!(ioapic_read(IOAPIC_REG_REDIR + 2 * pin) &
+			     REDIR_MASKED);
+	EXPECT_EQ(masked, IOAPIC_PINS);
+	/* Delivery status and remote IRR are read-only. */
+	ioapic_write(IOAPIC_REG_REDIR + 2 * 7,
+		     REDIR_MASKED | REDIR_STATUS | REDIR_REMOTE_IRR | 0x5a);
+	ioapic_write(IOAPIC_REG_REDIR + 2 * 7 + 1, 0x03000000);
+	EXPECT_EQ(ioapic_read(IOAPIC_REG_REDIR + 2 * 7), REDIR_MASKED | 0x5a);
+	EXPECT_EQ(ioapic_read(IOAPIC_REG_REDIR + 2 * 7 + 1), 0x03000000);
+	ioapic_write(IOAPIC_REG_REDIR + 2 * 7, REDIR_MASKED);
+	ioapic_write(IOAPIC_REG_REDIR + 2 * 7 + 1, 0);
+	printf("ioapic: id %u, version %#x, %u entries, %u masked at reset\n",
+	       ioapic_read(IOAPIC_REG_ID) >> 24, ver & 0xff, (ver >> 16) + 1,
+	       masked);
+}
+
+static bool wait_irqs(uint32_t want, uint64_t ticks)
+{
+	uint64_t end = rdtsc_ordered() + ticks;
+
+	while (uart_irqs < want && rdtsc_ordered() < end)
+		__asm__ volatile("sti; pause; cli" ::: "memory");
+	return uart_irqs >= want;
+}
+
+/* THR empty with IER bit 1 and OUT2 raises pin 4 (an edge). */
+static void raise_uart_irq(void)
+{
+	outb(COM1 + UART_IER, 0);
+	outb(COM1 + UART_MCR, MCR_OUT2);
+	outb(COM1 + UART_IER, IER_THRE);
+}
+
+static void test_ioapic_irq(void)
+{
+	uint32_t while_masked;
+
+	idt_set_gate(VEC_UART, (uintptr_t)uart_irq_stub);
+	idt_load();
+	apic_write(APIC_SVR, 0x1ff);
+	raise_uart_irq();               /* entry still masked */
+	wait_irqs(1, WAIT_MASKED_TICKS);
+	while_masked = uart_irqs;
+	outb(COM1 + UART_IER, 0);
+	ioapic_write(IOAPIC_REG_REDIR + 2 * UART_PIN + 1, 0);   /* APIC 0 */
+	ioapic_write(IOAPIC_REG_REDIR + 2 * UART_PIN, VEC_UART); /* fixed */
+	raise_uart_irq();
+	EXPECT(wait_irqs(1, WAIT_TICKS));
+	printf("ioapic: uart pin %u -> vector %#x: %u interrupt(s) while "
+	       "masked, %u after unmasking\n", UART_PIN, VEC_UART,
+	       while_masked, uart_irqs);
+	EXPECT_EQ(while_masked, 0);
+	EXPECT_EQ(uart_irqs, 1);
+	ioapic_write(IOAPIC_REG_REDIR + 2 * UART_PIN, REDIR_MASKED);
+	outb(COM1 + UART_MCR, 0);
+}
+
+/* ---- boot data ------------------------------------------------------------- */
+
+static void test_boot_info(void)
+{
+	uint32_t mbi = (uint32_t)(uintptr_t)boot_info;
+	uint32_t start = (uint32_t)(uintptr_t)__image_start;
+	uint32_t end = (uint32_t)(uintptr_t)__image_end;
+
+	printf("boot: image %#x-%#x, multiboot information at %#x\n", start,
+	       end, mbi);
+	EXPECT(mbi + sizeof(*boot_info) <= start || mbi >= end);
+	EXPECT_EQ(mbi & 0xfff, 0);
+}
+
+void guest_main(void)
+{
+	unsigned int nr_cpus = (cpuid(1, 0).ebx >> 16) & 0xff;
+
+	test_boot_info();
+	test_acpi(nr_cpus);
+	test_ioapic_regs(nr_cpus);
+	test_ioapic_irq();
+}
