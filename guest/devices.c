@@ -14,8 +14,9 @@
 
 void fwcfg_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 	      uint32_t *val);
-void testdev_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
-		     uint32_t *val);
+bool testdev_claims(uint16_t port);
+void testdev_port_io(struct guest *g, uint16_t port, unsigned int size,
+		     bool in, uint32_t *val);
 int testdev_init(struct guest *g);
 void testdev_free(struct guest *g);
 bool acpi_pm_claims(uint16_t port);
@@ -81,10 +82,8 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 	else if ((port == PORT_FWCFG_SEL || port == PORT_FWCFG_DATA) &&
 		 (d->enabled & CONFIG_DEVICE_FW_CFG))
 		fwcfg_io(g, port - PORT_FWCFG_SEL, size, in, val);
-	else if (port >= TESTDEV_PORT_BASE &&
-		 port < TESTDEV_PORT_BASE + TESTDEV_PORTS &&
-		 (d->enabled & CONFIG_DEVICE_TESTDEV))
-		testdev_port_io(g, port - TESTDEV_PORT_BASE, size, in, val);
+	else if (testdev_claims(port) && (d->enabled & CONFIG_DEVICE_TESTDEV))
+		testdev_port_io(g, port, size, in, val);
 	else if ((port == RTC_PORT_INDEX || port == RTC_PORT_DATA) &&
 		 (d->enabled & CONFIG_DEVICE_RTC) && size == 1)
 		rtc_io(g, port - RTC_PORT_INDEX, in, val);

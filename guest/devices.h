@@ -40,10 +40,13 @@ struct fwcfg {
 };
 
 /* Test device in the spirit of QEMU's pc-testdev (guest/testdev.c):
- * scratch ports that read back the last write, and scratch memory that is
- * never mapped, so every access to it goes through the emulator. */
+ * scratch ports that read back the last write, ports that drive the I/O
+ * APIC's input pins, and scratch memory that is never mapped, so every
+ * access to it goes through the emulator. */
 #define TESTDEV_PORT_BASE   0xe0
 #define TESTDEV_PORTS       8
+#define TESTDEV_IRQ_BASE    0x2000          /* one port per I/O APIC pin */
+#define TESTDEV_IRQ_PORTS   IOAPIC_PINS
 #define TESTDEV_MEM_GPA     0xff000000ULL
 #define TESTDEV_MEM_ORDER   4               /* 64 KiB of 4 KiB frames */
 #define TESTDEV_MEM_SIZE    (4096ULL << TESTDEV_MEM_ORDER)

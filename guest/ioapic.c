@@ -18,6 +18,30 @@ uint32_t ioapic_reg_read(const struct vioapic *a, uint32_t reg)
 	return (reg & 1) ? (uint32_t)(e >> 32) : (uint32_t)e;
 }
 
+/*
+ * Whether pin's entry sends its interrupt now (called locked): an
+ * unmasked edge-triggered entry on a rising `edge`; an unmasked
+ * level-triggered one while its input is high and remote IRR is clear,
+ * which it then sets until the local APIC's EOI for its vector
+ * (82093AA datasheet 3.2.4).
+ */
+static bool ioapic_fire(struct vioapic *a, unsigned int pin, bool edge)
+{
+	uint64_t *e = &a->redir[pin];
+
+	if (*e & IOREDIR_MASKED)
+		return false;
+	if (!(*e & IOREDIR_LEVEL))
+		return edge;
+	if (!(a->level & BIT_ULL(pin)) || (*e & IOREDIR_REMOTE_IRR))
+		return false;
+	*e |= IOREDIR_REMOTE_IRR;
+	return true;
+}
+
+/* Unmasking an edge entry with the input still high (a level the device
+ * holds) delivers it: the guest would otherwise never hear of it. An
+ * entry made edge-triggered drops its remote IRR. */
 int ioapic_reg_write(struct vioapic *a, uint32_t reg, uint32_t val)
 {
 	unsigned int pin;
@@ -36,10 +60,10 @@ int ioapic_reg_write(struct vioapic *a, uint32_t reg, uint32_t val)
 	else
 		e = (e & ~0xffffffffULL) | val;
 	a->redir[pin] = (e & IOREDIR_WRITABLE) | (old & IOREDIR_RO);
-	/* Unmasking with the input still high (a level the device holds)
-	 * delivers it: the guest would otherwise never hear of it. */
-	if ((old & IOREDIR_MASKED) && !(e & IOREDIR_MASKED) &&
-	    (a->level & BIT_ULL(pin)))
+	if (!(e & IOREDIR_LEVEL))
+		a->redir[pin] &= ~IOREDIR_REMOTE_IRR;
+	if (ioapic_fire(a, pin, (old & IOREDIR_MASKED) &&
+			(a->level & BIT_ULL(pin))))
 		return (int)pin;
 	return -1;
 }
@@ -52,14 +76,14 @@ static void ioapic_deliver(struct guest *g, uint64_t e)
 		return;                 /* SMI, NMI, INIT, ExtINT: not wired */
 	vlapic_deliver_irq(g, (uint32_t)(e >> IOREDIR_DEST_SHIFT),
 			   e & IOREDIR_LOGICAL, dm == IOREDIR_DM_LOWEST,
-			   (uint8_t)(e & IOREDIR_VECTOR));
+			   (uint8_t)(e & IOREDIR_VECTOR), e & IOREDIR_LEVEL);
 }
 
 void ioapic_set_irq(struct guest *g, unsigned int pin, bool level)
 {
 	struct vioapic *a = &g->dev.ioapic;
 	uint64_t e = 0;
-	bool edge;
+	bool edge, fire;
 
 	if (!a->present || pin >= IOAPIC_PINS)
 		return;
@@ -69,11 +93,38 @@ void ioapic_set_irq(struct guest *g, unsigned int pin, bool level)
 		a->level |= (uint32_t)BIT_ULL(pin);
 	else
 		a->level &= ~(uint32_t)BIT_ULL(pin);
-	if (edge)
-		e = a->redir[pin];
+	fire = ioapic_fire(a, pin, edge);
+	e = a->redir[pin];
 	spin_unlock(&a->lock);
-	if (edge && !(e & IOREDIR_MASKED))
+	if (fire)
 		ioapic_deliver(g, e);
+}
+
+/* The EOI message a local APIC sends for a level-triggered vector
+ * (SDM Vol. 3A 11.8.5): entries with that vector drop remote IRR, and
+ * one whose input is still high sends again. */
+void ioapic_eoi(struct guest *g, uint8_t vector)
+{
+	struct vioapic *a = &g->dev.ioapic;
+	uint64_t fire[IOAPIC_PINS];
+	unsigned int n = 0;
+
+	if (!a->present)
+		return;
+	spin_lock(&a->lock);
+	for (unsigned int pin = 0; pin < IOAPIC_PINS; pin++) {
+		uint64_t *e = &a->redir[pin];
+
+		if ((*e & IOREDIR_VECTOR) != vector ||
+		    !(*e & IOREDIR_REMOTE_IRR))
+			continue;
+		*e &= ~IOREDIR_REMOTE_IRR;
+		if (ioapic_fire(a, pin, false))
+			fire[n++] = *e;
+	}
+	spin_unlock(&a->lock);
+	for (unsigned int i = 0; i < n; i++)
+		ioapic_deliver(g, fire[i]);
 }
 
 static uint32_t mmio_val(const void *buf, unsigned int len)

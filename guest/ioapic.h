@@ -1,11 +1,11 @@
 /*
- * A virtual I/O APIC (82093AA register set) for Linux guests: 24
+ * A virtual I/O APIC (82093AA register set), every guest's: 24
  * redirection entries behind IOREGSEL (offset 0x00) and IOWIN (0x10) at
  * guest-physical 0xfec00000, reached through the instruction emulator.
- * Devices raise and lower its input pins; a rising edge on an unmasked
- * pin sends the entry's vector to the local APICs it names. Every entry
- * is treated as edge-triggered (the guest's devices, the UART, are edge
- * devices on ISA); a masked pin's edge is lost, as on the real part.
+ * Devices raise and lower its input pins. An edge-triggered entry sends
+ * its vector to the local APICs it names on a rising edge (a masked
+ * pin's edge is lost, as on the real part); a level-triggered one while
+ * its input is high, once until the EOI for its vector (remote IRR).
  */
 #ifndef KEEL_GUEST_IOAPIC_H
 #define KEEL_GUEST_IOAPIC_H
@@ -54,6 +54,8 @@ struct guest;
 int ioapic_init(struct guest *g, unsigned int id);
 /* Sets input pin `pin` to `level` (from a device, on any vCPU's CPU). */
 void ioapic_set_irq(struct guest *g, unsigned int pin, bool level);
+/* A local APIC's EOI for level-triggered `vector` (guest/vlapic.c). */
+void ioapic_eoi(struct guest *g, uint8_t vector);
 
 /* The register file, without locking or delivery (tests/unit). Returns
  * the pin whose entry was unmasked with its input high (-1 if none): the

@@ -6,6 +6,9 @@
  *                              written to it (1, 2 or 4 bytes; a narrower
  *                              read returns the low bytes, a wider one the
  *                              value zero-extended)
+ *   ports 0x2000-0x2017        interrupt lines: a write sets I/O APIC pin
+ *                              (port - 0x2000) high (non-zero) or low
+ *                              (zero); reads return 0
  *   0xff000000 +------------+  scratch memory, 64 KiB of host frames that
  *              |  64 KiB    |  are never mapped in EPT: every access exits
  *   0xff010000 +------------+  and is emulated (vmx/emulate.c)
@@ -25,11 +28,33 @@ static uint32_t size_mask(unsigned int size)
 	return size >= 4 ? ~0u : (1u << (size * 8)) - 1;
 }
 
-void testdev_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
-		     uint32_t *val)
+bool testdev_claims(uint16_t port)
 {
-	uint32_t *reg = &g->dev.testdev.scratch[off];
+	return (port >= TESTDEV_PORT_BASE &&
+		port < TESTDEV_PORT_BASE + TESTDEV_PORTS) ||
+	       (port >= TESTDEV_IRQ_BASE &&
+		port < TESTDEV_IRQ_BASE + TESTDEV_IRQ_PORTS);
+}
 
+static void testdev_irq_io(struct guest *g, unsigned int pin, unsigned int size,
+			   bool in, uint32_t *val)
+{
+	if (in)
+		*val = 0;
+	else
+		ioapic_set_irq(g, pin, (*val & size_mask(size)) != 0);
+}
+
+void testdev_port_io(struct guest *g, uint16_t port, unsigned int size,
+		     bool in, uint32_t *val)
+{
+	uint32_t *reg;
+
+	if (port >= TESTDEV_IRQ_BASE) {
+		testdev_irq_io(g, port - TESTDEV_IRQ_BASE, size, in, val);
+		return;
+	}
+	reg = &g->dev.testdev.scratch[port - TESTDEV_PORT_BASE];
 	if (in)
 		*val = *reg & size_mask(size);
 	else

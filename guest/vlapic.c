@@ -144,20 +144,35 @@ void vlapic_unack(struct vlapic *a, uint8_t vector)
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 }
 
-/* EOI retires the highest-priority in-service interrupt (11.8.5). */
-static void vlapic_eoi(struct vlapic *a)
+/* EOI retires the highest-priority in-service interrupt (11.8.5); one
+ * whose TMR bit is set was level-triggered, and the EOI goes on to the
+ * I/O APIC (11.8.4). */
+static void vlapic_eoi(struct vcpu *v)
 {
+	struct vlapic *a = vlapic_of(v);
 	int isrv = highest_bit(a->isr);
+	uint32_t bit;
 
 	if (isrv < 0)
 		return;
-	a->isr[isrv / 32] &= ~(1u << (isrv % 32));
+	bit = 1u << (isrv % 32);
+	a->isr[isrv / 32] &= ~bit;
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
+	if (__atomic_fetch_and(&a->tmr[isrv / 32], ~bit, __ATOMIC_SEQ_CST) & bit)
+		ioapic_eoi(v->guest, (uint8_t)isrv);
 }
 
 void vlapic_accept(struct vcpu *t, uint8_t vector)
 {
+	vlapic_accept_irq(t, vector, false);
+}
+
+/* TMR is set for a level-triggered vector as it enters IRR, cleared for
+ * an edge-triggered one (11.8.4). */
+void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
+{
 	struct vlapic *a = vlapic_of(t);
+	uint32_t bit = 1u << (vector % 32);
 
 	if (vector < 16) {              /* reserved vectors (11.5.2) */
 		__atomic_fetch_or(&a->esr_pending, ESR_RECV_ILLEGAL,
@@ -166,8 +181,11 @@ void vlapic_accept(struct vcpu *t, uint8_t vector)
 	}
 	if (!vlapic_sw_enabled(a))
 		return;
-	__atomic_fetch_or(&a->irr[vector / 32], 1u << (vector % 32),
-			  __ATOMIC_SEQ_CST);
+	if (level)
+		__atomic_fetch_or(&a->tmr[vector / 32], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&a->tmr[vector / 32], ~bit, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&a->irr[vector / 32], bit, __ATOMIC_SEQ_CST);
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	vlapic_kick(t);
 }
@@ -335,7 +353,7 @@ static bool vlapic_write_common(struct vcpu *v, unsigned int reg, bool x2,
 	case APIC_REG_EOI:
 		if (x2 && val)
 			return false;
-		vlapic_eoi(a);
+		vlapic_eoi(v);
 		return true;
 	case APIC_REG_SVR:
 		return vlapic_write_svr(a, x2, val);

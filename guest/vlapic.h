@@ -83,14 +83,17 @@ void vlapic_init(struct vcpu *v);
 int vlapic_mmio_init(struct guest *g);
 
 /* Makes `vector` pending in t's IRR and has t look at it (from any vCPU
- * of the same guest). */
+ * of the same guest); edge-triggered. */
 void vlapic_accept(struct vcpu *t, uint8_t vector);
+/* The same with its trigger mode: TMR records it, and the EOI of a
+ * level-triggered vector goes to the I/O APIC (SDM Vol. 3A 11.8.4). */
+void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level);
 /* An interrupt message from a device (the I/O APIC), fixed or lowest
  * priority, to the vCPUs that xAPIC destination `dest` names (physical:
  * the APIC ID, 0xff all; logical: as for IPIs). Lowest priority goes to
  * the first vCPU named. From any CPU. */
 void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
-			bool lowest, uint8_t vector);
+			bool lowest, uint8_t vector, bool level);
 /* Highest IRR vector above the processor priority, or -1. */
 int vlapic_pending_vector(const struct vlapic *a);
 /* Moves `vector` from IRR to ISR (the interrupt is being delivered),

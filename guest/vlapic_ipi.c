@@ -105,7 +105,7 @@ void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2)
 }
 
 void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
-			bool lowest, uint8_t vector)
+			bool lowest, uint8_t vector, bool level)
 {
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		struct vcpu *t = g->vcpus[i];
@@ -114,7 +114,7 @@ void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
 
 		if (!hit)
 			continue;
-		vlapic_accept(t, vector);
+		vlapic_accept_irq(t, vector, level);
 		if (lowest)
 			return;
 	}

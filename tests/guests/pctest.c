@@ -12,7 +12,10 @@
  *              masked at reset, an entry's writable bits read back and
  *              its read-only ones (delivery status, remote IRR) kept, and
  *              the 16550's THR-empty interrupt delivered through pin 4 to
- *              the local APIC as the entry says, not while masked.
+ *              the local APIC as the entry says, not while masked; with
+ *              `testdev` on the command line (and the device), a
+ *              level-triggered pin driven by the testdev's line: sent
+ *              again after an EOI while high, remote IRR meanwhile.
  */
 #include "guest.h"
 
@@ -38,6 +41,10 @@
 #define  MCR_OUT2           0x08
 #define UART_PIN            4
 #define VEC_UART            0x70
+#define TESTDEV_IRQ         0x2000          /* + pin: the line's level */
+#define LEVEL_PIN           14
+#define VEC_LEVEL           0x76
+#define REDIR_LEVEL         (1u << 15)
 
 #define BIOS_AREA           0xe0000u
 #define BIOS_AREA_END       0x100000u
@@ -60,15 +67,13 @@ static void apic_write(uint32_t off, uint32_t val)
 	*(volatile uint32_t *)(uintptr_t)(APIC_MMIO + off) = val;
 }
 
-__asm__(
-	".text\n"
-	"uart_irq_stub:\n"
-	"	pushal\n"
-	"	cld\n"
-	"	call uart_irq\n"
-	"	popal\n"
-	"	iret\n");
-extern char uart_irq_stub[];
+/* One stub per handler: save the registers a C call may clobber. */
+#define IRQ_STUB(fn) \
+	__asm__(".text\n" #fn "_stub:\n\tpushal\n\tcld\n\tcall " #fn \
+		"\n\tpopal\n\tiret\n")
+IRQ_STUB(uart_irq);
+IRQ_STUB(level_irq);
+extern char uart_irq_stub[], level_irq_stub[];
 
 /* Each THR-empty interrupt is taken once: IER off before the EOI. */
 __attribute__((used)) void uart_irq(void);
@@ -76,6 +81,24 @@ __attribute__((used)) void uart_irq(void)
 {
 	uart_irqs++;
 	outb(COM1 + UART_IER, 0);
+	apic_write(APIC_EOI, 0);
+}
+
+static uint32_t ioapic_read(uint32_t reg);
+
+/* The level-triggered pin's handler: it ends the interrupt with its line
+ * still high the first time (the I/O APIC must send it again after the
+ * EOI) and lowers the line the second time. */
+static volatile uint32_t level_irqs, level_remote_irr;
+
+__attribute__((used)) void level_irq(void);
+__attribute__((used)) void level_irq(void)
+{
+	level_irqs++;
+	level_remote_irr += !!(ioapic_read(IOAPIC_REG_REDIR + 2 * LEVEL_PIN) &
+			       REDIR_REMOTE_IRR);
+	if (level_irqs == 2)
+		outb(TESTDEV_IRQ + LEVEL_PIN, 0);
 	apic_write(APIC_EOI, 0);
 }
 
@@ -230,13 +253,13 @@ static void test_ioapic_regs(unsigned int nr_cpus)
 	       masked);
 }
 
-static bool wait_irqs(uint32_t want, uint64_t ticks)
+static bool wait_irqs(volatile uint32_t *count, uint32_t want, uint64_t ticks)
 {
 	uint64_t end = rdtsc_ordered() + ticks;
 
-	while (uart_irqs < want && rdtsc_ordered() < end)
+	while (*count < want && rdtsc_ordered() < end)
 		__asm__ volatile("sti; pause; cli" ::: "memory");
-	return uart_irqs >= want;
+	return *count >= want;
 }
 
 /* THR empty with IER bit 1 and OUT2 raises pin 4 (an edge). */
@@ -255,13 +278,13 @@ static void test_ioapic_irq(void)
 	idt_load();
 	apic_write(APIC_SVR, 0x1ff);
 	raise_uart_irq();               /* entry still masked */
-	wait_irqs(1, WAIT_MASKED_TICKS);
+	wait_irqs(&uart_irqs, 1, WAIT_MASKED_TICKS);
 	while_masked = uart_irqs;
 	outb(COM1 + UART_IER, 0);
 	ioapic_write(IOAPIC_REG_REDIR + 2 * UART_PIN + 1, 0);   /* APIC 0 */
 	ioapic_write(IOAPIC_REG_REDIR + 2 * UART_PIN, VEC_UART); /* fixed */
 	raise_uart_irq();
-	EXPECT(wait_irqs(1, WAIT_TICKS));
+	EXPECT(wait_irqs(&uart_irqs, 1, WAIT_TICKS));
 	printf("ioapic: uart pin %u -> vector %#x: %u interrupt(s) while "
 	       "masked, %u after unmasking\n", UART_PIN, VEC_UART,
 	       while_masked, uart_irqs);
@@ -269,6 +292,30 @@ static void test_ioapic_irq(void)
 	EXPECT_EQ(uart_irqs, 1);
 	ioapic_write(IOAPIC_REG_REDIR + 2 * UART_PIN, REDIR_MASKED);
 	outb(COM1 + UART_MCR, 0);
+}
+
+/* A level-triggered entry driven by the testdev's line for pin 14:
+ * delivered, sent again after an EOI with the line high (remote IRR set
+ * in the handler both times), quiet once the line is low. */
+static void test_ioapic_level(void)
+{
+	uint32_t entry;
+
+	idt_set_gate(VEC_LEVEL, (uintptr_t)level_irq_stub);
+	idt_load();
+	ioapic_write(IOAPIC_REG_REDIR + 2 * LEVEL_PIN + 1, 0);
+	ioapic_write(IOAPIC_REG_REDIR + 2 * LEVEL_PIN, REDIR_LEVEL | VEC_LEVEL);
+	outb(TESTDEV_IRQ + LEVEL_PIN, 1);
+	EXPECT(wait_irqs(&level_irqs, 2, WAIT_TICKS));
+	wait_irqs(&level_irqs, 3, WAIT_MASKED_TICKS);
+	entry = ioapic_read(IOAPIC_REG_REDIR + 2 * LEVEL_PIN);
+	printf("ioapic: level pin %u -> vector %#x: %u interrupts, remote IRR "
+	       "set in %u handlers, then %u\n", LEVEL_PIN, VEC_LEVEL,
+	       level_irqs, level_remote_irr, !!(entry & REDIR_REMOTE_IRR));
+	EXPECT_EQ(level_irqs, 2);
+	EXPECT_EQ(level_remote_irr, 2);
+	EXPECT(!(entry & REDIR_REMOTE_IRR));
+	ioapic_write(IOAPIC_REG_REDIR + 2 * LEVEL_PIN, REDIR_MASKED);
 }
 
 /* ---- boot data ------------------------------------------------------------- */
@@ -288,9 +335,12 @@ static void test_boot_info(void)
 void guest_main(void)
 {
 	unsigned int nr_cpus = (cpuid(1, 0).ebx >> 16) & 0xff;
+	char arg[4];
 
 	test_boot_info();
 	test_acpi(nr_cpus);
 	test_ioapic_regs(nr_cpus);
 	test_ioapic_irq();
+	if (cmdline_get("testdev", arg, sizeof(arg)))
+		test_ioapic_level();
 }

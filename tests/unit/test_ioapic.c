@@ -156,4 +156,75 @@ TEST(ioapic_unwired_modes_and_pins_ignored)
 	EXPECT_EQ(g.dev.ioapic.level, 1u << 3);
 }
 
+static bool tmr_bit(unsigned int v, unsigned int vector)
+{
+	return vcpus[v].lapic.tmr[vector / 32] & (1u << (vector % 32));
+}
+
+/* The vCPU takes the interrupt and ends it with an EOI. */
+static void take_and_eoi(unsigned int v, unsigned int vector)
+{
+	vlapic_ack(&vcpus[v].lapic, (uint8_t)vector);
+	EXPECT(vlapic_reg_write(&vcpus[v], APIC_REG_EOI, false, 0));
+}
+
+/* A level-triggered entry (82093AA 3.2.4; SDM Vol. 3A 11.8.4-11.8.5):
+ * delivery sets remote IRR and the local APIC's TMR bit; while remote
+ * IRR is set the held line sends nothing more; the EOI of that vector
+ * clears both and, with the line still high, delivers it again. */
+TEST(ioapic_level_remote_irr_and_eoi)
+{
+	setup();
+	wr(IOAPIC_REG_REDIR + 0x1d, 0);                 /* pin 14 -> APIC 0 */
+	wr(IOAPIC_REG_REDIR + 0x1c, IOREDIR_LEVEL | 0x76);
+	ioapic_set_irq(&g, 14, true);
+	EXPECT_EQ(pending(0), 0x76);
+	EXPECT(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR);
+	EXPECT(tmr_bit(0, 0x76));
+	vlapic_ack(&vcpus[0].lapic, 0x76);
+	ioapic_set_irq(&g, 14, false);
+	ioapic_set_irq(&g, 14, true);                   /* remote IRR: held */
+	EXPECT_EQ(pending(0), -1);
+	EXPECT(vlapic_reg_write(&vcpus[0], APIC_REG_EOI, false, 0));
+	EXPECT_EQ(pending(0), 0x76);                    /* still high: again */
+	EXPECT(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR);
+	ioapic_set_irq(&g, 14, false);
+	take_and_eoi(0, 0x76);
+	EXPECT_EQ(pending(0), -1);                      /* low: done */
+	EXPECT(!tmr_bit(0, 0x76));
+	EXPECT(!(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR));
+}
+
+/* An edge-triggered vector leaves TMR clear, and its EOI does not touch
+ * a level entry of another vector. */
+TEST(ioapic_edge_eoi_leaves_level_entry_alone)
+{
+	setup();
+	wr(IOAPIC_REG_REDIR + 0x1c, IOREDIR_LEVEL | 0x76);
+	wr(IOAPIC_REG_REDIR + 8, 0x84);                 /* pin 4, edge */
+	ioapic_set_irq(&g, 14, true);
+	ioapic_set_irq(&g, 4, true);
+	EXPECT(!tmr_bit(0, 0x84));
+	EXPECT(tmr_bit(0, 0x76));
+	take_and_eoi(0, 0x84);
+	EXPECT(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR);
+	EXPECT(tmr_bit(0, 0x76));
+	EXPECT_EQ(pending(0), 0x76);
+}
+
+/* A held level on a masked entry is delivered when it is unmasked; a
+ * level entry rewritten as edge drops its remote IRR. */
+TEST(ioapic_level_masked_then_unmasked_and_made_edge)
+{
+	setup();
+	wr(IOAPIC_REG_REDIR + 0x1c, IOREDIR_MASKED | IOREDIR_LEVEL | 0x76);
+	ioapic_set_irq(&g, 14, true);
+	EXPECT_EQ(pending(0), -1);
+	wr(IOAPIC_REG_REDIR + 0x1c, IOREDIR_LEVEL | 0x76);
+	EXPECT_EQ(pending(0), 0x76);
+	EXPECT(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR);
+	wr(IOAPIC_REG_REDIR + 0x1c, 0x76);
+	EXPECT(!(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR));
+}
+
 TEST_MAIN()
