@@ -146,7 +146,8 @@ void vlapic_unack(struct vlapic *a, uint8_t vector)
 
 /* EOI retires the highest-priority in-service interrupt (11.8.5); one
  * whose TMR bit is set was level-triggered, and the EOI goes on to the
- * I/O APIC (11.8.4). */
+ * I/O APIC (11.8.4). TMR keeps the bit until the vector is accepted
+ * edge-triggered. */
 static void vlapic_eoi(struct vcpu *v)
 {
 	struct vlapic *a = vlapic_of(v);
@@ -158,7 +159,7 @@ static void vlapic_eoi(struct vcpu *v)
 	bit = 1u << (isrv % 32);
 	a->isr[isrv / 32] &= ~bit;
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
-	if (__atomic_fetch_and(&a->tmr[isrv / 32], ~bit, __ATOMIC_SEQ_CST) & bit)
+	if (READ_ONCE(a->tmr[isrv / 32]) & bit)
 		ioapic_eoi(v->guest, (uint8_t)isrv);
 }
 

@@ -171,7 +171,8 @@ static void take_and_eoi(unsigned int v, unsigned int vector)
 /* A level-triggered entry (82093AA 3.2.4; SDM Vol. 3A 11.8.4-11.8.5):
  * delivery sets remote IRR and the local APIC's TMR bit; while remote
  * IRR is set the held line sends nothing more; the EOI of that vector
- * clears both and, with the line still high, delivers it again. */
+ * clears remote IRR and, with the line still high, delivers it again.
+ * TMR keeps the trigger mode of the vector's last acceptance. */
 TEST(ioapic_level_remote_irr_and_eoi)
 {
 	setup();
@@ -191,7 +192,7 @@ TEST(ioapic_level_remote_irr_and_eoi)
 	ioapic_set_irq(&g, 14, false);
 	take_and_eoi(0, 0x76);
 	EXPECT_EQ(pending(0), -1);                      /* low: done */
-	EXPECT(!tmr_bit(0, 0x76));
+	EXPECT(tmr_bit(0, 0x76));       /* until an edge of the vector */
 	EXPECT(!(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR));
 }
 
@@ -210,6 +211,23 @@ TEST(ioapic_edge_eoi_leaves_level_entry_alone)
 	EXPECT(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR);
 	EXPECT(tmr_bit(0, 0x76));
 	EXPECT_EQ(pending(0), 0x76);
+}
+
+/* The vector accepted edge-triggered after a level one: TMR clear, and
+ * its EOI delivers nothing. */
+TEST(ioapic_edge_acceptance_clears_tmr)
+{
+	setup();
+	wr(IOAPIC_REG_REDIR + 0x1c, IOREDIR_LEVEL | 0x76);
+	ioapic_set_irq(&g, 14, true);
+	ioapic_set_irq(&g, 14, false);
+	take_and_eoi(0, 0x76);
+	EXPECT(tmr_bit(0, 0x76));
+	wr(IOAPIC_REG_REDIR + 8, 0x76);                 /* pin 4, edge */
+	ioapic_set_irq(&g, 4, true);
+	EXPECT(!tmr_bit(0, 0x76));
+	take_and_eoi(0, 0x76);
+	EXPECT_EQ(pending(0), -1);
 }
 
 /* A held level on a masked entry is delivered when it is unmasked; a
