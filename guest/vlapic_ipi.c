@@ -104,15 +104,31 @@ void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2)
 			vlapic_deliver(v, g->vcpus[i], icr);
 }
 
+/*
+ * Whether a device's message with 8-bit destination `dest` reaches `t`.
+ * Without interrupt remapping a vCPU in x2APIC mode reads it as an x2APIC
+ * ID (0xff: all) or, logical, as the bits of cluster 0 of its x2APIC LDR
+ * (11.12.10.2), as KVM models it.
+ */
+static bool vlapic_match_irq(const struct vlapic *t, uint32_t dest,
+			     bool logical)
+{
+	bool x2 = vlapic_x2apic_mode(t);
+
+	if (x2 && dest == 0xff)
+		return true;
+	if (logical)
+		return vlapic_match_logical(t, dest, x2);
+	return dest == 0xff || dest == t->id;
+}
+
 void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
 			bool lowest, uint8_t vector, bool level)
 {
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		struct vcpu *t = g->vcpus[i];
-		bool hit = logical ? vlapic_match_logical(&t->lapic, dest, false)
-				   : dest == 0xff || dest == t->lapic.id;
 
-		if (!hit)
+		if (!vlapic_match_irq(&t->lapic, dest, logical))
 			continue;
 		vlapic_accept_irq(t, vector, level);
 		if (lowest)

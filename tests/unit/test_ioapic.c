@@ -4,6 +4,8 @@
 #include "guest/vlapic_regs.h"
 #include "guest/guest.h"
 #include "guest/ioapic.h"
+#include "arch/msr.h"
+#include "arch/x86.h"
 #include "vmx/vmx.h"
 #include "tests/unit/test.h"
 
@@ -243,6 +245,32 @@ TEST(ioapic_level_masked_then_unmasked_and_made_edge)
 	EXPECT(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR);
 	wr(IOAPIC_REG_REDIR + 0x1c, 0x76);
 	EXPECT(!(rd(IOAPIC_REG_REDIR + 0x1c) & IOREDIR_REMOTE_IRR));
+}
+
+/* vCPUs in x2APIC mode read the entry's 8-bit destination as an x2APIC
+ * ID (0xff: all) or, logical, as bits of cluster 0 of their x2APIC LDR
+ * (1 << APIC ID for IDs below 16). */
+TEST(ioapic_destinations_in_x2apic_mode)
+{
+	setup();
+	for (unsigned int i = 0; i < NVCPUS; i++)
+		EXPECT(vlapic_wrmsr(&vcpus[i], MSR_IA32_APIC_BASE,
+				    vcpus[i].lapic.apic_base | APIC_BASE_EXTD));
+	wr(IOAPIC_REG_REDIR + 3, 0x02u << 24);          /* pin 1: LDR bit 1 */
+	wr(IOAPIC_REG_REDIR + 2, IOREDIR_LOGICAL | 0x41);
+	ioapic_set_irq(&g, 1, true);
+	EXPECT_EQ(pending(0), -1);
+	EXPECT_EQ(pending(1), 0x41);
+	wr(IOAPIC_REG_REDIR + 5, 0xffu << 24);          /* pin 2: all */
+	wr(IOAPIC_REG_REDIR + 4, 0x52);
+	ioapic_set_irq(&g, 2, true);
+	EXPECT_EQ(pending(0), 0x52);
+	EXPECT_EQ(pending(1), 0x52);
+	wr(IOAPIC_REG_REDIR + 7, 0x00u << 24);          /* pin 3: ID 0 */
+	wr(IOAPIC_REG_REDIR + 6, 0x63);
+	ioapic_set_irq(&g, 3, true);
+	EXPECT_EQ(pending(0), 0x63);
+	EXPECT_EQ(pending(1), 0x52);
 }
 
 TEST_MAIN()
