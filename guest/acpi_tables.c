@@ -19,6 +19,7 @@
 #define MADT_LAPIC_ENABLED      1
 #define GAS_SYSTEM_IO           1
 #define GAS_ACCESS_BYTE         1
+#define GAS_ACCESS_DWORD        3
 #define PM_PROFILE_SERVER       4
 
 /* AML of Name (_S5, Package (4) { 5, 0, 0, 0 }) (ACPI 6.5 20.2.5.1,
@@ -115,18 +116,28 @@ static void sdt_finish(uint8_t *t)
 	t[SDT_CHECKSUM] = acpi_checksum(t, len);
 }
 
-/* Generic Address Structure: one byte in port I/O space. */
-static void gas_io8(uint8_t *p, size_t off, uint16_t port)
+/* Generic Address Structure: a register in port I/O space, `bits` wide
+ * and accessed `access` (1 byte, 3 dword) at a time. */
+static void gas_io(uint8_t *p, size_t off, uint16_t port, uint8_t bits,
+		   uint8_t access)
 {
 	put8(p, off, GAS_SYSTEM_IO);
-	put8(p, off + 1, 8);                    /* register bit width */
+	put8(p, off + 1, bits);                 /* register bit width */
 	put8(p, off + 2, 0);                    /* bit offset */
-	put8(p, off + 3, GAS_ACCESS_BYTE);
+	put8(p, off + 3, access);
 	put64(p, off + 4, port);
 }
 
+static void gas_io8(uint8_t *p, size_t off, uint16_t port)
+{
+	gas_io(p, off, port, 8, GAS_ACCESS_BYTE);
+}
+
 /* With an RTC, the FADT names its century register (ACPI 6.5 5.2.9,
- * CENTURY), where Linux reads the century from. */
+ * CENTURY), where Linux reads the century from. The PM timer's block
+ * (4.8.3.3) is named in the legacy and X fields: OSPM ignores them
+ * under HW_REDUCED_ACPI, test suites that look for the timer read
+ * them. */
 static void build_fadt(uint8_t *t, uint64_t dsdt, bool rtc)
 {
 	sdt_header(t, "FACP", FADT_LENGTH, 6);
@@ -136,11 +147,15 @@ static void build_fadt(uint8_t *t, uint64_t dsdt, bool rtc)
 	put8(t, FADT_CENTURY, rtc ? RTC_CENTURY : 0);
 	put16(t, FADT_IAPC_BOOT_ARCH, FADT_BOOT_VGA_NOT_PRESENT |
 	      (rtc ? 0 : FADT_BOOT_CMOS_RTC_NOT_PRESENT));
-	put32(t, FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP);
+	put32(t, FADT_PM_TMR_BLK, ACPI_PM_TIMER);
+	put8(t, FADT_PM_TMR_LEN, 4);
+	put32(t, FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP |
+	      FADT_F_TMR_VAL_EXT);
 	gas_io8(t, FADT_RESET_REG, ACPI_PM_RESET);
 	put8(t, FADT_RESET_VALUE, ACPI_PM_RESET_VALUE);
 	put8(t, FADT_MINOR_VERSION, 5);
 	put64(t, FADT_X_DSDT, dsdt);
+	gas_io(t, FADT_X_PM_TMR_BLK, ACPI_PM_TIMER, 32, GAS_ACCESS_DWORD);
 	gas_io8(t, FADT_SLEEP_CONTROL, ACPI_PM_SLEEP_CONTROL);
 	gas_io8(t, FADT_SLEEP_STATUS, ACPI_PM_SLEEP_STATUS);
 	memcpy(t + FADT_HYPERVISOR_ID, "KeelKeel", 8);

@@ -7,7 +7,8 @@
  *   base + 0x000  RSDP, revision 2 (36 bytes)
  *   base + 0x040  XSDT -> FADT, MADT
  *   base + 0x100  FADT, revision 6 (276 bytes): hardware-reduced ACPI,
- *                 sleep control/status and reset registers in port I/O,
+ *                 sleep control/status and reset registers and a
+ *                 32-bit PM timer in port I/O,
  *                 no 8042, no VGA; a CMOS RTC with its century
  *                 at CMOS index 0x32 when the guest has one
  *   base + 0x300  MADT: one local APIC per vCPU (APIC ID = vCPU index),
@@ -35,6 +36,8 @@
 #define ACPI_PM_SLEEP_STATUS    0x601
 #define ACPI_PM_RESET           0x602
 #define ACPI_PM_RESET_VALUE     0x01
+#define ACPI_PM_TIMER           0x608   /* 32-bit, 3.579545 MHz */
+#define ACPI_PM_TIMER_HZ        3579545
 #define ACPI_SLP_TYP_S5         5
 #define ACPI_SLP_TYP_SHIFT      2
 #define ACPI_SLP_TYP_MASK       0x1c
@@ -48,6 +51,8 @@
 /* FADT byte offsets (ACPI 6.5 table 5.9). */
 #define FADT_DSDT               40
 #define FADT_SCI_INT            46
+#define FADT_PM_TMR_BLK         76
+#define FADT_PM_TMR_LEN         91
 #define FADT_CENTURY            108
 #define FADT_IAPC_BOOT_ARCH     109
 #define FADT_FLAGS              112
@@ -55,11 +60,13 @@
 #define FADT_RESET_VALUE        128
 #define FADT_MINOR_VERSION      131
 #define FADT_X_DSDT             140
+#define FADT_X_PM_TMR_BLK       208
 #define FADT_SLEEP_CONTROL      244
 #define FADT_SLEEP_STATUS       256
 #define FADT_HYPERVISOR_ID      268
 #define FADT_LENGTH             276
 
+#define FADT_F_TMR_VAL_EXT      BIT_ULL(8)
 #define FADT_F_RESET_REG_SUP    BIT_ULL(10)
 #define FADT_F_HW_REDUCED_ACPI  BIT_ULL(20)
 #define FADT_BOOT_VGA_NOT_PRESENT BIT_ULL(2)

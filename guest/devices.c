@@ -19,7 +19,7 @@ void testdev_port_io(struct guest *g, uint16_t port, unsigned int size,
 		     bool in, uint32_t *val);
 int testdev_init(struct guest *g);
 void testdev_free(struct guest *g);
-bool acpi_pm_claims(uint16_t port);
+bool acpi_pm_claims(uint16_t port, unsigned int size);
 void acpi_pm_io(struct guest *g, uint16_t port, bool in, uint32_t *val);
 
 /* isa-debug-exit: a write of v ends the guest with status (v << 1) | 1. */
@@ -87,7 +87,7 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 	else if ((port == RTC_PORT_INDEX || port == RTC_PORT_DATA) &&
 		 (d->enabled & CONFIG_DEVICE_RTC) && size == 1)
 		rtc_io(g, port - RTC_PORT_INDEX, in, val);
-	else if (d->acpi_pm && acpi_pm_claims(port) && size == 1)
+	else if (d->acpi_pm && acpi_pm_claims(port, size))
 		acpi_pm_io(g, port, in, val);
 	else
 		port_unclaimed(d, port, size, in, val);

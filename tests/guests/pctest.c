@@ -7,7 +7,8 @@
  *              5.2.5.1) with both checksums, the XSDT and every table it
  *              lists (and the FADT's DSDT) summing to zero, and a MADT
  *              with one enabled local APIC per vCPU (IDs 0..n-1) and the
- *              I/O APIC at 0xfec00000 with ID n, GSI base 0;
+ *              I/O APIC at 0xfec00000 with ID n, GSI base 0; the FADT's
+ *              PM timer running at 3.579545 MHz of the TSC's clock;
  *   I/O APIC   its ID and version registers, all 24 redirection entries
  *              masked at reset, an entry's writable bits read back and
  *              its read-only ones (delivery status, remote IRR) kept, and
@@ -52,6 +53,9 @@
 #define RSDP_LEN            36
 #define SDT_HEADER_LEN      36
 #define FADT_DSDT           40
+#define FADT_PM_TMR_BLK     76
+#define PM_TIMER_HZ         3579545ULL
+#define PM_TIMER_TICKS      20000000ULL     /* TSC ticks between reads */
 #define MADT_HEAD_LEN       44
 #define MADT_LAPIC          0
 #define MADT_IOAPIC         1
@@ -137,6 +141,7 @@ static bool table_ok(const uint8_t *t)
 }
 
 static unsigned int madt_lapics, madt_ioapic_id = ~0u;
+static uint32_t pm_timer_port;
 static uint32_t madt_ioapic_addr, madt_gsi_base = ~0u;
 
 static void read_madt(const uint8_t *t, unsigned int nr_cpus)
@@ -183,6 +188,7 @@ static void read_xsdt(const uint8_t *x, unsigned int nr_cpus, char *sigs)
 
 			EXPECT(!memcmp(d, "DSDT", 4));
 			table_ok(d);
+			pm_timer_port = get32(t, FADT_PM_TMR_BLK);
 		} else if (!memcmp(t, "APIC", 4)) {
 			read_madt(t, nr_cpus);
 		}
@@ -210,6 +216,31 @@ static void test_acpi(unsigned int nr_cpus)
 	       "local apics, ioapic id %u at %#x\n", (uint32_t)(uintptr_t)rsdp,
 	       rsdp[15], sigs, checks_failed() != failed ? "BAD" : "ok", madt_lapics,
 	       madt_ioapic_id, madt_ioapic_addr);
+}
+
+/* The FADT's PM timer counts at 3.579545 MHz of the guest's clock, which
+ * the TSC's rate (CPUID 0x40000010) measures: within 1 %. */
+static void test_pm_timer(void)
+{
+	uint64_t tsc_khz = cpuid(0x40000010, 0).eax, t0, t1, want, got, rem;
+	uint32_t p0, p1;
+
+	if (!EXPECT(pm_timer_port) || !EXPECT(tsc_khz))
+		return;
+	t0 = rdtsc_ordered();
+	p0 = inl((uint16_t)pm_timer_port);
+	while (rdtsc_ordered() - t0 < PM_TIMER_TICKS)
+		;
+	p1 = inl((uint16_t)pm_timer_port);
+	t1 = rdtsc_ordered();
+	got = (uint32_t)(p1 - p0);
+	want = udiv64((t1 - t0) * PM_TIMER_HZ, tsc_khz * 1000, &rem);
+	printf("acpi: pm timer at port %#x: %llu counts in %llu TSC ticks, "
+	       "%s 1%% of %llu\n", pm_timer_port, (unsigned long long)got,
+	       (unsigned long long)(t1 - t0),
+	       got * 100 >= want * 99 && got * 100 <= want * 101 ?
+	       "within" : "NOT within", (unsigned long long)want);
+	EXPECT(got * 100 >= want * 99 && got * 100 <= want * 101);
 }
 
 /* ---- I/O APIC -------------------------------------------------------------- */
@@ -339,6 +370,7 @@ void guest_main(void)
 
 	test_boot_info();
 	test_acpi(nr_cpus);
+	test_pm_timer();
 	test_ioapic_regs(nr_cpus);
 	test_ioapic_irq();
 	if (cmdline_get("testdev", arg, sizeof(arg)))

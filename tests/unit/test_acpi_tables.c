@@ -115,6 +115,24 @@ TEST(fadt_hardware_reduced_with_sleep_registers)
 	EXPECT_EQ(get64(f, FADT_X_DSDT), BASE + ACPI_DSDT_OFF);
 }
 
+/* The PM timer (ACPI 6.5 4.8.3.3): a 32-bit counter (TMR_VAL_EXT) in
+ * port I/O, named by PM_TMR_BLK/PM_TMR_LEN and X_PM_TMR_BLK. */
+TEST(fadt_names_a_32_bit_pm_timer)
+{
+	uint32_t len = 0;
+	const uint8_t *f = build_table_for(false, ACPI_FADT_OFF, "FACP", &len);
+
+	ASSERT(f != NULL);
+	EXPECT_EQ(get32(f, FADT_PM_TMR_BLK), ACPI_PM_TIMER);
+	EXPECT_EQ(f[FADT_PM_TMR_LEN], 4);
+	EXPECT(get32(f, FADT_FLAGS) & FADT_F_TMR_VAL_EXT);
+	EXPECT_EQ(f[FADT_X_PM_TMR_BLK], 1);             /* system I/O */
+	EXPECT_EQ(f[FADT_X_PM_TMR_BLK + 1], 32);        /* bit width */
+	EXPECT_EQ(f[FADT_X_PM_TMR_BLK + 3], 3);         /* dword access */
+	EXPECT_EQ(get64(f, FADT_X_PM_TMR_BLK + 4), ACPI_PM_TIMER);
+	EXPECT_EQ(sum(f, len), 0);
+}
+
 /* Finds `what` in the table's AML; its offset or -1. */
 static long aml_find(const uint8_t *d, uint32_t len, const void *what,
 		     size_t n)
