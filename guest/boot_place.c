@@ -30,6 +30,12 @@ static uint64_t lowest_clash(const struct boot_ranges *t, uint64_t at,
 	return clash;
 }
 
+bool boot_ranges_overlap(const struct boot_ranges *t, uint64_t start,
+			 uint64_t end)
+{
+	return start < end && lowest_clash(t, start, end - start) != end;
+}
+
 /* Each step moves the candidate below the lowest range it overlaps, so
  * it only goes down and passes each taken range once. */
 bool boot_place_high(const struct boot_ranges *t, uint64_t floor,

@@ -27,6 +27,10 @@ struct boot_ranges {
  * must, never less. */
 void boot_ranges_add(struct boot_ranges *t, uint64_t start, uint64_t end);
 
+/* Whether [start, end) overlaps a taken range. */
+bool boot_ranges_overlap(const struct boot_ranges *t, uint64_t start,
+			 uint64_t end);
+
 /*
  * Finds the highest page-aligned `size` bytes inside [floor, limit) that
  * overlap no taken range; *at gets the start. Returns false when nothing

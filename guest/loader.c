@@ -239,10 +239,13 @@ uint64_t loader_write_acpi(struct guest *g)
 	return rsdp;
 }
 
-/* Every guest whose RAM covers the BIOS area gets ACPI tables there. */
-static const char *load_acpi(struct guest *g)
+/* Every guest whose RAM covers the BIOS area gets ACPI tables there,
+ * unless its image loaded something there: the image's bytes stay. */
+static const char *load_acpi(struct guest *g, const struct boot_ranges *used)
 {
-	if (g->mem_size < ACPI_TABLES_GPA + ACPI_TABLES_SIZE)
+	if (g->mem_size < ACPI_TABLES_GPA + ACPI_TABLES_SIZE ||
+	    boot_ranges_overlap(used, ACPI_TABLES_GPA,
+				ACPI_TABLES_GPA + ACPI_TABLES_SIZE))
 		return NULL;
 	return loader_write_acpi(g) ? NULL : "its ACPI tables cannot be written";
 }
@@ -258,7 +261,7 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 		return loader_load_linux(g, img, nr_mods ? &mods[0] : NULL, boot);
 	why = load_format(g, img, boot, &used);
 	if (!why)
-		why = load_acpi(g);
+		why = load_acpi(g, &used);
 
 	if (why || boot->mode == VCPU_MODE_REAL) {
 		if (boot->mode == VCPU_MODE_REAL && !why) {

@@ -108,6 +108,18 @@ TEST(full_list_merges_and_still_avoids_everything)
 	}
 }
 
+TEST(overlap_is_reported_for_any_shared_byte)
+{
+	struct boot_ranges t = { .n = 0 };
+
+	boot_ranges_add(&t, 0x8000, 0xda30);
+	EXPECT(boot_ranges_overlap(&t, 0xd000, 0xe000));
+	EXPECT(boot_ranges_overlap(&t, 0x7000, 0x8001));
+	EXPECT(!boot_ranges_overlap(&t, 0xda30, 0xe000));
+	EXPECT(!boot_ranges_overlap(&t, 0x7000, 0x8000));
+	EXPECT(!boot_ranges_overlap(&t, 0x9000, 0x9000));
+}
+
 TEST(empty_range_is_ignored)
 {
 	struct boot_ranges t = { .n = 0 };
