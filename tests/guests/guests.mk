@@ -47,6 +47,7 @@
 #   pctest.elf      multiboot   the PC platform: boot data outside the image,
 #                               ACPI tables (checksums, MADT), the I/O APIC's
 #                               registers and the UART's interrupt through it
+#   pctestlow.elf   multiboot   the same linked at 0x8000
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -91,7 +92,7 @@ GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
-	hello16.bin helloflat.bin $(addsuffix .elf,$(GUEST_MB32)) \
+	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \
 	$(addsuffix 64.elf,$(GUEST_ELF64)))
 
 .PHONY: guests
@@ -149,6 +150,12 @@ $(addprefix $(GUEST_OUT)/,$(addsuffix .elf,$(GUEST_MB32))): \
 		$(GUEST_DIR)/guest32.ld
 	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest32.ld \
 		-o $@ $(filter %.o,$^)
+
+# pctest linked at 0x8000, where the multiboot information once had to be.
+$(GUEST_OUT)/pctestlow.elf: $(GUEST_OUT)/obj32/pctest.o $(GUEST_LIB32) \
+		$(GUEST_DIR)/guest32.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) --defsym=GUEST_LOAD=0x8000 \
+		-T $(GUEST_DIR)/guest32.ld -o $@ $(filter %.o,$^)
 
 $(GUEST_OUT)/hello32.elf: $(GUEST_OUT)/obj32/hello_multiboot.o $(GUEST_LIB32) \
 		$(GUEST_DIR)/guest32.ld
