@@ -14,13 +14,16 @@ int vmx_launch(struct guest_regs *regs);
 void vcpu_skip_instruction(struct vcpu *v)
 {
 	uint64_t rip = vmcs_readnat(VMCS_GUEST_RIP);
+	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
 
 	(void)v;        /* the current VMCS is v's */
 	vmcs_writenat(VMCS_GUEST_RIP, rip + vmcs_read32(VMCS_EXIT_INSTR_LEN));
-	/* A completed instruction ends STI/MOV SS blocking (SDM Vol. 3C 25.4.2). */
-	if (unlikely(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
-		     (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)))
-		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	/* A completed instruction ends STI/MOV SS blocking (SDM Vol. 3C
+	 * 25.4.2); blocking by NMI lasts until the guest's IRET. */
+	if (unlikely(intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)))
+		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, intr &
+			     ~(uint32_t)(INTERRUPTIBILITY_STI |
+					 INTERRUPTIBILITY_MOV_SS));
 }
 
 /* Event injection at the next VM entry (SDM Vol. 3C 27.6). */
