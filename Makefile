@@ -57,6 +57,7 @@ KERNEL_SRCS := \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
 	vmx/vcpu_state.c vmx/xcr0.c \
 	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
+	vmx/exit_nmi.c \
 	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c \
 	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
 	guest/console_ring.c guest/vrtc.c

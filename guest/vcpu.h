@@ -104,6 +104,7 @@ struct vcpu {
 	uint64_t cr0_owned, cr4_owned;  /* guest/host masks: bits Keel owns */
 	bool shadow;                    /* paging = shadow */
 	bool vmcs_efer_pat;             /* VM entry/exit switch EFER and PAT */
+	bool vnmi;                      /* virtual NMIs and NMI-window exiting */
 	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
 	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */
 };

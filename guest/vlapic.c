@@ -191,6 +191,15 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 	vlapic_kick(t);
 }
 
+void vlapic_accept_nmi(struct vcpu *t)
+{
+	struct vlapic *a = vlapic_of(t);
+
+	__atomic_store_n(&a->nmi_pending, 1, __ATOMIC_SEQ_CST);
+	vlapic_work_set(a, VLAPIC_WORK_EVAL);
+	vlapic_kick(t);
+}
+
 /* ---- timer (SDM Vol. 3A 11.5.4) ----------------------------------------- */
 
 static unsigned int timer_mode(const struct vlapic *a)

@@ -7,6 +7,7 @@
  *   sender (any vCPU of the guest)          target vCPU (its own CPU)
  *   ICR write / timer / self IPI
  *     vlapic_accept: IRR bit (atomic),  -->  exit (the kick IPI forces one)
+ *     (NMI: nmi_pending instead)
  *     work |= EVAL (atomic), kick CPU         vmx_exit_handler tests `work`
  *                                             vlapic_before_entry:
  *                                               IRR -> ISR, VM-entry
@@ -72,6 +73,9 @@ struct vlapic {
 	uint64_t tsc_deadline;          /* IA32_TSC_DEADLINE, guest TSC */
 	bool window_on;                 /* interrupt-window exiting is set */
 	bool ptimer_on;                 /* the VMX-preemption timer is active */
+	bool nmi_window_on;             /* NMI-window exiting is set */
+	uint32_t nmi_pending;           /* atomic: an NMI waits for delivery
+					 * (one is held, as by a CPU) */
 	uint32_t state;                 /* VLAPIC_RUNNING / _WAIT_SIPI */
 	uint32_t init_seen;             /* atomic: INIT received while waiting */
 	uint32_t sipi;                  /* atomic: VLAPIC_SIPI_VALID | vector */
@@ -88,6 +92,9 @@ void vlapic_accept(struct vcpu *t, uint8_t vector);
 /* The same with its trigger mode: TMR records it, and the EOI of a
  * level-triggered vector goes to the I/O APIC (SDM Vol. 3A 11.8.4). */
 void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level);
+/* Makes an NMI pending for t (from any vCPU of the same guest). Accepted
+ * also while t's APIC is software-disabled (SDM Vol. 3A 11.4.7.2). */
+void vlapic_accept_nmi(struct vcpu *t);
 /* An interrupt message from a device (the I/O APIC), fixed or lowest
  * priority, to the vCPUs that xAPIC destination `dest` names (physical:
  * the APIC ID, 0xff all; logical: as for IPIs). Lowest priority goes to

@@ -2,7 +2,8 @@
  * IPIs between the vCPUs of one guest (SDM Vol. 3A 11.6): the ICR's
  * destination (shorthands, physical and logical mode) and delivery modes
  * fixed, lowest priority (delivered like fixed, to every vCPU it names),
- * INIT and start-up. Other delivery modes (SMI, NMI, ExtINT) are dropped.
+ * NMI (the vector is ignored), INIT and start-up. Other delivery modes
+ * (SMI, ExtINT) are dropped.
  *
  * INIT and SIPI start a secondary vCPU (SDM Vol. 3A 9.4.4): it waits in
  * Keel (guest/vcpu.c) in VLAPIC_WAIT_SIPI; an INIT arms it and the first
@@ -85,6 +86,9 @@ static void vlapic_deliver(struct vcpu *src, struct vcpu *t, uint64_t icr)
 			__atomic_fetch_or(&src->lapic.esr_pending,
 					  ESR_SEND_ILLEGAL, __ATOMIC_RELAXED);
 		vlapic_accept(t, vector);
+		break;
+	case ICR_DM_NMI:
+		vlapic_accept_nmi(t);
 		break;
 	case ICR_DM_INIT:
 		vlapic_init_ipi(t, icr);

@@ -73,6 +73,7 @@
 #define ICR_DM_SHIFT        8
 #define  ICR_DM_FIXED       0
 #define  ICR_DM_LOWEST      1
+#define  ICR_DM_NMI         4
 #define  ICR_DM_INIT        5
 #define  ICR_DM_STARTUP     6
 #define ICR_LOGICAL         BIT_ULL(11)

@@ -25,6 +25,7 @@
 #define CPU_CR3_STORE_EXITING       BIT_ULL(16)
 #define CPU_CR8_LOAD_EXITING        BIT_ULL(19)
 #define CPU_CR8_STORE_EXITING       BIT_ULL(20)
+#define CPU_NMI_WINDOW_EXITING      BIT_ULL(22)
 #define CPU_MOV_DR_EXITING          BIT_ULL(23)
 #define CPU_UNCOND_IO_EXITING       BIT_ULL(24)
 #define CPU_USE_IO_BITMAPS          BIT_ULL(25)
@@ -157,6 +158,10 @@ enum vmx_exit_reason {
 #define  INTR_TYPE_HW_EXCEPTION     3
 #define  INTR_TYPE_SW_EXCEPTION     6
 #define INTR_INFO_DELIVER_ERROR     BIT_ULL(11)
+/* Exit interruption info of an exception exit, and the qualification of
+ * EPT-violation and PML-full exits: an IRET that faulted had unblocked
+ * NMIs (SDM Vol. 3C 28.2.3); undefined when IDT-vectoring info is valid. */
+#define INTR_INFO_NMI_UNBLOCKED     BIT_ULL(12)
 #define INTR_INFO_VALID             BIT_ULL(31)
 
 /* Guest interruptibility state (Table 25-3) and activity states (25.4.2). */

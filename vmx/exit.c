@@ -18,6 +18,7 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_TRIPLE_FAULT]       = handle_triple_fault,
 	[EXIT_INTERRUPT_WINDOW]   = handle_interrupt_window,
+	[EXIT_NMI_WINDOW]         = handle_nmi_window,
 	[EXIT_CPUID]              = handle_cpuid,
 	[EXIT_HLT]                = handle_hlt,
 	[EXIT_INVD]               = handle_invd,

@@ -10,7 +10,8 @@
  *     WORK_INJECTED         -> the exit after an injection: an exit
  *                              during its delivery (IDT-vectoring info)
  *                              injects it again
- *     WORK_EVAL             -> highest IRR above PPR: inject it when
+ *     WORK_EVAL             -> a pending NMI first (vmx/exit_nmi.c);
+ *                              highest IRR above PPR: inject it when
  *                              RFLAGS.IF = 1, no STI/MOV-SS blocking and
  *                              no event is being injected already; else
  *                              ask for an interrupt-window exit
@@ -32,20 +33,9 @@
 
 #define VMX_MISC_PREEMPT_RATE   GENMASK_ULL(4, 0)
 
-/* Sets or clears `bits` of a 32-bit control field (typed access needs a
- * constant field, hence a macro). */
-#define vmcs_set_bits32(field, bits, on) ({                              \
-	uint32_t val_ = vmcs_read32(field);                              \
-	vmcs_write32(field, (on) ? val_ | (uint32_t)(bits)               \
-				 : val_ & ~(uint32_t)(bits));             \
-})
-
 static void vlapic_window(struct vlapic *a, bool on)
 {
-	if (a->window_on == on)
-		return;
-	vmcs_set_bits32(VMCS_PROC_CONTROLS, CPU_INTR_WINDOW_EXITING, on);
-	a->window_on = on;
+	vmcs_proc_toggle(&a->window_on, CPU_INTR_WINDOW_EXITING, on);
 }
 
 static bool vlapic_can_inject(void)
@@ -64,6 +54,11 @@ static void vlapic_evaluate(struct vcpu *v)
 
 	__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_EVAL,
 			   __ATOMIC_SEQ_CST);
+	if (unlikely(vnmi_evaluate(v))) {
+		/* The interrupt waits for the window after the NMI. */
+		vlapic_window(a, vlapic_pending_vector(a) >= 0);
+		return;
+	}
 	vector = vlapic_pending_vector(a);
 	if (vector < 0) {
 		vlapic_window(a, false);
@@ -125,12 +120,18 @@ static int vlapic_program_timer(struct vcpu *v)
 static void vlapic_check_delivery(struct vcpu *v)
 {
 	uint32_t info = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+	uint32_t type = (info >> INTR_INFO_TYPE_SHIFT) & 7;
 	uint8_t vector = info & INTR_INFO_VECTOR_MASK;
 
 	__atomic_fetch_and(&v->lapic.work, ~(uint32_t)VLAPIC_WORK_INJECTED,
 			   __ATOMIC_SEQ_CST);
-	if (!(info & INTR_INFO_VALID) ||
-	    ((info >> INTR_INFO_TYPE_SHIFT) & 7) != INTR_TYPE_EXT_INTR)
+	if (!(info & INTR_INFO_VALID))
+		return;
+	if (type == INTR_TYPE_NMI) {
+		vnmi_redeliver(v);
+		return;
+	}
+	if (type != INTR_TYPE_EXT_INTR)
 		return;
 	if (vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) {
 		vlapic_unack(&v->lapic, vector);
@@ -165,6 +166,7 @@ int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift)
 	struct vlapic *a = &v->lapic;
 
 	a->window_on = false;
+	a->nmi_window_on = false;
 	a->ptimer_on = false;
 	if (a->timer_deadline) {
 		a->timer_deadline += tsc_shift;
@@ -285,7 +287,7 @@ int vcpu_halt(struct vcpu *v)
 			return EXIT_STOP;
 		if (READ_ONCE(a->work) & VLAPIC_WORK_TIMER)
 			vlapic_timer_poll(v, rdtsc());
-		if (vlapic_pending_vector(a) >= 0) {
+		if (vlapic_pending_vector(a) >= 0 || READ_ONCE(a->nmi_pending)) {
 			__atomic_fetch_or(&a->work, VLAPIC_WORK_EVAL,
 					  __ATOMIC_SEQ_CST);
 			return EXIT_RESUME;

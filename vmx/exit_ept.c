@@ -15,6 +15,7 @@ int handle_ept_violation(struct vcpu *v)
 	const char *access = q & EPTQ_FETCH ? "fetch" : q & EPTQ_WRITE ? "write"
 								     : "read";
 
+	vnmi_refault_iret(v, q);
 	if (dirty_log_wp_fault(v, gpa, q))
 		return vcpu_retry_exit(v, EXIT_EPT_VIOLATION, q, gpa);
 	if (!(q & EPTQ_FETCH) && mmio_find(v->guest, gpa))
@@ -34,6 +35,7 @@ int handle_ept_misconfig(struct vcpu *v)
 /* The page-modification log filled up (SDM Vol. 3C 29.3.6): drain it. */
 int handle_pml_full(struct vcpu *v)
 {
+	vnmi_refault_iret(v, vmcs_readnat(VMCS_EXIT_QUALIFICATION));
 	dirty_pml_drain(v);
 	return EXIT_RESUME;
 }

@@ -269,14 +269,22 @@ static int vcpus_started(const struct guest *g)
 }
 
 /*
- * HLT with interrupts off never wakes (Keel delivers no NMI, and INIT
- * only starts vCPUs that wait for a SIPI): that vCPU is done, and the
- * guest is done when all its started vCPUs are. Until then the vCPU stays
+ * HLT with interrupts off wakes only for an NMI (INIT only starts vCPUs
+ * that wait for a SIPI): a vCPU no NMI comes for is done, and the guest
+ * is done when all its started vCPUs are. Until then the vCPU stays
  * parked here: an operating system stops its other CPUs this way before
  * the last one powers off, which must still happen. A pause request
  * (migration) takes it out as it is; it parks again when it resumes at
- * the same HLT.
+ * the same HLT. An NMI ends the HLT: the entry path injects it.
  */
+static int hlt_unpark(struct vcpu *v, int r)
+{
+	__atomic_sub_fetch(&v->guest->vcpus_parked, 1, __ATOMIC_ACQ_REL);
+	if (r == EXIT_RESUME)
+		vcpu_skip_instruction(v);
+	return r;
+}
+
 static int hlt_park(struct vcpu *v)
 {
 	struct guest *g = v->guest;
@@ -289,10 +297,10 @@ static int hlt_park(struct vcpu *v)
 	for (;;) {
 		if (READ_ONCE(g->state) != GUEST_RUNNING)
 			return EXIT_STOP;
-		if (READ_ONCE(v->requests) && vcpu_process_requests(v)) {
-			__atomic_sub_fetch(&g->vcpus_parked, 1, __ATOMIC_ACQ_REL);
-			return EXIT_STOP;
-		}
+		if (READ_ONCE(v->requests) && vcpu_process_requests(v))
+			return hlt_unpark(v, EXIT_STOP);
+		if (READ_ONCE(v->lapic.nmi_pending) && v->vnmi)
+			return hlt_unpark(v, EXIT_RESUME);
 		wait_for_interrupt();   /* the guest's end kicks every vCPU */
 	}
 }
@@ -409,14 +417,17 @@ int handle_exception_nmi(struct vcpu *v)
 		if (panic_in_progress)
 			cpu_halt_forever();
 		/* A kick (guest_kick_nmi); the next one must exit too: this
-		 * CPU's NMI blocking ends with an IRET, and the guest's, which
-		 * is 0 as Keel gives guests no NMI, with VM entry (SDM Vol. 3C
-		 * 26.6.1). Bochs 2.7 saves it as 1 on an NMI's VM exit. */
+		 * CPU's NMI blocking ends with an IRET. With virtual NMIs bit 3
+		 * is the guest's own blocking (vmx/exit_nmi.c); without, it is
+		 * the CPU's, which VM entry must find 0 (SDM Vol. 3C 26.6.1):
+		 * Bochs 2.7 saves it as 1 on an NMI's VM exit. */
 		nmi_unblock();
-		nmi_unblock_guest();
+		if (!v->vnmi)
+			nmi_unblock_guest();
 		v->wd.async++;          /* not progress for the watchdog */
 		return EXIT_RESUME;
 	}
+	vnmi_refault_iret(v, info);
 	if (type == INTR_TYPE_HW_EXCEPTION && vector == VEC_PF)
 		return handle_page_fault(v);
 	if (type == INTR_TYPE_HW_EXCEPTION && vector == VEC_UD)

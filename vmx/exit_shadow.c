@@ -32,7 +32,6 @@
 #define INTR_TYPE_SW_INT        4
 #define INTR_TYPE_PRIV_SW_EXC   5
 #define INTR_TYPE_SW_EXC        6
-#define IDT_INFO_NMI_UNBLOCKED  BIT_ULL(12)
 #define CR3_PCID_NOFLUSH        BIT_ULL(63)
 
 static struct shadow_regs shadow_regs_of(struct vcpu *v)
@@ -105,7 +104,7 @@ static void reinject_event(uint32_t idt)
 {
 	uint32_t type = (idt >> INTR_INFO_TYPE_SHIFT) & 7;
 
-	vmcs_write32(VMCS_ENTRY_INTR_INFO, idt & ~(uint32_t)IDT_INFO_NMI_UNBLOCKED);
+	vmcs_write32(VMCS_ENTRY_INTR_INFO, idt & ~(uint32_t)INTR_INFO_NMI_UNBLOCKED);
 	if (idt & INTR_INFO_DELIVER_ERROR)
 		vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR,
 			     vmcs_read32(VMCS_IDT_VECTORING_ERROR));

@@ -88,7 +88,7 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 	bool ok = true;
 
 	ok &= vmx_adjust_controls(c->pinbased, PIN_EXTINT_EXITING |
-				  PIN_NMI_EXITING, 0, &pin);
+				  PIN_NMI_EXITING, PIN_VIRTUAL_NMIS, &pin);
 	ok &= vmx_adjust_controls(c->procbased, CPU_HLT_EXITING |
 				  CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS |
 				  CPU_RDPMC_EXITING | CPU_MWAIT_EXITING |
@@ -115,6 +115,12 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 	}
 	if (!vmx_adjust_controls(c->procbased2, want2, opt2, &proc2))
 		return "the CPU lacks EPT or unrestricted guest";
+	/* Virtual NMIs give the guest NMI blocking of its own and, with it,
+	 * NMI-window exits (SDM Vol. 3C 25.6.1, 26.7.6). */
+	v->vnmi = (pin & PIN_VIRTUAL_NMIS) &&
+		  (c->procbased >> 32) & CPU_NMI_WINDOW_EXITING;
+	if (!v->vnmi)
+		pin &= ~(uint32_t)PIN_VIRTUAL_NMIS;
 	vmcs_write32(VMCS_PIN_CONTROLS, pin);
 	vmcs_write32(VMCS_PROC_CONTROLS, proc);
 	vmcs_write32(VMCS_PROC_CONTROLS2, proc2);

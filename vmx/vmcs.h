@@ -188,6 +188,24 @@ static inline bool __vmwrite(uint64_t field, uint64_t v)
 #define vmcs_write64(f, v)  ({ VMCS_CHECK_WIDTH(f, VMCS_W64); __vmwrite(f, (uint64_t)(v)); })
 #define vmcs_writenat(f, v) ({ VMCS_CHECK_WIDTH(f, VMCS_WNAT); __vmwrite(f, (uint64_t)(v)); })
 
+/* Sets or clears `bits` of a 32-bit control field (typed access needs a
+ * constant field, hence a macro). */
+#define vmcs_set_bits32(field, bits, on) ({                              \
+	uint32_t val_ = vmcs_read32(field);                              \
+	vmcs_write32(field, (on) ? val_ | (uint32_t)(bits)               \
+				 : val_ & ~(uint32_t)(bits));             \
+})
+
+/* Turns a processor-based control Keel toggles (a window exit) on or
+ * off; *state remembers it, sparing the VMCS accesses when unchanged. */
+static inline void vmcs_proc_toggle(bool *state, uint32_t bit, bool on)
+{
+	if (*state == on)
+		return;
+	vmcs_set_bits32(VMCS_PROC_CONTROLS, bit, on);
+	*state = on;
+}
+
 _Static_assert(VMCS_WIDTH(VMCS_GUEST_RIP) == VMCS_WNAT, "encoding width");
 _Static_assert(VMCS_WIDTH(VMCS_EPT_POINTER) == VMCS_W64, "encoding width");
 _Static_assert(VMCS_WIDTH(VMCS_EXIT_REASON) == VMCS_W32, "encoding width");

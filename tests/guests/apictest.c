@@ -29,6 +29,12 @@
  * making progress: the loop ends within twice its time without the
  * timer, and the timer's interrupts arrive all along.
  *
+ * NMIs (both commands): a self NMI through the ICR (xAPIC and x2APIC) is
+ * taken at once with IF = 0; a second one sent from inside the handler,
+ * which then makes an exit (port I/O), waits until the handler's IRET.
+ * With two vCPUs the BSP sends NMIs to the AP waiting in STI;HLT and in
+ * CLI;HLT (which only an NMI ends).
+ *
  * Interrupt counts are asserted, never times, except for the storm's
  * budget (a ratio of two TSC spans): the other TSC figures printed are for
  * reading only.
@@ -66,6 +72,7 @@
 #define LVT_PERIODIC        (1u << 17)
 #define LVT_TSC_DEADLINE    (2u << 17)
 #define DCR_DIVIDE_1        0xb
+#define ICR_NMI             (4u << 8)
 #define ICR_INIT            (5u << 8)
 #define ICR_STARTUP         (6u << 8)
 #define ICR_LOGICAL         (1u << 11)
@@ -81,6 +88,7 @@
 #define EXIT_REASON_HLT     12
 
 /* Vectors: their priority class is the high nibble. */
+#define VEC_NMI             2
 #define VEC_LOW             0x40
 #define VEC_XAPIC_SELF      0x41
 #define VEC_TIMER           0x50
@@ -132,20 +140,20 @@ __asm__(
 #endif
 __asm__(
 	".text\n"
-	".irp v, 0x40,0x41,0x50,0x60,0x62,0x63,0x64,0x80\n"
+	".irp v, 2,0x40,0x41,0x50,0x60,0x62,0x63,0x64,0x80\n"
 	"	irq_stub \\v\n"
 	".endr\n"
 	".section .rodata\n"
 	".balign 8\n"
 	"irq_stub_table:\n"
-	".irp v, 0x40,0x41,0x50,0x60,0x62,0x63,0x64,0x80\n"
+	".irp v, 2,0x40,0x41,0x50,0x60,0x62,0x63,0x64,0x80\n"
 	"	" ASM_PTR " irq_stub_\\v\n"
 	".endr\n"
 	".text\n");
 
 extern const uintptr_t irq_stub_table[];
 static const uint8_t irq_vectors[] = {
-	VEC_LOW, VEC_XAPIC_SELF, VEC_TIMER, VEC_TO_BSP, VEC_TO_AP,
+	VEC_NMI, VEC_LOW, VEC_XAPIC_SELF, VEC_TIMER, VEC_TO_BSP, VEC_TO_AP,
 	VEC_ALL_BUT_SELF, VEC_ALL, VEC_HIGH,
 };
 
@@ -206,7 +214,7 @@ __attribute__((used)) void irq_entry(uint32_t vector)
 	irq_count[cpu][vector]++;
 	if (irq_hook[vector])
 		irq_hook[vector](cpu, vector);
-	else
+	else if (vector != VEC_NMI)             /* an NMI has no EOI */
 		apic_eoi(cpu);
 }
 
@@ -641,6 +649,59 @@ static void test_cr8(void)
 #endif
 }
 
+/* ---- NMI -------------------------------------------------------------------- */
+
+static volatile uint32_t nmi_seen_inside;       /* NMIs counted in the handler */
+
+static void send_self_nmi(void)
+{
+	/* Physical destination: this vCPU's APIC ID, 0 (SDM Vol. 3A 11.6.1). */
+	if (x2mode)
+		wrmsr(X2APIC_MSR(APIC_ICR), ICR_NMI | ICR_ASSERT);
+	else
+		apic_write(APIC_ICR, ICR_NMI | ICR_ASSERT);
+}
+
+/* The first NMI sends a second one, makes an exit (reading the UART's
+ * line status) right after MOV SS, so that the exit has MOV-SS blocking
+ * to end, then one that has Keel look for events to inject (a TPR
+ * write), spins, and looks whether the second came in: it must wait for
+ * this handler's IRET (SDM Vol. 3A 6.7.1). */
+static void hook_nmi_nested(unsigned int cpu, unsigned int vector)
+{
+	(void)cpu;
+	if (irq_count[0][vector] != 1)
+		return;
+	send_self_nmi();
+	__asm__ volatile("mov %%ss, %%ax; mov %%ax, %%ss; inb %%dx, %%al"
+			 :: "d"(0x3fd) : "eax", "memory");
+	apic_write(APIC_TPR, 0);
+	for (unsigned int i = 0; i < 1000; i++)
+		__asm__ volatile("pause");
+	nmi_seen_inside = irq_count[0][vector];
+}
+
+static void test_nmi_self(const char *mode)
+{
+	uint32_t at_once, after;
+
+	irq_count[0][VEC_NMI] = 0;
+	irq_hook[VEC_NMI] = hook_nmi_nested;
+	__asm__ volatile("cli" ::: "memory");
+	send_self_nmi();
+	at_once = irq_count[0][VEC_NMI];
+	for (unsigned int i = 0; i < 1000; i++)
+		__asm__ volatile("pause");
+	after = irq_count[0][VEC_NMI];
+	irq_hook[VEC_NMI] = NULL;
+	printf("%s: self NMI with IF=0: %u at once, nested one seen inside the "
+	       "handler %u time(s), %u NMIs in all\n", mode, at_once,
+	       nmi_seen_inside - 1, after);
+	EXPECT(at_once >= 1);
+	EXPECT_EQ(nmi_seen_inside, 1);
+	EXPECT_EQ(after, 2);
+}
+
 static void test_up(void)
 {
 	test_cpuid(1);
@@ -648,6 +709,7 @@ static void test_up(void)
 	test_xapic_regs();
 	test_xapic_self_ipi();
 	test_xapic_disable();
+	test_nmi_self("xapic");
 	test_oneshot();
 	test_x2apic_enable();
 #else
@@ -655,6 +717,7 @@ static void test_up(void)
 	test_oneshot();
 #endif
 	test_x2apic_regs();
+	test_nmi_self("x2apic");
 	test_x2apic_tpr();
 	test_cr8();
 	test_x2apic_nested_eoi();
@@ -766,6 +829,7 @@ __attribute__((aligned(16), used)) uint8_t ap_stack[8192];
 
 static volatile uint32_t ap_count;      /* each start of the AP adds one */
 static volatile uint32_t ap_ready, ap_x2apic_id, ap_cpuid_id;
+static volatile uint32_t ap_park, ap_parked, ap_unparked;
 
 __attribute__((used, noreturn)) void ap_main(void);
 __attribute__((used, noreturn)) void ap_main(void)
@@ -780,8 +844,16 @@ __attribute__((used, noreturn)) void ap_main(void)
 	       ap_cpuid_id, ap_x2apic_id, ap_count);
 	__atomic_store_n(&ap_ready, 1, __ATOMIC_SEQ_CST);
 	wrmsr(X2APIC_MSR(APIC_ICR), VEC_TO_BSP);        /* physical, to ID 0 */
-	for (;;)
+	for (;;) {
 		__asm__ volatile("sti; hlt" ::: "memory");
+		if (!ap_park)
+			continue;
+		/* Only an NMI ends this HLT. */
+		__atomic_store_n(&ap_parked, 1, __ATOMIC_SEQ_CST);
+		__asm__ volatile("cli; hlt" ::: "memory");
+		ap_park = 0;
+		__atomic_store_n(&ap_unparked, 1, __ATOMIC_SEQ_CST);
+	}
 }
 
 static void send_ipi(uint32_t dest, uint32_t low)
@@ -859,6 +931,31 @@ static void test_smp_ipis(void)
 	EXPECT_EQ(ap_count, 1);                 /* the second SIPI was ignored */
 }
 
+/* NMI IPIs to the AP: in STI;HLT, then in CLI;HLT, which it leaves
+ * after the NMI's handler. */
+static void test_smp_nmi(void)
+{
+	bool ok, parked, unparked;
+
+	send_ipi(1, ICR_NMI | ICR_ASSERT);
+	ok = wait_ap(VEC_NMI, 1);
+	ap_park = 1;
+	send_ipi(1, VEC_TO_AP);                 /* out of its STI;HLT */
+	parked = wait_flag(&ap_parked);
+	spin_ticks(500000);
+	EXPECT_EQ(ap_unparked, 0);
+	send_ipi(1, ICR_NMI | ICR_ASSERT);
+	ok &= wait_ap(VEC_NMI, 2);
+	unparked = wait_flag(&ap_unparked);
+	printf("smp: NMIs to the AP %u; in CLI;HLT: parked %s, woken %s\n",
+	       irq_count[1][VEC_NMI], parked ? "yes" : "no",
+	       unparked ? "yes" : "no");
+	EXPECT(ok);
+	EXPECT(parked);
+	EXPECT(unparked);
+	EXPECT_EQ(irq_count[1][VEC_NMI], 2);
+}
+
 static void test_smp(void)
 {
 	test_cpuid(2);
@@ -866,6 +963,7 @@ static void test_smp(void)
 	apic_write(APIC_SVR, 0x1ff);
 	test_smp_start();
 	test_smp_ipis();
+	test_smp_nmi();
 }
 #else
 static void test_smp(void)
