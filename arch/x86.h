@@ -109,7 +109,10 @@ DEFINE_CR_ACCESSORS(4)
 #define X86_CR4_PKE        BIT_ULL(22)
 /* RFLAGS (SDM Vol. 1 3.4.3). */
 #define X86_RFLAGS_FIXED   BIT_ULL(1)
+#define X86_RFLAGS_TF      BIT_ULL(8)
 #define X86_RFLAGS_IF      BIT_ULL(9)
+/* IA32_DEBUGCTL: single-step on branches (SDM Vol. 3A 18.4.1). */
+#define DEBUGCTL_BTF       BIT_ULL(1)
 
 static inline void outb(uint16_t port, uint8_t v)
 {

@@ -11,19 +11,54 @@
 
 int vmx_launch(struct guest_regs *regs);
 
-void vcpu_skip_instruction(struct vcpu *v)
+/*
+ * A single-step trap follows an instruction that began with RFLAGS.TF = 1,
+ * unless IA32_DEBUGCTL.BTF makes TF step over branches only (SDM Vol. 3A
+ * 18.3.1.4, 18.4.3). An instruction that exited never completed in the
+ * guest, so its trap is Keel's to raise: BS in the pending debug
+ * exceptions, delivered by VM entry (SDM Vol. 3C 27.7.3) before any
+ * interrupt, as the processor's own trap would be.
+ */
+bool vcpu_single_steps(uint64_t rflags)
 {
-	uint64_t rip = vmcs_readnat(VMCS_GUEST_RIP);
+	return unlikely(rflags & X86_RFLAGS_TF) &&
+	       !(vmcs_read64(VMCS_GUEST_DEBUGCTL) & DEBUGCTL_BTF);
+}
+
+static void vcpu_single_step_trap(uint64_t rflags)
+{
+	if (vcpu_single_steps(rflags))
+		vmcs_writenat(VMCS_GUEST_PENDING_DBG,
+			      vmcs_readnat(VMCS_GUEST_PENDING_DBG) |
+			      PENDING_DBG_BS);
+}
+
+void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
+			     uint64_t rflags)
+{
 	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
 
 	(void)v;        /* the current VMCS is v's */
-	vmcs_writenat(VMCS_GUEST_RIP, rip + vmcs_read32(VMCS_EXIT_INSTR_LEN));
+	vmcs_writenat(VMCS_GUEST_RIP, next_rip);
 	/* A completed instruction ends STI/MOV SS blocking (SDM Vol. 3C
 	 * 25.4.2); blocking by NMI lasts until the guest's IRET. */
 	if (unlikely(intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)))
 		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, intr &
 			     ~(uint32_t)(INTERRUPTIBILITY_STI |
 					 INTERRUPTIBILITY_MOV_SS));
+	vcpu_single_step_trap(rflags);
+}
+
+void vcpu_skip_instruction(struct vcpu *v)
+{
+	vcpu_retire_instruction(v, vmcs_readnat(VMCS_GUEST_RIP) +
+				vmcs_read32(VMCS_EXIT_INSTR_LEN),
+				vmcs_readnat(VMCS_GUEST_RFLAGS));
+}
+
+bool vcpu_debug_trap_pending(void)
+{
+	return vmcs_readnat(VMCS_GUEST_PENDING_DBG) & PENDING_DBG_VALID;
 }
 
 /* Event injection at the next VM entry (SDM Vol. 3C 27.6). */

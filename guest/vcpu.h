@@ -124,8 +124,18 @@ bool vcpu_process_requests(struct vcpu *v);
  * dump; also after a triple fault). On the vCPU's own CPU. */
 void vcpu_dump(struct vcpu *v);
 
-/* Helpers for exit handlers. */
+/* Helpers for exit handlers. vcpu_retire_instruction() completes the
+ * instruction that exited: RIP to next_rip, STI/MOV-SS blocking ended,
+ * and with `rflags` (as the instruction began) holding TF the single-step
+ * trap made pending; vcpu_skip_instruction() retires it by its length. */
+void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
+			     uint64_t rflags);
 void vcpu_skip_instruction(struct vcpu *v);
+/* An instruction beginning with these RFLAGS ends in a single-step trap. */
+bool vcpu_single_steps(uint64_t rflags);
+/* A #DB trap (single step, data or I/O breakpoint) waits for VM entry:
+ * it comes before any interrupt or NMI (SDM Vol. 3A 6.9). */
+bool vcpu_debug_trap_pending(void);
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 			   uint32_t error);
 uint64_t vcpu_gpr(const struct vcpu *v, unsigned int n);

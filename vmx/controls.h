@@ -168,6 +168,12 @@ enum vmx_exit_reason {
 #define INTERRUPTIBILITY_STI        BIT_ULL(0)
 #define INTERRUPTIBILITY_MOV_SS     BIT_ULL(1)
 #define INTERRUPTIBILITY_NMI        BIT_ULL(3)
+/* Pending debug exceptions (Table 25-4). */
+#define PENDING_DBG_B0_B3           GENMASK_ULL(3, 0)
+#define PENDING_DBG_ENABLED_BP      BIT_ULL(12)
+#define PENDING_DBG_BS              BIT_ULL(14)     /* single step */
+/* Either makes VM entry deliver a #DB (SDM Vol. 3C 27.7.3). */
+#define PENDING_DBG_VALID           (PENDING_DBG_ENABLED_BP | PENDING_DBG_BS)
 #define ACTIVITY_ACTIVE             0
 #define ACTIVITY_HLT                1
 #define ACTIVITY_WAIT_SIPI          3

@@ -28,7 +28,6 @@
 #include "drivers/printk.h"
 #include "mm/layout.h"
 
-#define PENDING_DBG_BS      BIT_ULL(14)     /* single step (SDM Vol. 3C 25.4.2) */
 #define TSS_IOMAP_BASE      0x66            /* SDM Vol. 3A 8.7, Figure 8-11 */
 #define TSS_TYPE_BUSY32     0xb             /* the only TSS with an I/O map */
 #define NO_GPA              (~0ULL)
@@ -420,23 +419,12 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 
 /* ---- committing the result ------------------------------------------------------- */
 
-/* The instruction completed: RIP moves on, an STI or MOV SS interrupt
- * shadow ends (SDM Vol. 3C 25.4.2), and with TF set the single-step trap
- * the processor would have taken is left pending for VM entry to deliver
- * (emul/ leaves that trap to its caller). */
+/* The instruction completed: RIP moves on, with what that implies for
+ * interrupt shadows and single-stepping (vcpu_retire_instruction; emul/
+ * leaves the single-step trap to its caller). */
 static void vemu_retire(struct vemu *e)
 {
-	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
-
-	vmcs_writenat(VMCS_GUEST_RIP, e->ctx.rip);
-	if (unlikely(intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)))
-		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, intr &
-			     ~(uint32_t)(INTERRUPTIBILITY_STI |
-					 INTERRUPTIBILITY_MOV_SS));
-	if (unlikely(e->rflags0 & EMUL_RFLAGS_TF))
-		vmcs_writenat(VMCS_GUEST_PENDING_DBG,
-			      vmcs_readnat(VMCS_GUEST_PENDING_DBG) |
-			      PENDING_DBG_BS);
+	vcpu_retire_instruction(e->v, e->ctx.rip, e->rflags0);
 }
 
 /* Registers and RFLAGS as the emulator left them (after a fault: as

@@ -38,12 +38,14 @@ static void vlapic_window(struct vlapic *a, bool on)
 	vmcs_proc_toggle(&a->window_on, CPU_INTR_WINDOW_EXITING, on);
 }
 
+/* A pending #DB trap goes first: the window exit comes after it. */
 static bool vlapic_can_inject(void)
 {
 	return !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
 	       (vmcs_readnat(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF) &&
 	       !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
-		 (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+		 (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)) &&
+	       !vcpu_debug_trap_pending();
 }
 
 /* SDM Vol. 3C 27.6 (event injection) and 26.7.5 (interrupt window). */

@@ -306,10 +306,19 @@ static int hlt_park(struct vcpu *v)
 }
 
 /* With interrupts on, the vCPU waits in Keel for an interrupt its local
- * APIC can deliver (vcpu_halt, vmx/exit_apic.c). */
+ * APIC can deliver (vcpu_halt, vmx/exit_apic.c). Single-stepped, the HLT
+ * completes into its #DB trap, which wakes the processor at once: the
+ * guest resumes after it with the trap pending (the 27.3.1.5 checks pair
+ * HLT with BS set when TF is; STI blocking does not hold a #DB back). */
 int handle_hlt(struct vcpu *v)
 {
-	if (!(vmcs_readnat(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF))
+	uint64_t rflags = vmcs_readnat(VMCS_GUEST_RFLAGS);
+
+	if (unlikely(vcpu_single_steps(rflags))) {
+		vcpu_skip_instruction(v);
+		return EXIT_RESUME;
+	}
+	if (!(rflags & X86_RFLAGS_IF))
 		return hlt_park(v);
 	vcpu_skip_instruction(v);
 	return vcpu_halt(v);

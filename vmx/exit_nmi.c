@@ -31,11 +31,14 @@ static void vnmi_window(struct vlapic *a, bool on)
 	vmcs_proc_toggle(&a->nmi_window_on, CPU_NMI_WINDOW_EXITING, on);
 }
 
+/* A pending #DB trap goes first (SDM Vol. 3A 6.9): the NMI-window exit
+ * comes after its delivery. */
 static bool vnmi_can_inject(void)
 {
 	return !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
 	       !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
-		 (INTERRUPTIBILITY_NMI | INTERRUPTIBILITY_MOV_SS));
+		 (INTERRUPTIBILITY_NMI | INTERRUPTIBILITY_MOV_SS)) &&
+	       !vcpu_debug_trap_pending();
 }
 
 static void vnmi_inject(struct vcpu *v)

@@ -30,6 +30,8 @@
 #                               registers, timers, IPIs, EOI; test=smp starts
 #                               a second vCPU with INIT-SIPI-SIPI
 #   apictest64.elf  elf64       the same (x2APIC only), and CR8 as the TPR
+#   debugtest.elf   multiboot   single-stepping across exits (CPUID, port
+#                               I/O, MOV SS, STI;HLT): one #DB each, DR6.BS
 #   pgtorture.elf   multiboot   its own page tables under stress, checked
 #                               against its model: mode=32 or mode=pae;
 #                               bench=1 for ticks per fault, CR3 switch and
@@ -85,7 +87,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest
+	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
