@@ -195,6 +195,10 @@ void vlapic_accept_nmi(struct vcpu *t)
 {
 	struct vlapic *a = vlapic_of(t);
 
+	/* A vCPU waiting for its SIPI has not run yet: nothing to deliver
+	 * an NMI to (its start is a reset, SDM Vol. 3A 9.4.4). */
+	if (READ_ONCE(a->state) == VLAPIC_WAIT_SIPI)
+		return;
 	__atomic_store_n(&a->nmi_pending, 1, __ATOMIC_SEQ_CST);
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	vlapic_kick(t);

@@ -93,7 +93,8 @@ void vlapic_accept(struct vcpu *t, uint8_t vector);
  * level-triggered vector goes to the I/O APIC (SDM Vol. 3A 11.8.4). */
 void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level);
 /* Makes an NMI pending for t (from any vCPU of the same guest). Accepted
- * also while t's APIC is software-disabled (SDM Vol. 3A 11.4.7.2). */
+ * also while t's APIC is software-disabled (SDM Vol. 3A 11.4.7.2), not
+ * while t waits for its SIPI. */
 void vlapic_accept_nmi(struct vcpu *t);
 /* An interrupt message from a device (the I/O APIC), fixed or lowest
  * priority, to the vCPUs that xAPIC destination `dest` names (physical:

@@ -33,7 +33,8 @@
  * taken at once with IF = 0; a second one sent from inside the handler,
  * which then makes an exit (port I/O), waits until the handler's IRET.
  * With two vCPUs the BSP sends NMIs to the AP waiting in STI;HLT and in
- * CLI;HLT (which only an NMI ends).
+ * CLI;HLT (which only an NMI ends); one sent before the AP's start is
+ * dropped.
  *
  * Interrupt counts are asserted, never times, except for the storm's
  * budget (a ratio of two TSC spans): the other TSC figures printed are for
@@ -879,6 +880,7 @@ static void test_smp_start(void)
 	       (size_t)(tramp_end - tramp_start));
 	printf("smp: INIT-SIPI-SIPI to vCPU 1, trampoline at %#x\n",
 	       TRAMPOLINE_PA);
+	send_ipi(1, ICR_NMI | ICR_ASSERT);      /* before its start: dropped */
 	send_ipi(1, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
 	send_ipi(1, ICR_INIT | ICR_LEVEL);                      /* de-assert */
 	send_ipi(1, ICR_STARTUP | ICR_ASSERT | (TRAMPOLINE_PA >> 12));
