@@ -78,12 +78,14 @@ exit_handler_fn handle_interrupt_window, handle_preemption_timer;
 exit_handler_fn handle_apic_rdmsr, handle_apic_wrmsr, vcpu_halt;
 int vlapic_before_entry(struct vcpu *v);
 /* vmx/exit_nmi.c: guest NMIs. vnmi_evaluate() injects a pending NMI or
- * asks for an NMI-window exit, true when it injected; vnmi_redeliver()
+ * asks for an NMI-window exit, true when it injected; vnmi_wakes(): one
+ * is pending and the guest can take it (it ends a HLT); vnmi_redeliver()
  * takes up an NMI whose delivery an exit interrupted;
  * vnmi_refault_iret() restores the NMI blocking an IRET that faulted
  * into the exit had ended (`info` bit 12). */
 exit_handler_fn handle_nmi_window;
 bool vnmi_evaluate(struct vcpu *v);
+bool vnmi_wakes(const struct vcpu *v);
 void vnmi_redeliver(struct vcpu *v);
 void vnmi_refault_iret(const struct vcpu *v, uint64_t info);
 /* MOV to/from CR8 (exit qualification q), from handle_cr_access. */

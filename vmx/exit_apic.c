@@ -289,7 +289,7 @@ int vcpu_halt(struct vcpu *v)
 			return EXIT_STOP;
 		if (READ_ONCE(a->work) & VLAPIC_WORK_TIMER)
 			vlapic_timer_poll(v, rdtsc());
-		if (vlapic_pending_vector(a) >= 0 || READ_ONCE(a->nmi_pending)) {
+		if (vlapic_pending_vector(a) >= 0 || vnmi_wakes(v)) {
 			__atomic_fetch_or(&a->work, VLAPIC_WORK_EVAL,
 					  __ATOMIC_SEQ_CST);
 			return EXIT_RESUME;

@@ -289,6 +289,10 @@ static int hlt_park(struct vcpu *v)
 {
 	struct guest *g = v->guest;
 
+	if (vnmi_wakes(v)) {
+		vcpu_skip_instruction(v);
+		return EXIT_RESUME;
+	}
 	if (__atomic_add_fetch(&g->vcpus_parked, 1, __ATOMIC_ACQ_REL) >=
 	    vcpus_started(g)) {
 		guest_end(g, 0, "cli; hlt");
@@ -299,7 +303,7 @@ static int hlt_park(struct vcpu *v)
 			return EXIT_STOP;
 		if (READ_ONCE(v->requests) && vcpu_process_requests(v))
 			return hlt_unpark(v, EXIT_STOP);
-		if (READ_ONCE(v->lapic.nmi_pending) && v->vnmi)
+		if (vnmi_wakes(v))
 			return hlt_unpark(v, EXIT_RESUME);
 		wait_for_interrupt();   /* the guest's end kicks every vCPU */
 	}

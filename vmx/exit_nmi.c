@@ -108,6 +108,14 @@ void vnmi_refault_iret(const struct vcpu *v, uint64_t info)
 	vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, intr | INTERRUPTIBILITY_NMI);
 }
 
+/* A pending NMI ends a HLT unless the guest's NMI blocking holds it back
+ * (SDM Vol. 3A 6.7.1): then the HLT goes on, as on a CPU. */
+bool vnmi_wakes(const struct vcpu *v)
+{
+	return READ_ONCE(v->lapic.nmi_pending) && v->vnmi &&
+	       !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & INTERRUPTIBILITY_NMI);
+}
+
 /* The guest can take the NMI now: the entry path injects it. */
 int handle_nmi_window(struct vcpu *v)
 {

@@ -31,7 +31,8 @@
  *
  * NMIs (both commands): a self NMI through the ICR (xAPIC and x2APIC) is
  * taken at once with IF = 0; a second one sent from inside the handler,
- * which then makes an exit (port I/O), waits until the handler's IRET.
+ * which then makes an exit (port I/O), waits until the handler's IRET,
+ * and does not end a HLT there.
  * With two vCPUs the BSP sends NMIs to the AP waiting in STI;HLT and in
  * CLI;HLT (which only an NMI ends); one sent before the AP's start is
  * dropped.
@@ -653,6 +654,7 @@ static void test_cr8(void)
 /* ---- NMI -------------------------------------------------------------------- */
 
 static volatile uint32_t nmi_seen_inside;       /* NMIs counted in the handler */
+static volatile uint32_t nmi_hlt_timer;         /* timer interrupts ending a HLT */
 
 static void send_self_nmi(void)
 {
@@ -661,6 +663,23 @@ static void send_self_nmi(void)
 		wrmsr(X2APIC_MSR(APIC_ICR), ICR_NMI | ICR_ASSERT);
 	else
 		apic_write(APIC_ICR, ICR_NMI | ICR_ASSERT);
+}
+
+/* A HLT with a blocked NMI pending goes on until something else (here
+ * the timer) ends it. The timer's IRET unblocks NMIs, so the pending one
+ * comes then, still inside the first handler. The timer's count is put
+ * back for the later timer checks. */
+static void hlt_blocked_nmi(void)
+{
+	uint32_t before = irq_count[0][VEC_TIMER];
+
+	apic_write(APIC_TIMER_DCR, DCR_DIVIDE_1);
+	apic_write(APIC_LVT_TIMER, VEC_TIMER);
+	apic_write(APIC_TIMER_ICR, 200000);
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	nmi_hlt_timer = irq_count[0][VEC_TIMER] - before;
+	spin_ticks(300000);
+	irq_count[0][VEC_TIMER] = before;
 }
 
 /* The first NMI sends a second one, makes an exit (reading the UART's
@@ -680,6 +699,7 @@ static void hook_nmi_nested(unsigned int cpu, unsigned int vector)
 	for (unsigned int i = 0; i < 1000; i++)
 		__asm__ volatile("pause");
 	nmi_seen_inside = irq_count[0][vector];
+	hlt_blocked_nmi();
 }
 
 static void test_nmi_self(const char *mode)
@@ -696,11 +716,13 @@ static void test_nmi_self(const char *mode)
 	after = irq_count[0][VEC_NMI];
 	irq_hook[VEC_NMI] = NULL;
 	printf("%s: self NMI with IF=0: %u at once, nested one seen inside the "
-	       "handler %u time(s), %u NMIs in all\n", mode, at_once,
-	       nmi_seen_inside - 1, after);
+	       "handler %u time(s), %u NMIs in all; HLT with it pending ended "
+	       "by %u timer interrupt(s)\n", mode, at_once, nmi_seen_inside - 1,
+	       after, nmi_hlt_timer);
 	EXPECT(at_once >= 1);
 	EXPECT_EQ(nmi_seen_inside, 1);
 	EXPECT_EQ(after, 2);
+	EXPECT_EQ(nmi_hlt_timer, 1);
 }
 
 static void test_up(void)
