@@ -366,4 +366,29 @@ TEST(vlapic_init_sipi)
 	EXPECT_EQ(vcpus[2].lapic.sipi, 0);
 }
 
+/* Delivery mode NMI: pending and a kick for each running target, the
+ * vector ignored, also with the APIC software-disabled; not for a vCPU
+ * that waits for its SIPI (SDM Vol. 3A 11.4.7.2, 9.4.4). */
+TEST(vlapic_nmi_ipi)
+{
+	struct vcpu *v = setup();
+	uint64_t nmi = (uint64_t)ICR_DM_NMI << ICR_DM_SHIFT | ICR_LEVEL_ASSERT;
+
+	vcpus[1].lapic.state = VLAPIC_RUNNING;
+	to_x2apic(v);
+	vlapic_wrmsr(v, 0x830, (1ull << 32) | nmi);
+	EXPECT_EQ(vcpus[1].lapic.nmi_pending, 1);
+	EXPECT_EQ(kicks[1], 1);
+	EXPECT(vcpus[1].lapic.work & VLAPIC_WORK_EVAL);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), -1);
+	EXPECT_EQ(vcpus[0].lapic.nmi_pending, 0);
+	vlapic_wrmsr(v, 0x830, (2ull << 32) | nmi);     /* waits for SIPI */
+	EXPECT_EQ(vcpus[2].lapic.nmi_pending, 0);
+	EXPECT_EQ(kicks[2], 0);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_SELF << ICR_SHORTHAND_SHIFT) |
+		     nmi | 0x33);
+	EXPECT_EQ(v->lapic.nmi_pending, 1);
+	EXPECT_EQ(vlapic_pending_vector(&v->lapic), -1);
+}
+
 TEST_MAIN()
