@@ -95,6 +95,7 @@ static struct vcpu *vcpu_create(struct guest *g, unsigned int index)
 	v->cpu = g->cfg->cpus[index];
 	v->shadow = g->mmu != NULL;
 	vlapic_init(v);
+	vmsr_reset(&v->msr);
 	if (vmx_caps.pml && (v->pml_pa = mm_alloc_pages(0)) == FRAME_NONE) {
 		mm_free_pages(pa, 2);
 		return NULL;

@@ -8,6 +8,7 @@
 #include "vmx/vcpu_state.h"
 #include "ept/shadow_mmu.h"
 #include "guest/vlapic.h"
+#include "guest/vmsr.h"
 
 /* Guest general registers in x86 register-number order (RSP is unused:
  * the guest's RSP is in the VMCS). vmx/entry.S fills and reloads this. */
@@ -100,6 +101,7 @@ struct vcpu {
 	uint64_t pml_pa;                /* page-modification log, if PML */
 	uint64_t tsc_offset;            /* VMCS TSC offset (guest = host + it) */
 	uint64_t tsc_guest_paused;      /* guest TSC when it was paused out */
+	struct vmsr msr;                /* TSC_ADJUST, MISC_ENABLE, MTRR_DEF_TYPE */
 	struct vcpu_state saved;        /* for migration */
 	uint64_t cr0_owned, cr4_owned;  /* guest/host masks: bits Keel owns */
 	bool shadow;                    /* paging = shadow */

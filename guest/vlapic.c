@@ -270,6 +270,20 @@ void vlapic_timer_poll(struct vcpu *v, uint64_t now)
 	a->tsc_deadline = 0;
 }
 
+/* Arms the timer for IA32_TSC_DEADLINE, a guest TSC value, host_now
+ * being the host's TSC: a deadline the guest's TSC has reached fires at
+ * once (SDM Vol. 3A 11.5.4.1), whatever the offset between the two. */
+static void timer_arm_tsc_deadline(struct vcpu *v, uint64_t host_now)
+{
+	struct vlapic *a = vlapic_of(v);
+	uint64_t guest_now = host_now + v->tsc_offset;
+
+	if ((int64_t)(a->tsc_deadline - guest_now) <= 0)
+		timer_arm(a, host_now, 0);
+	else
+		timer_arm(a, a->tsc_deadline - v->tsc_offset, 0);
+}
+
 /* IA32_TSC_DEADLINE: a guest TSC value; only in TSC-deadline mode. */
 static void timer_write_tsc_deadline(struct vcpu *v, uint64_t val)
 {
@@ -281,7 +295,15 @@ static void timer_write_tsc_deadline(struct vcpu *v, uint64_t val)
 	if (!val)
 		timer_stop(a);
 	else
-		timer_arm(a, val - v->tsc_offset, 0);
+		timer_arm_tsc_deadline(v, rdtsc());
+}
+
+void vlapic_tsc_moved(struct vcpu *v, uint64_t host_now)
+{
+	struct vlapic *a = vlapic_of(v);
+
+	if (timer_mode(a) == TIMER_TSC_DEADLINE && a->tsc_deadline)
+		timer_arm_tsc_deadline(v, host_now);
 }
 
 static void timer_write_dcr(struct vlapic *a, uint32_t val)

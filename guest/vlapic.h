@@ -112,6 +112,10 @@ void vlapic_unack(struct vlapic *a, uint8_t vector);
 void vlapic_set_tpr(struct vlapic *a, uint32_t tpr);
 /* Fires the timer if its deadline (host TSC) has passed. */
 void vlapic_timer_poll(struct vcpu *v, uint64_t now);
+/* The vCPU's TSC offset changed (a write of IA32_TSC or IA32_TSC_ADJUST),
+ * host_now being the host's TSC: an armed TSC deadline, a guest TSC
+ * value, is armed again against the new TSC. */
+void vlapic_tsc_moved(struct vcpu *v, uint64_t host_now);
 
 /* x2APIC MSRs, IA32_APIC_BASE and IA32_TSC_DEADLINE: is it one of them,
  * and the access (false: the guest gets #GP). */

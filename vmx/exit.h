@@ -4,6 +4,7 @@
 
 #include "arch/compiler.h"
 #include "guest/vcpu.h"
+#include "arch/x86.h"
 
 /*
  * Handler contract: a handler returns EXIT_RESUME to re-enter the guest or
@@ -91,5 +92,11 @@ void vnmi_refault_iret(const struct vcpu *v, uint64_t info);
 /* MOV to/from CR8 (exit qualification q), from handle_cr_access. */
 int handle_cr8_access(struct vcpu *v, uint64_t q);
 int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift);
+/* CPUID as the guest sees it (vmx/exit_misc.c), for the MSRs whose
+ * existence it decides. */
+struct cpuid_regs guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub);
+/* Forgets the vCPU's cached CPUID answers (vmx/exit_misc.c): after a
+ * change to state that some of them follow. */
+void vcpu_cpuid_flush(struct vcpu *v);
 
 #endif

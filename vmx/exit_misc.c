@@ -34,29 +34,97 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
 
 #define CPUID_ANY_SUB       (~0u)
 #define CPUID_ALL           (~0u)
-#define CPUID1_ECX_MONITOR  BIT_ULL(3)
-#define CPUID1_ECX_EST      BIT_ULL(7)
-#define CPUID1_ECX_TM2      BIT_ULL(8)
-#define CPUID1_ECX_PDCM     BIT_ULL(15)
-#define CPUID1_EDX_ACPI     BIT_ULL(22)     /* thermal control MSRs */
-#define CPUID1_EDX_TM       BIT_ULL(29)
-#define CPUIDD1_EAX_XSAVES  BIT_ULL(3)
-#define CPUIDD1_EAX_XFD     BIT_ULL(4)
+#define B(n)                ((uint32_t)BIT_ULL(n))
+
+/* Leaf 1 ECX, EDX. */
+#define CPUID1_ECX_DTES64   B(2)
+#define CPUID1_ECX_MONITOR  B(3)
+#define CPUID1_ECX_DS_CPL   B(4)
+#define CPUID1_ECX_SMX      B(6)
+#define CPUID1_ECX_EST      B(7)
+#define CPUID1_ECX_TM2      B(8)
+#define CPUID1_ECX_SDBG     B(11)
+#define CPUID1_ECX_PDCM     B(15)
+#define CPUID1_ECX_DCA      B(18)
+#define CPUID1_EDX_DS       B(21)
+#define CPUID1_EDX_ACPI     B(22)   /* thermal control MSRs */
+#define CPUID1_EDX_TM       B(29)
+#define CPUID1_EDX_PBE      B(31)
+/* Leaf 7 subleaf 0. */
+#define CPUID7_EBX_TSC_ADJUST B(1)
+#define CPUID7_EBX_SGX      B(2)
+#define CPUID7_EBX_RDT_M    B(12)
+#define CPUID7_EBX_MPX      B(14)
+#define CPUID7_EBX_RDT_A    B(15)
+#define CPUID7_EBX_PT       B(25)
+#define CPUID7_ECX_WAITPKG  B(5)
+#define CPUID7_ECX_CET_SS   B(7)
+#define CPUID7_ECX_TME      B(13)
+#define CPUID7_ECX_KL       B(23)
+#define CPUID7_ECX_BUSLOCK  B(24)
+#define CPUID7_ECX_ENQCMD   B(29)
+#define CPUID7_ECX_SGX_LC   B(30)
+#define CPUID7_ECX_PKS      B(31)
+#define CPUID7_EDX_SGX_KEYS B(1)
+#define CPUID7_EDX_UINTR    B(5)
+#define CPUID7_EDX_SRBDS    B(9)
+#define CPUID7_EDX_TSX_FA   B(13)
+#define CPUID7_EDX_PCONFIG  B(18)
+#define CPUID7_EDX_ARCH_LBR B(19)
+#define CPUID7_EDX_CET_IBT  B(20)
+#define CPUID7_EDX_IBRS     B(26)
+#define CPUID7_EDX_STIBP    B(27)
+#define CPUID7_EDX_L1D_FLUSH B(28)
+#define CPUID7_EDX_ARCH_CAP B(29)
+#define CPUID7_EDX_CORE_CAP B(30)
+#define CPUID7_EDX_SSBD     B(31)
+/* Leaf 7 subleaf 1. */
+#define CPUID71_EAX_PERFMON_EXT B(8)
+#define CPUID71_EAX_FRED    B(17)
+#define CPUID71_EAX_HRESET  B(22)
+#define CPUID71_EDX_CET_SSS B(18)
+/* Leaf 0xd: the MPX state components (XCR0 bits 3 and 4), XSAVES, XFD. */
+#define CPUIDD0_EAX_MPX     (B(3) | B(4))
+#define CPUIDD1_EAX_XSAVES  B(3)
+#define CPUIDD1_EAX_XFD     B(4)
+/* Leaf 0x80000001 EDX. */
+#define CPUID81_EDX_NX      B(20)
+
+#define ALL4                { CPUID_ALL, CPUID_ALL, CPUID_ALL, CPUID_ALL }
 
 /*
  * Features of the host a guest does not get, cleared from its answers
- * (SDM Vol. 2A, CPUID): VMX (no nested VMX), MONITOR/MWAIT (they exit to
- * #UD), and everything whose MSRs raise #GP in a guest (vmx/exit_msr.c):
- * PDCM, speed step, the thermal monitors, all of leaf 6 (digital thermal
- * sensor, turbo, HWP, energy bias, APERF/MPERF, which Linux would read
- * at every tick) but ARAT, which the local APIC adds back, and
- * architectural performance monitoring (leaf 0xa). Leaf 0xd subleaf 1
- * loses XSAVES and the IA32_XSS states: Keel leaves "enable
- * XSAVES/XRSTORS" off, so XSAVES raises #UD in a guest (SDM Vol. 3C
- * 26.3), and Linux finding the compacted XSAVE size inconsistent would
- * turn XSAVE off altogether; and XFD, whose MSRs (IA32_XFD,
- * IA32_XFD_ERR) are not on the allow-list. The rest of leaf 0xd follows
- * xcr0_guest_allowed (cpuid_xsave).
+ * (SDM Vol. 2A, CPUID), under one rule: a feature whose MSRs raise #GP
+ * in a guest (vmx/exit_msr.c gives only its allow-list) or whose
+ * instructions do not work there is hidden; what CPUID shows works.
+ *   VMX (no nested VMX) and SMX (GETSEC exits, Keel has no handler);
+ *   MONITOR/MWAIT, shown only while IA32_MISC_ENABLE[18] says so;
+ *   power and thermal: EST, TM, TM2, ACPI, PBE, PDCM, and all of leaf 6
+ *   (digital thermal sensor, turbo, HWP, energy bias, APERF/MPERF, which
+ *   Linux would read at every tick) but ARAT, which the local APIC adds
+ *   back;
+ *   monitoring and tracing: the debug store (DS, DTES64, DS-CPL:
+ *   IA32_DS_AREA), silicon debug (IA32_DEBUG_INTERFACE), architectural
+ *   performance monitoring (leaf 0xa, leaf 0x23), Intel PT (leaf 0x14,
+ *   IA32_RTIT_*), architectural LBRs (leaf 0x1c), bus-lock detection
+ *   (IA32_DEBUGCTL[2]), RDT monitoring and allocation (leaves 0xf, 0x10,
+ *   IA32_PQR_ASSOC, IA32_QM_*), direct cache access (IA32_*_DCA_*);
+ *   security and platform features with MSRs or VMX controls Keel does
+ *   not provide: SGX (leaf 0x12), TME, Key Locker (leaf 0x19), PCONFIG
+ *   (leaf 0x1b), MPX (IA32_BNDCFGS; its XCR0 states too), CET (IA32_U_CET,
+ *   IA32_S_CET, IA32_PL*_SSP), PKS (IA32_PKRS), WAITPKG
+ *   (IA32_UMWAIT_CONTROL; TPAUSE/UMWAIT are #UD without the VMX control),
+ *   ENQCMD (IA32_PASID), user interrupts, FRED (IA32_FRED_*), HRESET
+ *   (leaf 0x20, IA32_HRESET_ENABLE);
+ *   speculation control: IBRS/IBPB, STIBP, SSBD and leaf 7 subleaf 2
+ *   (IA32_SPEC_CTRL, IA32_PRED_CMD), L1D_FLUSH (IA32_FLUSH_CMD),
+ *   IA32_ARCH_CAPABILITIES, IA32_CORE_CAPABILITIES, SRBDS
+ *   (IA32_MCU_OPT_CTRL), TSX_FORCE_ABORT;
+ *   XSAVES with the IA32_XSS states and XFD (leaf 0xd subleaf 1): Keel
+ *   leaves "enable XSAVES/XRSTORS" off, so XSAVES raises #UD in a guest
+ *   (SDM Vol. 3C 26.3), and Linux finding the compacted XSAVE size
+ *   inconsistent would turn XSAVE off altogether.
+ * tests/guests/cpuid.c checks the rule both ways, MSR by MSR.
  */
 /* Sorted by leaf: a lookup stops at the first larger one. */
 static const struct cpuid_hidden {
@@ -64,13 +132,41 @@ static const struct cpuid_hidden {
 	uint32_t clear[4];                      /* EAX, EBX, ECX, EDX */
 } cpuid_hidden[] = {
 	{ 1, CPUID_ANY_SUB, { 0, 0,
-		(uint32_t)(CPUID1_ECX_VMX | CPUID1_ECX_MONITOR | CPUID1_ECX_EST |
-			   CPUID1_ECX_TM2 | CPUID1_ECX_PDCM),
-		(uint32_t)(CPUID1_EDX_ACPI | CPUID1_EDX_TM) } },
-	{ 6, CPUID_ANY_SUB, { CPUID_ALL, CPUID_ALL, CPUID_ALL, CPUID_ALL } },
-	{ 0xa, CPUID_ANY_SUB, { CPUID_ALL, CPUID_ALL, CPUID_ALL, CPUID_ALL } },
-	{ 0xd, 1, { (uint32_t)(CPUIDD1_EAX_XSAVES | CPUIDD1_EAX_XFD), 0,
-		    CPUID_ALL, CPUID_ALL } },
+		(uint32_t)CPUID1_ECX_VMX | CPUID1_ECX_DTES64 | CPUID1_ECX_MONITOR |
+		CPUID1_ECX_DS_CPL | CPUID1_ECX_SMX | CPUID1_ECX_EST |
+		CPUID1_ECX_TM2 | CPUID1_ECX_SDBG | CPUID1_ECX_PDCM |
+		CPUID1_ECX_DCA,
+		CPUID1_EDX_DS | CPUID1_EDX_ACPI | CPUID1_EDX_TM | CPUID1_EDX_PBE } },
+	{ 6, CPUID_ANY_SUB, ALL4 },
+	{ 7, 0, { 0,
+		CPUID7_EBX_SGX | CPUID7_EBX_RDT_M | CPUID7_EBX_MPX |
+		CPUID7_EBX_RDT_A | CPUID7_EBX_PT,
+		CPUID7_ECX_WAITPKG | CPUID7_ECX_CET_SS | CPUID7_ECX_TME |
+		CPUID7_ECX_KL | CPUID7_ECX_BUSLOCK | CPUID7_ECX_ENQCMD |
+		CPUID7_ECX_SGX_LC | CPUID7_ECX_PKS,
+		CPUID7_EDX_SGX_KEYS | CPUID7_EDX_UINTR | CPUID7_EDX_SRBDS |
+		CPUID7_EDX_TSX_FA | CPUID7_EDX_PCONFIG | CPUID7_EDX_ARCH_LBR |
+		CPUID7_EDX_CET_IBT | CPUID7_EDX_IBRS | CPUID7_EDX_STIBP |
+		CPUID7_EDX_L1D_FLUSH | CPUID7_EDX_ARCH_CAP |
+		CPUID7_EDX_CORE_CAP | CPUID7_EDX_SSBD } },
+	{ 7, 1, { CPUID71_EAX_PERFMON_EXT | CPUID71_EAX_FRED |
+		  CPUID71_EAX_HRESET, 0, 0, CPUID71_EDX_CET_SSS } },
+	{ 7, 2, { 0, 0, 0, CPUID_ALL } },
+	{ 0xa, CPUID_ANY_SUB, ALL4 },
+	{ 0xd, 0, { CPUIDD0_EAX_MPX, 0, 0, 0 } },
+	{ 0xd, 1, { CPUIDD1_EAX_XSAVES | CPUIDD1_EAX_XFD, 0, CPUID_ALL,
+		    CPUID_ALL } },
+	{ 0xd, 3, ALL4 },
+	{ 0xd, 4, ALL4 },
+	{ 0xf, CPUID_ANY_SUB, ALL4 },
+	{ 0x10, CPUID_ANY_SUB, ALL4 },
+	{ 0x12, CPUID_ANY_SUB, ALL4 },
+	{ 0x14, CPUID_ANY_SUB, ALL4 },
+	{ 0x19, CPUID_ANY_SUB, ALL4 },
+	{ 0x1b, CPUID_ANY_SUB, ALL4 },
+	{ 0x1c, CPUID_ANY_SUB, ALL4 },
+	{ 0x20, CPUID_ANY_SUB, ALL4 },
+	{ 0x23, CPUID_ANY_SUB, ALL4 },
 };
 
 /*
@@ -154,6 +250,26 @@ static void cpuid_os_bit(uint32_t *reg, uint64_t bit, bool on)
 	*reg = on ? *reg | (uint32_t)bit : *reg & ~(uint32_t)bit;
 }
 
+/*
+ * What IA32_MISC_ENABLE changes in CPUID (SDM Vol. 4, Table 2-2): bit 18
+ * shows MONITOR/MWAIT, bit 22 limits the highest basic leaf to 2, bit 34
+ * hides NX. Keel emulates IA32_TSC_ADJUST whatever the host has.
+ */
+static void cpuid_vcpu_bits(const struct vcpu *v, uint32_t leaf, uint32_t sub,
+			    struct cpuid_regs *r)
+{
+	uint64_t misc = v->msr.misc_enable;
+
+	if (leaf == 0 && (misc & MISC_ENABLE_LIMIT_CPUID) && r->eax > 2)
+		r->eax = 2;
+	else if (leaf == 1 && (misc & MISC_ENABLE_MONITOR))
+		r->ecx |= CPUID1_ECX_MONITOR;
+	else if (leaf == 7 && sub == 0)
+		r->ebx |= CPUID7_EBX_TSC_ADJUST;
+	else if (leaf == 0x80000001 && (misc & MISC_ENABLE_XD_DISABLE))
+		r->edx &= ~CPUID81_EDX_NX;
+}
+
 static struct cpuid_regs cpuid_keel(const struct vcpu *v, uint32_t leaf)
 {
 	struct cpuid_regs r = { 0 };
@@ -172,6 +288,7 @@ static struct cpuid_regs cpuid_host(struct vcpu *v, uint32_t leaf,
 	struct cpuid_regs r = cpuid(leaf, sub);
 
 	cpuid_hide(leaf, sub, &r);
+	cpuid_vcpu_bits(v, leaf, sub, &r);
 	if (leaf == 1) {
 		r.ecx |= (uint32_t)CPUID1_ECX_HYPERVISOR;
 		cpuid_os_bit(&r.ecx, CPUID1_ECX_OSXSAVE,
@@ -187,8 +304,7 @@ static struct cpuid_regs cpuid_host(struct vcpu *v, uint32_t leaf,
 	return r;
 }
 
-static struct cpuid_regs cpuid_answer(struct vcpu *v, uint32_t leaf,
-				      uint32_t sub)
+struct cpuid_regs guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub)
 {
 	struct cpuid_regs r;
 
@@ -206,7 +322,9 @@ static struct cpuid_regs cpuid_answer(struct vcpu *v, uint32_t leaf,
  * life except these: 1 and 7 (OSXSAVE, OSPKE follow the guest's CR4; the
  * APIC bits its local APIC), 0xd (the guest's XCR0), 0xb and 0x1f (its
  * x2APIC ID), and the unused leaf ~0 (the empty tag). A leaf that comes
- * to depend on guest state must be added here.
+ * to depend on guest state must be added here, or the cache emptied when
+ * that state changes: IA32_MISC_ENABLE writes do (leaves 0, 1 and
+ * 0x80000001, cpuid_vcpu_bits; vcpu_cpuid_flush).
  */
 static bool cpuid_cacheable(uint32_t leaf)
 {
@@ -226,6 +344,12 @@ static uint64_t cpuid_tag(uint32_t leaf, uint32_t sub)
 	return ((uint64_t)sub << 32 | leaf) + 1;
 }
 
+void vcpu_cpuid_flush(struct vcpu *v)
+{
+	for (unsigned int i = 0; i < VCPU_CPUID_CACHE; i++)
+		v->cpuid_cache[i].tag = 0;
+}
+
 static int cpuid_complete(struct vcpu *v, const struct cpuid_regs *r)
 {
 	v->regs.rax = r->eax;
@@ -240,7 +364,7 @@ static int cpuid_complete(struct vcpu *v, const struct cpuid_regs *r)
 static __attribute__((noinline)) int cpuid_miss(struct vcpu *v,
 						 uint32_t leaf, uint32_t sub)
 {
-	struct cpuid_regs r = cpuid_answer(v, leaf, sub);
+	struct cpuid_regs r = guest_cpuid(v, leaf, sub);
 
 	if (cpuid_cacheable(leaf))
 		*cpuid_slot(v, leaf, sub) =
@@ -391,10 +515,34 @@ int handle_rdpmc(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* CPUID hides MONITOR/MWAIT. */
+/*
+ * MONITOR/MWAIT exist while IA32_MISC_ENABLE[18] is set, which
+ * CPUID.1:ECX.MONITOR follows (SDM Vol. 4, Table 2-2); otherwise they are
+ * #UD, as on a CPU without them. With them (SDM Vol. 2B, MONITOR and
+ * MWAIT): #UD at CPL > 0; #GP(0) for MONITOR with extensions in ECX and
+ * for MWAIT with extensions other than "interrupts as break events"
+ * (where CPUID.5:ECX[1] shows it). MWAIT then returns at once, which it
+ * may do for any implementation-dependent event: Keel gives a guest no
+ * optimized state to wait in, so it polls as if woken.
+ */
+#define CPUID5_ECX_INTR_BREAK   BIT_ULL(1)
+
 int handle_monitor_mwait(struct vcpu *v)
 {
-	vcpu_inject_exception(v, VEC_UD, false, 0);
+	bool mwait = (vmcs_read32(VMCS_EXIT_REASON) & 0xffff) == EXIT_MWAIT;
+	uint32_t ext = (uint32_t)v->regs.rcx;
+
+	if (!(v->msr.misc_enable & MISC_ENABLE_MONITOR) || vcpu_cpl()) {
+		vcpu_inject_exception(v, VEC_UD, false, 0);
+		return EXIT_RESUME;
+	}
+	if (mwait && (cpuid(5, 0).ecx & CPUID5_ECX_INTR_BREAK))
+		ext &= ~1u;
+	if (ext) {
+		vcpu_inject_exception(v, VEC_GP, true, 0);
+		return EXIT_RESUME;
+	}
+	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }
 

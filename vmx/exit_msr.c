@@ -1,7 +1,10 @@
 /*
  * RDMSR/WRMSR exits. The MSR bitmap passes through only the MSRs listed in
  * vmx/vmcs.c; every other MSR exits here and is looked up in an allow-list.
- * MSRs not on it raise #GP, as on a CPU that lacks them.
+ * MSRs not on it raise #GP, as on a CPU that lacks them, and the features
+ * they belong to are hidden from CPUID (vmx/exit_misc.c): what CPUID shows
+ * works, what raises #GP is hidden. The state of the emulated ones is the
+ * vCPU's own (guest/vmsr.c has the rules).
  */
 #include "vmx/exit.h"
 #include "vmx/vmcs.h"
@@ -9,30 +12,23 @@
 #include "arch/msr.h"
 #include "arch/x86.h"
 #include "guest/guest.h"
+#include "guest/vmsr.h"
 #include "vmx/vmcs_setup.h"
 #include "guest/vlapic.h"
 
 
-#define MSR_IA32_TSC            0x010
-#define MSR_IA32_TSC_ADJUST     0x03b
 #define MSR_IA32_BIOS_SIGN_ID   0x08b
 #define MSR_IA32_MTRRCAP        0x0fe
 #define MSR_IA32_MCG_CAP        0x179
 #define MSR_IA32_MCG_STATUS     0x17a
-#define MSR_IA32_MISC_ENABLE    0x1a0
-#define  MISC_ENABLE_FAST_STRINGS BIT_ULL(0)
-#define MSR_IA32_MTRR_DEF_TYPE  0x2ff
-
-enum msr_write_policy {
-	MSR_WRITE_GP,           /* read-only: writes raise #GP */
-	MSR_WRITE_IGNORE,       /* writes are accepted and have no effect */
-};
+#define CPUID81_EDX_NX          BIT_ULL(20)
 
 struct msr_entry {
 	uint32_t msr;
-	enum msr_write_policy write;
-	uint64_t (*read)(struct vcpu *v);
-	uint64_t value;         /* when read is NULL */
+	uint64_t (*read)(struct vcpu *v);       /* NULL: reads `value` */
+	/* NULL: read-only (#GP); returns false for #GP. */
+	bool (*write)(struct vcpu *v, uint64_t val);
+	uint64_t value;
 };
 
 /* The guest's TSC, as RDTSC in the guest sees it (with the VMCS offset). */
@@ -41,19 +37,83 @@ static uint64_t msr_read_tsc(struct vcpu *v)
 	return rdtsc() + v->tsc_offset;
 }
 
+/* A new TSC offset: the VMCS has it from the next entry, and a
+ * TSC-deadline timer armed against the old TSC is armed again. */
+static void tsc_offset_set(struct vcpu *v, uint64_t offset)
+{
+	v->tsc_offset = offset;
+	vmcs_write64(VMCS_TSC_OFFSET, offset);
+	vlapic_tsc_moved(v, rdtsc());
+}
+
+static bool msr_write_tsc(struct vcpu *v, uint64_t val)
+{
+	tsc_offset_set(v, vmsr_write_tsc(&v->msr, v->tsc_offset,
+					 rdtsc() + v->tsc_offset, val));
+	return true;
+}
+
+static uint64_t msr_read_tsc_adjust(struct vcpu *v)
+{
+	return v->msr.tsc_adjust;
+}
+
+static bool msr_write_tsc_adjust(struct vcpu *v, uint64_t val)
+{
+	tsc_offset_set(v, vmsr_write_tsc_adjust(&v->msr, v->tsc_offset, val));
+	return true;
+}
+
+static uint64_t msr_read_misc_enable(struct vcpu *v)
+{
+	return v->msr.misc_enable;
+}
+
+/* XD Bit Disable exists where the CPU has NX, which Keel never hides. */
+static bool msr_write_misc_enable(struct vcpu *v, uint64_t val)
+{
+	uint64_t cpu = (cpuid(0x80000001, 0).edx & CPUID81_EDX_NX) ?
+		       VMSR_CPU_NX : 0;
+
+	if (!vmsr_write_misc_enable(&v->msr, val, cpu))
+		return false;
+	vcpu_cpuid_flush(v);    /* leaves 0, 1, 0x80000001 follow it */
+	return true;
+}
+
+static uint64_t msr_read_mtrr_def_type(struct vcpu *v)
+{
+	return v->msr.mtrr_def_type;
+}
+
+static bool msr_write_mtrr_def_type(struct vcpu *v, uint64_t val)
+{
+	return vmsr_write_mtrr_def_type(&v->msr, val);
+}
+
+static bool msr_write_ignore(struct vcpu *v, uint64_t val)
+{
+	(void)v;
+	(void)val;
+	return true;
+}
+
 static const struct msr_entry msr_allow[] = {
-	{ MSR_IA32_TSC, MSR_WRITE_GP, msr_read_tsc, 0 },
-	/* CPUID.7:EBX.TSC_ADJUST comes from the host; Linux reads it
-	 * unguarded. The guest cannot move its TSC. */
-	{ MSR_IA32_TSC_ADJUST, MSR_WRITE_GP, NULL, 0 },
+	{ MSR_IA32_TSC, msr_read_tsc, msr_write_tsc, 0 },
+	/* CPUID.7:EBX.TSC_ADJUST is always shown: Keel emulates it. */
+	{ MSR_IA32_TSC_ADJUST, msr_read_tsc_adjust, msr_write_tsc_adjust, 0 },
 	/* Locked with VMX off: matches CPUID.1:ECX.VMX = 0. */
-	{ MSR_IA32_FEATURE_CONTROL, MSR_WRITE_GP, NULL, FEATURE_CONTROL_LOCKED },
-	{ MSR_IA32_BIOS_SIGN_ID, MSR_WRITE_IGNORE, NULL, 0 },
-	{ MSR_IA32_MTRRCAP, MSR_WRITE_GP, NULL, 0 },
-	{ MSR_IA32_MTRR_DEF_TYPE, MSR_WRITE_IGNORE, NULL, 0 },
-	{ MSR_IA32_MCG_CAP, MSR_WRITE_GP, NULL, 0 },
-	{ MSR_IA32_MCG_STATUS, MSR_WRITE_IGNORE, NULL, 0 },
-	{ MSR_IA32_MISC_ENABLE, MSR_WRITE_IGNORE, NULL, MISC_ENABLE_FAST_STRINGS },
+	{ MSR_IA32_FEATURE_CONTROL, NULL, NULL, FEATURE_CONTROL_LOCKED },
+	/* No microcode update was loaded; the signature reads 0. */
+	{ MSR_IA32_BIOS_SIGN_ID, NULL, msr_write_ignore, 0 },
+	/* No variable or fixed ranges, no WC: only the default type. */
+	{ MSR_IA32_MTRRCAP, NULL, NULL, 0 },
+	{ MSR_IA32_MTRR_DEF_TYPE, msr_read_mtrr_def_type,
+	  msr_write_mtrr_def_type, 0 },
+	/* Machine-check architecture with no banks. */
+	{ MSR_IA32_MCG_CAP, NULL, NULL, 0 },
+	{ MSR_IA32_MCG_STATUS, NULL, msr_write_ignore, 0 },
+	{ MSR_IA32_MISC_ENABLE, msr_read_misc_enable, msr_write_misc_enable, 0 },
 };
 
 static const struct msr_entry *msr_find(uint32_t msr)
@@ -164,7 +224,8 @@ int handle_wrmsr(struct vcpu *v)
 	if (vlapic_is_msr((uint32_t)v->regs.rcx))
 		return handle_apic_wrmsr(v);
 
-	if (!e || e->write == MSR_WRITE_GP) {
+	if (!e || !e->write ||
+	    !e->write(v, (v->regs.rdx << 32) | (uint32_t)v->regs.rax)) {
 		vcpu_inject_exception(v, VEC_GP, true, 0);
 		return EXIT_RESUME;
 	}

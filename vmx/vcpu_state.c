@@ -126,7 +126,9 @@ void xsave_init(void)
 		if (host & BIT_ULL(i))
 			layout[i] = (struct xsave_component){ c.ebx, c.eax };
 	}
-	xcr0_guest_allowed = xcr0_fit(host, layout, VCPU_FPU_AREA);
+	/* MPX is hidden from guests (IA32_BNDCFGS is not theirs, so CPUID
+	 * hides the feature, vmx/exit_misc.c): its states go with it. */
+	xcr0_guest_allowed = xcr0_fit(host & ~XCR0_MPX, layout, VCPU_FPU_AREA);
 	xsave_guest_size = xsave_standard_size(xcr0_guest_allowed, layout);
 	pr_info("keel: xsave: guest xcr0 may hold %#lx (host %#lx), "
 		"%u of %u bytes\n", xcr0_guest_allowed, host, xsave_guest_size,

@@ -3,7 +3,10 @@
  * VMX and sets the hypervisor bit and leaf 0x40000000; it hides the
  * features whose MSRs a guest does not get (thermal and power leaves,
  * APERF/MPERF, XSAVES) and gives the compacted XSAVE size for the
- * guest's XCR0; MSRs outside Keel's allow-list raise #GP;
+ * guest's XCR0; MSRs outside Keel's allow-list raise #GP, and for every
+ * feature with an MSR, CPUID shows it exactly when its MSR answers; the
+ * emulated MSRs (IA32_TSC and IA32_TSC_ADJUST, IA32_MISC_ENABLE and what
+ * it changes in CPUID, IA32_MTRR_DEF_TYPE) behave as the SDM says;
  * hypercalls and exit counters answer; fw-cfg gives the CPU count and RAM
  * size; unclaimed ports read all ones.
  *
@@ -139,6 +142,181 @@ static void test_msrs(void)
 	EXPECT_EQ(trap_last.vector, VEC_GP);
 }
 
+enum { EAX, EBX, ECX, EDX };
+
+static uint32_t cpuid_reg(uint32_t leaf, uint32_t sub, int reg)
+{
+	struct cpuid_regs r = cpuid(leaf, sub);
+
+	return reg == EAX ? r.eax : reg == EBX ? r.ebx : reg == ECX ? r.ecx : r.edx;
+}
+
+/* One rule (vmx/exit_misc.c): a feature CPUID shows has its MSR, a
+ * feature whose MSR raises #GP is hidden. One architectural MSR per
+ * feature (SDM Vol. 4, Table 2-2). */
+static const struct feature_msr {
+	uint32_t leaf, sub;
+	int reg, bit;
+	uint32_t msr;
+	const char *name;
+} feature_msrs[] = {
+	{ 1, 0, EDX, 4, 0x010, "TSC" },
+	{ 1, 0, EDX, 9, 0x01b, "APIC" },
+	{ 1, 0, EDX, 11, 0x174, "SEP" },
+	{ 1, 0, EDX, 12, 0x0fe, "MTRR" },
+	{ 1, 0, EDX, 14, 0x179, "MCA" },
+	{ 1, 0, EDX, 16, 0x277, "PAT" },
+	{ 1, 0, EDX, 21, 0x600, "DS" },
+	{ 1, 0, EDX, 22, 0x19c, "ACPI" },
+	{ 1, 0, ECX, 2, 0x600, "DTES64" },
+	{ 1, 0, ECX, 7, 0x198, "EST" },
+	{ 1, 0, ECX, 11, 0xc80, "SDBG" },
+	{ 1, 0, ECX, 15, 0x345, "PDCM" },
+	{ 1, 0, ECX, 18, 0x1f8, "DCA" },
+	{ 7, 0, EBX, 1, 0x03b, "TSC_ADJUST" },
+	{ 7, 0, EBX, 12, 0xc8f, "RDT-M" },
+	{ 7, 0, EBX, 14, 0xd90, "MPX" },
+	{ 7, 0, EBX, 15, 0xc8f, "RDT-A" },
+	{ 7, 0, EBX, 25, 0x570, "PT" },
+	{ 7, 0, ECX, 5, 0x0e1, "WAITPKG" },
+	{ 7, 0, ECX, 7, 0x6a0, "CET_SS" },
+	{ 7, 0, ECX, 13, 0x981, "TME" },
+	{ 7, 0, ECX, 29, 0xd93, "ENQCMD" },
+	{ 7, 0, ECX, 31, 0x6e1, "PKS" },
+	{ 7, 0, EDX, 9, 0x123, "SRBDS_CTRL" },
+	{ 7, 0, EDX, 19, 0x14ce, "ARCH_LBR" },
+	{ 7, 0, EDX, 20, 0x6a2, "CET_IBT" },
+	{ 7, 0, EDX, 26, 0x048, "IBRS" },
+	{ 7, 0, EDX, 27, 0x048, "STIBP" },
+	{ 7, 0, EDX, 29, 0x10a, "ARCH_CAPABILITIES" },
+	{ 7, 0, EDX, 30, 0x0cf, "CORE_CAPABILITIES" },
+	{ 7, 0, EDX, 31, 0x048, "SSBD" },
+	{ 0xd, 1, EAX, 3, 0xda0, "XSAVES" },
+	{ 0xd, 1, EAX, 4, 0x1c4, "XFD" },
+	{ 0x80000001, 0, EDX, 27, 0xc0000103, "RDTSCP" },
+};
+
+static void test_feature_msrs(void)
+{
+	uint32_t max = cpuid(0, 0).eax, maxx = cpuid(0x80000000, 0).eax;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(feature_msrs); i++) {
+		const struct feature_msr *f = &feature_msrs[i];
+		bool shown, answers;
+		uint64_t v;
+
+		if (f->leaf > (f->leaf >= 0x80000000 ? maxx : max))
+			continue;
+		shown = cpuid_reg(f->leaf, f->sub, f->reg) & (1u << f->bit);
+		answers = rdmsr_safe(f->msr, &v);
+		if (shown != answers)
+			printf("FAIL feature %s: cpuid %s it, msr %#x %s\n",
+			       f->name, shown ? "shows" : "hides",
+			       (unsigned int)f->msr, answers ? "reads" : "#GP");
+		EXPECT_EQ(shown, answers);
+		if (!answers)
+			EXPECT_EQ(trap_last.vector, VEC_GP);
+	}
+}
+
+#define MSR_IA32_TSC_ADJUST     0x03b
+#define MSR_IA32_MISC_ENABLE    0x1a0
+#define MSR_IA32_MTRR_DEF_TYPE  0x2ff
+#define MISC_BTS_PEBS_UNAVAIL   0x1800ULL
+#define MISC_PERFMON            (1ULL << 7)
+#define MISC_MONITOR            (1ULL << 18)
+#define MISC_LIMIT_CPUID        (1ULL << 22)
+#define MISC_XD_DISABLE         (1ULL << 34)
+#define CPUID1_ECX_MONITOR      (1u << 3)
+#define CPUID81_EDX_NX          (1u << 20)
+#define TSC_FAR                 100000000000ULL
+
+static uint64_t rdmsr64(uint32_t msr)
+{
+	uint64_t v = 0;
+
+	EXPECT(rdmsr_safe(msr, &v));
+	return v;
+}
+
+/* SDM Vol. 3B 17.17.3: a TSC write moves TSC_ADJUST by as much; a
+ * TSC_ADJUST write moves the TSC. */
+static void test_tsc_msrs(void)
+{
+	uint64_t t0, adj;
+
+	EXPECT(cpuid(7, 0).ebx & 2);                    /* TSC_ADJUST shown */
+	EXPECT_EQ(rdmsr64(MSR_IA32_TSC_ADJUST), 0);
+	t0 = rdtsc_ordered();
+	EXPECT(wrmsr_safe(MSR_IA32_TSC, TSC_FAR));
+	EXPECT(rdtsc_ordered() >= TSC_FAR);
+	adj = rdmsr64(MSR_IA32_TSC_ADJUST);
+	EXPECT(TSC_FAR - adj >= t0);                    /* X = TSC_FAR - then */
+	EXPECT(rdmsr64(MSR_IA32_TSC) >= TSC_FAR);
+	/* Undo it through TSC_ADJUST: the TSC comes back by as much. */
+	EXPECT(wrmsr_safe(MSR_IA32_TSC_ADJUST, 0));
+	EXPECT(rdtsc_ordered() < TSC_FAR);
+	EXPECT(rdtsc_ordered() >= t0);
+	EXPECT_EQ(rdmsr64(MSR_IA32_TSC_ADJUST), 0);
+	printf("tsc: write moved TSC_ADJUST by %llu\n", (unsigned long long)adj);
+}
+
+static bool monitor_mwait_safe(void)
+{
+	static volatile uint32_t line;
+
+	trap_arm();
+	__asm__ volatile("1: monitor\n2:\n" EX_TABLE("1b", "2b")
+			 :: "a"(&line), "c"(0), "d"(0) : "memory");
+	if (trap_last.vector != TRAP_NONE)
+		return false;
+	__asm__ volatile("1: mwait\n2:\n" EX_TABLE("1b", "2b")
+			 :: "a"(0), "c"(0) : "memory");
+	return trap_last.vector == TRAP_NONE;
+}
+
+/* IA32_MISC_ENABLE (SDM Vol. 4, Table 2-2), and what it changes in CPUID. */
+static void test_misc_enable(void)
+{
+	uint64_t misc = rdmsr64(MSR_IA32_MISC_ENABLE);
+	bool nx = cpuid(0x80000001, 0).edx & CPUID81_EDX_NX;
+
+	printf("msr: IA32_MISC_ENABLE = %#llx\n", (unsigned long long)misc);
+	EXPECT_EQ(misc & (MISC_BTS_PEBS_UNAVAIL | MISC_PERFMON),
+		  MISC_BTS_PEBS_UNAVAIL);
+	EXPECT_EQ(misc & MISC_MONITOR, 0);
+	EXPECT_EQ(cpuid(1, 0).ecx & CPUID1_ECX_MONITOR, 0);
+	EXPECT(!monitor_mwait_safe());
+	EXPECT_EQ(trap_last.vector, VEC_UD);
+	/* Bit 18 shows MONITOR/MWAIT, and they work. */
+	EXPECT(wrmsr_safe(MSR_IA32_MISC_ENABLE, misc | MISC_MONITOR));
+	EXPECT(cpuid(1, 0).ecx & CPUID1_ECX_MONITOR);
+	EXPECT(monitor_mwait_safe());
+	/* Bit 22 limits CPUID.0:EAX to 2. */
+	EXPECT(wrmsr_safe(MSR_IA32_MISC_ENABLE, misc | MISC_LIMIT_CPUID));
+	EXPECT_EQ(cpuid(0, 0).eax, 2);
+	EXPECT_EQ(cpuid(1, 0).ecx & CPUID1_ECX_MONITOR, 0);
+	/* Bit 34 hides NX where there is NX. */
+	if (nx) {
+		EXPECT(wrmsr_safe(MSR_IA32_MISC_ENABLE, misc | MISC_XD_DISABLE));
+		EXPECT_EQ(cpuid(0x80000001, 0).edx & CPUID81_EDX_NX, 0);
+	}
+	/* Read-only bits stay, reserved ones are #GP. */
+	EXPECT(wrmsr_safe(MSR_IA32_MISC_ENABLE, misc & ~MISC_BTS_PEBS_UNAVAIL));
+	EXPECT_EQ(rdmsr64(MSR_IA32_MISC_ENABLE), misc);
+	EXPECT(!wrmsr_safe(MSR_IA32_MISC_ENABLE, misc | (1ULL << 40)));
+	EXPECT_EQ(trap_last.vector, VEC_GP);
+	EXPECT_EQ(rdmsr64(MSR_IA32_MISC_ENABLE), misc);
+	EXPECT(cpuid(0, 0).eax > 2);
+	EXPECT_EQ(cpuid(0x80000001, 0).edx & CPUID81_EDX_NX,
+		  nx ? CPUID81_EDX_NX : 0);
+	/* IA32_MTRR_DEF_TYPE: E and a memory type; WC is not offered. */
+	EXPECT(wrmsr_safe(MSR_IA32_MTRR_DEF_TYPE, 0x806));
+	EXPECT_EQ(rdmsr64(MSR_IA32_MTRR_DEF_TYPE), 0x806);
+	EXPECT(!wrmsr_safe(MSR_IA32_MTRR_DEF_TYPE, 0x801));
+	EXPECT(wrmsr_safe(MSR_IA32_MTRR_DEF_TYPE, 0));
+}
+
 static void test_hypercalls(void)
 {
 	long before, after, total;
@@ -198,6 +376,9 @@ void guest_main(void)
 	test_cpuid_hidden();
 	test_xsave_size();
 	test_msrs();
+	test_feature_msrs();
+	test_tsc_msrs();
+	test_misc_enable();
 	test_hypercalls();
 	test_fwcfg();
 	test_ports();

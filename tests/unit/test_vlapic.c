@@ -279,6 +279,7 @@ TEST(vlapic_timer_period_floor)
 	EXPECT_EQ(a->timer_period, 0);
 	EXPECT(a->timer_deadline != 0);
 }
+#define DL 5000000000000ULL             /* a guest TSC deadline */
 
 TEST(vlapic_tsc_deadline)
 {
@@ -287,23 +288,58 @@ TEST(vlapic_tsc_deadline)
 	uint64_t val;
 
 	enable(v);
-	v->tsc_offset = 1000;
-	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, 5000)); /* one-shot: ignored */
+	v->tsc_offset = 1000 - rdtsc();         /* the guest's TSC near 1000 */
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, DL)); /* one-shot: ignored */
 	EXPECT_EQ(a->timer_deadline, 0);
 	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false,
 			 0x51 | (TIMER_TSC_DEADLINE << LVT_TIMER_MODE_SHIFT));
 	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 100);  /* ignored too */
 	EXPECT_EQ(a->timer_deadline, 0);
-	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, 5000));
-	EXPECT_EQ(a->timer_deadline, 4000);             /* host TSC */
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, DL));
+	EXPECT_EQ(a->timer_deadline, DL - v->tsc_offset);     /* host TSC */
 	EXPECT(vlapic_rdmsr(v, MSR_IA32_TSC_DEADLINE, &val));
-	EXPECT_EQ(val, 5000);
-	vlapic_timer_poll(v, 4000);
+	EXPECT_EQ(val, DL);
+	vlapic_timer_poll(v, DL - v->tsc_offset);
 	EXPECT_EQ(vlapic_pending_vector(a), 0x51);
 	EXPECT(vlapic_rdmsr(v, MSR_IA32_TSC_DEADLINE, &val));
 	EXPECT_EQ(val, 0);
 	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, 9000));
 	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x51);  /* leaves mode */
+	EXPECT_EQ(a->timer_deadline, 0);
+}
+
+/* A deadline the guest's TSC has passed fires at once, whatever the
+ * offset; a write of the TSC (a new offset) arms the deadline again
+ * against the new TSC (SDM Vol. 3A 11.5.4.1). */
+TEST(vlapic_tsc_deadline_moves)
+{
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+
+	enable(v);
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false,
+			 0x51 | (TIMER_TSC_DEADLINE << LVT_TIMER_MODE_SHIFT));
+	/* The guest's TSC far ahead of the host's: 10 is long past. */
+	v->tsc_offset = 100000000000000ULL;
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, 10));
+	EXPECT(a->timer_deadline != 0 && a->timer_deadline <= rdtsc());
+	/* The guest's TSC near 0: the deadline is ahead. */
+	v->tsc_offset = -rdtsc();
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_TSC_DEADLINE, DL));
+	EXPECT_EQ(a->timer_deadline, DL - v->tsc_offset);
+	/* The TSC jumps forward by DL / 2: the host deadline comes closer. */
+	v->tsc_offset += DL / 2;
+	vlapic_tsc_moved(v, rdtsc());
+	EXPECT_EQ(a->timer_deadline, DL - v->tsc_offset);
+	/* Past the deadline: it fires at the next poll. */
+	v->tsc_offset += DL;
+	vlapic_tsc_moved(v, rdtsc());
+	EXPECT(a->timer_deadline <= rdtsc());
+	vlapic_timer_poll(v, rdtsc());
+	EXPECT_EQ(vlapic_pending_vector(a), 0x51);
+	/* Disarmed (read as 0): a TSC write arms nothing. */
+	v->tsc_offset = 0;
+	vlapic_tsc_moved(v, rdtsc());
 	EXPECT_EQ(a->timer_deadline, 0);
 }
 
