@@ -111,6 +111,7 @@ DEFINE_CR_ACCESSORS(4)
 #define X86_RFLAGS_FIXED   BIT_ULL(1)
 #define X86_RFLAGS_TF      BIT_ULL(8)
 #define X86_RFLAGS_IF      BIT_ULL(9)
+#define X86_RFLAGS_RF      BIT_ULL(16)
 /* IA32_DEBUGCTL: single-step on branches (SDM Vol. 3A 18.4.1). */
 #define DEBUGCTL_BTF       BIT_ULL(1)
 

@@ -46,6 +46,10 @@ void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
 		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, intr &
 			     ~(uint32_t)(INTERRUPTIBILITY_STI |
 					 INTERRUPTIBILITY_MOV_SS));
+	/* ... and clears RF (SDM Vol. 3A 17.3.1.1), which an IRET may have
+	 * set to get past an instruction breakpoint on it. */
+	if (unlikely(rflags & X86_RFLAGS_RF))
+		vmcs_writenat(VMCS_GUEST_RFLAGS, rflags & ~X86_RFLAGS_RF);
 	vcpu_single_step_trap(rflags);
 }
 
@@ -61,6 +65,33 @@ bool vcpu_debug_trap_pending(void)
 	return vmcs_readnat(VMCS_GUEST_PENDING_DBG) & PENDING_DBG_VALID;
 }
 
+/*
+ * The RFLAGS image an exception handler finds on its stack: for a
+ * fault-class exception (every one but the #DB of an instruction
+ * breakpoint) RF is 1 (SDM Vol. 3A 17.3.1.1; the classes: Table 6-1),
+ * so that the handler's IRET does not stop at an instruction
+ * breakpoint on the instruction it restarts. With VM-entry event
+ * injection the processor pushes the guest-state RFLAGS field (SDM Vol.
+ * 3C 27.6.1), so RF is set there, as KVM does. Traps (#BP, #OF, and
+ * #DB, which Keel never raises itself) and aborts (#DF, #MC) push RF as
+ * it is; vector 2 is the NMI.
+ */
+#define EXC_NOT_FAULT (BIT_ULL(1) | BIT_ULL(2) | BIT_ULL(3) | BIT_ULL(4) | \
+		       BIT_ULL(8) | BIT_ULL(18))
+
+void vcpu_fault_rf(uint32_t intr_info)
+{
+	uint32_t vector = intr_info & (uint32_t)INTR_INFO_VECTOR_MASK;
+	uint64_t rflags;
+
+	if (((intr_info >> INTR_INFO_TYPE_SHIFT) & 7) != INTR_TYPE_HW_EXCEPTION ||
+	    vector > 31 || (EXC_NOT_FAULT & BIT_ULL(vector)))
+		return;
+	rflags = vmcs_readnat(VMCS_GUEST_RFLAGS);
+	if (!(rflags & X86_RFLAGS_RF))
+		vmcs_writenat(VMCS_GUEST_RFLAGS, rflags | X86_RFLAGS_RF);
+}
+
 /* Event injection at the next VM entry (SDM Vol. 3C 27.6). */
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 			   uint32_t error)
@@ -69,6 +100,7 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 			INTR_INFO_VALID;
 
 	(void)v;
+	vcpu_fault_rf(info);
 	if (has_error) {
 		info |= INTR_INFO_DELIVER_ERROR;
 		vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, error);

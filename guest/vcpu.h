@@ -140,6 +140,9 @@ bool vcpu_single_steps(uint64_t rflags);
 bool vcpu_debug_trap_pending(void);
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 			   uint32_t error);
+/* Sets RF in the guest's RFLAGS when intr_info (VM-entry format) is a
+ * fault-class hardware exception: the image its handler gets has RF = 1. */
+void vcpu_fault_rf(uint32_t intr_info);
 uint64_t vcpu_gpr(const struct vcpu *v, unsigned int n);
 void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val);
 unsigned int vcpu_cpl(void);

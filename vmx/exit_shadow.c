@@ -105,6 +105,7 @@ static void reinject_event(uint32_t idt)
 	uint32_t type = (idt >> INTR_INFO_TYPE_SHIFT) & 7;
 
 	vmcs_write32(VMCS_ENTRY_INTR_INFO, idt & ~(uint32_t)INTR_INFO_NMI_UNBLOCKED);
+	vcpu_fault_rf(idt);
 	if (idt & INTR_INFO_DELIVER_ERROR)
 		vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR,
 			     vmcs_read32(VMCS_IDT_VECTORING_ERROR));

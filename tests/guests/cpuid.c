@@ -6,7 +6,8 @@
  * guest's XCR0; MSRs outside Keel's allow-list raise #GP, and for every
  * feature with an MSR, CPUID shows it exactly when its MSR answers; the
  * emulated MSRs (IA32_TSC and IA32_TSC_ADJUST, IA32_MISC_ENABLE and what
- * it changes in CPUID, IA32_MTRR_DEF_TYPE) behave as the SDM says;
+ * it changes in CPUID, IA32_MTRR_DEF_TYPE) behave as the SDM says; a
+ * fault Keel injects pushes RFLAGS with RF set;
  * hypercalls and exit counters answer; fw-cfg gives the CPU count and RAM
  * size; unclaimed ports read all ones.
  *
@@ -317,6 +318,22 @@ static void test_misc_enable(void)
 	EXPECT(wrmsr_safe(MSR_IA32_MTRR_DEF_TYPE, 0));
 }
 
+/* A fault Keel injects (here #GP for a reserved CR4 bit, as the CPU
+ * would raise it) pushes RFLAGS with RF = 1 (SDM Vol. 3A 17.3.1.1). */
+static void test_injected_fault_rf(void)
+{
+	uint32_t cr4;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	trap_arm();
+	__asm__ volatile("1: mov %0, %%cr4\n2:\n" EX_TABLE("1b", "2b")
+			 :: "r"(cr4 | (1u << 13)) : "memory");  /* VMXE */
+	EXPECT_EQ(trap_last.vector, VEC_GP);
+	EXPECT(trap_last.flags & (1u << 16));
+	EXPECT(!wrmsr_safe(MSR_UNKNOWN, 0));
+	EXPECT(trap_last.flags & (1u << 16));
+}
+
 static void test_hypercalls(void)
 {
 	long before, after, total;
@@ -379,6 +396,7 @@ void guest_main(void)
 	test_feature_msrs();
 	test_tsc_msrs();
 	test_misc_enable();
+	test_injected_fault_rf();
 	test_hypercalls();
 	test_fwcfg();
 	test_ports();

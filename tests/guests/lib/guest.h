@@ -92,6 +92,7 @@ struct trap_record {
 	int vector;                     /* TRAP_NONE: nothing since trap_arm() */
 	uint32_t error;
 	uintptr_t ip;
+	uintptr_t flags;                /* the RFLAGS image the CPU pushed */
 };
 extern volatile struct trap_record trap_last;
 void trap_init(void);

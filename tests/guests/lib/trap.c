@@ -8,7 +8,7 @@ struct ex_entry {
 extern const struct ex_entry __ex_table_start[], __ex_table_end[];
 extern const uintptr_t isr_stubs[32];
 
-volatile struct trap_record trap_last = { TRAP_NONE, 0, 0 };
+volatile struct trap_record trap_last = { TRAP_NONE, 0, 0, 0 };
 
 static const char *const vector_names[32] = {
 	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
@@ -41,6 +41,7 @@ void trap_handle(struct trap_frame *f)
 		trap_last.vector = (int)v;
 		trap_last.error = (uint32_t)f->error;
 		trap_last.ip = f->ip;
+		trap_last.flags = f->flags;
 		f->ip = e->fixup;
 		return;
 	}
