@@ -199,6 +199,7 @@ static uint8_t size_of_class(const struct emul_insn *insn, uint8_t spec)
 	case EMUL_SZ_Z: return insn->opsize == 2 ? 2 : 4;
 	case EMUL_SZ_X: return rexw ? 16 : 8;
 	case EMUL_SZ_Y: return rexw ? 8 : 4;
+	case EMUL_SZ_MWRV: return (insn->modrm >> 6) == 3 ? insn->opsize : 2;
 	default:        return insn->opsize;
 	}
 }

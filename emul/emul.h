@@ -27,7 +27,8 @@
  * B0-BF, C6/C7), MOVZX, MOVSX, MOVSXD, MOVNTI, ADD OR ADC SBB AND SUB XOR
  * CMP (00-3D, 80-83), TEST, INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG,
  * CMPXCHG8B/16B, BT BTS BTR BTC, SETcc, CMOVcc, PUSH/POP (register, r/m,
- * immediate), MOVS CMPS STOS LODS SCAS INS OUTS with REP prefixes.
+ * immediate), MOVS CMPS STOS LODS SCAS INS OUTS with REP prefixes, SMSW
+ * and LMSW.
  * Everything else is EMUL_UNSUPPORTED, among it MOV to/from segment
  * registers (8C/8E), the short XCHG forms 91-97, the undocumented F6/F7 /1
  * alias of TEST, and all control transfers. Not modelled: the TF/RF debug
@@ -108,6 +109,7 @@ struct emul_exception {
 #define EMUL_CR0_PG		BIT_ULL(31)
 #define EMUL_CR4_PSE		BIT_ULL(4)
 #define EMUL_CR4_PAE		BIT_ULL(5)
+#define EMUL_CR4_UMIP		BIT_ULL(11)
 #define EMUL_CR4_LA57		BIT_ULL(12)
 #define EMUL_CR4_SMEP		BIT_ULL(20)
 #define EMUL_CR4_SMAP		BIT_ULL(21)
@@ -264,6 +266,11 @@ struct emul_ops {
 	 * and ctx->seg_valid set by the caller. */
 	int (*get_seg)(struct emul_ctx *ctx, enum emul_segreg seg,
 		       struct emul_seg *out);
+	/* Optional: the new CR0 an emulated LMSW loads, applied by the VMM
+	 * with the checks and effects of MOV to CR0 (a #GP fills ctx->exc
+	 * and returns EMUL_EXCEPTION). When NULL, LMSW is
+	 * EMUL_UNHANDLEABLE. ctx->cr0 follows on EMUL_OK. */
+	int (*write_cr0)(struct emul_ctx *ctx, uint64_t val);
 };
 
 /* Bound on REP string iterations per emul_step(); see emul/strops.c. */

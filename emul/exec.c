@@ -550,6 +550,51 @@ static int exec_pop(struct emul_ctx *ctx)
 	return retire(ctx, ctx->rflags);
 }
 
+/* ---- machine status word --------------------------------------------------------------- */
+
+#define CR0_MSW_LOAD	0xfULL		/* PE, MP, EM, TS */
+
+/* SMSW (SDM Vol. 2B "SMSW"): CR0[15:0] to a 16-bit memory operand; a
+ * register gets CR0 at the operand size (zero-extended from 32 bits).
+ * With CR4.UMIP, #GP(0) at CPL > 0 (SDM Vol. 3A 2.5). */
+static int exec_smsw(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	struct dst_ref d;
+	int rc;
+
+	if (ctx->cpl && (ctx->cr4 & EMUL_CR4_UMIP))
+		return emul_gp0(ctx);
+	rc = dst_open(ctx, &d, &insn->dst, true, false);
+	if (rc == EMUL_OK)
+		rc = dst_commit(ctx, &d, ctx->cr0 & emul_size_mask(insn->dst.size));
+	return rc == EMUL_OK ? retire(ctx, ctx->rflags) : rc;
+}
+
+/* LMSW (SDM Vol. 2B "LMSW"): CPL 0 only, else #GP(0); loads CR0.PE, MP,
+ * EM and TS from the low bits of a 16-bit source, and can set PE but not
+ * clear it. The VMM applies the new CR0 as a MOV to CR0 would. */
+static int exec_lmsw(struct emul_ctx *ctx)
+{
+	uint64_t src = 0, cr0;
+	int rc;
+
+	if (ctx->cpl)
+		return emul_gp0(ctx);
+	rc = load_operand(ctx, &ctx->insn.src, &src);
+	if (rc != EMUL_OK)
+		return rc;
+	if (!ctx->ops->write_cr0)
+		return EMUL_UNHANDLEABLE;
+	cr0 = (ctx->cr0 & ~CR0_MSW_LOAD) | (src & CR0_MSW_LOAD) |
+	      (ctx->cr0 & EMUL_CR0_PE);
+	rc = ctx->ops->write_cr0(ctx, cr0);
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->cr0 = cr0;
+	return retire(ctx, ctx->rflags);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 typedef int (*emul_exec_fn)(struct emul_ctx *ctx);
@@ -576,6 +621,7 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_STOS] = emul_exec_string, [EMUL_H_LODS] = emul_exec_string,
 	[EMUL_H_SCAS] = emul_exec_string, [EMUL_H_INS] = emul_exec_string,
 	[EMUL_H_OUTS] = emul_exec_string,
+	[EMUL_H_SMSW] = exec_smsw, [EMUL_H_LMSW] = exec_lmsw,
 };
 
 int emul_execute(struct emul_ctx *ctx)

@@ -101,6 +101,7 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	ROW8(base, __VA_ARGS__), ROW8((base) + 8, __VA_ARGS__)
 
 const struct emul_opdesc emul_twobyte_table[256] = {
+	[0x01] = GRP(0F01),
 	CC_ROW(0x40, D(CMOVCC, O(G, V), O(E, V), M)),
 	/* SETcc ignores ModRM.reg (SDM Vol. 2B "SETcc"). */
 	CC_ROW(0x90, D(SETCC, O(E, B), N, M)),
@@ -162,6 +163,13 @@ const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
 		[0] = D(INC, O(E, V), N, M | L),
 		[1] = D(DEC, O(E, V), N, M | L),
 		[6] = D(PUSH, N, O(E, V), M | EMUL_F_DEF64),
+	},
+	/* Group 7: only the forms that read or write CR0's machine status
+	 * word; with mod = 3, /4 and /6 are SMSW and LMSW on a register,
+	 * the other digits other instructions (SDM Vol. 2D Table A-6). */
+	[EMUL_G_0F01] = {
+		[4] = D(SMSW, O(E, MWRV), N, M),
+		[6] = D(LMSW, N, O(E, W), M),
 	},
 	[EMUL_G_0FBA] = {
 		[4] = D(BT, O(E, V), O(IMM, B), M),

@@ -22,6 +22,7 @@ enum emul_handler {
 	EMUL_H_PUSH, EMUL_H_POP,
 	EMUL_H_MOVS, EMUL_H_CMPS, EMUL_H_STOS, EMUL_H_LODS, EMUL_H_SCAS,
 	EMUL_H_INS, EMUL_H_OUTS,
+	EMUL_H_SMSW, EMUL_H_LMSW,
 	EMUL_H_NR
 };
 
@@ -49,6 +50,8 @@ enum emul_size_class {
 	EMUL_SZ_Z,		/* 2 if operand size is 2, else 4 */
 	EMUL_SZ_X,		/* CMPXCHG8B/16B: 8, or 16 with REX.W */
 	EMUL_SZ_Y,		/* 8 with REX.W, else 4 (MOVNTI) */
+	EMUL_SZ_MWRV,		/* 2 for memory, operand size for a register
+				 * (SMSW: "Mw/Rv") */
 };
 
 #define EMUL_OPND(kind, sz) \
@@ -77,14 +80,14 @@ enum emul_group {
 	EMUL_G_80, EMUL_G_81, EMUL_G_82, EMUL_G_83,
 	EMUL_G_8F, EMUL_G_C6, EMUL_G_C7,
 	EMUL_G_F6, EMUL_G_F7, EMUL_G_FE, EMUL_G_FF,
-	EMUL_G_0FBA, EMUL_G_0FC7,
+	EMUL_G_0F01, EMUL_G_0FBA, EMUL_G_0FC7,
 	EMUL_G_NR
 };
 
 _Static_assert(EMUL_F_NOSIMD <= 0xffff, "flags fit emul_opdesc.flags");
 _Static_assert(EMUL_H_NR <= 0xff && EMUL_G_NR <= 0xff,
 	       "handler and group ids fit emul_opdesc.handler");
-_Static_assert(EMUL_SZ_Y < 16 && EMUL_OK_MOFFS <= EMUL_OK_MASK,
+_Static_assert(EMUL_SZ_MWRV < 16 && EMUL_OK_MOFFS <= EMUL_OK_MASK,
 	       "operand spec nibbles");
 
 extern const struct emul_opdesc emul_onebyte_table[256];

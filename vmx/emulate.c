@@ -316,6 +316,16 @@ static bool op_io_allowed(struct emul_ctx *ctx, uint16_t port,
 	return !(bits & (((1u << size) - 1) << (port % 8)));
 }
 
+/* LMSW: the new CR0 goes through MOV to CR0's checks and effects
+ * (vmx/exit_cr.c); a refused value is #GP(0). */
+static int op_write_cr0(struct emul_ctx *ctx, uint64_t val)
+{
+	if (vcpu_load_cr0(vemu_of(ctx)->v, val))
+		return EMUL_OK;
+	ctx->exc = (struct emul_exception){ EMUL_VEC_GP, true, 0, 0 };
+	return EMUL_EXCEPTION;
+}
+
 static const struct emul_ops vemu_ops = {
 	.read_phys = op_read_phys,
 	.write_phys = op_write_phys,
@@ -327,6 +337,7 @@ static const struct emul_ops vemu_ops = {
 	.pio_out = op_pio_out,
 	.io_allowed = op_io_allowed,
 	.get_seg = op_get_seg,
+	.write_cr0 = op_write_cr0,
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */

@@ -92,6 +92,10 @@ void vnmi_refault_iret(const struct vcpu *v, uint64_t info);
 /* MOV to/from CR8 (exit qualification q), from handle_cr_access. */
 int handle_cr8_access(struct vcpu *v, uint64_t q);
 int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift);
+/* A new CR0 for the guest, with MOV to CR0's checks and effects (vmx/
+ * exit_cr.c): false when the value is refused (#GP). For MOV, CLTS, LMSW
+ * and the emulator's LMSW. */
+bool vcpu_load_cr0(struct vcpu *v, uint64_t val);
 /* CPUID as the guest sees it (vmx/exit_misc.c), for the MSRs whose
  * existence it decides. */
 struct cpuid_regs guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub);

@@ -95,17 +95,17 @@ static bool cr0_valid(struct vcpu *v, uint64_t val)
 		 !(vcpu_guest_cr4(v) & X86_CR4_PAE));
 }
 
-static int cr0_write(struct vcpu *v, uint64_t val)
+bool vcpu_load_cr0(struct vcpu *v, uint64_t val)
 {
 	uint64_t old = vcpu_guest_cr0(v);
 
 	if (!cr0_valid(v, val))
-		return cr_gp(v);
+		return false;
 	/* The guest's CR4 from the real register and the read shadow: with
 	 * EPT, CR4.PAE is not Keel's and the read shadow may hold an old
 	 * value of it. */
 	if (!cr_load_pdptes(v, val, vcpu_guest_cr4(v)))
-		return cr_gp(v);
+		return false;
 	cr_update_long_mode(v, val);
 	vmcs_writenat(VMCS_CR0_READ_SHADOW, val);
 	vmcs_writenat(VMCS_GUEST_CR0, vcpu_cr0_real(v, val));
@@ -116,6 +116,13 @@ static int cr0_write(struct vcpu *v, uint64_t val)
 		shadow_vcpu_reload(v);
 		shadow_audit_root(v->guest, &v->sv, "cr0");
 	}
+	return true;
+}
+
+static int cr0_write(struct vcpu *v, uint64_t val)
+{
+	if (!vcpu_load_cr0(v, val))
+		return cr_gp(v);
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }

@@ -36,6 +36,9 @@ struct fake_machine {
 	int cmpxchg_fail;	/* fail this many cmpxchg_phys calls */
 	int cmpxchg_calls;
 	bool io_allow;		/* answer of io_allowed */
+	uint64_t cr0_written;	/* last value given to write_cr0 */
+	int cr0_writes;
+	bool cr0_gp;		/* write_cr0 answers #GP(0) */
 };
 
 static inline struct fake_machine *fm_of(struct emul_ctx *ctx)
@@ -160,6 +163,19 @@ static inline bool fm_io_allowed(struct emul_ctx *ctx, uint16_t port,
 	return fm_of(ctx)->io_allow;
 }
 
+static inline int fm_write_cr0(struct emul_ctx *ctx, uint64_t val)
+{
+	struct fake_machine *fm = fm_of(ctx);
+
+	if (fm->cr0_gp) {
+		ctx->exc = (struct emul_exception){ EMUL_VEC_GP, true, 0, 0 };
+		return EMUL_EXCEPTION;
+	}
+	fm->cr0_written = val;
+	fm->cr0_writes++;
+	return EMUL_OK;
+}
+
 static const struct emul_ops fm_ops = {
 	.read_phys = fm_read_phys,
 	.write_phys = fm_write_phys,
@@ -169,6 +185,7 @@ static const struct emul_ops fm_ops = {
 	.pio_in = fm_pio_in,
 	.pio_out = fm_pio_out,
 	.io_allowed = fm_io_allowed,
+	.write_cr0 = fm_write_cr0,
 };
 
 /* Access rights of the usual flat segments (VMX format). */
@@ -204,6 +221,8 @@ static inline void fm_reset_ctx(struct fake_machine *fm)
 	fm->cmpxchg_fail = 0;
 	fm->cmpxchg_calls = 0;
 	fm->io_allow = false;
+	fm->cr0_writes = 0;
+	fm->cr0_gp = false;
 }
 
 /* 64-bit mode with paging left off: linear = physical. (Not a state real

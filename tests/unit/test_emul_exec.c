@@ -522,6 +522,105 @@ TEST(mode32_and_mode16_addressing)
 	fm_free(fm);
 }
 
+/* SMSW (SDM Vol. 2B): CR0's low word to memory whatever the operand
+ * size; a register gets CR0 at its size (kvm-unit-tests' emulator test
+ * stores it to MMIO). */
+TEST(smsw_memory_and_registers)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.cr0 = 0x60050033ULL;
+	fm_set64(fm, DATA, ~0ULL);
+	fm->ctx.rflags |= EMUL_RFLAGS_RF;
+	/* smsw [rbx] */
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0x23) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 0xffffffffffff0033ULL);
+	EXPECT_EQ(fm->ctx.rip, CODE + 3);
+	EXPECT(!(fm->ctx.rflags & EMUL_RFLAGS_RF));
+	/* rex.w smsw [rbx+8]: still a word */
+	fm_set64(fm, DATA + 8, ~0ULL);
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0x01, 0x63, 0x08) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA + 8, 8), 0xffffffffffff0033ULL);
+	/* smsw ax / eax / rax */
+	fm->ctx.gpr[EMUL_RAX] = 0x1234567890abcdefULL;
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0x01, 0xe0) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x1234567890ab0033ULL);
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0xe0) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x60050033ULL);
+	fm->ctx.gpr[EMUL_R9] = ~0ULL;
+	ASSERT(FM_RUN(fm, 0x49, 0x0f, 0x01, 0xe1) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_R9], 0x60050033ULL);
+	/* MMIO destination */
+	fm->ctx.gpr[EMUL_RBX] = FM_MMIO_BASE;
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0x23) == EMUL_OK);
+	EXPECT_EQ(fm->mmio_count, 1);
+	EXPECT_EQ(fm->mmio_log[0].len, 2);
+	EXPECT_EQ(fm->mmio_log[0].val, 0x33);
+	fm_free(fm);
+}
+
+/* UMIP makes SMSW #GP(0) outside CPL 0 (SDM Vol. 3A 2.5). */
+TEST(smsw_umip)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.cr4 = EMUL_CR4_UMIP;
+	fm->ctx.cpl = 3;
+	fm_set64(fm, DATA, 0);
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x01, 0x23), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	fm->ctx.cpl = 0;
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0x23) == EMUL_OK);
+	fm->ctx.cr4 = 0;
+	fm->ctx.cpl = 3;
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0x23) == EMUL_OK);
+	fm_free(fm);
+}
+
+/* LMSW (SDM Vol. 2B): PE MP EM TS from the source; PE cannot be cleared;
+ * CPL 0 only; the VMM's write_cr0 decides (#GP passes through). */
+TEST(lmsw_loads_msw)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.cr0 = 0x60050033ULL;            /* CD NW AM WP NE ET MP PE */
+	/* lmsw [rbx] with 0xfffc: TS and EM set, MP cleared, PE kept */
+	fm_set64(fm, DATA, 0xfffc);
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0x33) == EMUL_OK);
+	EXPECT_EQ(fm->cr0_writes, 1);
+	EXPECT_EQ(fm->cr0_written, 0x6005003dULL);      /* PE kept, MP clear */
+	EXPECT_EQ(fm->ctx.cr0, 0x6005003dULL);
+	EXPECT_EQ(fm->ctx.rip, CODE + 3);
+	/* lmsw ax: only the low 4 bits count */
+	fm->ctx.gpr[EMUL_RAX] = 0xfff2;
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0xf0) == EMUL_OK);
+	EXPECT_EQ(fm->cr0_written, 0x60050033ULL);
+	/* MMIO source, word sized */
+	fm->ctx.gpr[EMUL_RBX] = FM_MMIO_BASE;
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0x33) == EMUL_OK);
+	EXPECT_EQ(fm->mmio_log[0].len, 2);
+	/* CPL 3: #GP(0) before anything */
+	fm->ctx.cpl = 3;
+	fm->cr0_writes = 0;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x01, 0xf0), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->cr0_writes, 0);
+	/* The VMM refuses the value: #GP, nothing committed */
+	fm->ctx.cpl = 0;
+	fm->cr0_gp = true;
+	fm->ctx.rip = CODE;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x01, 0xf0), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	/* The rest of group 7 (SGDT, VMCALL, SWAPGS...) is not Keel's. */
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x01, 0x03), EMUL_UNSUPPORTED);
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x01, 0xc1), EMUL_UNSUPPORTED);
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x01, 0xf8), EMUL_UNSUPPORTED);
+	fm_free(fm);
+}
+
 TEST(unsupported_and_lock_ud_through_step)
 {
 	struct fake_machine *fm = setup64();
