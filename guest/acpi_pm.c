@@ -16,16 +16,6 @@
 
 const char guest_end_poweroff[] = "acpi poweroff";
 
-/* The byte-wide sleep and reset registers, and the PM timer, read as a
- * dword (ACPI 6.5 4.8.3.3). */
-bool acpi_pm_claims(uint16_t port, unsigned int size)
-{
-	if (port == ACPI_PM_TIMER)
-		return size == 4;
-	return port >= ACPI_PM_SLEEP_CONTROL && port <= ACPI_PM_RESET &&
-	       size == 1;
-}
-
 /* The PM timer counts at 3.579545 MHz on the guest's clock, its TSC (the
  * vCPUs share one TSC offset), wrapping at 32 bits (TMR_VAL_EXT). Split
  * into whole seconds and the rest so that no product overflows 64 bits. */

@@ -2,10 +2,13 @@
 #include "guest/devices.h"
 #include "guest/guest.h"
 #include "guest/vlapic.h"
+#include "guest/acpi_tables.h"
+#include "guest/port92.h"
 #include "drivers/printk.h"
 #include "drivers/wallclock.h"
 #include "arch/x86.h"
 #include "arch/string.h"
+#include "arch/panic.h"
 
 #define PORT_COM1           0x3f8
 #define PORT_DEBUG_EXIT     0xf4
@@ -14,12 +17,10 @@
 
 void fwcfg_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 	      uint32_t *val);
-bool testdev_claims(uint16_t port);
 void testdev_port_io(struct guest *g, uint16_t port, unsigned int size,
 		     bool in, uint32_t *val);
 int testdev_init(struct guest *g);
 void testdev_free(struct guest *g);
-bool acpi_pm_claims(uint16_t port, unsigned int size);
 void acpi_pm_io(struct guest *g, uint16_t port, bool in, uint32_t *val);
 
 /* isa-debug-exit: a write of v ends the guest with status (v << 1) | 1. */
@@ -66,6 +67,151 @@ static void count_unhandled(struct guest_devices *d, uint16_t port)
 	d->unhandled[i].count++;
 }
 
+/* The ACPI power registers (guest/acpi_pm.c): byte-wide sleep and reset
+ * registers, and the 32-bit PM timer. */
+static void acpi_pm_port_io(struct guest *g, uint16_t off, unsigned int size,
+			    bool in, uint32_t *val)
+{
+	(void)size;
+	acpi_pm_io(g, (uint16_t)(ACPI_PM_SLEEP_CONTROL + off), in, val);
+}
+
+static void acpi_pm_timer_io(struct guest *g, uint16_t off, unsigned int size,
+			     bool in, uint32_t *val)
+{
+	(void)off;
+	(void)size;
+	acpi_pm_io(g, ACPI_PM_TIMER, in, val);
+}
+
+static void uart_port_io(struct guest *g, uint16_t off, unsigned int size,
+			 bool in, uint32_t *val)
+{
+	(void)size;
+	vuart_io(g, off, in, val);
+}
+
+static void rtc_port_io(struct guest *g, uint16_t off, unsigned int size,
+			bool in, uint32_t *val)
+{
+	(void)size;
+	rtc_io(g, off, in, val);
+}
+
+/* The testdev's two port ranges (guest/testdev.c): scratch registers and
+ * interrupt lines. */
+static void testdev_scratch_io(struct guest *g, uint16_t off,
+			       unsigned int size, bool in, uint32_t *val)
+{
+	testdev_port_io(g, (uint16_t)(TESTDEV_PORT_BASE + off), size, in, val);
+}
+
+static void testdev_irq_port_io(struct guest *g, uint16_t off,
+				unsigned int size, bool in, uint32_t *val)
+{
+	testdev_port_io(g, (uint16_t)(TESTDEV_IRQ_BASE + off), size, in, val);
+}
+
+/* System control port A (guest/port92.h): INIT_NOW's rising edge would
+ * reset the processor, which Keel cannot do for a guest: it ends. */
+static void port92_io(struct guest *g, uint16_t off, unsigned int size,
+		      bool in, uint32_t *val)
+{
+	bool init;
+
+	(void)off;
+	(void)size;
+	if (in) {
+		*val = g->dev.port92;
+		return;
+	}
+	g->dev.port92 = port92_write(g->dev.port92, (uint8_t)*val, &init);
+	if (init)
+		guest_end(g, 0, "port 0x92 reset");
+}
+
+typedef void port_io_fn(struct guest *g, uint16_t off, unsigned int size,
+			bool in, uint32_t *val);
+
+/*
+ * The port bus: each virtual device's ports, the `devices` entry that
+ * gives it to a guest (DEV_ACPI_PM: the ACPI registers, which every
+ * guest with the PC platform has, guest/acpi_tables.c), and the access
+ * sizes it answers (others are unclaimed). A device is called with the
+ * offset of the port in its range. Entry 0 is no device.
+ */
+#define DEV_ACPI_PM 0
+#define PORT_SZ_1   BIT_ULL(1)
+#define PORT_SZ_2   BIT_ULL(2)
+#define PORT_SZ_4   BIT_ULL(4)
+#define PORT_SZ_ANY (PORT_SZ_1 | PORT_SZ_2 | PORT_SZ_4)
+
+static const struct port_dev {
+	uint16_t base, count;
+	uint64_t device;                /* CONFIG_DEVICE_*, or DEV_ACPI_PM */
+	uint8_t sizes;                  /* PORT_SZ_*: bit n, n-byte accesses */
+	port_io_fn *io;
+} port_devs[] = {
+	{ 0, 0, 0, 0, NULL },
+	{ PORT_COM1, 8, CONFIG_DEVICE_COM1, PORT_SZ_1, uart_port_io },
+	{ PORT_DEBUG_EXIT, 1, CONFIG_DEVICE_DEBUG_EXIT, PORT_SZ_ANY,
+	  debug_exit_io },
+	{ PORT_FWCFG_SEL, 2, CONFIG_DEVICE_FW_CFG, PORT_SZ_ANY, fwcfg_io },
+	{ TESTDEV_PORT_BASE, TESTDEV_PORTS, CONFIG_DEVICE_TESTDEV, PORT_SZ_ANY,
+	  testdev_scratch_io },
+	{ TESTDEV_IRQ_BASE, TESTDEV_IRQ_PORTS, CONFIG_DEVICE_TESTDEV,
+	  PORT_SZ_ANY, testdev_irq_port_io },
+	{ RTC_PORT_INDEX, 2, CONFIG_DEVICE_RTC, PORT_SZ_1, rtc_port_io },
+	{ PORT92, 1, CONFIG_DEVICE_PORT92, PORT_SZ_1, port92_io },
+	{ ACPI_PM_SLEEP_CONTROL, ACPI_PM_RESET - ACPI_PM_SLEEP_CONTROL + 1,
+	  DEV_ACPI_PM, PORT_SZ_1, acpi_pm_port_io },
+	{ ACPI_PM_TIMER, 1, DEV_ACPI_PM, PORT_SZ_4, acpi_pm_timer_io },
+};
+
+_Static_assert(PORT_FWCFG_DATA == PORT_FWCFG_SEL + 1, "fw-cfg port pair");
+_Static_assert(RTC_PORT_DATA == RTC_PORT_INDEX + 1, "RTC port pair");
+_Static_assert(ARRAY_SIZE(port_devs) <= 0x100, "device index fits a byte");
+
+/*
+ * Port -> entry of port_devs, in two levels so that a lookup costs two
+ * loads whatever the number of devices: port_page_of[port >> 8] picks a
+ * 256-entry page of indices (page 0: no device anywhere in it). Built
+ * once, before any guest runs (devices_bus_init).
+ */
+#define PORT_PAGES 8
+
+static uint8_t port_page_of[256];
+static uint8_t port_pages[PORT_PAGES][256];
+
+static bool port_bus_map(unsigned int port, uint8_t idx, unsigned int *used)
+{
+	uint8_t *pg = &port_page_of[port >> 8];
+
+	if (!*pg) {
+		if (*used == PORT_PAGES)
+			return false;
+		*pg = (uint8_t)(*used)++;
+	}
+	port_pages[*pg][port & 0xff] = idx;
+	return true;
+}
+
+void devices_bus_init(void)
+{
+	unsigned int used = 1;
+
+	for (unsigned int i = 1; i < ARRAY_SIZE(port_devs); i++)
+		for (unsigned int k = 0; k < port_devs[i].count; k++)
+			if (!port_bus_map(port_devs[i].base + k, (uint8_t)i, &used))
+				panic("port bus: more than %u pages", PORT_PAGES);
+}
+
+static bool port_dev_enabled(const struct guest_devices *d,
+			     const struct port_dev *p)
+{
+	return p->device == DEV_ACPI_PM ? d->acpi_pm : (d->enabled & p->device);
+}
+
 static void port_unclaimed(struct guest_devices *d, uint16_t port,
 			   unsigned int size, bool in, uint32_t *val);
 
@@ -73,22 +219,11 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 		     bool in, uint32_t *val)
 {
 	struct guest_devices *d = &g->dev;
+	const struct port_dev *p =
+		&port_devs[port_pages[port_page_of[port >> 8]][port & 0xff]];
 
-	if (port >= PORT_COM1 && port < PORT_COM1 + 8 &&
-	    (d->enabled & CONFIG_DEVICE_COM1) && size == 1)
-		vuart_io(g, port - PORT_COM1, in, val);
-	else if (port == PORT_DEBUG_EXIT && (d->enabled & CONFIG_DEVICE_DEBUG_EXIT))
-		debug_exit_io(g, 0, size, in, val);
-	else if ((port == PORT_FWCFG_SEL || port == PORT_FWCFG_DATA) &&
-		 (d->enabled & CONFIG_DEVICE_FW_CFG))
-		fwcfg_io(g, port - PORT_FWCFG_SEL, size, in, val);
-	else if (testdev_claims(port) && (d->enabled & CONFIG_DEVICE_TESTDEV))
-		testdev_port_io(g, port, size, in, val);
-	else if ((port == RTC_PORT_INDEX || port == RTC_PORT_DATA) &&
-		 (d->enabled & CONFIG_DEVICE_RTC) && size == 1)
-		rtc_io(g, port - RTC_PORT_INDEX, in, val);
-	else if (d->acpi_pm && acpi_pm_claims(port, size))
-		acpi_pm_io(g, port, in, val);
+	if (likely((p->sizes & BIT_ULL(size)) && port_dev_enabled(d, p)))
+		p->io(g, (uint16_t)(port - p->base), size, in, val);
 	else
 		port_unclaimed(d, port, size, in, val);
 }
@@ -138,6 +273,7 @@ void devices_copy_state(struct guest_devices *dst,
 	dst->ioapic.sel = src->ioapic.sel;
 	dst->ioapic.level = src->ioapic.level;
 	memcpy(dst->ioapic.redir, src->ioapic.redir, sizeof(dst->ioapic.redir));
+	dst->port92 = src->port92;
 	dst->rtc.index = src->rtc.index;
 	dst->rtc.offset = src->rtc.offset;
 	memcpy(dst->rtc.regs, src->rtc.regs, sizeof(dst->rtc.regs));
@@ -150,6 +286,7 @@ int devices_init(struct guest *g)
 	int err = vlapic_mmio_init(g);
 
 	vrtc_reset(&g->dev.rtc);
+	g->dev.port92 = PORT92_RESET_VALUE;
 
 	if (!err && (g->dev.enabled & CONFIG_DEVICE_TESTDEV))
 		err = testdev_init(g);

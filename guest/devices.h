@@ -68,6 +68,7 @@ struct guest_devices {
 	struct fwcfg fwcfg;
 	struct testdev testdev;
 	struct vrtc rtc;
+	uint8_t port92;                 /* system control port A (guest/port92.h) */
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
@@ -88,6 +89,8 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 /* Host resources of the enabled devices (called while the guest is
  * created, after its RAM): 0 or a negative error; devices_free() undoes
  * it, also after a partial failure. */
+/* Builds the port bus's lookup, once, before any guest runs. */
+void devices_bus_init(void);
 int devices_init(struct guest *g);
 void devices_free(struct guest *g);
 /* Copies the guest-visible device state (UART registers and received

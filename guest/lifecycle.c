@@ -282,6 +282,7 @@ unsigned int guests_start(unsigned int *refused)
 		return 0;
 	}
 	config_load();
+	devices_bus_init();
 	for (uint32_t i = 0; i < config.guest_count; i++) {
 		const struct config_guest *c = &config.guests[i];
 

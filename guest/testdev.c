@@ -28,14 +28,6 @@ static uint32_t size_mask(unsigned int size)
 	return size >= 4 ? ~0u : (1u << (size * 8)) - 1;
 }
 
-bool testdev_claims(uint16_t port)
-{
-	return (port >= TESTDEV_PORT_BASE &&
-		port < TESTDEV_PORT_BASE + TESTDEV_PORTS) ||
-	       (port >= TESTDEV_IRQ_BASE &&
-		port < TESTDEV_IRQ_BASE + TESTDEV_IRQ_PORTS);
-}
-
 static void testdev_irq_io(struct guest *g, unsigned int pin, unsigned int size,
 			   bool in, uint32_t *val)
 {

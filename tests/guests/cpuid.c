@@ -9,7 +9,7 @@
  * it changes in CPUID, IA32_MTRR_DEF_TYPE) behave as the SDM says; a
  * fault Keel injects pushes RFLAGS with RF set;
  * hypercalls and exit counters answer; fw-cfg gives the CPU count and RAM
- * size; unclaimed ports read all ones.
+ * size; unclaimed ports read all ones; port 0x92 reads back.
  *
  * Command line: mem=SIZE, the memory the configuration gives this guest.
  */
@@ -40,6 +40,7 @@
 #define FWCFG_RAM_SIZE          0x03
 #define FWCFG_NB_CPUS           0x05
 #define PORT_UNCLAIMED          0x80
+#define PORT_SYSCTL_A           0x92
 
 static void test_cpuid_leaves(void)
 {
@@ -383,6 +384,15 @@ static void test_ports(void)
 	long before = hc_counter(KEEL_COUNTER_PORTS_UNCLAIMED);
 
 	EXPECT_EQ(inb(PORT_UNCLAIMED), 0xff);
+	EXPECT_EQ(hc_counter(KEEL_COUNTER_PORTS_UNCLAIMED) - before, 1);
+	/* System control port A (the port92 device): A20 on at reset, bits
+	 * 0-1 read back, the others read 0; bit 0 is not set here (its
+	 * rising edge resets, which ends the guest). */
+	EXPECT_EQ(inb(PORT_SYSCTL_A), 0x02);
+	outb(PORT_SYSCTL_A, 0x00);
+	EXPECT_EQ(inb(PORT_SYSCTL_A), 0x00);
+	outb(PORT_SYSCTL_A, 0xfe);
+	EXPECT_EQ(inb(PORT_SYSCTL_A), 0x02);
 	EXPECT_EQ(hc_counter(KEEL_COUNTER_PORTS_UNCLAIMED) - before, 1);
 }
 

@@ -711,7 +711,7 @@ TEST(devices)
 {
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com2\"]\n"), 1);
 	EXPECT_ERROR(6, "unknown devices 'com2' (expected com1 | debug-exit | "
-			"fw-cfg | testdev | rtc)");
+			"fw-cfg | testdev | rtc | port92)");
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com1\", \"com1\"]\n"), 1);
 	EXPECT_ERROR(6, "device 'com1' is listed twice");
 	EXPECT_CLEAN(parse(GUEST("d", "1") "devices = [\"fw-cfg\",]\n"));
@@ -736,6 +736,13 @@ TEST(device_rtc)
 	EXPECT_CLEAN(parse(GUEST("r", "1") "devices = [\"com1\", \"rtc\"]\n"));
 	EXPECT_EQ(guest("r")->devices, CONFIG_DEVICE_COM1 | CONFIG_DEVICE_RTC);
 	EXPECT(!strcmp(config_device_name(4), "rtc"));
+}
+
+TEST(device_port92)
+{
+	EXPECT_CLEAN(parse(GUEST("p", "1") "devices = [\"port92\", \"com1\"]\n"));
+	EXPECT_EQ(guest("p")->devices, CONFIG_DEVICE_COM1 | CONFIG_DEVICE_PORT92);
+	EXPECT(!strcmp(config_device_name(5), "port92"));
 }
 
 TEST(enum_values)
