@@ -126,3 +126,94 @@ bool emul_cond(unsigned int cc, uint64_t fl)
 	}
 	return r ^ (cc & 1);
 }
+
+/* ---- multiply, bit scan, double shifts ------------------------------------- */
+
+/*
+ * IMUL (two and three operands, SDM Vol. 2A "IMUL"): the signed product
+ * truncated to the operand size; CF = OF = 1 when it did not fit. SF, ZF,
+ * AF and PF are undefined: Keel sets SF, ZF and PF from the truncated
+ * result and clears AF, as the Bochs CPU models do.
+ */
+uint64_t emul_imul(uint64_t a, uint64_t b, unsigned int size, uint64_t *fl)
+{
+	__int128 p = (__int128)(int64_t)emul_sext(a, size) *
+		     (int64_t)emul_sext(b, size);
+	uint64_t r = (uint64_t)p & emul_size_mask(size);
+	bool over = p != (__int128)(int64_t)emul_sext(r, size);
+
+	*fl &= ~EMUL_RFLAGS_ARITH;
+	*fl |= flags_szp(r, size) | (over ? EMUL_RFLAGS_CF | EMUL_RFLAGS_OF : 0);
+	return r;
+}
+
+/*
+ * BSF/BSR (SDM Vol. 2A): the index of the lowest / highest set bit of
+ * src, ZF = 0; a zero source sets ZF and leaves the destination (*found
+ * false). CF, OF, SF, AF and PF are undefined: as the Bochs models do,
+ * a found index gives them the flags of a logical result (CF = OF = AF
+ * = 0, SF and PF of the index); a zero source leaves them.
+ */
+uint64_t emul_bitscan(bool reverse, uint64_t src, unsigned int size,
+		      uint64_t *fl, bool *found)
+{
+	uint64_t r;
+
+	src &= emul_size_mask(size);
+	*found = src != 0;
+	if (!src) {
+		*fl |= EMUL_RFLAGS_ZF;
+		return 0;
+	}
+	r = reverse ? 63u - (unsigned int)__builtin_clzll(src)
+		    : (unsigned int)__builtin_ctzll(src);
+	*fl &= ~EMUL_RFLAGS_ARITH;
+	*fl |= flags_szp(r, size) & ~EMUL_RFLAGS_ZF;
+	return r;
+}
+
+/*
+ * SHLD/SHRD (SDM Vol. 2B): dst shifted by count (masked to 5 bits, 6
+ * with 64-bit operands), the vacated bits filled from src; CF = the last
+ * bit shifted out of dst; SF ZF PF of the result. A count of 0 changes
+ * nothing. OF is defined for a count of 1 (a sign change) and AF not at
+ * all; Keel computes OF with the count-1 rule for every count and clears
+ * AF, as the Bochs models do. A 16-bit count above 16 is undefined:
+ * the bits come round again from dst (dst:src:dst), as Bochs has it.
+ */
+uint64_t emul_shxd(bool right, uint64_t dst, uint64_t src, unsigned int count,
+		   unsigned int size, uint64_t *fl)
+{
+	unsigned int bits = 8 * size;
+	uint64_t mask = emul_size_mask(size), r, cf;
+
+	count &= size == 8 ? 63 : 31;
+	if (!count)
+		return dst & mask;
+	dst &= mask;
+	src &= mask;
+	if (size == 2) {                /* dst:src:dst, 48 bits */
+		uint64_t t = (dst << 32) | (src << 16) | dst;
+
+		r = right ? t >> count : t << count >> 32;
+		cf = right ? t >> (count - 1) : t >> (48 - count);
+	} else if (right) {
+		unsigned __int128 t = ((unsigned __int128)src << bits) | dst;
+
+		r = (uint64_t)(t >> count);
+		cf = dst >> (count - 1);
+	} else {
+		unsigned __int128 t = ((unsigned __int128)dst << bits) | src;
+
+		r = (uint64_t)((t << count) >> bits);
+		cf = dst >> (bits - count);
+	}
+	r &= mask;
+	cf &= 1;
+	*fl &= ~EMUL_RFLAGS_ARITH;
+	*fl |= flags_szp(r, size) | (cf ? EMUL_RFLAGS_CF : 0);
+	if (right ? ((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1
+		  : cf ^ ((r >> (bits - 1)) & 1))
+		*fl |= EMUL_RFLAGS_OF;
+	return r;
+}

@@ -421,6 +421,8 @@ static int check_form(struct dec *d)
 	if ((f & EMUL_F_NOSIMD) &&
 	    (insn->prefixes & (EMUL_PFX_OPSZ | EMUL_PFX_REP | EMUL_PFX_REPNE)))
 		return dec_unsupported(d);
+	if ((f & EMUL_F_NOREP) && (insn->prefixes & (EMUL_PFX_REP | EMUL_PFX_REPNE)))
+		return dec_unsupported(d);
 	if (insn->has_modrm && (f & EMUL_F_MEMONLY) && is_reg)
 		return dec_unsupported(d);
 	return EMUL_OK;
@@ -462,6 +464,13 @@ static int decode_operands(struct dec *d, uint8_t seg_override)
 	}
 	if (rc == EMUL_OK && insn->src.kind == EMUL_OPND_IMM)
 		rc = decode_imm(d, &insn->src);
+	else if (rc == EMUL_OK && (desc->flags & (EMUL_F_IMM8 | EMUL_F_IMMZ))) {
+		/* IMUL's and SHLD/SHRD's third operand. */
+		struct emul_operand third = { .kind = EMUL_OPND_IMM, .size =
+			(desc->flags & EMUL_F_IMM8) ? 1 : insn->opsize == 2 ? 2 : 4 };
+
+		rc = decode_imm(d, &third);
+	}
 	return rc;
 }
 

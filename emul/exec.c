@@ -595,6 +595,68 @@ static int exec_lmsw(struct emul_ctx *ctx)
 	return retire(ctx, ctx->rflags);
 }
 
+/* ---- multiply, bit scan, double shifts (flags: emul/alu.c) ----------------------------- */
+
+/* IMUL Gv, Ev / Gv, Ev, Ib / Gv, Ev, Iz: the destination is a register. */
+static int exec_imul(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	bool three = insn->flags & (EMUL_F_IMM8 | EMUL_F_IMMZ);
+	uint64_t src = 0, fl = ctx->rflags, r;
+	int rc = load_operand(ctx, &insn->src, &src);
+
+	if (rc != EMUL_OK)
+		return rc;
+	r = emul_imul(three ? insn->imm : emul_reg_get(ctx, &insn->dst), src,
+		      insn->dst.size, &fl);
+	emul_reg_set(ctx, &insn->dst, r);
+	return retire(ctx, fl);
+}
+
+/* BSF BSR: a zero source leaves the destination register as it is. */
+static int exec_bitscan(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t src = 0, fl = ctx->rflags, r;
+	bool found;
+	int rc = load_operand(ctx, &insn->src, &src);
+
+	if (rc != EMUL_OK)
+		return rc;
+	r = emul_bitscan(insn->handler == EMUL_H_BSR, src, insn->src.size, &fl,
+			 &found);
+	if (found)
+		emul_reg_set(ctx, &insn->dst, r);
+	return retire(ctx, fl);
+}
+
+/* SHLD SHRD Ev, Gv, Ib / CL: a zero count writes no memory, but a
+ * 32-bit register destination is still written, so zero-extended, as
+ * the processor does. */
+static int exec_shxd(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int count = (insn->flags & EMUL_F_IMM8) ? (unsigned int)insn->imm
+						       : (unsigned int)ctx->gpr[EMUL_RCX];
+	uint64_t src = emul_reg_get(ctx, &insn->src), fl = ctx->rflags, r;
+	struct dst_ref d;
+	int rc;
+
+	count &= insn->dst.size == 8 ? 63 : 31;
+	rc = dst_open(ctx, &d, &insn->dst, count != 0, true);
+	if (rc != EMUL_OK)
+		return rc;
+	if (!count) {
+		if (insn->dst.kind == EMUL_OPND_REG)
+			emul_reg_set(ctx, &insn->dst, d.old);
+		return retire(ctx, fl);
+	}
+	r = emul_shxd(insn->handler == EMUL_H_SHRD, d.old, src, count,
+		      insn->dst.size, &fl);
+	rc = dst_commit(ctx, &d, r);
+	return rc == EMUL_OK ? retire(ctx, fl) : rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 typedef int (*emul_exec_fn)(struct emul_ctx *ctx);
@@ -622,6 +684,9 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_SCAS] = emul_exec_string, [EMUL_H_INS] = emul_exec_string,
 	[EMUL_H_OUTS] = emul_exec_string,
 	[EMUL_H_SMSW] = exec_smsw, [EMUL_H_LMSW] = exec_lmsw,
+	[EMUL_H_IMUL] = exec_imul,
+	[EMUL_H_BSF] = exec_bitscan, [EMUL_H_BSR] = exec_bitscan,
+	[EMUL_H_SHLD] = exec_shxd, [EMUL_H_SHRD] = exec_shxd,
 };
 
 int emul_execute(struct emul_ctx *ctx)

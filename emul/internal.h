@@ -103,6 +103,14 @@ uint64_t emul_alu(unsigned int handler, uint64_t dst, uint64_t src,
 		  unsigned int size, uint64_t *rflags);
 /* Condition code cc (low nibble of Jcc/SETcc/CMOVcc) against rflags. */
 bool emul_cond(unsigned int cc, uint64_t rflags);
+/* IMUL's truncated signed product, with CF/OF and the flags *fl gets. */
+uint64_t emul_imul(uint64_t a, uint64_t b, unsigned int size, uint64_t *fl);
+/* BSF (reverse false) / BSR: the bit index; *found false for a zero src. */
+uint64_t emul_bitscan(bool reverse, uint64_t src, unsigned int size,
+		      uint64_t *fl, bool *found);
+/* SHLD (right false) / SHRD of dst by count, bits from src. */
+uint64_t emul_shxd(bool right, uint64_t dst, uint64_t src, unsigned int count,
+		   unsigned int size, uint64_t *fl);
 
 /* ---- string instructions (emul/strops.c) ----------------------------------- */
 

@@ -49,7 +49,9 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 
 	/* String I/O: the element size sits in dst's size class. */
 	[0x68] = D(PUSH, N, O(IMM, Z), EMUL_F_DEF64),
+	[0x69] = D(IMUL, O(G, V), O(E, V), M | EMUL_F_IMMZ),
 	[0x6a] = D(PUSH, N, O(IMM, B), EMUL_F_DEF64),
+	[0x6b] = D(IMUL, O(G, V), O(E, V), M | EMUL_F_IMM8),
 	[0x6c] = D(INS, O(NONE, B), N, S),
 	[0x6d] = D(INS, O(NONE, Z), N, S),
 	[0x6e] = D(OUTS, O(NONE, B), N, S),
@@ -107,7 +109,13 @@ const struct emul_opdesc emul_twobyte_table[256] = {
 	CC_ROW(0x90, D(SETCC, O(E, B), N, M)),
 
 	[0xa3] = D(BT, O(E, V), O(G, V), M),
+	/* SHLD/SHRD: the count is Ib or CL (SDM Vol. 2B "SHLD"). */
+	[0xa4] = D(SHLD, O(E, V), O(G, V), M | EMUL_F_IMM8),
+	[0xa5] = D(SHLD, O(E, V), O(G, V), M),
 	[0xab] = D(BTS, O(E, V), O(G, V), M | L),
+	[0xac] = D(SHRD, O(E, V), O(G, V), M | EMUL_F_IMM8),
+	[0xad] = D(SHRD, O(E, V), O(G, V), M),
+	[0xaf] = D(IMUL, O(G, V), O(E, V), M),
 	[0xb0] = D(CMPXCHG, O(E, B), O(G, B), M | L),
 	[0xb1] = D(CMPXCHG, O(E, V), O(G, V), M | L),
 	[0xb3] = D(BTR, O(E, V), O(G, V), M | L),
@@ -115,6 +123,9 @@ const struct emul_opdesc emul_twobyte_table[256] = {
 	[0xb7] = D(MOVZX, O(G, V), O(E, W), M),
 	[0xba] = GRP(0FBA),
 	[0xbb] = D(BTC, O(E, V), O(G, V), M | L),
+	/* F3 makes them TZCNT and LZCNT. */
+	[0xbc] = D(BSF, O(G, V), O(E, V), M | EMUL_F_NOREP),
+	[0xbd] = D(BSR, O(G, V), O(E, V), M | EMUL_F_NOREP),
 	[0xbe] = D(MOVSX, O(G, V), O(E, B), M),
 	[0xbf] = D(MOVSX, O(G, V), O(E, W), M),
 	[0xc0] = D(XADD, O(E, B), O(G, B), M | L),

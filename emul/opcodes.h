@@ -23,6 +23,7 @@ enum emul_handler {
 	EMUL_H_MOVS, EMUL_H_CMPS, EMUL_H_STOS, EMUL_H_LODS, EMUL_H_SCAS,
 	EMUL_H_INS, EMUL_H_OUTS,
 	EMUL_H_SMSW, EMUL_H_LMSW,
+	EMUL_H_IMUL, EMUL_H_BSF, EMUL_H_BSR, EMUL_H_SHLD, EMUL_H_SHRD,
 	EMUL_H_NR
 };
 
@@ -68,6 +69,9 @@ enum emul_size_class {
 #define EMUL_F_NO64	BIT_ULL(6)	/* not valid in 64-bit mode */
 #define EMUL_F_ONLY64	BIT_ULL(7)	/* only in 64-bit mode */
 #define EMUL_F_NOSIMD	BIT_ULL(8)	/* 66/F2/F3 select another insn */
+#define EMUL_F_IMM8	BIT_ULL(9)	/* a third operand: Ib after ModRM */
+#define EMUL_F_IMMZ	BIT_ULL(10)	/* a third operand: Iz after ModRM */
+#define EMUL_F_NOREP	BIT_ULL(11)	/* F2/F3 select another insn */
 
 struct emul_opdesc {
 	uint8_t handler;	/* enum emul_handler, or group number */
@@ -84,7 +88,7 @@ enum emul_group {
 	EMUL_G_NR
 };
 
-_Static_assert(EMUL_F_NOSIMD <= 0xffff, "flags fit emul_opdesc.flags");
+_Static_assert(EMUL_F_NOREP <= 0xffff, "flags fit emul_opdesc.flags");
 _Static_assert(EMUL_H_NR <= 0xff && EMUL_G_NR <= 0xff,
 	       "handler and group ids fit emul_opdesc.handler");
 _Static_assert(EMUL_SZ_MWRV < 16 && EMUL_OK_MOFFS <= EMUL_OK_MASK,

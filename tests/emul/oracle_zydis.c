@@ -115,6 +115,9 @@ static const ZydisMnemonic alu_mnemonics[] = {
 	[EMUL_H_BTR] = ZYDIS_MNEMONIC_BTR, [EMUL_H_BTC] = ZYDIS_MNEMONIC_BTC,
 	[EMUL_H_PUSH] = ZYDIS_MNEMONIC_PUSH, [EMUL_H_POP] = ZYDIS_MNEMONIC_POP,
 	[EMUL_H_SMSW] = ZYDIS_MNEMONIC_SMSW, [EMUL_H_LMSW] = ZYDIS_MNEMONIC_LMSW,
+	[EMUL_H_IMUL] = ZYDIS_MNEMONIC_IMUL, [EMUL_H_BSF] = ZYDIS_MNEMONIC_BSF,
+	[EMUL_H_BSR] = ZYDIS_MNEMONIC_BSR, [EMUL_H_SHLD] = ZYDIS_MNEMONIC_SHLD,
+	[EMUL_H_SHRD] = ZYDIS_MNEMONIC_SHRD,
 };
 
 static const ZydisMnemonic setcc_mnemonics[16] = {
@@ -283,13 +286,21 @@ static bool same_operands(const struct emul_insn *in,
 			  const ZydisDecodedInstruction *zi,
 			  const ZydisDecodedOperand *zo, char *why)
 {
-	const struct emul_operand *ops[2];
+	const struct emul_operand *ops[3];
+	/* IMUL's and SHLD/SHRD's third operand: the immediate, or CL. */
+	struct emul_operand imm = { .kind = EMUL_OPND_IMM };
+	struct emul_operand cl = { .kind = EMUL_OPND_REG, .size = 1,
+				   .reg = EMUL_RCX };
 	unsigned int n = 0;
 
 	if (in->dst.kind != EMUL_OPND_NONE)
 		ops[n++] = &in->dst;
 	if (in->src.kind != EMUL_OPND_NONE)
 		ops[n++] = &in->src;
+	if (in->flags & (EMUL_F_IMM8 | EMUL_F_IMMZ))
+		ops[n++] = &imm;
+	else if (in->handler == EMUL_H_SHLD || in->handler == EMUL_H_SHRD)
+		ops[n++] = &cl;
 	if (zi->operand_count_visible != n)
 		return sprintf(why, "%u operands", n), false;
 	for (unsigned int i = 0; i < n; i++)

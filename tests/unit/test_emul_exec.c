@@ -621,6 +621,123 @@ TEST(lmsw_loads_msw)
 	fm_free(fm);
 }
 
+/* IMUL, two and three operands (SDM Vol. 2A): the values of
+ * kvm-unit-tests' emulator test, which runs them on MMIO. */
+TEST(imul_forms)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set64(fm, DATA, 51);
+	fm->ctx.gpr[EMUL_RAX] = 0x1234567812345678ULL;
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0xaf, 0x03) == EMUL_OK);   /* imul ax, [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x12345678123439e8ULL);
+	EXPECT_EQ(fm->ctx.rflags & (F_CF | F_OF), F_CF | F_OF);
+	fm->ctx.gpr[EMUL_RAX] = 0x1234567812345678ULL;
+	ASSERT(FM_RUN(fm, 0x0f, 0xaf, 0x03) == EMUL_OK);         /* imul eax, [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xa06d39e8ULL);
+	fm->ctx.gpr[EMUL_RAX] = 0x1234567812345678ULL;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xaf, 0x03) == EMUL_OK);   /* imul rax, [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xa06d39eba06d39e8ULL);
+	EXPECT_EQ(fm->ctx.rflags & (F_CF | F_OF), F_CF | F_OF);
+	fm_set64(fm, DATA, 0x1234567812345678ULL);
+	fm->ctx.gpr[EMUL_RAX] = 0x8765432187654321ULL;
+	ASSERT(FM_RUN(fm, 0x66, 0x6b, 0x03, 0x33) == EMUL_OK);   /* imul ax, [rbx], 51 */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x87654321876539e8ULL);
+	ASSERT(FM_RUN(fm, 0x69, 0x03, 0x37, 0x01, 0, 0) == EMUL_OK); /* imul eax, [rbx], 311 */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x1d950bc8ULL);
+	EXPECT_EQ(fm->ctx.rip, CODE + 4 + 3 + 4 + 4 + 6);
+	ASSERT(FM_RUN(fm, 0x48, 0x69, 0x03, 0x37, 0x01, 0, 0) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x1d950bde1d950bc8ULL);
+	/* A product that fits: CF = OF = 0; -3 * 7 = -21 */
+	fm_set64(fm, DATA, (uint64_t)-3);
+	ASSERT(FM_RUN(fm, 0x6b, 0x03, 0x07) == EMUL_OK);         /* imul eax, [rbx], 7 */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], (uint32_t)-21);
+	EXPECT_EQ(fm->ctx.rflags & (F_CF | F_OF), 0);
+	EXPECT(fm->ctx.rflags & F_SF);
+	fm_free(fm);
+}
+
+/* BSF/BSR (SDM Vol. 2A): the index and ZF = 0; a zero source sets ZF and
+ * leaves the destination; F3 makes them TZCNT/LZCNT, not Keel's. */
+TEST(bsf_bsr)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set64(fm, DATA, 0xc00000000000ULL);
+	fm->ctx.rflags |= F_ZF;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xbd, 0x03) == EMUL_OK);   /* bsr rax, [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 47);
+	EXPECT(!(fm->ctx.rflags & F_ZF));
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xbc, 0x03) == EMUL_OK);   /* bsf rax, [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 46);
+	fm_set64(fm, DATA, 0x0001000000008000ULL);
+	fm->ctx.gpr[EMUL_RCX] = ~0ULL;
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0xbc, 0x0b) == EMUL_OK);   /* bsf cx, [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0xffffffffffff000fULL);
+	ASSERT(FM_RUN(fm, 0x0f, 0xbd, 0x0b) == EMUL_OK);         /* bsr ecx, [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 15);
+	fm_set64(fm, DATA, 0);
+	fm->ctx.gpr[EMUL_RAX] = 0x1234;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xbd, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x1234);
+	EXPECT(fm->ctx.rflags & F_ZF);
+	EXPECT_EQ(FM_RUN(fm, 0xf3, 0x0f, 0xbc, 0x03), EMUL_UNSUPPORTED);
+	/* MMIO source */
+	fm->ctx.gpr[EMUL_RBX] = FM_MMIO_BASE;
+	fm->mmio[0] = 0x20;
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0xbc, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX] & 0xffff, 5);
+	EXPECT_EQ(fm->mmio_log[0].len, 2);
+	fm_free(fm);
+}
+
+/* SHLD/SHRD (SDM Vol. 2B), by CL and by Ib; the values of kvm-unit-tests'
+ * emulator test. */
+TEST(shld_shrd)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set32(fm, DATA, 0x12345678);
+	fm->ctx.gpr[EMUL_RAX] = 0xaaaaaaaa;
+	fm->ctx.gpr[EMUL_RCX] = 3;
+	ASSERT(FM_RUN(fm, 0x0f, 0xa5, 0x03) == EMUL_OK);         /* shld [rbx], eax, cl */
+	EXPECT_EQ(fm_get(fm, DATA, 4), (0x12345678u << 3) | 5);
+	EXPECT_EQ(arith(fm) & F_CF, 0);                 /* bit 29 of dst */
+	fm_set32(fm, DATA, 0x12345678);
+	fm->ctx.gpr[EMUL_RAX] = 0x55555555;
+	ASSERT(FM_RUN(fm, 0x0f, 0xad, 0x03) == EMUL_OK);         /* shrd [rbx], eax, cl */
+	EXPECT_EQ(fm_get(fm, DATA, 4), (0x12345678u >> 3) | (5u << 29));
+	EXPECT_EQ(arith(fm) & F_CF, 0);                 /* bit 2 of dst */
+	/* shrd [rbx], eax, 4: CF = bit 3 of 0x0f */
+	fm_set32(fm, DATA, 0x0000000f);
+	ASSERT(FM_RUN(fm, 0x0f, 0xac, 0x03, 0x04) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x50000000);
+	EXPECT(fm->ctx.rflags & F_CF);
+	/* A 1-bit shld that changes the sign sets OF */
+	fm_set32(fm, DATA, 0x40000000);
+	fm->ctx.gpr[EMUL_RAX] = 0;
+	ASSERT(FM_RUN(fm, 0x0f, 0xa4, 0x03, 0x01) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x80000000);
+	EXPECT_EQ(arith(fm) & (F_OF | F_SF | F_CF), F_OF | F_SF);
+	/* 64-bit, count 36 */
+	fm_set64(fm, DATA, 0x0123456789abcdefULL);
+	fm->ctx.gpr[EMUL_RAX] = 0xfedcba9876543210ULL;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xa4, 0x03, 36) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 0x9abcdeffedcba987ULL);
+	/* A zero count (CL = 64 & 63) changes nothing, flags included */
+	fm->ctx.gpr[EMUL_RCX] = 64;
+	fm->ctx.rflags |= F_ZF;
+	ASSERT(FM_RUN(fm, 0x48, 0x0f, 0xad, 0x03) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 8), 0x9abcdeffedcba987ULL);
+	EXPECT(fm->ctx.rflags & F_ZF);
+	/* 16-bit by 4 */
+	fm_set32(fm, DATA, 0x1234);
+	fm->ctx.gpr[EMUL_RAX] = 0xabcd;
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0xa4, 0x03, 0x04) == EMUL_OK);
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x234a);
+	fm_free(fm);
+}
+
 TEST(unsupported_and_lock_ud_through_step)
 {
 	struct fake_machine *fm = setup64();
