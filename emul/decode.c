@@ -200,6 +200,7 @@ static uint8_t size_of_class(const struct emul_insn *insn, uint8_t spec)
 	case EMUL_SZ_X: return rexw ? 16 : 8;
 	case EMUL_SZ_Y: return rexw ? 8 : 4;
 	case EMUL_SZ_MWRV: return (insn->modrm >> 6) == 3 ? insn->opsize : 2;
+	case EMUL_SZ_DQ: return 16;
 	default:        return insn->opsize;
 	}
 }
@@ -345,6 +346,14 @@ static void decode_operand(struct emul_insn *insn, uint8_t spec,
 		else
 			op->kind = EMUL_OPND_MEM;
 		break;
+	case EMUL_OK_V:
+		op->kind = EMUL_OPND_XMM;
+		op->reg = MODRM_REG(modrm) | rex_r;
+		break;
+	case EMUL_OK_W:
+		op->kind = MODRM_MOD(modrm) == 3 ? EMUL_OPND_XMM : EMUL_OPND_MEM;
+		op->reg = MODRM_MOD(modrm) == 3 ? MODRM_RM(modrm) | rex_b : 0;
+		break;
 	case EMUL_OK_G:
 		set_reg(insn, op, MODRM_REG(modrm) | rex_r);
 		break;
@@ -422,6 +431,9 @@ static int check_form(struct dec *d)
 	    (insn->prefixes & (EMUL_PFX_OPSZ | EMUL_PFX_REP | EMUL_PFX_REPNE)))
 		return dec_unsupported(d);
 	if ((f & EMUL_F_NOREP) && (insn->prefixes & (EMUL_PFX_REP | EMUL_PFX_REPNE)))
+		return dec_unsupported(d);
+	if ((f & EMUL_F_66F3) && ((insn->prefixes & EMUL_PFX_REPNE) ||
+	    !(insn->prefixes & (EMUL_PFX_OPSZ | EMUL_PFX_REP))))
 		return dec_unsupported(d);
 	if (insn->has_modrm && (f & EMUL_F_MEMONLY) && is_reg)
 		return dec_unsupported(d);

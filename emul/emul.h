@@ -27,8 +27,9 @@
  * B0-BF, C6/C7), MOVZX, MOVSX, MOVSXD, MOVNTI, ADD OR ADC SBB AND SUB XOR
  * CMP (00-3D, 80-83), TEST, INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG,
  * CMPXCHG8B/16B, BT BTS BTR BTC, SETcc, CMOVcc, PUSH/POP (register, r/m,
- * immediate), MOVS CMPS STOS LODS SCAS INS OUTS with REP prefixes, SMSW
- * and LMSW.
+ * immediate), MOVS CMPS STOS LODS SCAS INS OUTS with REP prefixes, SMSW,
+ * LMSW, IMUL (two and three operands), BSF, BSR, SHLD, SHRD, and the
+ * 128-bit SSE moves MOVUPS MOVUPD MOVAPS MOVAPD MOVDQU MOVDQA.
  * Everything else is EMUL_UNSUPPORTED, among it MOV to/from segment
  * registers (8C/8E), the short XCHG forms 91-97, the undocumented F6/F7 /1
  * alias of TEST, and all control transfers. Not modelled: the TF/RF debug
@@ -62,6 +63,7 @@ enum emul_status {
 /* ---- exceptions (SDM Vol. 3A 6.15) ------------------------------------ */
 
 #define EMUL_VEC_UD	6
+#define EMUL_VEC_NM	7
 #define EMUL_VEC_SS	12
 #define EMUL_VEC_GP	13
 #define EMUL_VEC_PF	14
@@ -104,11 +106,14 @@ struct emul_exception {
 				 EMUL_RFLAGS_SF | EMUL_RFLAGS_OF)
 
 #define EMUL_CR0_PE		BIT_ULL(0)
+#define EMUL_CR0_EM		BIT_ULL(2)
+#define EMUL_CR0_TS		BIT_ULL(3)
 #define EMUL_CR0_WP		BIT_ULL(16)
 #define EMUL_CR0_AM		BIT_ULL(18)
 #define EMUL_CR0_PG		BIT_ULL(31)
 #define EMUL_CR4_PSE		BIT_ULL(4)
 #define EMUL_CR4_PAE		BIT_ULL(5)
+#define EMUL_CR4_OSFXSR		BIT_ULL(9)
 #define EMUL_CR4_UMIP		BIT_ULL(11)
 #define EMUL_CR4_LA57		BIT_ULL(12)
 #define EMUL_CR4_SMEP		BIT_ULL(20)
@@ -163,6 +168,7 @@ enum emul_opnd_kind {
 	EMUL_OPND_REG,		/* general-purpose register */
 	EMUL_OPND_MEM,		/* the ModRM/moffs memory operand, insn->mem */
 	EMUL_OPND_IMM,		/* insn->imm */
+	EMUL_OPND_XMM,		/* XMM register `reg` (0-15) */
 };
 
 struct emul_operand {
@@ -271,6 +277,10 @@ struct emul_ops {
 	 * and returns EMUL_EXCEPTION). When NULL, LMSW is
 	 * EMUL_UNHANDLEABLE. ctx->cr0 follows on EMUL_OK. */
 	int (*write_cr0)(struct emul_ctx *ctx, uint64_t val);
+	/* Optional: the guest's XMM registers (16 bytes each), for the SSE
+	 * moves. When NULL, those are EMUL_UNHANDLEABLE. */
+	int (*get_xmm)(struct emul_ctx *ctx, unsigned int reg, void *buf);
+	int (*set_xmm)(struct emul_ctx *ctx, unsigned int reg, const void *buf);
 };
 
 /* Bound on REP string iterations per emul_step(); see emul/strops.c. */

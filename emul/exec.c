@@ -687,6 +687,7 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_IMUL] = exec_imul,
 	[EMUL_H_BSF] = exec_bitscan, [EMUL_H_BSR] = exec_bitscan,
 	[EMUL_H_SHLD] = exec_shxd, [EMUL_H_SHRD] = exec_shxd,
+	[EMUL_H_MOVXMM] = emul_exec_movxmm,
 };
 
 int emul_execute(struct emul_ctx *ctx)

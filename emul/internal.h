@@ -116,4 +116,8 @@ uint64_t emul_shxd(bool right, uint64_t dst, uint64_t src, unsigned int count,
 
 int emul_exec_string(struct emul_ctx *ctx);
 
+/* ---- SSE moves (emul/sse.c) ------------------------------------------------- */
+
+int emul_exec_movxmm(struct emul_ctx *ctx);
+
 #endif

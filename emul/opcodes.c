@@ -104,7 +104,16 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 
 const struct emul_opdesc emul_twobyte_table[256] = {
 	[0x01] = GRP(0F01),
+	/* The 128-bit moves (SDM Vol. 2B MOVUPS/MOVUPD, MOVAPS/MOVAPD,
+	 * MOVDQU/MOVDQA): 66 picks the PD form, the same move; F2/F3 are
+	 * the scalar moves and conversions; 6F/7F without 66 or F3 are MMX. */
+	[0x10] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_NOREP),
+	[0x11] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_NOREP),
+	[0x28] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_NOREP | EMUL_F_ALIGN16),
+	[0x29] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_NOREP | EMUL_F_ALIGN16),
 	CC_ROW(0x40, D(CMOVCC, O(G, V), O(E, V), M)),
+	[0x6f] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_66F3),
+	[0x7f] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_66F3),
 	/* SETcc ignores ModRM.reg (SDM Vol. 2B "SETcc"). */
 	CC_ROW(0x90, D(SETCC, O(E, B), N, M)),
 

@@ -24,6 +24,7 @@ enum emul_handler {
 	EMUL_H_INS, EMUL_H_OUTS,
 	EMUL_H_SMSW, EMUL_H_LMSW,
 	EMUL_H_IMUL, EMUL_H_BSF, EMUL_H_BSR, EMUL_H_SHLD, EMUL_H_SHRD,
+	EMUL_H_MOVXMM,
 	EMUL_H_NR
 };
 
@@ -41,6 +42,8 @@ enum emul_opnd_spec_kind {
 	EMUL_OK_IMM,		/* immediate of the size class */
 	EMUL_OK_OPREG,		/* opcode bits 2:0 + REX.B */
 	EMUL_OK_MOFFS,		/* memory at an absolute offset */
+	EMUL_OK_V,		/* ModRM reg: an XMM register */
+	EMUL_OK_W,		/* ModRM r/m: an XMM register or memory */
 };
 
 #define EMUL_SZ_SHIFT	4
@@ -53,6 +56,7 @@ enum emul_size_class {
 	EMUL_SZ_Y,		/* 8 with REX.W, else 4 (MOVNTI) */
 	EMUL_SZ_MWRV,		/* 2 for memory, operand size for a register
 				 * (SMSW: "Mw/Rv") */
+	EMUL_SZ_DQ,		/* 16 (an XMM register or m128) */
 };
 
 #define EMUL_OPND(kind, sz) \
@@ -72,6 +76,8 @@ enum emul_size_class {
 #define EMUL_F_IMM8	BIT_ULL(9)	/* a third operand: Ib after ModRM */
 #define EMUL_F_IMMZ	BIT_ULL(10)	/* a third operand: Iz after ModRM */
 #define EMUL_F_NOREP	BIT_ULL(11)	/* F2/F3 select another insn */
+#define EMUL_F_ALIGN16	BIT_ULL(12)	/* m128 must be 16-byte aligned */
+#define EMUL_F_66F3	BIT_ULL(13)	/* needs 66 (aligned) or F3 (not) */
 
 struct emul_opdesc {
 	uint8_t handler;	/* enum emul_handler, or group number */
@@ -88,10 +94,10 @@ enum emul_group {
 	EMUL_G_NR
 };
 
-_Static_assert(EMUL_F_NOREP <= 0xffff, "flags fit emul_opdesc.flags");
+_Static_assert(EMUL_F_66F3 <= 0xffff, "flags fit emul_opdesc.flags");
 _Static_assert(EMUL_H_NR <= 0xff && EMUL_G_NR <= 0xff,
 	       "handler and group ids fit emul_opdesc.handler");
-_Static_assert(EMUL_SZ_MWRV < 16 && EMUL_OK_MOFFS <= EMUL_OK_MASK,
+_Static_assert(EMUL_SZ_DQ < 16 && EMUL_OK_W <= EMUL_OK_MASK,
 	       "operand spec nibbles");
 
 extern const struct emul_opdesc emul_onebyte_table[256];

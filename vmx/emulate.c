@@ -326,6 +326,45 @@ static int op_write_cr0(struct emul_ctx *ctx, uint64_t val)
 	return EMUL_EXCEPTION;
 }
 
+/*
+ * The guest's XMM registers are live in this CPU while Keel handles its
+ * exit: VM exits do not switch them and Keel, built without SSE, never
+ * touches them (migration saves them with XSAVE, vmx/vcpu_state.c).
+ * Keel's CR4.OSFXSR is set (fpu_init_this_cpu) and its CR0.TS clear.
+ */
+#define XMM_GET(n) case n: __asm__ volatile("movdqu %%xmm" #n ", %0" \
+					     : "=m"(*x)); break
+#define XMM_SET(n) case n: __asm__ volatile("movdqu %0, %%xmm" #n \
+					     :: "m"(*x)); break
+
+static int op_get_xmm(struct emul_ctx *ctx, unsigned int reg, void *buf)
+{
+	uint8_t (*x)[16] = buf;
+
+	(void)ctx;
+	switch (reg & 15) {
+	XMM_GET(0); XMM_GET(1); XMM_GET(2); XMM_GET(3);
+	XMM_GET(4); XMM_GET(5); XMM_GET(6); XMM_GET(7);
+	XMM_GET(8); XMM_GET(9); XMM_GET(10); XMM_GET(11);
+	XMM_GET(12); XMM_GET(13); XMM_GET(14); XMM_GET(15);
+	}
+	return EMUL_OK;
+}
+
+static int op_set_xmm(struct emul_ctx *ctx, unsigned int reg, const void *buf)
+{
+	const uint8_t (*x)[16] = buf;
+
+	(void)ctx;
+	switch (reg & 15) {
+	XMM_SET(0); XMM_SET(1); XMM_SET(2); XMM_SET(3);
+	XMM_SET(4); XMM_SET(5); XMM_SET(6); XMM_SET(7);
+	XMM_SET(8); XMM_SET(9); XMM_SET(10); XMM_SET(11);
+	XMM_SET(12); XMM_SET(13); XMM_SET(14); XMM_SET(15);
+	}
+	return EMUL_OK;
+}
+
 static const struct emul_ops vemu_ops = {
 	.read_phys = op_read_phys,
 	.write_phys = op_write_phys,
@@ -338,6 +377,8 @@ static const struct emul_ops vemu_ops = {
 	.io_allowed = op_io_allowed,
 	.get_seg = op_get_seg,
 	.write_cr0 = op_write_cr0,
+	.get_xmm = op_get_xmm,
+	.set_xmm = op_set_xmm,
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */

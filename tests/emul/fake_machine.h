@@ -39,6 +39,7 @@ struct fake_machine {
 	uint64_t cr0_written;	/* last value given to write_cr0 */
 	int cr0_writes;
 	bool cr0_gp;		/* write_cr0 answers #GP(0) */
+	uint8_t xmm[16][16];	/* get_xmm / set_xmm */
 };
 
 static inline struct fake_machine *fm_of(struct emul_ctx *ctx)
@@ -176,6 +177,19 @@ static inline int fm_write_cr0(struct emul_ctx *ctx, uint64_t val)
 	return EMUL_OK;
 }
 
+static inline int fm_get_xmm(struct emul_ctx *ctx, unsigned int reg, void *buf)
+{
+	memcpy(buf, fm_of(ctx)->xmm[reg & 15], 16);
+	return EMUL_OK;
+}
+
+static inline int fm_set_xmm(struct emul_ctx *ctx, unsigned int reg,
+			     const void *buf)
+{
+	memcpy(fm_of(ctx)->xmm[reg & 15], buf, 16);
+	return EMUL_OK;
+}
+
 static const struct emul_ops fm_ops = {
 	.read_phys = fm_read_phys,
 	.write_phys = fm_write_phys,
@@ -186,6 +200,8 @@ static const struct emul_ops fm_ops = {
 	.pio_out = fm_pio_out,
 	.io_allowed = fm_io_allowed,
 	.write_cr0 = fm_write_cr0,
+	.get_xmm = fm_get_xmm,
+	.set_xmm = fm_set_xmm,
 };
 
 /* Access rights of the usual flat segments (VMX format). */

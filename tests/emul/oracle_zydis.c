@@ -161,6 +161,22 @@ static unsigned int size_index(unsigned int size)
 	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
 }
 
+/* One handler, six mnemonics: by opcode, and 66 or F3. */
+static ZydisMnemonic xmm_move_mnemonic(const struct emul_insn *in)
+{
+	bool p66 = in->prefixes & EMUL_PFX_OPSZ;
+
+	switch (in->opcode) {
+	case 0x10: case 0x11:
+		return p66 ? ZYDIS_MNEMONIC_MOVUPD : ZYDIS_MNEMONIC_MOVUPS;
+	case 0x28: case 0x29:
+		return p66 ? ZYDIS_MNEMONIC_MOVAPD : ZYDIS_MNEMONIC_MOVAPS;
+	default:
+		return (in->prefixes & EMUL_PFX_REP) ? ZYDIS_MNEMONIC_MOVDQU
+						     : ZYDIS_MNEMONIC_MOVDQA;
+	}
+}
+
 static ZydisMnemonic expected_mnemonic(const struct emul_insn *in)
 {
 	unsigned int h = in->handler;
@@ -169,6 +185,8 @@ static ZydisMnemonic expected_mnemonic(const struct emul_insn *in)
 		return setcc_mnemonics[in->opcode & 0xf];
 	if (h == EMUL_H_CMOVCC)
 		return cmov_mnemonics[in->opcode & 0xf];
+	if (h == EMUL_H_MOVXMM)
+		return xmm_move_mnemonic(in);
 	if (h == EMUL_H_CMPXCHG8B)
 		return in->dst.size == 16 ? ZYDIS_MNEMONIC_CMPXCHG16B
 					  : ZYDIS_MNEMONIC_CMPXCHG8B;
@@ -186,7 +204,10 @@ static bool keel_knows_mnemonic(ZydisMnemonic m)
 	for (unsigned int i = 0; i < 16; i++)
 		if (setcc_mnemonics[i] == m || cmov_mnemonics[i] == m)
 			return true;
-	return m == ZYDIS_MNEMONIC_CMPXCHG8B || m == ZYDIS_MNEMONIC_CMPXCHG16B;
+	return m == ZYDIS_MNEMONIC_CMPXCHG8B || m == ZYDIS_MNEMONIC_CMPXCHG16B ||
+	       m == ZYDIS_MNEMONIC_MOVUPS || m == ZYDIS_MNEMONIC_MOVUPD ||
+	       m == ZYDIS_MNEMONIC_MOVAPS || m == ZYDIS_MNEMONIC_MOVAPD ||
+	       m == ZYDIS_MNEMONIC_MOVDQU || m == ZYDIS_MNEMONIC_MOVDQA;
 }
 
 /* ---- operand comparison ------------------------------------------------------ */
@@ -272,6 +293,11 @@ static bool same_operand(const struct emul_insn *in,
 		return true;
 	case EMUL_OPND_MEM:
 		return same_mem(in, op, z, why);
+	case EMUL_OPND_XMM:
+		if (z->type != ZYDIS_OPERAND_TYPE_REGISTER ||
+		    z->reg.value != (ZydisRegister)(ZYDIS_REGISTER_XMM0 + op->reg))
+			return sprintf(why, "xmm %u", op->reg), false;
+		return true;
 	case EMUL_OPND_IMM:
 		if (z->type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
 		    ((z->imm.value.u ^ in->imm) & mask_bits(z->size)) != 0)

@@ -375,7 +375,8 @@ TEST(force_prefix)
 TEST(every_claimed_opcode_decodes_with_memory_operand)
 {
 	/* Each one-byte or 0F entry with a handler decodes with ModRM 0x00
-	 * and enough trailing bytes, in some mode. */
+	 * and enough trailing bytes, in some mode (with the mandatory prefix
+	 * it needs). */
 	for (unsigned int map = 0; map < 2; map++) {
 		const struct emul_opdesc *t = map ? emul_twobyte_table
 						  : emul_onebyte_table;
@@ -387,6 +388,8 @@ TEST(every_claimed_opcode_decodes_with_memory_operand)
 
 			if (t[op].handler == EMUL_H_NONE && !t[op].flags)
 				continue;
+			if (t[op].flags & EMUL_F_66F3)  /* MOVDQU */
+				b[n++] = 0xf3;
 			if (map)
 				b[n++] = 0x0f;
 			b[n++] = (uint8_t)op;

@@ -738,6 +738,74 @@ TEST(shld_shrd)
 	fm_free(fm);
 }
 
+static void xmm_fill(struct fake_machine *fm, unsigned int reg, uint8_t first)
+{
+	for (unsigned int i = 0; i < 16; i++)
+		fm->xmm[reg][i] = (uint8_t)(first + i);
+}
+
+/* The 128-bit moves (SDM Vol. 2B): MOVUPS/MOVUPD/MOVDQU any address,
+ * MOVAPS/MOVAPD/MOVDQA #GP(0) on a misaligned one; as kvm-unit-tests'
+ * emulator test runs them on MMIO. */
+TEST(sse_moves)
+{
+	struct fake_machine *fm = setup64();
+	uint8_t want[16];
+
+	fm->ctx.cr4 = EMUL_CR4_OSFXSR;
+	xmm_fill(fm, 1, 0x10);
+	memcpy(want, fm->xmm[1], 16);
+	ASSERT(FM_RUN(fm, 0xf3, 0x0f, 0x7f, 0x0b) == EMUL_OK);   /* movdqu [rbx], xmm1 */
+	EXPECT(!memcmp(fm->ram + DATA, want, 16));
+	EXPECT_EQ(fm->ctx.rip, CODE + 4);
+	ASSERT(FM_RUN(fm, 0x44, 0x0f, 0x28, 0x1b) == EMUL_OK);   /* movaps xmm11, [rbx] */
+	EXPECT(!memcmp(fm->xmm[11], want, 16));
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0x29, 0xcf) == EMUL_OK);   /* movapd xmm7, xmm1 */
+	EXPECT(!memcmp(fm->xmm[7], want, 16));
+	/* Misaligned: movups fine, movaps / movdqa #GP(0), nothing moved */
+	xmm_fill(fm, 2, 0x80);
+	ASSERT(FM_RUN(fm, 0x0f, 0x11, 0x53, 0x08) == EMUL_OK);   /* movups [rbx+8], xmm2 */
+	EXPECT_EQ(fm_get(fm, DATA + 8, 1), 0x80);
+	EXPECT_EQ(fm_get(fm, DATA + 23, 1), 0x8f);
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x29, 0x53, 0x08), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(FM_RUN(fm, 0x66, 0x0f, 0x6f, 0x43, 0x08), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	ASSERT(FM_RUN(fm, 0xf3, 0x0f, 0x6f, 0x43, 0x08) == EMUL_OK); /* movdqu xmm0, [rbx+8] */
+	EXPECT(!memcmp(fm->xmm[0], fm->xmm[2], 16));
+	/* MMIO: one 16-byte access */
+	fm->ctx.gpr[EMUL_RBX] = FM_MMIO_BASE;
+	ASSERT(FM_RUN(fm, 0x66, 0x0f, 0x11, 0x0b) == EMUL_OK);   /* movupd [rbx], xmm1 */
+	EXPECT_EQ(fm->mmio_count, 1);
+	EXPECT_EQ(fm->mmio_log[0].len, 16);
+	EXPECT(!memcmp(fm->mmio, want, 16));
+	/* The scalar (F3/F2) and MMX forms are not Keel's */
+	EXPECT_EQ(FM_RUN(fm, 0xf3, 0x0f, 0x10, 0x03), EMUL_UNSUPPORTED);
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x6f, 0x03), EMUL_UNSUPPORTED);
+	EXPECT_EQ(FM_RUN(fm, 0xf2, 0x0f, 0x7f, 0x03), EMUL_UNSUPPORTED);
+	fm_free(fm);
+}
+
+/* #UD without CR4.OSFXSR or with CR0.EM, #NM with CR0.TS (SDM Vol. 3A
+ * 13.1.3 and 13.1.5). */
+TEST(sse_move_faults)
+{
+	struct fake_machine *fm = setup64();
+
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x10, 0x03), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_UD);
+	fm->ctx.cr4 = EMUL_CR4_OSFXSR;
+	fm->ctx.cr0 |= EMUL_CR0_EM;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x10, 0x03), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_UD);
+	fm->ctx.cr0 = (fm->ctx.cr0 & ~EMUL_CR0_EM) | EMUL_CR0_TS;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x10, 0x03), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_NM);
+	EXPECT(!fm->ctx.exc.has_error_code);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	fm_free(fm);
+}
+
 TEST(unsupported_and_lock_ud_through_step)
 {
 	struct fake_machine *fm = setup64();
