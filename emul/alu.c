@@ -217,3 +217,106 @@ uint64_t emul_shxd(bool right, uint64_t dst, uint64_t src, unsigned int count,
 		*fl |= EMUL_RFLAGS_OF;
 	return r;
 }
+
+/* ---- MUL, IMUL (one operand), DIV, IDIV ----------------------------------------- */
+
+/* The 128-by-64 division of the DIV instruction itself; hi < d, so the
+ * quotient fits and it cannot fault. */
+static uint64_t udiv128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
+{
+	uint64_t q, r;
+
+	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+	*rem = r;
+	return q;
+}
+
+/* Unsigned (hi:lo) / d at `bits` bits per half; false when the quotient
+ * does not fit in `bits` (or d is 0). */
+static bool udiv_wide(uint64_t hi, uint64_t lo, uint64_t d, unsigned int bits,
+		      uint64_t *q, uint64_t *r)
+{
+	uint64_t mask = bits == 64 ? ~0ULL : (1ULL << bits) - 1;
+
+	if (!d || hi >= d)
+		return false;
+	if (bits == 64) {
+		*q = udiv128(hi, lo, d, r);
+	} else {
+		uint64_t n = (hi << bits) | lo;
+
+		*q = n / d;
+		*r = n % d;
+	}
+	return *q <= mask;
+}
+
+/* Signed: by magnitudes, then the signs (quotient: both; remainder: the
+ * dividend's); false when the quotient leaves the signed range. */
+static bool idiv_wide(uint64_t hi, uint64_t lo, uint64_t d, unsigned int bits,
+		      uint64_t *q, uint64_t *r)
+{
+	uint64_t mask = bits == 64 ? ~0ULL : (1ULL << bits) - 1;
+	uint64_t sign = 1ULL << (bits - 1);
+	bool nneg = hi & sign, dneg = d & sign;
+	unsigned __int128 n = ((unsigned __int128)hi << bits) | lo;
+	uint64_t dm = dneg ? (-d & mask) : d, qm, rm;
+
+	if (nneg)       /* two's complement over 2 * bits */
+		n = (~n + 1) & (((unsigned __int128)mask << bits) | mask);
+	if (!udiv_wide((uint64_t)(n >> bits), (uint64_t)n & mask, dm, bits, &qm, &rm))
+		return false;
+	if (qm > (nneg != dneg ? sign : sign - 1))
+		return false;
+	*q = (nneg != dneg ? -qm : qm) & mask;
+	*r = (nneg ? -rm : rm) & mask;
+	return true;
+}
+
+/*
+ * F6/F7 /4-/7 (SDM Vol. 2A MUL, IMUL; DIV, IDIV): rAX (AL for a byte
+ * MUL, AX for a byte DIV) with src; the result goes to *ax and *dx
+ * (operand-size halves; for bytes all of it in *ax as AH:AL). MUL and
+ * IMUL set CF = OF when the upper half is significant; their SF, ZF, AF
+ * and PF, undefined, follow the Bochs models (the lower half's, AF
+ * clear). DIV and IDIV leave the flags (undefined) and return false for
+ * #DE: a zero divisor or a quotient that does not fit.
+ */
+bool emul_muldiv(unsigned int handler, uint64_t *ax, uint64_t *dx,
+		 uint64_t src, unsigned int size, uint64_t *fl)
+{
+	unsigned int bits = 8 * size;
+	uint64_t mask = emul_size_mask(size), lo, hi, over;
+	uint64_t a = *ax & mask, d = size == 1 ? (*ax >> 8) & 0xff : *dx & mask;
+
+	if (handler == EMUL_H_DIV || handler == EMUL_H_IDIV) {
+		bool ok = handler == EMUL_H_DIV ?
+			  udiv_wide(d, a, src & mask, bits, &lo, &hi) :
+			  idiv_wide(d, a, src & mask, bits, &lo, &hi);
+
+		if (!ok)
+			return false;
+	} else if (handler == EMUL_H_MUL) {
+		unsigned __int128 p = (unsigned __int128)a * (src & mask);
+
+		lo = (uint64_t)p & mask;
+		hi = (uint64_t)(p >> bits) & mask;
+		over = hi;
+	} else {
+		__int128 p = (__int128)(int64_t)emul_sext(a, size) *
+			     (int64_t)emul_sext(src, size);
+
+		lo = (uint64_t)p & mask;
+		hi = (uint64_t)(p >> bits) & mask;
+		over = p != (__int128)(int64_t)emul_sext(lo, size);
+	}
+	if (handler == EMUL_H_MUL || handler == EMUL_H_IMUL1) {
+		*fl &= ~EMUL_RFLAGS_ARITH;
+		*fl |= flags_szp(lo, size) & ~EMUL_RFLAGS_AF;
+		if (over)
+			*fl |= EMUL_RFLAGS_CF | EMUL_RFLAGS_OF;
+	}
+	*ax = size == 1 ? (hi << 8) | lo : lo;
+	*dx = hi;
+	return true;
+}

@@ -62,6 +62,7 @@ enum emul_status {
 
 /* ---- exceptions (SDM Vol. 3A 6.15) ------------------------------------ */
 
+#define EMUL_VEC_DE	0
 #define EMUL_VEC_UD	6
 #define EMUL_VEC_NM	7
 #define EMUL_VEC_SS	12

@@ -657,6 +657,26 @@ static int exec_shxd(struct emul_ctx *ctx)
 	return rc == EMUL_OK ? retire(ctx, fl) : rc;
 }
 
+/* MUL IMUL DIV IDIV r/m: AX, or rDX:rAX (SDM Vol. 2A); #DE for a zero
+ * divisor or a quotient too wide. */
+static int exec_muldiv(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->src.size;
+	uint64_t src = 0, fl = ctx->rflags;
+	uint64_t ax = ctx->gpr[EMUL_RAX], dx = ctx->gpr[EMUL_RDX];
+	int rc = load_operand(ctx, &insn->src, &src);
+
+	if (rc != EMUL_OK)
+		return rc;
+	if (!emul_muldiv(insn->handler, &ax, &dx, src, size, &fl))
+		return emul_fault(ctx, EMUL_VEC_DE, false, 0);
+	emul_gpr_set(ctx, EMUL_RAX, size == 1 ? 2 : size, ax);
+	if (size > 1)
+		emul_gpr_set(ctx, EMUL_RDX, size, dx);
+	return retire(ctx, fl);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 typedef int (*emul_exec_fn)(struct emul_ctx *ctx);
@@ -688,6 +708,8 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_BSF] = exec_bitscan, [EMUL_H_BSR] = exec_bitscan,
 	[EMUL_H_SHLD] = exec_shxd, [EMUL_H_SHRD] = exec_shxd,
 	[EMUL_H_MOVXMM] = emul_exec_movxmm,
+	[EMUL_H_MUL] = exec_muldiv, [EMUL_H_IMUL1] = exec_muldiv,
+	[EMUL_H_DIV] = exec_muldiv, [EMUL_H_IDIV] = exec_muldiv,
 };
 
 int emul_execute(struct emul_ctx *ctx)

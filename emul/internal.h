@@ -108,6 +108,9 @@ uint64_t emul_imul(uint64_t a, uint64_t b, unsigned int size, uint64_t *fl);
 /* BSF (reverse false) / BSR: the bit index; *found false for a zero src. */
 uint64_t emul_bitscan(bool reverse, uint64_t src, unsigned int size,
 		      uint64_t *fl, bool *found);
+/* MUL IMUL1 DIV IDIV on rAX/rDX; false for #DE. */
+bool emul_muldiv(unsigned int handler, uint64_t *ax, uint64_t *dx,
+		 uint64_t src, unsigned int size, uint64_t *fl);
 /* SHLD (right false) / SHRD of dst by count, bits from src. */
 uint64_t emul_shxd(bool right, uint64_t dst, uint64_t src, unsigned int count,
 		   unsigned int size, uint64_t *fl);

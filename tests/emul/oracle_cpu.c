@@ -554,6 +554,11 @@ static uint64_t undefined_flags(const struct emul_insn *in)
 		return EMUL_RFLAGS_ARITH & ~EMUL_RFLAGS_ZF;
 	case EMUL_H_SHLD: case EMUL_H_SHRD:
 		return EMUL_RFLAGS_AF | EMUL_RFLAGS_OF;
+	case EMUL_H_MUL: case EMUL_H_IMUL1:
+		return EMUL_RFLAGS_SF | EMUL_RFLAGS_ZF | EMUL_RFLAGS_AF |
+		       EMUL_RFLAGS_PF;
+	case EMUL_H_DIV: case EMUL_H_IDIV:
+		return EMUL_RFLAGS_ARITH;
 	default:
 		return 0;
 	}
@@ -790,6 +795,7 @@ static void setup_memory(void)
 	sa.sa_handler = on_fault;
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);           /* #DE: DIV, IDIV */
 }
 
 int main(int argc, char **argv)

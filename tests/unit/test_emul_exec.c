@@ -806,6 +806,96 @@ TEST(sse_move_faults)
 	fm_free(fm);
 }
 
+/* MUL on memory with the values of kvm-unit-tests' emulator test
+ * (test_muldiv), and IMUL's one-operand form (SDM Vol. 2A). */
+TEST(mul_imul_one_operand)
+{
+	struct fake_machine *fm = setup64();
+	const uint64_t aa = 0x1111111111111111ULL, dd = 0x2222222222222222ULL;
+
+	fm_set64(fm, DATA, 0x3333333333333333ULL);
+	fm->ctx.gpr[EMUL_RAX] = aa;
+	fm->ctx.gpr[EMUL_RDX] = dd;
+	ASSERT(FM_RUN(fm, 0xf6, 0x23) == EMUL_OK);               /* mulb [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x1111111111110363ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], dd);
+	EXPECT(fm->ctx.rflags & F_CF);
+	fm->ctx.gpr[EMUL_RAX] = aa;
+	ASSERT(FM_RUN(fm, 0x66, 0xf7, 0x23) == EMUL_OK);         /* mulw [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x111111111111c963ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0x2222222222220369ULL);
+	fm->ctx.gpr[EMUL_RAX] = aa;
+	fm->ctx.gpr[EMUL_RDX] = dd;
+	ASSERT(FM_RUN(fm, 0xf7, 0x23) == EMUL_OK);               /* mull [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x962fc963ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0x369d036ULL);
+	fm->ctx.gpr[EMUL_RAX] = aa;
+	ASSERT(FM_RUN(fm, 0x48, 0xf7, 0x23) == EMUL_OK);         /* mulq [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x2fc962fc962fc963ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0x369d0369d0369d0ULL);
+	/* imul: -2 * 3 = -6 fits: CF = OF = 0, rDX the sign */
+	fm_set64(fm, DATA, 3);
+	fm->ctx.gpr[EMUL_RAX] = (uint64_t)-2;
+	ASSERT(FM_RUN(fm, 0x48, 0xf7, 0x2b) == EMUL_OK);         /* imulq [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], (uint64_t)-6);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], ~0ULL);
+	EXPECT_EQ(fm->ctx.rflags & (F_CF | F_OF), 0);
+	fm_free(fm);
+}
+
+/* DIV/IDIV: quotient and remainder, #DE for a zero divisor or a quotient
+ * that does not fit (kvm-unit-tests' divq cases), nothing changed. */
+TEST(div_idiv)
+{
+	struct fake_machine *fm = setup64();
+
+	fm_set64(fm, DATA, 0);
+	fm->ctx.gpr[EMUL_RAX] = 1;
+	fm->ctx.gpr[EMUL_RDX] = 2;
+	EXPECT_EQ(FM_RUN(fm, 0x48, 0xf7, 0x33), EMUL_EXCEPTION); /* divq [rbx] */
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_DE);
+	EXPECT(!fm->ctx.exc.has_error_code);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 1);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	fm_set64(fm, DATA, 987654321098765ULL);
+	fm->ctx.gpr[EMUL_RAX] = 123456789012345ULL;
+	fm->ctx.gpr[EMUL_RDX] = 123456789012345ULL;
+	ASSERT(FM_RUN(fm, 0x48, 0xf7, 0x33) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x1ffffffb1b963b33ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0x273ba4384ede2ULL);
+	/* Quotient too wide: rdx >= divisor */
+	fm->ctx.gpr[EMUL_RDX] = 987654321098765ULL;
+	EXPECT_EQ(FM_RUN(fm, 0x48, 0xf7, 0x33), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_DE);
+	/* divb: AX / 7 -> AL quotient, AH remainder */
+	fm_set64(fm, DATA, 7);
+	fm->ctx.gpr[EMUL_RAX] = 0xffff0000000007d0ULL;          /* AX = 2000 */
+	EXPECT_EQ(FM_RUN(fm, 0xf6, 0x33), EMUL_EXCEPTION);       /* 285 > AL */
+	fm->ctx.gpr[EMUL_RAX] = 0xffff0000000001f4ULL;          /* AX = 500 */
+	ASSERT(FM_RUN(fm, 0xf6, 0x33) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xffff000000000347ULL); /* AH 3, AL 71 */
+	/* idivl: -7 / 2 = -3 rem -1; INT_MIN / -1 is #DE */
+	fm_set64(fm, DATA, 2);
+	fm->ctx.gpr[EMUL_RAX] = (uint32_t)-7;
+	fm->ctx.gpr[EMUL_RDX] = 0xffffffff;
+	ASSERT(FM_RUN(fm, 0xf7, 0x3b) == EMUL_OK);               /* idivl [rbx] */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], (uint32_t)-3);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], (uint32_t)-1);
+	fm_set64(fm, DATA, ~0ULL);
+	fm->ctx.gpr[EMUL_RAX] = 0x8000000000000000ULL;
+	fm->ctx.gpr[EMUL_RDX] = ~0ULL;
+	EXPECT_EQ(FM_RUN(fm, 0x48, 0xf7, 0x3b), EMUL_EXCEPTION); /* idivq: -2^63 / -1 */
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_DE);
+	/* idivq: -2^64 / 2 = -2^63 fits */
+	fm_set64(fm, DATA, 2);
+	fm->ctx.gpr[EMUL_RAX] = 0;
+	fm->ctx.gpr[EMUL_RDX] = ~0ULL;
+	ASSERT(FM_RUN(fm, 0x48, 0xf7, 0x3b) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x8000000000000000ULL);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0);
+	fm_free(fm);
+}
+
 TEST(unsupported_and_lock_ud_through_step)
 {
 	struct fake_machine *fm = setup64();
