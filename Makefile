@@ -63,7 +63,7 @@ KERNEL_SRCS := \
 	guest/console_ring.c guest/vrtc.c guest/vmsr.c guest/port92.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
-	emul/mem.c emul/walk.c emul/sse.c
+	emul/mem.c emul/walk.c emul/sse.c emul/system.c
 KERNEL_SRCS += $(EMUL_SRCS)
 KERNEL_SRCS += vmx/emulate.c guest/mmio.c guest/testdev.c
 

@@ -28,8 +28,9 @@
  * CMP (00-3D, 80-83), TEST, INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG,
  * CMPXCHG8B/16B, BT BTS BTR BTC, SETcc, CMOVcc, PUSH/POP (register, r/m,
  * immediate), MOVS CMPS STOS LODS SCAS INS OUTS with REP prefixes, SMSW,
- * LMSW, IMUL (two and three operands), BSF, BSR, SHLD, SHRD, and the
- * 128-bit SSE moves MOVUPS MOVUPD MOVAPS MOVAPD MOVDQU MOVDQA.
+ * LMSW, LTR, IMUL (two and three operands), MUL, IMUL, DIV, IDIV, BSF,
+ * BSR, SHLD, SHRD, and the 128-bit SSE moves MOVUPS MOVUPD MOVAPS MOVAPD
+ * MOVDQU MOVDQA.
  * Everything else is EMUL_UNSUPPORTED, among it MOV to/from segment
  * registers (8C/8E), the short XCHG forms 91-97, the undocumented F6/F7 /1
  * alias of TEST, and all control transfers. Not modelled: the TF/RF debug
@@ -65,6 +66,7 @@ enum emul_status {
 #define EMUL_VEC_DE	0
 #define EMUL_VEC_UD	6
 #define EMUL_VEC_NM	7
+#define EMUL_VEC_NP	11
 #define EMUL_VEC_SS	12
 #define EMUL_VEC_GP	13
 #define EMUL_VEC_PF	14
@@ -282,6 +284,11 @@ struct emul_ops {
 	 * moves. When NULL, those are EMUL_UNHANDLEABLE. */
 	int (*get_xmm)(struct emul_ctx *ctx, unsigned int reg, void *buf);
 	int (*set_xmm)(struct emul_ctx *ctx, unsigned int reg, const void *buf);
+	/* Optional, for LTR: the guest's GDTR, and the task register LTR
+	 * loads (selector, base, byte-granular limit, VMCS access rights).
+	 * When NULL, LTR is EMUL_UNHANDLEABLE. */
+	int (*get_gdtr)(struct emul_ctx *ctx, uint64_t *base, uint32_t *limit);
+	int (*set_tr)(struct emul_ctx *ctx, const struct emul_seg *tr);
 };
 
 /* Bound on REP string iterations per emul_step(); see emul/strops.c. */

@@ -710,6 +710,7 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_MOVXMM] = emul_exec_movxmm,
 	[EMUL_H_MUL] = exec_muldiv, [EMUL_H_IMUL1] = exec_muldiv,
 	[EMUL_H_DIV] = exec_muldiv, [EMUL_H_IDIV] = exec_muldiv,
+	[EMUL_H_LTR] = emul_exec_ltr,
 };
 
 int emul_execute(struct emul_ctx *ctx)

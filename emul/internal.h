@@ -51,6 +51,11 @@ int emul_mem_write(struct emul_ctx *ctx, const struct emul_xlat *x,
 int emul_mem_cmpxchg(struct emul_ctx *ctx, const struct emul_xlat *x,
 		     const void *old, const void *new_val);
 
+/* Translates a linear address for an implicit supervisor access (a
+ * descriptor table, SDM Vol. 3A 4.6), without segmentation. */
+int emul_mem_xlat_linear(struct emul_ctx *ctx, uint64_t la, unsigned int len,
+			 unsigned int acc, struct emul_xlat *x);
+
 /* Reads len bytes at seg:ea in one go (translate + read). */
 int emul_mem_load(struct emul_ctx *ctx, unsigned int seg, uint64_t ea,
 		  unsigned int len, void *buf);
@@ -122,5 +127,9 @@ int emul_exec_string(struct emul_ctx *ctx);
 /* ---- SSE moves (emul/sse.c) ------------------------------------------------- */
 
 int emul_exec_movxmm(struct emul_ctx *ctx);
+
+/* ---- system instructions (emul/system.c) ------------------------------------- */
+
+int emul_exec_ltr(struct emul_ctx *ctx);
 
 #endif

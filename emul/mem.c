@@ -190,6 +190,14 @@ int emul_mem_xlat(struct emul_ctx *ctx, unsigned int seg, uint64_t ea,
 	return xlat_pages(ctx, acc, x);
 }
 
+int emul_mem_xlat_linear(struct emul_ctx *ctx, uint64_t la, unsigned int len,
+			 unsigned int acc, struct emul_xlat *x)
+{
+	x->la = la_wrap(ctx, la);
+	x->len = (uint8_t)len;
+	return xlat_pages(ctx, acc | EMUL_ACC_IMPLICIT, x);
+}
+
 static int phys_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 		     unsigned int len)
 {

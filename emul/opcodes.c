@@ -103,6 +103,7 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	ROW8(base, __VA_ARGS__), ROW8((base) + 8, __VA_ARGS__)
 
 const struct emul_opdesc emul_twobyte_table[256] = {
+	[0x00] = GRP(0F00),
 	[0x01] = GRP(0F01),
 	/* The 128-bit moves (SDM Vol. 2B MOVUPS/MOVUPD, MOVAPS/MOVAPD,
 	 * MOVDQU/MOVDQA): 66 picks the PD form, the same move; F2/F3 are
@@ -191,6 +192,10 @@ const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
 		[0] = D(INC, O(E, V), N, M | L),
 		[1] = D(DEC, O(E, V), N, M | L),
 		[6] = D(PUSH, N, O(E, V), M | EMUL_F_DEF64),
+	},
+	/* Group 6: LTR only (SDM Vol. 2D Table A-6). */
+	[EMUL_G_0F00] = {
+		[3] = D(LTR, N, O(E, W), M),
 	},
 	/* Group 7: only the forms that read or write CR0's machine status
 	 * word; with mod = 3, /4 and /6 are SMSW and LMSW on a register,

@@ -365,6 +365,25 @@ static int op_set_xmm(struct emul_ctx *ctx, unsigned int reg, const void *buf)
 	return EMUL_OK;
 }
 
+/* LTR: the guest's GDTR, and its new TR. */
+static int op_get_gdtr(struct emul_ctx *ctx, uint64_t *base, uint32_t *limit)
+{
+	(void)ctx;
+	*base = vmcs_readnat(VMCS_GUEST_GDTR_BASE);
+	*limit = vmcs_read32(VMCS_GUEST_GDTR_LIMIT);
+	return EMUL_OK;
+}
+
+static int op_set_tr(struct emul_ctx *ctx, const struct emul_seg *tr)
+{
+	(void)ctx;
+	vmcs_write16(VMCS_GUEST_TR_SEL, tr->sel);
+	vmcs_writenat(VMCS_GUEST_TR_BASE, tr->base);
+	vmcs_write32(VMCS_GUEST_TR_LIMIT, tr->limit);
+	vmcs_write32(VMCS_GUEST_TR_AR, tr->ar);
+	return EMUL_OK;
+}
+
 static const struct emul_ops vemu_ops = {
 	.read_phys = op_read_phys,
 	.write_phys = op_write_phys,
@@ -379,6 +398,8 @@ static const struct emul_ops vemu_ops = {
 	.write_cr0 = op_write_cr0,
 	.get_xmm = op_get_xmm,
 	.set_xmm = op_set_xmm,
+	.get_gdtr = op_get_gdtr,
+	.set_tr = op_set_tr,
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */

@@ -40,6 +40,9 @@ struct fake_machine {
 	int cr0_writes;
 	bool cr0_gp;		/* write_cr0 answers #GP(0) */
 	uint8_t xmm[16][16];	/* get_xmm / set_xmm */
+	uint64_t gdtr_base;	/* get_gdtr */
+	uint32_t gdtr_limit;
+	struct emul_seg tr;	/* set_tr */
 };
 
 static inline struct fake_machine *fm_of(struct emul_ctx *ctx)
@@ -190,6 +193,20 @@ static inline int fm_set_xmm(struct emul_ctx *ctx, unsigned int reg,
 	return EMUL_OK;
 }
 
+static inline int fm_get_gdtr(struct emul_ctx *ctx, uint64_t *base,
+			      uint32_t *limit)
+{
+	*base = fm_of(ctx)->gdtr_base;
+	*limit = fm_of(ctx)->gdtr_limit;
+	return EMUL_OK;
+}
+
+static inline int fm_set_tr(struct emul_ctx *ctx, const struct emul_seg *tr)
+{
+	fm_of(ctx)->tr = *tr;
+	return EMUL_OK;
+}
+
 static const struct emul_ops fm_ops = {
 	.read_phys = fm_read_phys,
 	.write_phys = fm_write_phys,
@@ -202,6 +219,8 @@ static const struct emul_ops fm_ops = {
 	.write_cr0 = fm_write_cr0,
 	.get_xmm = fm_get_xmm,
 	.set_xmm = fm_set_xmm,
+	.get_gdtr = fm_get_gdtr,
+	.set_tr = fm_set_tr,
 };
 
 /* Access rights of the usual flat segments (VMX format). */

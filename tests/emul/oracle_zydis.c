@@ -120,6 +120,7 @@ static const ZydisMnemonic alu_mnemonics[] = {
 	[EMUL_H_SHRD] = ZYDIS_MNEMONIC_SHRD,
 	[EMUL_H_MUL] = ZYDIS_MNEMONIC_MUL, [EMUL_H_IMUL1] = ZYDIS_MNEMONIC_IMUL,
 	[EMUL_H_DIV] = ZYDIS_MNEMONIC_DIV, [EMUL_H_IDIV] = ZYDIS_MNEMONIC_IDIV,
+	[EMUL_H_LTR] = ZYDIS_MNEMONIC_LTR,
 };
 
 static const ZydisMnemonic setcc_mnemonics[16] = {

@@ -896,6 +896,104 @@ TEST(div_idiv)
 	fm_free(fm);
 }
 
+#define GDT 0x6000ULL
+
+/* A 64-bit TSS descriptor at GDT + sel: base 0x12345678abcd0000,
+ * limit 0x67, type 9 (available), present. */
+static void put_tss64(struct fake_machine *fm, unsigned int sel, uint64_t lo_flags)
+{
+	uint64_t lo = 0x67 | (0xcd0000ULL << 16) /* base 23:0 = 0xcd0000 */ |
+		      (0xabULL << 56) | (9ULL << 40) | lo_flags;
+
+	fm_set64(fm, GDT + sel, lo);
+	fm_set64(fm, GDT + sel + 8, 0x7654);
+}
+
+/* LTR (SDM Vol. 2A): TR from an available TSS in the GDT, which becomes
+ * busy; kvm-unit-tests' emulator test takes the selector from MMIO. */
+TEST(ltr_loads_tr_and_sets_busy)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->gdtr_base = GDT;
+	fm->gdtr_limit = 0x3f;
+	put_tss64(fm, 0x20, BIT_ULL(47));
+	fm->ctx.gpr[EMUL_RBX] = FM_MMIO_BASE;
+	fm->mmio[0] = 0x20;
+	ASSERT(FM_RUN(fm, 0x0f, 0x00, 0x1b) == EMUL_OK);         /* ltr [rbx] */
+	EXPECT_EQ(fm->tr.sel, 0x20);
+	EXPECT_EQ(fm->tr.base, 0x00007654abcd0000ULL);
+	EXPECT_EQ(fm->tr.limit, 0x67);
+	EXPECT_EQ(fm->tr.ar, 0x8b);                     /* busy 64-bit TSS, P */
+	EXPECT_EQ((fm_get(fm, GDT + 0x20, 8) >> 40) & 0xf, 0xb);
+	EXPECT_EQ(fm->ctx.rip, CODE + 3);
+	/* Busy now: #GP(selector) */
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0x1b), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0x20);
+	/* Not present: #NP(selector); register operand */
+	put_tss64(fm, 0x30, 0);
+	fm->ctx.gpr[EMUL_RAX] = 0x33;                   /* RPL 3 is ignored */
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION); /* ltr ax */
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_NP);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0x30);
+	/* Null, LDT, past the limit */
+	fm->ctx.gpr[EMUL_RAX] = 0;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0);
+	fm->ctx.gpr[EMUL_RAX] = 0x24;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0x24);
+	fm->ctx.gpr[EMUL_RAX] = 0x38;                   /* 16 bytes past 0x3f */
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0x38);
+	/* A non-canonical base: #GP(selector) */
+	put_tss64(fm, 0x30, BIT_ULL(47));
+	fm_set64(fm, GDT + 0x38, 0x12345678);
+	fm->ctx.gpr[EMUL_RAX] = 0x30;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0x30);
+	/* CPL 3: #GP(0) */
+	fm->ctx.cpl = 3;
+	fm->ctx.gpr[EMUL_RAX] = 0x20;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0);
+	EXPECT_EQ(fm->tr.sel, 0x20);
+	fm_free(fm);
+}
+
+/* Outside IA-32e mode: 8-byte descriptors, 16-bit TSS too; not a TSS is
+ * #GP(selector); real mode is #UD. */
+TEST(ltr_legacy)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm_mode32(fm);
+	fm->ctx.rip = CODE;
+	fm->gdtr_base = GDT;
+	fm->gdtr_limit = 0x1f;
+	/* 16-bit available TSS, G: limit 0x1 -> 0x1fff */
+	fm_set64(fm, GDT + 0x08, 0x1 | (0x5000ULL << 16) | (1ULL << 40) |
+		 BIT_ULL(47) | BIT_ULL(55));
+	fm_set64(fm, GDT + 0x10, 0xffff | (0x93ULL << 40));      /* data */
+	fm->ctx.gpr[EMUL_RAX] = 0x08;
+	ASSERT(FM_RUN(fm, 0x0f, 0x00, 0xd8) == EMUL_OK);
+	EXPECT_EQ(fm->tr.base, 0x5000);
+	EXPECT_EQ(fm->tr.limit, 0x1fff);
+	EXPECT_EQ(fm->tr.ar & 0xf, 0x3);                /* busy 16-bit TSS */
+	fm->ctx.gpr[EMUL_RAX] = 0x10;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.exc.error_code, 0x10);
+	fm_mode16(fm);
+	fm->ctx.rip = CODE;
+	EXPECT_EQ(FM_RUN(fm, 0x0f, 0x00, 0xd8), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_UD);
+	fm_free(fm);
+}
+
 TEST(unsupported_and_lock_ud_through_step)
 {
 	struct fake_machine *fm = setup64();
