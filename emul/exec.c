@@ -550,6 +550,77 @@ static int exec_pop(struct emul_ctx *ctx)
 	return retire(ctx, ctx->rflags);
 }
 
+/* A pop at the operand size from SS:rSP, RSP not yet moved. */
+static int stack_peek(struct emul_ctx *ctx, uint64_t rsp, unsigned int width,
+		      unsigned int size, uint64_t *val)
+{
+	uint8_t buf[8];
+	int rc = emul_mem_load(ctx, EMUL_SS, rsp & emul_size_mask(width), size,
+			       buf);
+
+	*val = rc == EMUL_OK ? le_value(buf, size) : 0;
+	return rc;
+}
+
+/* A near branch target: canonical in 64-bit mode, else within CS's limit
+ * (#GP(0), SDM Vol. 2B "RET"). */
+static int check_near_target(struct emul_ctx *ctx, uint64_t target)
+{
+	unsigned int shift = (ctx->cr4 & EMUL_CR4_LA57) ? 7 : 16;
+	const struct emul_seg *cs;
+	int rc;
+
+	if (ctx->insn.mode == 64)
+		return (uint64_t)((int64_t)(target << shift) >> shift) == target ?
+		       EMUL_OK : emul_gp0(ctx);
+	rc = emul_get_seg(ctx, EMUL_CS, &cs);
+	if (rc == EMUL_OK && target > cs->limit)
+		rc = emul_gp0(ctx);
+	return rc;
+}
+
+/* RET near, and RET imm16 which releases imm16 more bytes: RIP from the
+ * stack at the operand size (64 by default in 64-bit mode). */
+static int exec_ret(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->opsize, width = 8;
+	uint64_t target = 0, rsp = ctx->gpr[EMUL_RSP];
+	uint16_t release = insn->src.kind == EMUL_OPND_IMM ? (uint16_t)insn->imm : 0;
+	int rc = stack_width(ctx, &width);
+
+	if (rc == EMUL_OK)
+		rc = stack_peek(ctx, rsp, width, size, &target);
+	if (rc == EMUL_OK)
+		rc = check_near_target(ctx, target);
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->gpr[EMUL_RSP] = stack_add(rsp, width, (int64_t)size + release);
+	ctx->rip = target;
+	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	return EMUL_OK;
+}
+
+/* LEAVE (SDM Vol. 2A): rSP = rBP at the stack width, then rBP is popped
+ * at the operand size. */
+static int exec_leave(struct emul_ctx *ctx)
+{
+	unsigned int size = ctx->insn.opsize, width = 8;
+	uint64_t rsp = ctx->gpr[EMUL_RSP], val = 0;
+	int rc = stack_width(ctx, &width);
+
+	if (rc != EMUL_OK)
+		return rc;
+	rsp = (rsp & ~emul_size_mask(width)) |
+	      (ctx->gpr[EMUL_RBP] & emul_size_mask(width));
+	rc = stack_peek(ctx, rsp, width, size, &val);
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->gpr[EMUL_RSP] = stack_add(rsp, width, size);
+	emul_gpr_set(ctx, EMUL_RBP, size, val);
+	return retire(ctx, ctx->rflags);
+}
+
 /* ---- machine status word --------------------------------------------------------------- */
 
 #define CR0_MSW_LOAD	0xfULL		/* PE, MP, EM, TS */
@@ -711,6 +782,7 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_MUL] = exec_muldiv, [EMUL_H_IMUL1] = exec_muldiv,
 	[EMUL_H_DIV] = exec_muldiv, [EMUL_H_IDIV] = exec_muldiv,
 	[EMUL_H_LTR] = emul_exec_ltr,
+	[EMUL_H_RET] = exec_ret, [EMUL_H_LEAVE] = exec_leave,
 };
 
 int emul_execute(struct emul_ctx *ctx)

@@ -91,8 +91,11 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	ROW8(0xb0, D(MOV, O(OPREG, B), O(IMM, B), 0)),
 	ROW8(0xb8, D(MOV, O(OPREG, V), O(IMM, V), 0)),
 
+	[0xc2] = D(RET, N, O(IMM, W), EMUL_F_DEF64),
+	[0xc3] = D(RET, N, N, EMUL_F_DEF64),
 	[0xc6] = GRP(C6),
 	[0xc7] = GRP(C7),
+	[0xc9] = D(LEAVE, N, N, EMUL_F_DEF64),
 	[0xf6] = GRP(F6),
 	[0xf7] = GRP(F7),
 	[0xfe] = GRP(FE),

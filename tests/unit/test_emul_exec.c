@@ -994,6 +994,61 @@ TEST(ltr_legacy)
 	fm_free(fm);
 }
 
+/* RET near with its stack in MMIO (kvm-unit-tests' emulator test), RET
+ * imm16, a non-canonical target (#GP(0), nothing changed), LEAVE. */
+TEST(ret_leave)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RSP] = FM_MMIO_BASE + 0x100;
+	memcpy(fm->mmio + 0x100, "\x00\x20\x00\x00\x00\x00\x00\x00", 8);
+	fm->ctx.rflags |= EMUL_RFLAGS_RF;
+	ASSERT(FM_RUN(fm, 0xc3) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rip, 0x2000);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], FM_MMIO_BASE + 0x108);
+	EXPECT(!(fm->ctx.rflags & EMUL_RFLAGS_RF));
+	/* ret 0x10 from RAM */
+	fm->ctx.gpr[EMUL_RSP] = DATA;
+	fm_set64(fm, DATA, CODE);
+	ASSERT(FM_RUN(fm, 0xc2, 0x10, 0x00) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], DATA + 0x18);
+	/* Non-canonical */
+	fm->ctx.gpr[EMUL_RSP] = DATA;
+	fm_set64(fm, DATA, 0x0000800000000000ULL);
+	EXPECT_EQ(FM_RUN(fm, 0xc3), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], DATA);
+	/* leave: rsp = rbp + 8, rbp = [rbp] */
+	fm->ctx.gpr[EMUL_RBP] = DATA + 0x40;
+	fm_set64(fm, DATA + 0x40, 0x778899);
+	ASSERT(FM_RUN(fm, 0xc9) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], DATA + 0x48);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBP], 0x778899);
+	EXPECT_EQ(fm->ctx.rip, CODE + 1);
+	fm_free(fm);
+}
+
+/* In 32-bit code RET pops 4 bytes and checks CS's limit. */
+TEST(ret_legacy_limit)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm_mode32(fm);
+	fm_set_seg(fm, EMUL_CS, 0, 0x7fff, FM_AR_CODE32);
+	fm->ctx.rip = CODE;
+	fm->ctx.gpr[EMUL_RSP] = DATA;
+	fm_set64(fm, DATA, 0x9000);
+	EXPECT_EQ(FM_RUN(fm, 0xc3), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	fm_set64(fm, DATA, 0x7000);
+	ASSERT(FM_RUN(fm, 0xc3) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rip, 0x7000);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], DATA + 4);
+	fm_free(fm);
+}
+
 TEST(unsupported_and_lock_ud_through_step)
 {
 	struct fake_machine *fm = setup64();
