@@ -453,6 +453,20 @@ static int check_lock(struct dec *d)
 	return dec_fault(d, EMUL_VEC_UD, false);
 }
 
+/* A further immediate: IMUL's and SHLD/SHRD's third operand (into
+ * insn->imm), or ENTER's nesting level after its Iw (left in the
+ * instruction's bytes, the last one). */
+static int decode_third_imm(struct dec *d, uint16_t flags)
+{
+	struct emul_insn *insn = d->insn;
+	int64_t level;
+
+	if (insn->src.kind == EMUL_OPND_IMM)
+		return dec_signed(d, 1, &level);
+	return decode_imm(d, &(struct emul_operand){ .kind = EMUL_OPND_IMM,
+		.size = (flags & EMUL_F_IMM8) ? 1 : insn->opsize == 2 ? 2 : 4 });
+}
+
 static int decode_operands(struct dec *d, uint8_t seg_override)
 {
 	struct emul_insn *insn = d->insn;
@@ -476,13 +490,8 @@ static int decode_operands(struct dec *d, uint8_t seg_override)
 	}
 	if (rc == EMUL_OK && insn->src.kind == EMUL_OPND_IMM)
 		rc = decode_imm(d, &insn->src);
-	else if (rc == EMUL_OK && (desc->flags & (EMUL_F_IMM8 | EMUL_F_IMMZ))) {
-		/* IMUL's and SHLD/SHRD's third operand. */
-		struct emul_operand third = { .kind = EMUL_OPND_IMM, .size =
-			(desc->flags & EMUL_F_IMM8) ? 1 : insn->opsize == 2 ? 2 : 4 };
-
-		rc = decode_imm(d, &third);
-	}
+	if (rc == EMUL_OK && (desc->flags & (EMUL_F_IMM8 | EMUL_F_IMMZ)))
+		rc = decode_third_imm(d, desc->flags);
 	return rc;
 }
 

@@ -28,12 +28,11 @@
  * CMP (00-3D, 80-83), TEST, INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG,
  * CMPXCHG8B/16B, BT BTS BTR BTC, SETcc, CMOVcc, PUSH/POP (register, r/m,
  * immediate), MOVS CMPS STOS LODS SCAS INS OUTS with REP prefixes, SMSW,
- * LMSW, LTR, RET (near), LEAVE, IMUL (two and three operands), MUL,
+ * LMSW, LTR, RET (near), ENTER (level 0), LEAVE, IMUL (two and three operands), MUL,
  * IMUL, DIV, IDIV, BSF, BSR, SHLD, SHRD, and the 128-bit SSE moves
  * MOVUPS MOVUPD MOVAPS MOVAPD MOVDQU MOVDQA. Everything else is
  * EMUL_UNSUPPORTED, among it MOV to/from segment registers (8C/8E), the
- * short XCHG forms 91-97, the undocumented F6/F7 /1 alias of TEST, ENTER,
- * MMX, and every control transfer but the near RET. Not modelled: the
+ * short XCHG forms 91-97, the undocumented F6/F7 /1 alias of TEST, MMX, and every control transfer but the near RET. Not modelled: the
  * TF/RF debug trap after an emulated instruction (the caller raises it), protection
  * keys for supervisor pages (PKS) and shadow stacks.
  */

@@ -621,6 +621,45 @@ static int exec_leave(struct emul_ctx *ctx)
 	return retire(ctx, ctx->rflags);
 }
 
+/*
+ * ENTER Iw, 0 (SDM Vol. 2A "ENTER"): push rBP, rBP = the new rSP, rSP
+ * lowered by Iw more; a write at the final rSP must be possible, or the
+ * page fault it would raise is raised ("#PF ... if a write using the
+ * final value of the stack pointer would cause a page fault"). Nesting
+ * levels above 0 (frame pointers copied from the old frame) are not
+ * Keel's.
+ */
+static int exec_enter(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->opsize, width = 8;
+	uint64_t rbp = ctx->gpr[EMUL_RBP], frame, rsp;
+	struct emul_xlat x, probe;
+	int rc;
+
+	if (insn->bytes[insn->len - 1] & 0x1f) {
+		emul_fault(ctx, EMUL_VEC_UD, false, 0);
+		return EMUL_UNSUPPORTED;
+	}
+	rc = stack_width(ctx, &width);
+	if (rc != EMUL_OK)
+		return rc;
+	frame = stack_add(ctx->gpr[EMUL_RSP], width, -(int64_t)size);
+	rsp = stack_add(frame, width, -(int64_t)(uint16_t)insn->imm);
+	rc = emul_mem_xlat(ctx, EMUL_SS, frame & emul_size_mask(width), size,
+			   EMUL_ACC_WRITE, &x);
+	if (rc == EMUL_OK)
+		rc = emul_mem_xlat(ctx, EMUL_SS, rsp & emul_size_mask(width), 1,
+				   EMUL_ACC_WRITE, &probe);
+	if (rc == EMUL_OK)
+		rc = emul_mem_write(ctx, &x, &rbp);
+	if (rc != EMUL_OK)
+		return rc;
+	emul_gpr_set(ctx, EMUL_RBP, size, frame);
+	ctx->gpr[EMUL_RSP] = rsp;
+	return retire(ctx, ctx->rflags);
+}
+
 /* ---- machine status word --------------------------------------------------------------- */
 
 #define CR0_MSW_LOAD	0xfULL		/* PE, MP, EM, TS */
@@ -783,6 +822,7 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_DIV] = exec_muldiv, [EMUL_H_IDIV] = exec_muldiv,
 	[EMUL_H_LTR] = emul_exec_ltr,
 	[EMUL_H_RET] = exec_ret, [EMUL_H_LEAVE] = exec_leave,
+	[EMUL_H_ENTER] = exec_enter,
 };
 
 int emul_execute(struct emul_ctx *ctx)

@@ -95,6 +95,8 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	[0xc3] = D(RET, N, N, EMUL_F_DEF64),
 	[0xc6] = GRP(C6),
 	[0xc7] = GRP(C7),
+	/* ENTER Iw, Ib: the nesting level is the last byte. */
+	[0xc8] = D(ENTER, N, O(IMM, W), EMUL_F_DEF64 | EMUL_F_IMM8),
 	[0xc9] = D(LEAVE, N, N, EMUL_F_DEF64),
 	[0xf6] = GRP(F6),
 	[0xf7] = GRP(F7),

@@ -672,6 +672,7 @@ static bool runs_in_user_mode(const struct emul_opdesc *d)
 	switch (d->handler) {
 	case EMUL_H_PUSH: case EMUL_H_POP: case EMUL_H_INS: case EMUL_H_OUTS:
 	case EMUL_H_RET: case EMUL_H_LEAVE:     /* the oracle's own stack */
+	case EMUL_H_ENTER:
 	case EMUL_H_SMSW: case EMUL_H_LMSW:     /* CR0: UMIP, CPL 0 */
 	case EMUL_H_LTR:                        /* CPL 0 */
 	case EMUL_H_MOVXMM:     /* XMM registers: not in the oracle's state */

@@ -121,7 +121,7 @@ static const ZydisMnemonic alu_mnemonics[] = {
 	[EMUL_H_MUL] = ZYDIS_MNEMONIC_MUL, [EMUL_H_IMUL1] = ZYDIS_MNEMONIC_IMUL,
 	[EMUL_H_DIV] = ZYDIS_MNEMONIC_DIV, [EMUL_H_IDIV] = ZYDIS_MNEMONIC_IDIV,
 	[EMUL_H_LTR] = ZYDIS_MNEMONIC_LTR, [EMUL_H_RET] = ZYDIS_MNEMONIC_RET,
-	[EMUL_H_LEAVE] = ZYDIS_MNEMONIC_LEAVE,
+	[EMUL_H_LEAVE] = ZYDIS_MNEMONIC_LEAVE, [EMUL_H_ENTER] = ZYDIS_MNEMONIC_ENTER,
 };
 
 static const ZydisMnemonic setcc_mnemonics[16] = {
@@ -333,6 +333,12 @@ static bool same_operands(const struct emul_insn *in,
 		ops[n++] = &cl;
 	if (zi->operand_count_visible != n)
 		return sprintf(why, "%u operands", n), false;
+	if (in->handler == EMUL_H_ENTER) {      /* Iw, then the level byte */
+		if (zo[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+		    (zo[1].imm.value.u & 0xff) != in->bytes[in->len - 1])
+			return sprintf(why, "enter level"), false;
+		n = 1;
+	}
 	for (unsigned int i = 0; i < n; i++)
 		if (!same_operand(in, ops[i], &zo[i], why))
 			return false;

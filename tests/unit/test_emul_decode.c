@@ -297,7 +297,6 @@ TEST(unsupported_is_not_guessed)
 {
 	EXPECT_EQ(DEC(64, 0x90), EMUL_UNSUPPORTED);		/* nop */
 	EXPECT_EQ(DEC(64, 0xf7, 0x08), EMUL_UNSUPPORTED);	/* test alias F7 /1 */
-	EXPECT_EQ(DEC(64, 0xc8, 0x10, 0, 0), EMUL_UNSUPPORTED);	/* enter */
 	EXPECT_EQ(DEC(64, 0xff, 0x10), EMUL_UNSUPPORTED);	/* call */
 	EXPECT_EQ(DEC(64, 0x8f, 0xc8), EMUL_UNSUPPORTED);	/* 8F /1 */
 	EXPECT_EQ(DEC(64, 0x0f, 0xba, 0x00, 1), EMUL_UNSUPPORTED);

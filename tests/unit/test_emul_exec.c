@@ -1030,6 +1030,32 @@ TEST(ret_leave)
 	fm_free(fm);
 }
 
+/* ENTER Iw, 0 (SDM Vol. 2A) with the stack in MMIO, as kvm-unit-tests'
+ * emulator test runs it; nesting levels are not Keel's. */
+TEST(enter_level0)
+{
+	struct fake_machine *fm = setup64();
+	uint64_t top = FM_MMIO_BASE + 0x1000;
+
+	fm->ctx.gpr[EMUL_RSP] = top;
+	fm->ctx.gpr[EMUL_RBP] = 0xaa55aa55bb66bb66ULL;
+	ASSERT(FM_RUN(fm, 0xc8, 0x38, 0x02, 0x00) == EMUL_OK);   /* enter $0x238, $0 */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], top - 8 - 0x238);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBP], top - 8);
+	EXPECT(!memcmp(fm->mmio + 0x1000 - 8, "\x66\xbb\x66\xbb\x55\xaa\x55\xaa", 8));
+	EXPECT_EQ(fm->ctx.rip, CODE + 4);
+	/* 66: a 16-bit push of BP, BP = SP's new value */
+	fm->ctx.gpr[EMUL_RSP] = DATA + 0x100;
+	fm->ctx.gpr[EMUL_RBP] = 0x1234;
+	ASSERT(FM_RUN(fm, 0x66, 0xc8, 0x10, 0x00, 0x00) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], DATA + 0x100 - 2 - 0x10);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBP] & 0xffff, (DATA + 0x100 - 2) & 0xffff);
+	EXPECT_EQ(fm_get(fm, DATA + 0xfe, 2), 0x1234);
+	/* Nesting level 1: unsupported */
+	EXPECT_EQ(FM_RUN(fm, 0xc8, 0x10, 0x00, 0x01), EMUL_UNSUPPORTED);
+	fm_free(fm);
+}
+
 /* In 32-bit code RET pops 4 bytes and checks CS's limit. */
 TEST(ret_legacy_limit)
 {
