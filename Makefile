@@ -16,6 +16,10 @@
 #   make bench      the bench guest in Bochs, ticks per operation
 #   make test-linux Debian's bzImage as a 2-vCPU guest in Bochs, through the
 #                   whole boot protocol (tests/linux/)
+#   make test-conformance  kvm-unit-tests' x86 images as Keel guests, each
+#                   judged against tests/conformance/kut.manifest
+#                   (tools/conformance; ONLY=name, MODE=ept|shadow|sandy|penryn)
+#   make test-conformance-slow  the same for the long tests (slow tier)
 #
 # Every target that needs packages installs them through tools/deps.sh.
 
@@ -132,7 +136,7 @@ include tests/guests/guests.mk
 
 .PHONY: all run run-console test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
 	test-linux deps-linux linux-images check unit-check test-unit test-scenarios \
-	test-linux-scenarios
+	test-linux-scenarios test-conformance test-conformance-slow
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
 $(BUILD)/k/%.c.o: %.c
@@ -270,6 +274,17 @@ test: deps-test
 	@tools/stages --times $(TIMES) \
 		"unit=$(MAKE) -s unit" \
 		"scenarios=$(MAKE) -s scenarios"
+
+# kvm-unit-tests, read from ../shared/kvm-unit-tests (KEEL_KUT_DIR
+# overrides); not part of make test yet.
+CONFORMANCE_ARGS = $(foreach m,$(MODE),--mode $(m)) $(foreach o,$(ONLY),--only $(o))
+test-conformance: deps-test
+	@$(MAKE) -s all
+	@tools/conformance $(CONFORMANCE_ARGS)
+
+test-conformance-slow: deps-test
+	@$(MAKE) -s all
+	@tools/conformance --slow $(CONFORMANCE_ARGS)
 
 run: deps-test
 	@$(MAKE) -s all
