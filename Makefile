@@ -273,14 +273,15 @@ check: deps-test
 test: deps-test
 	@tools/stages --times $(TIMES) \
 		"unit=$(MAKE) -s unit" \
-		"scenarios=$(MAKE) -s scenarios"
+		"scenarios=$(MAKE) -s scenarios" \
+		"conformance=$(MAKE) -s test-conformance"
 
 # kvm-unit-tests, read from ../shared/kvm-unit-tests (KEEL_KUT_DIR
-# overrides); not part of make test yet.
+# overrides): the fast tier in make test, the slow one apart.
 CONFORMANCE_ARGS = $(foreach m,$(MODE),--mode $(m)) $(foreach o,$(ONLY),--only $(o))
 test-conformance: deps-test
 	@$(MAKE) -s all
-	@tools/conformance $(CONFORMANCE_ARGS)
+	@tools/conformance --times $(TIMES) $(CONFORMANCE_ARGS)
 
 test-conformance-slow: deps-test
 	@$(MAKE) -s all

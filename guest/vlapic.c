@@ -191,6 +191,16 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 	vlapic_kick(t);
 }
 
+void vlapic_nmi_add(struct vlapic *a)
+{
+	uint32_t n = __atomic_load_n(&a->nmi_pending, __ATOMIC_ACQUIRE);
+
+	while (n < VLAPIC_NMI_LATCH &&
+	       !__atomic_compare_exchange_n(&a->nmi_pending, &n, n + 1, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+		;
+}
+
 void vlapic_accept_nmi(struct vcpu *t)
 {
 	struct vlapic *a = vlapic_of(t);
@@ -199,7 +209,7 @@ void vlapic_accept_nmi(struct vcpu *t)
 	 * an NMI to (its start is a reset, SDM Vol. 3A 9.4.4). */
 	if (READ_ONCE(a->state) == VLAPIC_WAIT_SIPI)
 		return;
-	__atomic_store_n(&a->nmi_pending, 1, __ATOMIC_SEQ_CST);
+	vlapic_nmi_add(a);
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	vlapic_kick(t);
 }

@@ -74,8 +74,8 @@ struct vlapic {
 	bool window_on;                 /* interrupt-window exiting is set */
 	bool ptimer_on;                 /* the VMX-preemption timer is active */
 	bool nmi_window_on;             /* NMI-window exiting is set */
-	uint32_t nmi_pending;           /* atomic: an NMI waits for delivery
-					 * (one is held, as by a CPU) */
+	uint32_t nmi_pending;           /* atomic: NMIs waiting, at most
+					 * VLAPIC_NMI_LATCH (vlapic_nmi_add) */
 	uint32_t state;                 /* VLAPIC_RUNNING / _WAIT_SIPI */
 	uint32_t init_seen;             /* atomic: INIT received while waiting */
 	uint32_t sipi;                  /* atomic: VLAPIC_SIPI_VALID | vector */
@@ -96,6 +96,15 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level);
  * also while t's APIC is software-disabled (SDM Vol. 3A 11.4.7.2), not
  * while t waits for its SIPI. */
 void vlapic_accept_nmi(struct vcpu *t);
+/*
+ * NMIs that wait: a CPU delivers one and holds one more while NMIs are
+ * blocked (SDM Vol. 3A 6.7.1), so two sent at once both arrive, and a
+ * third is lost. vlapic_nmi_add() counts one up to that; the entry path
+ * takes one per injection and keeps at most one while the guest's NMI
+ * blocking lasts (vmx/exit_nmi.c).
+ */
+#define VLAPIC_NMI_LATCH 2u
+void vlapic_nmi_add(struct vlapic *a);
 /* An interrupt message from a device (the I/O APIC), fixed or lowest
  * priority, to the vCPUs that xAPIC destination `dest` names (physical:
  * the APIC ID, 0xff all; logical: as for IPIs). Lowest priority goes to

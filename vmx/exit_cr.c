@@ -121,6 +121,14 @@ bool vcpu_load_cr0(struct vcpu *v, uint64_t val)
 
 static int cr0_write(struct vcpu *v, uint64_t val)
 {
+	/* Real mode runs only as an unrestricted guest, which needs EPT (SDM
+	 * Vol. 3C 26.2.1.1): a shadow-paging guest that leaves protected
+	 * mode cannot go on, and saying so beats the triple fault that
+	 * running on in protected mode would make. */
+	if (unlikely(!(val & X86_CR0_PE) && v->shadow))
+		return vcpu_fatal(v, "MOV to CR0 with PE = 0: real mode needs "
+				  "EPT with unrestricted guest; shadow paging "
+				  "cannot run it");
 	if (!vcpu_load_cr0(v, val))
 		return cr_gp(v);
 	vcpu_skip_instruction(v);

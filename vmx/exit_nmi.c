@@ -3,7 +3,7 @@
  * guest's own NMI blocking, and the NMI-window exit.
  *
  *   vlapic_accept_nmi (an ICR with delivery mode NMI, from any vCPU)
- *     nmi_pending = 1, work |= EVAL, kick
+ *     nmi_pending += 1 (at most 2), work |= EVAL, kick
  *   vlapic_before_entry -> vnmi_evaluate (ahead of external interrupts:
  *                          SDM Vol. 3A 6.9 ranks NMIs above them)
  *     can inject: the event slot is free, no virtual-NMI blocking, no
@@ -48,6 +48,20 @@ static void vnmi_inject(struct vcpu *v)
 	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
 }
 
+/* While the guest's NMI blocking lasts, a CPU holds one NMI: more that
+ * came meanwhile are lost (SDM Vol. 3A 6.7.1). */
+static void vnmi_latch_one(struct vlapic *a)
+{
+	uint32_t n = __atomic_load_n(&a->nmi_pending, __ATOMIC_ACQUIRE);
+
+	if (!(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & INTERRUPTIBILITY_NMI))
+		return;
+	while (n > 1 &&
+	       !__atomic_compare_exchange_n(&a->nmi_pending, &n, 1, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+		;
+}
+
 bool vnmi_evaluate(struct vcpu *v)
 {
 	struct vlapic *a = &v->lapic;
@@ -61,11 +75,11 @@ bool vnmi_evaluate(struct vcpu *v)
 		return false;
 	}
 	if (!vnmi_can_inject()) {
+		vnmi_latch_one(a);
 		vnmi_window(a, true);
 		return false;
 	}
-	/* One sent before this point is the same NMI, as on a CPU. */
-	__atomic_store_n(&a->nmi_pending, 0, __ATOMIC_SEQ_CST);
+	__atomic_fetch_sub(&a->nmi_pending, 1, __ATOMIC_SEQ_CST);
 	vnmi_inject(v);
 	vnmi_window(a, false);
 	return true;
@@ -84,7 +98,7 @@ void vnmi_redeliver(struct vcpu *v)
 	if (!(entry & INTR_INFO_VALID)) {
 		vnmi_inject(v);
 	} else if (((entry >> INTR_INFO_TYPE_SHIFT) & 7) != INTR_TYPE_NMI) {
-		__atomic_store_n(&v->lapic.nmi_pending, 1, __ATOMIC_SEQ_CST);
+		vlapic_nmi_add(&v->lapic);
 		__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_EVAL,
 				  __ATOMIC_SEQ_CST);
 	}

@@ -425,6 +425,12 @@ TEST(vlapic_nmi_ipi)
 		     nmi | 0x33);
 	EXPECT_EQ(v->lapic.nmi_pending, 1);
 	EXPECT_EQ(vlapic_pending_vector(&v->lapic), -1);
+	/* Two sent before either is delivered both arrive; a third does
+	 * not (one delivered, one held: SDM Vol. 3A 6.7.1). */
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_SELF << ICR_SHORTHAND_SHIFT) | nmi);
+	EXPECT_EQ(v->lapic.nmi_pending, 2);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_SELF << ICR_SHORTHAND_SHIFT) | nmi);
+	EXPECT_EQ(v->lapic.nmi_pending, VLAPIC_NMI_LATCH);
 }
 
 TEST_MAIN()
