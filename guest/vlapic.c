@@ -347,6 +347,28 @@ static int lvt_index(unsigned int reg)
 	return -1;
 }
 
+/*
+ * A new timer mode. Entering or leaving TSC-deadline mode disarms the
+ * timer (SDM Vol. 3A 11.5.4.1). Between one-shot and periodic a count
+ * under way goes on (the mode change does not restart it, 11.5.4), and
+ * what happens when it reaches 0 follows the new mode: a reload from the
+ * initial count in periodic mode, a stop in one-shot mode.
+ */
+static void timer_mode_changed(struct vlapic *a, unsigned int old_mode)
+{
+	uint64_t ticks = (uint64_t)a->timer_icr << a->timer_shift;
+
+	if (old_mode == TIMER_TSC_DEADLINE || timer_mode(a) == TIMER_TSC_DEADLINE) {
+		timer_stop(a);
+		a->tsc_deadline = 0;
+		return;
+	}
+	if (!a->timer_deadline)
+		return;                 /* no count under way */
+	a->timer_period = timer_mode(a) == TIMER_PERIODIC && ticks ?
+			  MAX(ticks, vlapic_min_period()) : 0;
+}
+
 static bool vlapic_write_lvt(struct vcpu *v, int i, bool x2, uint32_t val)
 {
 	struct vlapic *a = vlapic_of(v);
@@ -362,12 +384,8 @@ static bool vlapic_write_lvt(struct vcpu *v, int i, bool x2, uint32_t val)
 	if (!vlapic_sw_enabled(a))
 		val |= LVT_MASKED;
 	a->lvt[i] = val;
-	/* Entering or leaving TSC-deadline mode disarms the timer (11.5.4.1). */
-	if (i == LVT_TIMER && (old_mode == TIMER_TSC_DEADLINE) !=
-	    (timer_mode(a) == TIMER_TSC_DEADLINE)) {
-		timer_stop(a);
-		a->tsc_deadline = 0;
-	}
+	if (i == LVT_TIMER && old_mode != timer_mode(a))
+		timer_mode_changed(a, old_mode);
 	return true;
 }
 

@@ -219,6 +219,36 @@ TEST(vlapic_timer_divide_and_oneshot)
 	EXPECT_EQ(rd(v, APIC_REG_TIMER_CCR, false), 0);
 }
 
+/* A count under way goes on across a change between one-shot and
+ * periodic; reaching 0 then follows the new mode (SDM Vol. 3A 11.5.4). A
+ * stopped timer stays stopped. */
+TEST(vlapic_timer_mode_change_keeps_the_count)
+{
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+	uint32_t periodic = TIMER_PERIODIC << LVT_TIMER_MODE_SHIFT;
+	uint64_t d0;
+
+	enable(v);
+	vlapic_reg_write(v, APIC_REG_TIMER_DCR, false, 0xb);     /* by 1 */
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50);   /* one-shot */
+	vlapic_reg_write(v, APIC_REG_TIMER_ICR, false, 100000);
+	d0 = a->timer_deadline;
+	EXPECT_EQ(a->timer_period, 0);
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50 | periodic);
+	EXPECT_EQ(a->timer_deadline, d0);               /* not restarted */
+	EXPECT_EQ(a->timer_period, 100000);
+	vlapic_timer_poll(v, d0);
+	EXPECT_EQ(a->timer_deadline, d0 + 100000);      /* reloaded */
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50);   /* one-shot */
+	EXPECT_EQ(a->timer_period, 0);
+	vlapic_timer_poll(v, d0 + 100000);
+	EXPECT_EQ(a->timer_deadline, 0);                /* stopped at 0 */
+	vlapic_reg_write(v, APIC_REG_LVT_TIMER, false, 0x50 | periodic);
+	EXPECT_EQ(a->timer_deadline, 0);                /* stays at 0 */
+	EXPECT_EQ(rd(v, APIC_REG_TIMER_CCR, false), 0);
+}
+
 TEST(vlapic_timer_periodic_and_masked)
 {
 	struct vcpu *v = setup();
