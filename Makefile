@@ -14,6 +14,8 @@
 #   make test-linux-scenarios stage: the Linux scenario next to memtest
 #   make scenarios  both scenario stages in one pool, Linux first
 #   make bench      the bench guest in Bochs, ticks per operation
+#   make test-nested Keel's scenarios under Linux KVM's nested VMX, in
+#                   Bochs (tests/nested/, tools/nested; not in make test)
 #   make test-linux Debian's bzImage as a 2-vCPU guest in Bochs, through the
 #                   whole boot protocol (tests/linux/)
 #   make test-conformance  kvm-unit-tests' x86 images as Keel guests, each
@@ -136,7 +138,7 @@ include tests/guests/guests.mk
 
 .PHONY: all run run-console test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
 	test-linux deps-linux linux-images check unit-check test-unit test-scenarios \
-	test-linux-scenarios test-conformance test-conformance-slow
+	test-linux-scenarios test-conformance test-conformance-slow test-nested
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
 $(BUILD)/k/%.c.o: %.c
@@ -219,6 +221,18 @@ $(LINUX_DIR)/vmlinux: $(LINUX_DIR)/bzImage tools/extract-vmlinux
 test-linux: linux-images
 	@$(MAKE) -s all
 	@tools/scenarios $(LINUX_DIR)/linux.scn
+
+# Keel under qemu-system-x86_64 -enable-kvm -cpu host inside Linux with
+# kvm_intel nested=1 inside Bochs (the rig in /work/shared/nested-kvm,
+# NESTED_KVM overrides it), with the guests of tests/nested/nested.scn in
+# one boot. The rig's L1 kernel and KVM modules come from the package
+# tools/fetch-linux unpacks for the Linux guest. About 4 minutes on an
+# idle machine; not part of make test. EMU=bochs boots the same ISO
+# directly in Bochs, for comparison.
+test-nested:
+	@$(MAKE) -s all
+	@tools/fetch-linux $(LINUX_DIR)/kernel
+	@tools/nested $(if $(EMU),--emu $(EMU)) $(if $(ONLY),--only $(ONLY))
 
 unit test-unit: deps-test
 	@$(MAKE) -s $(UNIT_BINS) $(FUZZ_BINS) $(ORACLES) $(BUILD)/host/keelcfg
