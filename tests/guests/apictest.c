@@ -37,6 +37,11 @@
  * CLI;HLT (which only an NMI ends); one sent before the AP's start is
  * dropped.
  *
+ * Command line scale=N (default 1) multiplies every timer count, deadline,
+ * spin and wait bound by N: the same checks on a slower clock, for a
+ * host where one exit takes longer than the windows they leave (Keel
+ * under nested KVM in Bochs: hundreds of thousands of TSC ticks).
+ *
  * Interrupt counts are asserted, never times, except for the storm's
  * budget (a ratio of two TSC spans): the other TSC figures printed are for
  * reading only.
@@ -105,6 +110,10 @@
 #define NR_CPUS             2
 
 static bool x2mode;                 /* the BSP's APIC mode */
+static uint32_t tick_scale = 1;     /* scale=N */
+
+#define TICKS(n)            ((uint64_t)(n) * tick_scale)
+#define MAX_SCALE           1000
 
 /* ---- interrupt entry ------------------------------------------------------ */
 
@@ -232,7 +241,7 @@ static void irq_init(void)
 static bool wait_count(unsigned int cpu, unsigned int vector, uint32_t want,
 		       bool halt)
 {
-	uint64_t end = rdtsc_ordered() + WAIT_TICKS;
+	uint64_t end = rdtsc_ordered() + TICKS(WAIT_TICKS);
 
 	while (irq_count[cpu][vector] < want) {
 		if (rdtsc_ordered() > end)
@@ -248,7 +257,7 @@ static bool wait_count(unsigned int cpu, unsigned int vector, uint32_t want,
 /* Lets `ticks` pass with interrupts on. */
 static void spin_ticks(uint64_t ticks)
 {
-	uint64_t end = rdtsc_ordered() + ticks;
+	uint64_t end = rdtsc_ordered() + TICKS(ticks);
 
 	while (rdtsc_ordered() < end)
 		__asm__ volatile("sti; pause; cli" ::: "memory");
@@ -397,9 +406,9 @@ static void test_oneshot(void)
 	apic_write(APIC_TIMER_DCR, DCR_DIVIDE_1);
 	apic_write(APIC_LVT_TIMER, VEC_TIMER);
 	t0 = rdtsc_ordered();
-	apic_write(APIC_TIMER_ICR, 300000);
+	apic_write(APIC_TIMER_ICR, (uint32_t)TICKS(300000));
 	ccr = apic_read(APIC_TIMER_CCR);
-	EXPECT(ccr > 0 && ccr < 300000);
+	EXPECT(ccr > 0 && ccr < TICKS(300000));
 	woke = wait_count(0, VEC_TIMER, 1, true);
 	EXPECT(woke);
 	spin_ticks(1000000);            /* more than three times the count */
@@ -411,7 +420,7 @@ static void test_oneshot(void)
 	EXPECT_EQ(irq_count[0][VEC_TIMER], 1);
 	EXPECT_EQ(apic_read(APIC_TIMER_CCR), 0);
 	EXPECT(hc_counter(EXIT_REASON_HLT) > hlt_before);
-	EXPECT(irq_tsc[VEC_TIMER] - t0 >= 300000);
+	EXPECT(irq_tsc[VEC_TIMER] - t0 >= TICKS(300000));
 }
 
 /* ---- x2APIC through MSRs ---------------------------------------------------- */
@@ -566,7 +575,7 @@ static void test_x2apic_periodic(void)
 	irq_hook[VEC_TIMER] = hook_periodic;
 	apic_write(APIC_TIMER_DCR, DCR_DIVIDE_1);
 	apic_write(APIC_LVT_TIMER, LVT_PERIODIC | VEC_TIMER);
-	apic_write(APIC_TIMER_ICR, 200000);
+	apic_write(APIC_TIMER_ICR, (uint32_t)TICKS(200000));
 	done = wait_count(0, VEC_TIMER, PERIODIC_STOP_AT, true);
 	spin_ticks(1000000);            /* five more periods, if it still ran */
 	irq_hook[VEC_TIMER] = NULL;
@@ -581,7 +590,7 @@ static void test_x2apic_masked_timer(void)
 {
 	irq_count[0][VEC_TIMER] = 0;
 	apic_write(APIC_LVT_TIMER, LVT_MASKED | VEC_TIMER);
-	apic_write(APIC_TIMER_ICR, 50000);
+	apic_write(APIC_TIMER_ICR, (uint32_t)TICKS(50000));
 	EXPECT(apic_read(APIC_TIMER_CCR) > 0);
 	spin_ticks(300000);
 	EXPECT_EQ(apic_read(APIC_TIMER_CCR), 0);
@@ -600,11 +609,11 @@ static void test_tsc_deadline(void)
 	irq_count[0][VEC_TIMER] = 0;
 	apic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | VEC_TIMER);
 	/* A deadline written and cleared never fires. */
-	wrmsr(MSR_TSC_DEADLINE, rdtsc_ordered() + 50000);
+	wrmsr(MSR_TSC_DEADLINE, rdtsc_ordered() + TICKS(50000));
 	wrmsr(MSR_TSC_DEADLINE, 0);
 	spin_ticks(200000);
 	EXPECT_EQ(irq_count[0][VEC_TIMER], 0);
-	deadline = rdtsc_ordered() + 300000;
+	deadline = rdtsc_ordered() + TICKS(300000);
 	wrmsr(MSR_TSC_DEADLINE, deadline);
 	EXPECT_EQ(rdmsr(MSR_TSC_DEADLINE), deadline);
 	woke = wait_count(0, VEC_TIMER, 1, true);
@@ -886,7 +895,7 @@ static void send_ipi(uint32_t dest, uint32_t low)
 
 static bool wait_flag(volatile uint32_t *flag)
 {
-	uint64_t end = rdtsc_ordered() + WAIT_TICKS;
+	uint64_t end = rdtsc_ordered() + TICKS(WAIT_TICKS);
 
 	while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST))
 		if (rdtsc_ordered() > end)
@@ -919,7 +928,7 @@ static void test_smp_start(void)
 
 static bool wait_ap(unsigned int vector, uint32_t want)
 {
-	uint64_t end = rdtsc_ordered() + WAIT_TICKS;
+	uint64_t end = rdtsc_ordered() + TICKS(WAIT_TICKS);
 
 	while (irq_count[1][vector] < want)
 		if (rdtsc_ordered() > end)
@@ -1002,6 +1011,7 @@ void guest_main(void)
 	char test[16];
 
 	irq_init();
+	tick_scale = cmdline_number("scale", 1, MAX_SCALE);
 	if (!cmdline_get("test", test, sizeof(test)))
 		test[0] = 0;
 	if (!strncmp(test, "smp", 4))

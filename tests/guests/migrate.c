@@ -148,18 +148,6 @@ static bool find_region(void)
 	return false;
 }
 
-static uint32_t cmdline_number(const char *key, uint32_t dflt, uint32_t max)
-{
-	uint64_t v;
-	char arg[32];
-
-	if (!cmdline_get(key, arg, sizeof(arg)))
-		return dflt;
-	if (!EXPECT(parse_size(arg, &v)) || !EXPECT(v >= 1 && v <= max))
-		return dflt;
-	return (uint32_t)v;
-}
-
 static void check_ram_end(void)
 {
 	uint64_t mem;

@@ -84,3 +84,15 @@ bool parse_size(const char *s, uint64_t *out)
 	*out = v << shift;
 	return *s == '\0';
 }
+
+uint32_t cmdline_number(const char *key, uint32_t dflt, uint32_t max)
+{
+	uint64_t v;
+	char arg[32];
+
+	if (!cmdline_get(key, arg, sizeof(arg)))
+		return dflt;
+	if (!EXPECT(parse_size(arg, &v)) || !EXPECT(v >= 1 && v <= max))
+		return dflt;
+	return (uint32_t)v;
+}

@@ -132,6 +132,9 @@ static inline bool keel_shadow_paging(void)
 const char *mb_cmdline(void);           /* "" when none */
 /* Value of `key=` in the command line, copied into buf; false if absent. */
 bool cmdline_get(const char *key, char *buf, size_t size);
+/* `key=` as a number from 1 to max (parse_size syntax), dflt if absent;
+ * a bad value fails a check and gives dflt. */
+uint32_t cmdline_number(const char *key, uint32_t dflt, uint32_t max);
 /* "16M", "4096", "0x1000", "1G" -> bytes; false on bad syntax. */
 bool parse_size(const char *s, uint64_t *out);
 /* Bytes from 1 MiB up to the end of RAM (mem_upper), 0 if unknown. */
