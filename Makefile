@@ -226,9 +226,10 @@ test-linux: linux-images
 # kvm_intel nested=1 inside Bochs (the rig in /work/shared/nested-kvm,
 # NESTED_KVM overrides it), with the guests of tests/nested/nested.scn in
 # one boot. The rig's L1 kernel and KVM modules come from the package
-# tools/fetch-linux unpacks for the Linux guest. About 4 minutes on an
-# idle machine; not part of make test. EMU=bochs boots the same ISO
-# directly in Bochs, for comparison.
+# tools/fetch-linux unpacks for the Linux guest. Linux boots in Bochs in
+# about 4 minutes; Keel's guests under KVM take much longer (README,
+# "Nested under QEMU/KVM"); not part of make test. EMU=bochs boots the
+# same ISO directly in Bochs, for comparison.
 test-nested:
 	@$(MAKE) -s all
 	@tools/fetch-linux $(LINUX_DIR)/kernel
