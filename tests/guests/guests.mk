@@ -91,7 +91,8 @@ GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
-GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0
+GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 \
+	hostile_singlestep
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \
