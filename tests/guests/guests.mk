@@ -58,6 +58,11 @@
 #                               CPL 3; vector registers across a snapshot
 #   hostile_xcr064.elf elf64    the same (upper halves of RCX/RAX/RDX
 #                               instead of CPL 3)
+#   hostile_singlestep64.elf elf64  TF across instructions Keel completes
+#                               at an exit: one #DB, just past each
+#   fuzz64.elf      elf64       random but reproducible attacks on Keel
+#                               (seed=, steps=, ticks=, trace=), surviving
+#                               its own faults
 #
 # The library in tests/guests/lib is built twice: lib/x86_32 or lib/x86_64
 # on the include path picks the layouts that differ.
@@ -92,7 +97,7 @@ GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
 GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 \
-	hostile_singlestep
+	hostile_singlestep fuzz
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \

@@ -42,19 +42,6 @@
 static uint64_t supported;      /* CPUID.(0xd,0).EDX:EAX */
 static unsigned int refused, accepted, reports;
 
-static uintptr_t cr4_read(void)
-{
-	uintptr_t v;
-
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static void cr4_write(uintptr_t v)
-{
-	__asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory");
-}
-
 /* XSETBV and XGETBV that may fault: true when they completed. The fixup
  * is found only at the XSETBV's own address, so a #GP reported after
  * the instruction (RIP advanced) is an unexpected exception. */

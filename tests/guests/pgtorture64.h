@@ -134,17 +134,6 @@ static bool exec_probe(uintptr_t va)
 
 /* ---- GDT and TSS (SDM Vol. 3A 3.4.5, 7.2.3, 7.7) ------------------------ */
 
-struct tss64 {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3, iomap;
-} __attribute__((packed));
-
-_Static_assert(sizeof(struct tss64) == 104, "SDM Vol. 3A Figure 7-11");
-
 #define GDT_KCODE       0x00af9b000000ffffULL   /* 0x08 64-bit, DPL 0 */
 #define GDT_UCODE       0x00affb000000ffffULL   /* 0x18 64-bit, DPL 3 */
 

@@ -68,6 +68,33 @@ static inline uint64_t rdtsc_ordered(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* Control registers (CPL 0). */
+static inline uintptr_t cr0_read(void)
+{
+	uintptr_t v;
+
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static inline uintptr_t cr4_read(void)
+{
+	uintptr_t v;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+static inline void cr0_write(uintptr_t v)
+{
+	__asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory");
+}
+
+static inline void cr4_write(uintptr_t v)
+{
+	__asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory");
+}
+
 static inline void cpu_halt(void)
 {
 	__asm__ volatile("cli; hlt" ::: "memory");

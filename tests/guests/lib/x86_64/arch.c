@@ -24,6 +24,12 @@ void idt_set_gate(unsigned int vector, uintptr_t handler)
 					 (uint32_t)(handler >> 32), 0 };
 }
 
+/* Deliver VECTOR on the stack in the TSS's IST slot IST (1-7; 0: none). */
+void idt_set_ist(unsigned int vector, unsigned int ist)
+{
+	idt[vector].ist = (uint8_t)ist;
+}
+
 void idt_load(void)
 {
 	struct {

@@ -20,7 +20,21 @@ struct trap_frame {
 
 _Static_assert(sizeof(struct trap_frame) == 22 * 8, "x86_64/entry.S layout");
 
+/* The 64-bit TSS (SDM Vol. 3A Figure 7-11): guests that want IST stacks
+ * or a ring-0 stack for ring 3 build one. */
+struct tss64 {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3, iomap;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct tss64) == 104, "SDM Vol. 3A Figure 7-11");
+
 void idt_set_gate(unsigned int vector, uintptr_t handler);
+void idt_set_ist(unsigned int vector, unsigned int ist);
 void idt_load(void);
 void trap_dump(const struct trap_frame *f);
 
