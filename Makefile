@@ -138,7 +138,7 @@ include tests/guests/guests.mk
 
 .PHONY: all run run-console test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
 	test-linux deps-linux linux-images check unit-check test-unit test-scenarios \
-	test-linux-scenarios test-conformance test-conformance-slow test-nested
+	test-linux-scenarios test-conformance test-conformance-slow test-nested fuzz-guest
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
 
 $(BUILD)/k/%.c.o: %.c
@@ -318,6 +318,21 @@ run-console: deps-test
 		--module $(GUEST_OUT)/echo64.elf echo64
 	@tools/run --interactive --emu auto --timeout 0 --cpus 3 \
 		--iso $(CONSOLE_ISO)
+
+# A long fuzz run in Bochs (tests/guests/fuzz.c next to memtest), each
+# guest bounded by MINUTES of wall time through a TSC budget:
+# make fuzz-guest SEED=N MINUTES=M [PAGING=ept|shadow] [TRACE=S].
+# FUZZ_TICKS_PER_SECOND: guest TSC ticks per wall-clock second of this
+# pair in Bochs on the build machines (measured; a slower host just runs
+# longer, up to twice MINUTES before tools/run gives up).
+SEED := 1
+MINUTES := 10
+PAGING := ept
+TRACE :=
+FUZZ_TICKS_PER_SECOND := 1400000
+fuzz-guest: deps-test
+	@$(MAKE) -s all
+	@tools/fuzz-guest $(SEED) $(MINUTES) $(PAGING) $(FUZZ_TICKS_PER_SECOND) $(TRACE)
 
 bench: deps-test
 	@$(MAKE) -s all $(BUILD)/host/bench_emul

@@ -1150,6 +1150,8 @@ void guest_main(void)
 		run_step(step, trace_from);
 	}
 	report();
+	printf("fuzz: %llu ticks\n",
+	       (unsigned long long)(rdtsc_ordered() - start));
 	printf("fuzz: %llu steps, seed %llu, %ld exits\n",
 	       (unsigned long long)step, (unsigned long long)seed,
 	       hc_counter(COUNTER_EXITS));

@@ -7,6 +7,10 @@
  *   pass 1  fill every page with (address ^ A), then check every page
  *   pass 2  the same with the inverse pattern
  *
+ * With ticks=N on the command line, passes 1 and 2 repeat until N TSC
+ * ticks have passed: a neighbour that keeps checking for as long as a
+ * long fuzz run beside it lasts.
+ *
  * The image and the boot information are left alone. A page's pattern
  * holds its own address and all pages are written before any is checked,
  * so two guest pages backed by one host page are caught.
@@ -169,6 +173,27 @@ static void check_ram_end(void)
 		EXPECT_EQ(ranges[nr_ranges - 1].end, mem);
 }
 
+/* Passes 1 and 2, once or (ticks=N) until N ticks after T0. */
+static void pattern_passes(uint64_t t0)
+{
+	uint64_t ticks = 0, round = 0;
+	char arg[32];
+
+	if (cmdline_get("ticks", arg, sizeof(arg)))
+		EXPECT(parse_size(arg, &ticks));
+	do {
+		for (uint32_t flip = 0; flip < 2; flip++) {
+			fill_all(flip);
+			EXPECT_EQ(check_all(false, flip), 0);
+			printf("memtest: pass %u (%s pattern) done\n", flip + 1,
+			       flip ? "inverse" : "address");
+		}
+		round++;
+	} while (rdtsc_ordered() - t0 < ticks && checks_failed() == 0);
+	if (ticks)
+		printf("memtest: %llu rounds\n", (unsigned long long)round);
+}
+
 void guest_main(void)
 {
 	uint64_t total = 0, t0;
@@ -193,11 +218,6 @@ void guest_main(void)
 	} else {
 		printf("memtest: pass 0 skipped: not on Keel\n");
 	}
-	for (uint32_t flip = 0; flip < 2; flip++) {
-		fill_all(flip);
-		EXPECT_EQ(check_all(false, flip), 0);
-		printf("memtest: pass %u (%s pattern) done\n", flip + 1,
-		       flip ? "inverse" : "address");
-	}
+	pattern_passes(t0);
 	printf("memtest: %llu ticks\n", (unsigned long long)(rdtsc_ordered() - t0));
 }
