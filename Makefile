@@ -329,7 +329,7 @@ SEED := 1
 MINUTES := 10
 PAGING := ept
 TRACE :=
-FUZZ_TICKS_PER_SECOND := 1400000
+FUZZ_TICKS_PER_SECOND := 2000000
 fuzz-guest: deps-test
 	@$(MAKE) -s all
 	@tools/fuzz-guest $(SEED) $(MINUTES) $(PAGING) $(FUZZ_TICKS_PER_SECOND) $(TRACE)

@@ -884,7 +884,10 @@ static void act_testdev(void)
  *
  * One random instruction at CPL 0 on the raw code page, with random
  * registers (mostly pointers into the data area and the raw stack) and
- * TF set: the #DB after it, or its fault, brings the guest back. By
+ * TF set: the #DB after it, or its fault, brings the guest back. Some
+ * (action "forced") follow Keel's forced-emulation marker (ud2; "keel"), so that
+ * Keel's instruction emulator runs them instead of the CPU (the guest's
+ * configuration has force_emulation; what it does not emulate is #UD). By
  * first opcode (after prefixes) these are not run, as they would take
  * apart this guest's own environment rather than test Keel: HLT, LGDT,
  * LIDT, LLDT, LTR, LMSW, MOV to CR or DR, far jumps, calls and returns,
@@ -1000,9 +1003,9 @@ static void raw_bytes(uint8_t *b, unsigned int len)
 		b[i + 1] &= 0x3f;               /* mod 0: [reg] */
 }
 
-static uint64_t raw_runs;
+static const uint8_t force_marker[] = { 0x0f, 0x0b, 'k', 'e', 'e', 'l' };
 
-static void act_raw(void)
+static void raw_run(bool forced)
 {
 	volatile struct raw_ctx *c = (volatile struct raw_ctx *)RAW_CTX;
 	uint8_t *code = (uint8_t *)RAW_CODE;
@@ -1012,10 +1015,20 @@ static void act_raw(void)
 		raw_bytes(b, sizeof(b));
 	while (raw_forbidden(b, sizeof(b)));
 	memset(code, 0xcc, PAGE);
+	if (forced) {
+		memcpy(code + (RAW_CODE_AT - RAW_CODE), force_marker,
+		       sizeof(force_marker));
+		code += sizeof(force_marker);
+	}
 	memcpy(code + (RAW_CODE_AT - RAW_CODE), b, sizeof(b));
 	c->cr3 = cr3_sandbox;
 	for (unsigned int i = 0; i < 15; i++)
 		c->gpr[i] = rnd_gpr();
+	/* Keel emulates a REP string instruction in batches, each one exit,
+	 * where the CPU single-steps every iteration: a pointer-sized count
+	 * would cost the run minutes. */
+	if (forced && chance(80))
+		c->gpr[2] = rnd_below(256);
 	c->rip = RAW_CODE_AT;
 	c->cs = SEL_CODE;
 	c->rflags = RFLAGS_FIXED | RFLAGS_TF | (rnd() & RFLAGS_ARITH) |
@@ -1023,8 +1036,17 @@ static void act_raw(void)
 	c->rsp = RAW_STACK_TOP - 0x800 + (rnd_below(0x100) << 3) -
 		 (chance(10) ? rnd_below(8) : 0);
 	c->ss = SEL_DATA;
-	raw_runs++;
 	fuzz_raw_enter();
+}
+
+static void act_raw(void)
+{
+	raw_run(false);
+}
+
+static void act_forced(void)
+{
+	raw_run(true);
 }
 
 /* ---- the step loop ------------------------------------------------------------------------ */
@@ -1050,7 +1072,8 @@ static struct action actions[] = {
 	{ "xapic", act_xapic, 6, 0, 0 },
 	{ "x2apic", act_x2apic, 4, 0, 0 },
 	{ "testdev", act_testdev, 10, 0, 0 },
-	{ "raw", act_raw, 30, 0, 0 },
+	{ "raw", act_raw, 22, 0, 0 },
+	{ "forced", act_forced, 12, 0, 0 },
 };
 
 static struct action *pick_action(void)
@@ -1090,6 +1113,13 @@ static bool __attribute__((noinline)) run_recoverable(void (*fn)(void))
 	return true;
 }
 
+/* A raw instruction's normal end is the single-step #DB past it. */
+static bool is_raw_done(const struct action *a)
+{
+	return (a->fn == act_raw || a->fn == act_forced) &&
+	       fuzz_fault.vector == 1 && fuzz_fault.rip != RAW_CODE_AT;
+}
+
 /* One step: the action under a fresh recovery point, then the baseline. */
 static void run_step(uint64_t step, uint64_t trace_from)
 {
@@ -1101,8 +1131,7 @@ static void run_step(uint64_t step, uint64_t trace_from)
 		       (unsigned long long)step, a->name,
 		       (unsigned long long)state);
 	a->runs++;
-	if (run_recoverable(a->fn) && (a->fn != act_raw || fuzz_fault.vector != 1 ||
-		   fuzz_fault.rip == RAW_CODE_AT)) {
+	if (run_recoverable(a->fn) && !is_raw_done(a)) {
 		a->faults++;
 		faults_total++;
 		if (step >= trace_from)
