@@ -60,6 +60,8 @@
 #                               instead of CPL 3)
 #   hostile_singlestep64.elf elf64  TF across instructions Keel completes
 #                               at an exit: one #DB, just past each
+#   hostile_cr64.elf elf64      MOV to CR0/CR4 with values 64-bit mode
+#                               refuses: #GP(0), the register unchanged
 #   fuzz64.elf      elf64       random but reproducible attacks on Keel
 #                               (seed=, steps=, ticks=, trace=), surviving
 #                               its own faults
@@ -97,7 +99,7 @@ GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
 GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 \
-	hostile_singlestep fuzz
+	hostile_singlestep hostile_cr fuzz
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \
