@@ -86,10 +86,24 @@ static void cr_update_long_mode(struct vcpu *v, uint64_t cr0)
 	vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
 }
 
-/* Long mode needs PAE; paging needs protection (SDM Vol. 2A, MOV CR). */
+/* 64-bit mode: IA-32e mode with a 64-bit code segment (SDM Vol. 3A 2.2). */
+static bool cr_in_64bit_mode(struct vcpu *v)
+{
+	return (vcpu_guest_efer(v) & EFER_LMA) &&
+	       (vmcs_read32(VMCS_GUEST_CS_AR) & AR_L_BIT);
+}
+
+/* The CPU's #GP(0) checks of a MOV to CR0 (SDM Vol. 2B, MOV CR): bits
+ * 63:32, paging without protection, NW without CD, paging off in 64-bit
+ * mode (only compatibility mode may leave long mode, SDM Vol. 3A
+ * 10.8.5.4), long mode without PAE. */
 static bool cr0_valid(struct vcpu *v, uint64_t val)
 {
 	if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)))
+		return false;
+	if ((val & X86_CR0_NW) && !(val & X86_CR0_CD))
+		return false;
+	if (!(val & X86_CR0_PG) && cr_in_64bit_mode(v))
 		return false;
 	return !((val & X86_CR0_PG) && (vcpu_guest_efer(v) & EFER_LME) &&
 		 !(vcpu_guest_cr4(v) & X86_CR4_PAE));

@@ -3,7 +3,6 @@
 #include "vmx/controls.h"
 #include "vmx/vmcs.h"
 
-#define AR_L_BIT BIT_ULL(13)     /* CS.L: 64-bit code (SDM Vol. 3C 25.4.1) */
 #include "guest/guest.h"
 #include "guest/vlapic.h"
 #include "guest/vlapic_regs.h"
