@@ -179,8 +179,6 @@ enum vmx_exit_reason {
 #define ACTIVITY_WAIT_SIPI          3
 /* Segment access rights (SDM Vol. 3C 25.4.1, Table 25-2). */
 #define AR_L_BIT                    BIT_ULL(13)     /* CS.L: 64-bit code */
-/* Pending debug exceptions (SDM Vol. 3C 25.4.2, Table 25-4). */
-#define PENDING_DBG_BS              BIT_ULL(14)     /* single step */
 
 /*
  * Computes a control value: `required` bits must be allowed to be 1,
