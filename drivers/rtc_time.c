@@ -76,7 +76,11 @@ static int64_t div_floor(int64_t a, int64_t b, int64_t *rem)
 
 void rtc_epoch_to_date(int64_t t, struct rtc_date *d)
 {
-	int64_t secs, wday, day0 = div_floor(t, RTC_SECS_PER_DAY, &secs);
+	int64_t secs, wday, day0;
+
+	/* Beyond these the year loops below would run for ages. */
+	t = t < RTC_EPOCH_MIN ? RTC_EPOCH_MIN : t > RTC_EPOCH_MAX ? RTC_EPOCH_MAX : t;
+	day0 = div_floor(t, RTC_SECS_PER_DAY, &secs);
 	int64_t days = day0, y = EPOCH_YEAR + days / 366;
 	unsigned int m = 1;
 

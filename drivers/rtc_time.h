@@ -78,7 +78,11 @@ unsigned int rtc_days_in_month(uint32_t year, unsigned int month);
 bool rtc_date_valid(const struct rtc_date *d);
 /* Seconds since the epoch of a valid date (negative before 1970). */
 int64_t rtc_date_to_epoch(const struct rtc_date *d);
-/* The date of t seconds since the epoch (t may be negative), wday set. */
+/* The date of t seconds since the epoch (t may be negative), wday set.
+ * t is first held to the dates rtc_date_valid() allows (0001-01-01 to
+ * 9999-12-31): a guest sets its own TSC, so any 64-bit value comes. */
+#define RTC_EPOCH_MIN   (-62135596800LL)        /* 0001-01-01 00:00:00 */
+#define RTC_EPOCH_MAX   253402300799LL          /* 9999-12-31 23:59:59 */
 void rtc_epoch_to_date(int64_t t, struct rtc_date *d);
 
 uint8_t rtc_to_bcd(unsigned int v);             /* v in 0-99 */

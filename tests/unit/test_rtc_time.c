@@ -211,4 +211,27 @@ TEST(decode_rejects_garbage)
 	EXPECT(rtc_decode(r, RTC_B_24H, true, &out) && out.hour == 13);
 }
 
+/* Any 64-bit time ends in the RTC's range at once: a guest that moves its
+ * TSC to the end of time gets 9999-12-31, not a Keel that loops. */
+TEST(epoch_to_date_holds_any_time_to_the_range)
+{
+	struct rtc_date d;
+
+	rtc_epoch_to_date(INT64_MAX, &d);
+	EXPECT_EQ(d.year, 9999);
+	EXPECT_EQ(d.month, 12);
+	EXPECT_EQ(d.day, 31);
+	EXPECT_EQ(d.sec, 59);
+	EXPECT(rtc_date_valid(&d));
+	rtc_epoch_to_date(INT64_MIN, &d);
+	EXPECT_EQ(d.year, 1);
+	EXPECT_EQ(d.month, 1);
+	EXPECT_EQ(d.day, 1);
+	EXPECT(rtc_date_valid(&d));
+	EXPECT_EQ(rtc_date_to_epoch(&d), RTC_EPOCH_MIN);
+	rtc_epoch_to_date(RTC_EPOCH_MAX, &d);
+	EXPECT_EQ(d.year, 9999);
+	EXPECT_EQ(rtc_date_to_epoch(&d), RTC_EPOCH_MAX);
+}
+
 TEST_MAIN()
