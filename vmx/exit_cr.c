@@ -138,8 +138,9 @@ static int cr0_write(struct vcpu *v, uint64_t val)
 	/* Real mode runs only as an unrestricted guest, which needs EPT (SDM
 	 * Vol. 3C 26.2.1.1): a shadow-paging guest that leaves protected
 	 * mode cannot go on, and saying so beats the triple fault that
-	 * running on in protected mode would make. */
-	if (unlikely(!(val & X86_CR0_PE) && v->shadow))
+	 * running on in protected mode would make. A value the CPU refuses
+	 * anyway is the guest's #GP first. */
+	if (unlikely(!(val & X86_CR0_PE) && v->shadow) && cr0_valid(v, val))
 		return vcpu_fatal(v, "MOV to CR0 with PE = 0: real mode needs "
 				  "EPT with unrestricted guest; shadow paging "
 				  "cannot run it");
