@@ -76,45 +76,6 @@
 #define VA_DIRTY1       0x41400000u     /* PDE 261 */
 #define VA_DIRTY2       0x41800000u     /* PDE 262 */
 
-static inline uint32_t rd_cr0(void)
-{
-	uint32_t v;
-
-	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
-	return v;
-}
-
-static inline uint32_t rd_cr3(void)
-{
-	uint32_t v;
-
-	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
-	return v;
-}
-
-static inline uint32_t rd_cr4(void)
-{
-	uint32_t v;
-
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static inline void wr_cr0(uint32_t v)
-{
-	__asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory");
-}
-
-static inline void wr_cr3(uint32_t v)
-{
-	__asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory");
-}
-
-static inline void wr_cr4(uint32_t v)
-{
-	__asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory");
-}
-
 /* MOV to CRn that may raise #GP: the vector it raised, or TRAP_NONE. */
 #define WR_CR_SAFE(n)                                                   \
 static int wr_cr##n##_safe(uint32_t v)                                  \
@@ -170,14 +131,14 @@ static void build_pd32(void)
 
 static void paging32_on(void)
 {
-	wr_cr4(rd_cr4() | CR4_PSE);
-	wr_cr3(PD_PA);
-	wr_cr0(rd_cr0() | CR0_PG);
+	cr4_write((uint32_t)cr4_read() | CR4_PSE);
+	cr3_write(PD_PA);
+	cr0_write((uint32_t)cr0_read() | CR0_PG);
 }
 
 static void paging_off(void)
 {
-	wr_cr0(rd_cr0() & ~CR0_PG);
+	cr0_write((uint32_t)cr0_read() & ~CR0_PG);
 }
 
 static void tag_frame(void)
@@ -219,7 +180,7 @@ static int call_user_page(void)
 static void test_smep(void)
 {
 	struct cpuid_regs l7 = cpuid(7, 0);
-	uint32_t bits = 0, cr4 = rd_cr4(), want = work(1);
+	uint32_t bits = 0, cr4 = (uint32_t)cr4_read(), want = work(1);
 	bool pku = l7.ecx & CPUID7_ECX_PKU;
 
 	if (l7.ebx & CPUID7_EBX_SMEP)
@@ -233,7 +194,7 @@ static void test_smep(void)
 		return;
 	}
 	/* Paging off: none of these bits may change anything. */
-	wr_cr4(cr4 | bits);
+	cr4_write(cr4 | bits);
 	EXPECT_EQ(work(1), want);
 	if (pku) {
 		wrpkru(0xfffffffcu | 3);        /* every key: no access */
@@ -241,7 +202,7 @@ static void test_smep(void)
 		EXPECT_EQ(rdpkru(), 0xffffffffu);
 		wrpkru(0);
 	}
-	EXPECT_EQ(rd_cr4() & bits, bits);
+	EXPECT_EQ((uint32_t)cr4_read() & bits, bits);
 
 	/* Paging on: SMEP applies again. The read makes the shadow leaf
 	 * for the user page first, so only the processor's own SMEP check
@@ -249,7 +210,7 @@ static void test_smep(void)
 	build_pd32();
 	pd32()[VA_USER >> 22] = USER_PA | PDE_PS | PTE_US | PTE_RW | PTE_P;
 	*at(USER_PA) = 0xc3c3c3c3u;     /* RET */
-	wr_cr4(rd_cr4() & ~CR4_SMAP);
+	cr4_write((uint32_t)cr4_read() & ~CR4_SMAP);
 	paging32_on();
 	EXPECT_EQ(work(2), work(2));
 	EXPECT_EQ(*at(VA_USER), 0xc3c3c3c3u);
@@ -258,10 +219,10 @@ static void test_smep(void)
 	EXPECT_EQ(trap_last.ip, VA_USER);
 
 	/* Paging off again with SMEP (and SMAP) set. */
-	wr_cr4(rd_cr4() | (bits & CR4_SMAP));
+	cr4_write((uint32_t)cr4_read() | (bits & CR4_SMAP));
 	paging_off();
 	EXPECT_EQ(work(1), want);
-	wr_cr4(cr4);
+	cr4_write(cr4);
 	printf("hostile: smep: CR4 bits %#x with paging off: ran; SMEP with "
 	       "paging on: #PF %#x at %#x\n", bits, trap_last.error,
 	       (unsigned int)trap_last.ip);
@@ -324,7 +285,7 @@ static void test_rootwrite32(void)
 
 	build_pd32();
 	tag_frame();
-	wr_cr4(rd_cr4() | CR4_OSFXSR);
+	cr4_write((uint32_t)cr4_read() | CR4_OSFXSR);
 	paging32_on();
 	EXPECT_EQ(work(3), work(3));
 
@@ -356,7 +317,7 @@ static void test_rootwrite32(void)
 	printf("hostile: rootwrite: 32-bit ROL: PDE store landed, mapping works\n");
 
 	/* A root written again, after a CR3 reload made it tracked again. */
-	wr_cr3(PD_PA);
+	cr3_write(PD_PA);
 	store_fistp(&pd[VA_FISTP >> 22], 0);
 	EXPECT_EQ(pd[VA_FISTP >> 22], 0);
 	invlpg(VA_FISTP);
@@ -379,9 +340,9 @@ static void test_rootwrite_pae(void)
 	pdpt[0] = PD_PAE_PA | PTE_P;
 	pdpt[1] = (PD_PAE_PA + 4096) | PTE_P;
 	tag_frame();
-	wr_cr4((rd_cr4() & ~CR4_PSE) | CR4_PAE | CR4_OSFXSR);
-	wr_cr3(PDPT_PA);
-	wr_cr0(rd_cr0() | CR0_PG);
+	cr4_write(((uint32_t)cr4_read() & ~CR4_PSE) | CR4_PAE | CR4_OSFXSR);
+	cr3_write(PDPT_PA);
+	cr0_write((uint32_t)cr0_read() | CR0_PG);
 	EXPECT_EQ(work(4), work(4));
 
 	/* The PD of PDPTE 0 maps this code: a root the vCPU runs on.
@@ -395,7 +356,7 @@ static void test_rootwrite_pae(void)
 	check_mapping("PAE SSE MOVD", 0x40000000u, TAG_OFF);
 
 	paging_off();
-	wr_cr4(rd_cr4() & ~CR4_PAE);
+	cr4_write((uint32_t)cr4_read() & ~CR4_PAE);
 }
 
 static void test_rootwrite(void)
@@ -411,7 +372,7 @@ static void test_pdpte(void)
 	uint64_t *good = (uint64_t *)(uintptr_t)PDPT_PA;
 	uint64_t *bad = (uint64_t *)(uintptr_t)PDPT_BAD_PA;
 	uint64_t *pd = (uint64_t *)(uintptr_t)PD_PAE_PA;
-	uint32_t cr0 = rd_cr0(), cr4 = rd_cr4();
+	uint32_t cr0 = (uint32_t)cr0_read(), cr4 = (uint32_t)cr4_read();
 	int vec;
 
 	memset(pd, 0, 4096);
@@ -422,39 +383,39 @@ static void test_pdpte(void)
 	bad[0] = PD_PAE_PA | PTE_RW | PTE_P;    /* bit 1 is reserved */
 
 	/* MOV to CR0 turning PAE paging on. */
-	wr_cr4(cr4 | CR4_PAE);
-	wr_cr3(PDPT_BAD_PA);
+	cr4_write(cr4 | CR4_PAE);
+	cr3_write(PDPT_BAD_PA);
 	vec = wr_cr0_safe(cr0 ^ (CR0_PG | CR0_NE));
 	EXPECT_EQ(vec, VEC_GP);
 	EXPECT_EQ(trap_last.error, 0);
-	EXPECT_EQ(rd_cr0(), cr0);
+	EXPECT_EQ((uint32_t)cr0_read(), cr0);
 	printf("hostile: pdpte: MOV to CR0 with a bad PDPTE: vector %d, "
-	       "CR0 %#x\n", vec, rd_cr0());
+	       "CR0 %#x\n", vec, (uint32_t)cr0_read());
 
 	/* The same with good PDPTEs works; then MOV to CR3 in PAE paging. */
-	wr_cr3(PDPT_PA);
+	cr3_write(PDPT_PA);
 	EXPECT_EQ(wr_cr0_safe(cr0 | CR0_PG), TRAP_NONE);
 	EXPECT_EQ(work(5), work(5));
 	vec = wr_cr3_safe(PDPT_BAD_PA);
 	EXPECT_EQ(vec, VEC_GP);
-	EXPECT_EQ(rd_cr3(), PDPT_PA);
+	EXPECT_EQ((uint32_t)cr3_read(), PDPT_PA);
 	EXPECT_EQ(work(5), work(5));
 	printf("hostile: pdpte: MOV to CR3 with a bad PDPTE: vector %d\n", vec);
 	paging_off();
-	wr_cr4(cr4);
+	cr4_write(cr4);
 
 	/* MOV to CR4 setting PAE under 32-bit paging: CR3 then names a
 	 * PDPT whose entries are the PD's first PDEs (PS and R/W set,
 	 * reserved in a PDPTE). */
 	build_pd32();
 	paging32_on();
-	vec = wr_cr4_safe(rd_cr4() | CR4_PAE);
+	vec = wr_cr4_safe((uint32_t)cr4_read() | CR4_PAE);
 	EXPECT_EQ(vec, VEC_GP);
-	EXPECT_EQ(rd_cr4() & CR4_PAE, 0);
+	EXPECT_EQ((uint32_t)cr4_read() & CR4_PAE, 0);
 	EXPECT_EQ(work(6), work(6));
 	printf("hostile: pdpte: MOV to CR4 with bad PDPTEs: vector %d\n", vec);
 	paging_off();
-	wr_cr4(cr4);
+	cr4_write(cr4);
 }
 
 /* ---- dirty ------------------------------------------------------------------- */
@@ -468,7 +429,7 @@ static void test_dirty(void)
 	tag_frame();
 	pd[VA_DIRTY1 >> 22] = ro;
 	pd[VA_DIRTY2 >> 22] = ro;
-	wr_cr0(rd_cr0() & ~CR0_WP);
+	cr0_write((uint32_t)cr0_read() & ~CR0_WP);
 	paging32_on();
 
 	EXPECT_EQ(*at(VA_DIRTY1 + TAG_OFF), TAG);       /* read: A */

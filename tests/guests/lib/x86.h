@@ -77,6 +77,19 @@ static inline uintptr_t cr0_read(void)
 	return v;
 }
 
+static inline uintptr_t cr3_read(void)
+{
+	uintptr_t v;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+
+static inline void cr3_write(uintptr_t v)
+{
+	__asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory");
+}
+
 static inline uintptr_t cr4_read(void)
 {
 	uintptr_t v;
