@@ -57,7 +57,7 @@ static const char *const cfg_dirty_log_names[] = {
 
 /* Indexed by bit number of CONFIG_DEVICE_*. */
 static const char *const cfg_device_names[CONFIG_DEVICE_COUNT] = {
-	"com1", "debug-exit", "fw-cfg", "testdev", "rtc", "port92",
+	"com1", "debug-exit", "fw-cfg", "testdev", "rtc", "port92", "pci",
 };
 
 _Static_assert(CONFIG_DEVICE_COM1 == BIT_ULL(0), "device table order");
@@ -66,6 +66,7 @@ _Static_assert(CONFIG_DEVICE_FW_CFG == BIT_ULL(2), "device table order");
 _Static_assert(CONFIG_DEVICE_TESTDEV == BIT_ULL(3), "device table order");
 _Static_assert(CONFIG_DEVICE_RTC == BIT_ULL(4), "device table order");
 _Static_assert(CONFIG_DEVICE_PORT92 == BIT_ULL(5), "device table order");
+_Static_assert(CONFIG_DEVICE_PCI == BIT_ULL(6), "device table order");
 _Static_assert(CONFIG_KEY_COUNT <= 32, "key_ok is a 32-bit mask");
 _Static_assert(CONFIG_MAX_CPUS == 64, "cpu_mask is a 64-bit set");
 _Static_assert(CONFIG_MAX_GUESTS <= 127, "CPU owners are kept in int8_t");

@@ -45,7 +45,8 @@
  *                           below 64; CPU 0 is never given to a guest: it runs
  *                           Keel's console and management
  *   paging = "auto"         ept | shadow | auto (default auto)
- *   devices = ["com1"]      any of com1, debug-exit, fw-cfg, testdev, rtc, port92
+ *   devices = ["com1"]      any of com1, debug-exit, fw-cfg, testdev, rtc, port92,
+ *                           pci
  *                           (default none)
  *   cmdline = "text"        optional, at most 255 characters after escapes
  *   load = 0x100000         flat and realmode only; required for flat
@@ -135,7 +136,8 @@ enum config_dirty_log {
 #define CONFIG_DEVICE_TESTDEV    BIT_ULL(3)
 #define CONFIG_DEVICE_RTC        BIT_ULL(4)
 #define CONFIG_DEVICE_PORT92     BIT_ULL(5)
-#define CONFIG_DEVICE_COUNT      6
+#define CONFIG_DEVICE_PCI        BIT_ULL(6)
+#define CONFIG_DEVICE_COUNT      7
 
 /* The keys of a guest section, to index config_guest.key_line. */
 enum config_key {

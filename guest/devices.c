@@ -163,6 +163,7 @@ static const struct port_dev {
 	  PORT_SZ_ANY, testdev_irq_port_io },
 	{ RTC_PORT_INDEX, 2, CONFIG_DEVICE_RTC, PORT_SZ_1, rtc_port_io },
 	{ PORT92, 1, CONFIG_DEVICE_PORT92, PORT_SZ_1, port92_io },
+	{ PCI_PORT_ADDR, 8, CONFIG_DEVICE_PCI, PORT_SZ_ANY, pci_port_io },
 	{ ACPI_PM_SLEEP_CONTROL, ACPI_PM_RESET - ACPI_PM_SLEEP_CONTROL + 1,
 	  DEV_ACPI_PM, PORT_SZ_1, acpi_pm_port_io },
 	{ ACPI_PM_TIMER, 1, DEV_ACPI_PM, PORT_SZ_4, acpi_pm_timer_io },
@@ -295,6 +296,8 @@ int devices_init(struct guest *g)
 	 * power-management ports. */
 	if (!err && g->mem_size <= IOAPIC_GPA)
 		err = ioapic_init(g, g->cfg->cpu_count);
+	if (!err && (g->dev.enabled & CONFIG_DEVICE_PCI))
+		err = pci_bus_init(g);
 	g->dev.acpi_pm = true;
 	return err;
 }
@@ -302,6 +305,7 @@ int devices_init(struct guest *g)
 void devices_free(struct guest *g)
 {
 	testdev_free(g);
+	pci_bus_free(g);
 	g->dev.mmio.nr = 0;
 	g->dev.ioapic.present = false;
 	g->dev.acpi_pm = false;

@@ -9,6 +9,7 @@
 #include "guest/mmio.h"
 #include "guest/ioapic.h"
 #include "guest/vrtc.h"
+#include "guest/pci.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -71,6 +72,7 @@ struct guest_devices {
 	uint8_t port92;                 /* system control port A (guest/port92.h) */
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
+	struct pci_bus pci;             /* CONFIG_DEVICE_PCI */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;

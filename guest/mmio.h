@@ -18,7 +18,7 @@
 
 #include "arch/compiler.h"
 
-#define MMIO_MAX_REGIONS 4
+#define MMIO_MAX_REGIONS 8
 
 struct guest;
 

@@ -19,8 +19,9 @@
  * may move them anywhere. A BAR decodes only while the function's memory
  * space enable is set and the whole BAR lies inside the window: moved
  * over RAM or another device it decodes nothing (as a BAR outside the
- * bridge's window would on hardware), so RAM always stays RAM. I/O BARs
- * are not offered.
+ * bridge's window would on hardware), so RAM always stays RAM; where
+ * the guest makes two BARs overlap, the lower slot's wins. I/O BARs are
+ * not offered.
  *
  * Interrupts: MSI-X (PCI Local Bus 3.0 6.8.2), the table and PBA in one
  * of the function's memory BARs, delivered to the guest's local APICs;
@@ -62,12 +63,12 @@
 #define PCI_INTX_LINE           0x3c
 #define PCI_INTX_PIN            0x3d
 
-#define PCI_CMD_IO              BIT(0)
-#define PCI_CMD_MEM             BIT(1)
-#define PCI_CMD_MASTER          BIT(2)
-#define PCI_CMD_INTX_DISABLE    BIT(10)
-#define PCI_STATUS_INTX         BIT(3)
-#define PCI_STATUS_CAPS         BIT(4)
+#define PCI_CMD_IO              BIT_ULL(0)
+#define PCI_CMD_MEM             BIT_ULL(1)
+#define PCI_CMD_MASTER          BIT_ULL(2)
+#define PCI_CMD_INTX_DISABLE    BIT_ULL(10)
+#define PCI_STATUS_INTX         BIT_ULL(3)
+#define PCI_STATUS_CAPS         BIT_ULL(4)
 
 #define PCI_BAR_MEM64           0x4             /* type bits 2:1 = 10b */
 #define PCI_BAR_PREFETCH        0x8
@@ -79,10 +80,10 @@
 #define PCI_MSIX_TABLE          4
 #define PCI_MSIX_PBA            8
 #define PCI_MSIX_CAP_LEN        12
-#define PCI_MSIX_ENABLE         BIT(15)
-#define PCI_MSIX_FMASK          BIT(14)
+#define PCI_MSIX_ENABLE         BIT_ULL(15)
+#define PCI_MSIX_FMASK          BIT_ULL(14)
 #define PCI_MSIX_ENTRY_SIZE     16
-#define PCI_MSIX_ENTRY_MASKED   BIT(0)          /* vector control, bit 0 */
+#define PCI_MSIX_ENTRY_MASKED   BIT_ULL(0)          /* vector control, bit 0 */
 
 struct guest;
 struct pci_func;
@@ -100,9 +101,13 @@ struct pci_bar {
 	bool mem64;                     /* takes this BAR and the next */
 };
 
+/* An MSI-X table entry's four dwords (PCI 3.0 6.8.2.6-9). */
+#define PCI_MSIX_ADDR_LO        0
+#define PCI_MSIX_ADDR_HI        1
+#define PCI_MSIX_DATA           2
+#define PCI_MSIX_VECTOR_CTRL    3
 struct pci_msix_entry {
-	uint64_t addr;
-	uint32_t data, ctrl;
+	uint32_t w[4];
 };
 
 struct pci_func {
@@ -117,6 +122,8 @@ struct pci_func {
 	void (*cfg_written)(struct pci_func *f, unsigned int off,
 			    unsigned int len);
 	void *opaque;
+	uint8_t cap_free;               /* where the next capability goes */
+	uint8_t cap_link;               /* the pointer to the last one */
 	/* MSI-X: nr_msix entries, table and PBA at these offsets of
 	 * bars[msix_bar]; msix_cap: the capability's offset (0: none). */
 	uint8_t msix_cap, msix_bar;
@@ -125,6 +132,7 @@ struct pci_func {
 	struct pci_msix_entry msix[PCI_MSIX_MAX];
 	uint32_t msix_pending;          /* PBA: bit n, entry n */
 	bool intx_level;                /* what the function drives */
+	uint64_t msix_bad;              /* messages that were not interrupts */
 };
 
 struct pci_bus {
@@ -132,6 +140,7 @@ struct pci_bus {
 	uint32_t cf8;                   /* mechanism #1 address register */
 	struct pci_func host_bridge;
 	struct pci_func *funcs[PCI_MAX_FUNCS]; /* by slot; 0: host bridge */
+	uint64_t next_bar;              /* where pci_add puts the next BAR */
 	bool present;
 };
 
@@ -156,8 +165,34 @@ unsigned int pci_func_add_msix(struct pci_func *f, unsigned int bar,
 			       unsigned int n, uint32_t table_off,
 			       uint32_t pba_off);
 
+/* Configuration space of f, pure (guest/pci_cfg.c): reads of len 1-4
+ * bytes (beyond 256 bytes: zero) and writes through the writable mask,
+ * after which the BARs' addresses follow their registers. */
+uint32_t pci_cfg_read(const struct pci_func *f, unsigned int off,
+		      unsigned int len);
+void pci_cfg_write(struct pci_func *f, unsigned int off, unsigned int len,
+		   uint32_t val);
+uint16_t pci_cfg_command(const struct pci_func *f);
+bool pci_msix_enabled(const struct pci_func *f);
+/* Entry n masked, by itself or by the function mask. */
+bool pci_msix_masked(const struct pci_func *f, unsigned int n);
+/* An access at `off` of memory BAR `bar`: true when it fell on the MSI-X
+ * table or PBA and was answered. */
+bool pci_msix_access(struct pci_func *f, unsigned int bar, uint64_t off,
+		     void *buf, unsigned int len, bool write);
+
+struct pci_msi {
+	uint32_t dest;
+	bool logical, lowest;
+	uint8_t vector;
+};
+/* Decodes an MSI address/data pair: false when it is not a fixed or
+ * lowest-priority interrupt Keel delivers. */
+bool pci_msi_decode(uint64_t addr, uint32_t data, struct pci_msi *m);
+
 /* Gives g a PCI bus with its host bridge (while g is created). */
 int pci_bus_init(struct guest *g);
+void pci_bus_free(struct guest *g);
 /* Puts f in the next free slot and assigns its BARs: 0, -ENOSPC. */
 int pci_add(struct guest *g, struct pci_func *f);
 

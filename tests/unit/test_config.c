@@ -711,7 +711,7 @@ TEST(devices)
 {
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com2\"]\n"), 1);
 	EXPECT_ERROR(6, "unknown devices 'com2' (expected com1 | debug-exit | "
-			"fw-cfg | testdev | rtc | port92)");
+			"fw-cfg | testdev | rtc | port92 | pci)");
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com1\", \"com1\"]\n"), 1);
 	EXPECT_ERROR(6, "device 'com1' is listed twice");
 	EXPECT_CLEAN(parse(GUEST("d", "1") "devices = [\"fw-cfg\",]\n"));
