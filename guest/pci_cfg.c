@@ -5,37 +5,21 @@
  */
 #include "guest/pci.h"
 #include "arch/string.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
+#include "arch/bytes.h"
 
 void pci_func_init(struct pci_func *f, uint16_t vendor, uint16_t device,
 		   uint32_t class, uint16_t subsys_vendor, uint16_t subsys)
 {
 	memset(f, 0, sizeof(*f));
-	put16(&f->cfg[PCI_VENDOR_ID], vendor);
-	put16(&f->cfg[PCI_DEVICE_ID], device);
-	put32(&f->cfg[PCI_REVISION], class << 8 | 1);
-	put16(&f->cfg[PCI_SUBSYS_VENDOR], subsys_vendor);
-	put16(&f->cfg[PCI_SUBSYS_ID], subsys);
+	put16(f->cfg, PCI_VENDOR_ID, vendor);
+	put16(f->cfg, PCI_DEVICE_ID, device);
+	put32(f->cfg, PCI_REVISION, class << 8 | 1);
+	put16(f->cfg, PCI_SUBSYS_VENDOR, subsys_vendor);
+	put16(f->cfg, PCI_SUBSYS_ID, subsys);
 	f->cfg[PCI_INTX_PIN] = 1;               /* INTA# */
 	/* Memory space, bus master and INTx disable (PCI 3.0 6.2.2); the
 	 * interrupt line is the guest's scratch byte. */
-	put16(&f->wmask[PCI_COMMAND],
+	put16(f->wmask, PCI_COMMAND,
 	      PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_DISABLE);
 	f->wmask[PCI_INTX_LINE] = 0xff;
 }
@@ -50,10 +34,10 @@ void pci_func_add_bar(struct pci_func *f, unsigned int bar, uint64_t size,
 	uint64_t mask = ~(size - 1);
 
 	f->bars[bar] = (struct pci_bar){ .size = size, .mem64 = mem64 };
-	put32(&f->cfg[off], mem64 ? PCI_BAR_MEM64 | PCI_BAR_PREFETCH : 0);
-	put32(&f->wmask[off], (uint32_t)mask & ~0xfu);
+	put32(f->cfg, off, mem64 ? PCI_BAR_MEM64 | PCI_BAR_PREFETCH : 0);
+	put32(f->wmask, off, (uint32_t)mask & ~0xfu);
 	if (mem64)
-		put32(&f->wmask[off + 4], (uint32_t)(mask >> 32));
+		put32(f->wmask, off + 4, (uint32_t)(mask >> 32));
 }
 
 /* Capabilities follow the header from 0x40 on, each linked from the one
@@ -87,13 +71,13 @@ unsigned int pci_func_add_msix(struct pci_func *f, unsigned int bar,
 
 	if (!n || n > PCI_MSIX_MAX || bar >= PCI_BARS)
 		return 0;
-	put16(&cap[PCI_MSIX_CTRL], (uint16_t)(n - 1));
-	put32(&cap[PCI_MSIX_TABLE], table_off | bar);
-	put32(&cap[PCI_MSIX_PBA], pba_off | bar);
+	put16(cap, PCI_MSIX_CTRL, (uint16_t)(n - 1));
+	put32(cap, PCI_MSIX_TABLE, table_off | bar);
+	put32(cap, PCI_MSIX_PBA, pba_off | bar);
 	at = pci_func_add_cap(f, PCI_CAP_ID_MSIX, cap, sizeof(cap));
 	if (!at)
 		return 0;
-	put16(&f->wmask[at + PCI_MSIX_CTRL], PCI_MSIX_ENABLE | PCI_MSIX_FMASK);
+	put16(f->wmask, at + PCI_MSIX_CTRL, PCI_MSIX_ENABLE | PCI_MSIX_FMASK);
 	f->msix_cap = (uint8_t)at;
 	f->msix_bar = (uint8_t)bar;
 	f->nr_msix = (uint16_t)n;
@@ -118,10 +102,10 @@ uint32_t pci_cfg_read(const struct pci_func *f, unsigned int off,
 /* A BAR's address as its registers now hold it. */
 static uint64_t bar_addr(const struct pci_func *f, unsigned int bar)
 {
-	uint64_t a = get32(&f->cfg[PCI_BAR0 + 4 * bar]) & ~0xfULL;
+	uint64_t a = get32(f->cfg, PCI_BAR0 + 4 * bar) & ~0xfULL;
 
 	if (f->bars[bar].mem64)
-		a |= (uint64_t)get32(&f->cfg[PCI_BAR0 + 4 * bar + 4]) << 32;
+		a |= (uint64_t)get32(f->cfg, PCI_BAR0 + 4 * bar + 4) << 32;
 	return a;
 }
 
@@ -187,11 +171,11 @@ static void msix_table_access(struct pci_func *f, uint64_t off, uint8_t *buf,
 		uint32_t *w = &f->msix[(off + i) / PCI_MSIX_ENTRY_SIZE].w[word];
 
 		if (!write)
-			put32(buf + i, *w);
+			put32(buf, i, *w);
 		else if (word == PCI_MSIX_VECTOR_CTRL)
-			*w = get32(buf + i) & PCI_MSIX_ENTRY_MASKED;
+			*w = get32(buf, i) & PCI_MSIX_ENTRY_MASKED;
 		else
-			*w = get32(buf + i);
+			*w = get32(buf, i);
 	}
 }
 
