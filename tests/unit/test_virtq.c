@@ -20,6 +20,8 @@ struct fake {
 	uint8_t ram[RAM_SIZE];
 	bool forbid_write;          /* abort on a write (inside virtq_pop) */
 	uint64_t ops, max_ops;      /* abort past max_ops calls (no hang) */
+	uint64_t writes_to[4];      /* gpas of the first writes, in order */
+	unsigned int writes;
 	uint64_t reads_at[RING_BYTES / 2]; /* ring reads by 2-byte gpa */
 };
 
@@ -65,6 +67,9 @@ static bool fake_write(void *ctx, uint64_t gpa, const void *buf, uint64_t len)
 	fake_count(buf, gpa, len);
 	if (fake.forbid_write)
 		fake_fail("write while forbidden", gpa, len);
+	if (fake.writes < ARRAY_SIZE(fake.writes_to))
+		fake.writes_to[fake.writes] = gpa;
+	fake.writes++;
 	if (!is_fake_ram(gpa, len))
 		return false;
 	memcpy(fake.ram + (gpa - RAM_GPA), buf, len);
@@ -98,6 +103,7 @@ static struct virtq fresh_queue(uint16_t size)
 	memset(fake.reads_at, 0, sizeof(fake.reads_at));
 	fake.forbid_write = false;
 	fake.ops = fake.max_ops = 0;
+	fake.writes = 0;
 	return (struct virtq){ .size = size, .desc = DESC_GPA,
 			       .avail = AVAIL_GPA, .used = USED_GPA };
 }
@@ -473,6 +479,9 @@ TEST(push_writes_the_entry_then_idx)
 	EXPECT_EQ(get_le(USED_GPA + 4 + 8 * 6 + 4, 4), 0x1234);
 	EXPECT_EQ(get_le(USED_GPA + VIRTQ_RING_IDX, 2), 7);
 	EXPECT_EQ(q.used_idx, 7);
+	EXPECT_EQ(fake.writes, 2);
+	EXPECT_EQ(fake.writes_to[0], USED_GPA + 4 + 8 * 6);
+	EXPECT_EQ(fake.writes_to[1], USED_GPA + VIRTQ_RING_IDX);
 	q.used = HOLE_GPA;
 	EXPECT_EQ(virtq_push(&q, &mem, 5, 1), VIRTQ_E_RAM);
 	EXPECT_EQ(q.used_idx, 7);
