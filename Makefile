@@ -67,7 +67,7 @@ KERNEL_SRCS := \
 	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c \
 	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
 	guest/console_ring.c guest/vrtc.c guest/vmsr.c guest/port92.c \
-	guest/pci.c guest/pci_cfg.c
+	guest/pci.c guest/pci_cfg.c guest/virtq.c guest/virtio_pci.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c emul/sse.c emul/system.c
@@ -79,7 +79,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
-	rtc_time vrtc tsc console_ring xcr0 boot_place vmsr port92 \
+	rtc_time vrtc tsc console_ring xcr0 boot_place vmsr port92 virtq \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -97,6 +97,7 @@ UNIT_SRCS_vrtc := guest/vrtc.c drivers/rtc_time.c
 UNIT_SRCS_boot_place := guest/boot_place.c
 UNIT_SRCS_vmsr := guest/vmsr.c
 UNIT_SRCS_port92 := guest/port92.c
+UNIT_SRCS_virtq := guest/virtq.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_vuart := guest/vuart.c
 UNIT_SRCS_xcr0 := vmx/xcr0.c

@@ -94,6 +94,16 @@ static inline void test_expect_refusal(const struct test_mutation *m,
 	}
 }
 
+/* Marsaglia's xorshift64 (shifts 13, 7, 17): a seeded, reproducible
+ * stream for randomized tests. *state must not be 0. */
+static inline uint64_t test_xorshift(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* Stop the current test at the first failure when going on is pointless. */
 #define ASSERT(c) do {                                                  \
 	if (!(c)) {                                                     \
