@@ -165,6 +165,8 @@ struct config_guest {
 	char name[CONFIG_NAME_SIZE];
 	char image[CONFIG_MODULE_NAME_SIZE];
 	char initrd[CONFIG_MODULE_NAME_SIZE];             /* "" when none */
+	char disk[CONFIG_MODULE_NAME_SIZE];               /* "" when none */
+	bool disk_readonly;
 	char cmdline[CONFIG_CMDLINE_SIZE];                /* "" when none */
 	char modules[CONFIG_MAX_MODULES][CONFIG_MODULE_NAME_SIZE];
 	uint32_t module_count;

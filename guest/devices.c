@@ -296,14 +296,34 @@ int devices_init(struct guest *g)
 	 * power-management ports. */
 	if (!err && g->mem_size <= IOAPIC_GPA)
 		err = ioapic_init(g, g->cfg->cpu_count);
-	if (!err && (g->dev.enabled & CONFIG_DEVICE_PCI))
-		err = pci_bus_init(g);
 	g->dev.acpi_pm = true;
 	return err;
 }
 
+static bool has_pci(const struct config_guest *c)
+{
+	return (c->devices & CONFIG_DEVICE_PCI) || c->disk[0];
+}
+
+const char *devices_pci_init(struct guest *g)
+{
+	const struct config_guest *c = g->cfg;
+	const char *why = NULL;
+
+	if (!has_pci(c))
+		return NULL;
+	g->dev.enabled |= CONFIG_DEVICE_PCI;
+	if (pci_bus_init(g))
+		return "its PCI bus could not be set up (its RAM reaches the "
+		       "PCI window at 3 GiB)";
+	if (c->disk[0])
+		why = virtio_blk_init(g);
+	return why;
+}
+
 void devices_free(struct guest *g)
 {
+	virtio_blk_free(g);
 	testdev_free(g);
 	pci_bus_free(g);
 	g->dev.mmio.nr = 0;

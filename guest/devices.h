@@ -10,6 +10,7 @@
 #include "guest/ioapic.h"
 #include "guest/vrtc.h"
 #include "guest/pci.h"
+#include "guest/virtio_blk.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -73,6 +74,7 @@ struct guest_devices {
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
 	struct pci_bus pci;             /* CONFIG_DEVICE_PCI */
+	struct virtio_blk blk;          /* `disk` */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
@@ -94,6 +96,9 @@ void devices_port_io(struct guest *g, uint16_t port, unsigned int size,
 /* Builds the port bus's lookup, once, before any guest runs. */
 void devices_bus_init(void);
 int devices_init(struct guest *g);
+/* The PCI bus and the devices on it, for a guest whose config asks for
+ * them (after devices_init): NULL or why they cannot be set up. */
+const char *devices_pci_init(struct guest *g);
 void devices_free(struct guest *g);
 /* Copies the guest-visible device state (UART registers and received
  * bytes, fw-cfg position) from src to dst; Keel's own console line and

@@ -145,6 +145,14 @@ static struct loader_module loader_module(const char *name)
 				       m->end - m->start, m->name };
 }
 
+bool loader_find_module(const char *name, struct loader_module *out)
+{
+	if (!module_find(name))
+		return false;
+	*out = loader_module(name);
+	return true;
+}
+
 /* The modules the loader gets: a multiboot guest's list, or a Linux
  * guest's initrd. Returns how many. */
 static unsigned int loader_modules(const struct config_guest *c,
@@ -179,6 +187,9 @@ static const char *guest_create(struct guest *g)
 	if (devices_init(g))
 		return "its devices could not be set up (host memory, or MMIO "
 		       "overlapping its RAM)";
+	why = devices_pci_init(g);
+	if (why)
+		return why;
 	img = (struct loader_image){ phys_to_virt(m->start), m->end - m->start,
 				     c->image };
 	nr_mods = loader_modules(c, mods);

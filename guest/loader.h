@@ -29,6 +29,10 @@ const char *loader_load(struct guest *g, const struct loader_image *img,
 			const struct loader_module *mods, unsigned int nr_mods,
 			struct vcpu_boot *boot);
 
+/* The multiboot module named `name` (config_check made sure the
+ * config's names exist): false if there is none. */
+bool loader_find_module(const char *name, struct loader_module *out);
+
 /* Writes the guest's ACPI tables (guest/acpi_tables.h) at
  * ACPI_TABLES_GPA. Returns the RSDP's guest-physical address, or 0 when
  * they cannot be built or written. */
