@@ -4,6 +4,7 @@
 #include "tests/unit/test.h"
 #include "guest/acpi_tables.h"
 #include "drivers/acpi.h"
+#include "guest/aml.h"
 
 #define BASE 0xe0000ULL
 
@@ -219,6 +220,116 @@ TEST(dsdt_describes_the_rtc)
 	EXPECT_EQ(d[at - 3], 3 + sizeof(crs));
 	EXPECT_EQ(d[at - 1], sizeof(crs));
 	EXPECT_EQ(at + sizeof(crs), len);
+}
+
+/* PkgLength at p (ACPI 6.5 20.2.4): its value; *n gets its size. */
+static uint32_t pkglen(const uint8_t *p, unsigned int *n)
+{
+	unsigned int follow = p[0] >> 6;
+	uint32_t v = follow ? p[0] & 0xfu : p[0] & 0x3fu;
+
+	for (unsigned int i = 1; i <= follow; i++)
+		v |= (uint32_t)p[i] << (4 + 8 * (i - 1));
+	*n = follow + 1;
+	return v;
+}
+
+/* PkgLength sizes at their limits (ACPI 6.5 20.2.4): the value counts
+ * the PkgLength itself, one byte up to 63, two up to 2^12 - 1, three up
+ * to 2^20 - 1. */
+TEST(aml_pkglen_sizes)
+{
+	EXPECT_EQ(aml_pkglen_bytes(0), 1);
+	EXPECT_EQ(aml_pkglen_bytes(62), 1);
+	EXPECT_EQ(aml_pkglen_bytes(63), 2);
+	EXPECT_EQ(aml_pkglen_bytes(4093), 2);
+	EXPECT_EQ(aml_pkglen_bytes(4094), 3);
+	EXPECT_EQ(aml_pkglen_bytes((1u << 20) - 4), 3);
+	EXPECT_EQ(aml_pkglen_bytes((1u << 20) - 3), 4);
+}
+
+/* A package whose body outgrows the reserved byte is moved up; nested
+ * packages keep their own lengths. */
+TEST(aml_close_moves_long_bodies)
+{
+	static uint8_t buf[8192], body[5000];
+	struct aml a;
+	size_t outer, inner;
+	unsigned int n;
+
+	aml_init(&a, buf, sizeof(buf));
+	outer = aml_package_open(&a, 2);
+	inner = aml_package_open(&a, 1);
+	aml_integer(&a, 0x1234);
+	aml_close(&a, inner);
+	aml_bytes(&a, body, 100);
+	aml_close(&a, outer);
+	ASSERT(!a.overflow);
+	/* outer body: NumElements, inner (1 + 1 + 1 + 3), 100 bytes */
+	EXPECT_EQ(a.len, 1 + 2 + 1 + 6 + 100);
+	EXPECT_EQ(pkglen(buf + 1, &n), 2 + 1 + 6 + 100);
+	EXPECT_EQ(n, 2);
+	EXPECT(!memcmp(buf + 3, "\x02\x12\x05\x01\x0b\x34\x12", 7));
+	aml_init(&a, buf, sizeof(buf));
+	outer = aml_package_open(&a, 0);
+	aml_bytes(&a, body, sizeof(body));
+	aml_close(&a, outer);
+	EXPECT_EQ(pkglen(buf + 1, &n), 3 + 1 + sizeof(body));
+	EXPECT_EQ(n, 3);
+	EXPECT_EQ(a.len, 1 + 3 + 1 + sizeof(body));
+}
+
+/* Nothing is written past the buffer: not a byte more, nor a PkgLength
+ * that needs a second byte the buffer has no room for. */
+TEST(aml_refuses_to_overflow)
+{
+	static uint8_t buf[80], body[64];
+	struct aml a;
+	size_t pkg;
+
+	aml_init(&a, buf, 8);
+	pkg = aml_package_open(&a, 0);
+	aml_integer(&a, 0x12345678);
+	EXPECT(!a.overflow);
+	aml_integer(&a, 1);
+	EXPECT(a.overflow);
+	aml_close(&a, pkg);
+	EXPECT(a.len <= 8);
+	for (size_t cap = 65; cap <= 66; cap++) {
+		aml_init(&a, buf, cap);
+		pkg = aml_package_open(&a, 0);
+		aml_bytes(&a, body, 62);        /* body 63: 2-byte PkgLength */
+		EXPECT(!a.overflow);
+		aml_close(&a, pkg);
+		EXPECT_EQ(a.overflow, cap == 65);
+		EXPECT(a.len <= cap);
+	}
+}
+
+/* Integers in their shortest form (20.2.3) and EISA ids (6.1.5). */
+TEST(aml_integers_and_eisa_ids)
+{
+	static const uint8_t want[] = {
+		0x00, 0x01, 0x0a, 0xff, 0x0b, 0x00, 0x01,
+		0x0c, 0x00, 0x00, 0x01, 0x00,
+		0x0e, 0, 0, 0, 0, 1, 0, 0, 0,
+		0x0c, 0x41, 0xd0, 0x05, 0x01,           /* PNP0501 */
+		0x0c, 0x41, 0xd0, 0x0b, 0x00,           /* PNP0B00 */
+	};
+	uint8_t buf[64];
+	struct aml a;
+
+	aml_init(&a, buf, sizeof(buf));
+	aml_integer(&a, 0);
+	aml_integer(&a, 1);
+	aml_integer(&a, 0xff);
+	aml_integer(&a, 0x100);
+	aml_integer(&a, 0x10000);
+	aml_integer(&a, 1ULL << 32);
+	aml_eisaid(&a, "PNP0501");
+	aml_eisaid(&a, "PNP0B00");
+	ASSERT(a.len == sizeof(want));
+	EXPECT(!memcmp(buf, want, sizeof(want)));
 }
 
 TEST(vcpu_count_out_of_range_refused)
