@@ -31,69 +31,11 @@
 #define PCI_IO_WINDOW_MIN       0x1000  /* above the legacy ports */
 #define PCI_IO_WINDOW_MAX       0xffff
 #define PCI_PORTS_LEN           8       /* 0xcf8-0xcff */
-
-/* AML of Name (_S5, Package (4) { 5, 0, 0, 0 }) (ACPI 6.5 20.2.5.1,
- * 20.2.5.4): NameOp, NameString, PackageOp, PkgLength, NumElements,
- * BytePrefix 5, ZeroOp x3. */
-static const uint8_t aml_s5[] = {
-	0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, ACPI_SLP_TYP_S5,
-	0x00, 0x00, 0x00,
-};
-
-/*
- * AML of the UART, so that the guest learns its interrupt from ACPI (with
- * hardware-reduced ACPI Linux has no legacy ISA IRQs to assume):
- *
- *   Scope (\_SB) { Device (COM1) {
- *     Name (_HID, EisaId ("PNP0501"))            16550A-compatible
- *     Name (_UID, One)
- *     Name (_CRS, ResourceTemplate () {
- *       IO (Decode16, 0x3F8, 0x3F8, 0x01, 0x08)
- *       IRQNoFlags () {4} }) } }
- *
- * ScopeOp and DeviceOp (0x5b 0x82) carry one-byte PkgLengths (they are
- * under 64 bytes); the resource template is the IO port descriptor (6.4.2.5),
- * the IRQ descriptor without flags (6.4.2.1, edge and active high) and
- * the end tag (6.4.2.9).
- */
-#define AML_CRS_LEN     13
-#define AML_DEVICE_LEN  (4 + 10 + 6 + 5 + 4 + AML_CRS_LEN)
-#define AML_SCOPE_LEN   (1 + 4 + 2 + 1 + AML_DEVICE_LEN)
-static const uint8_t aml_com1[] = {
-	0x10, AML_SCOPE_LEN, '_', 'S', 'B', '_',
-	0x5b, 0x82, 1 + AML_DEVICE_LEN, 'C', 'O', 'M', '1',
-	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,
-	0x08, '_', 'U', 'I', 'D', 0x01,
-	0x08, '_', 'C', 'R', 'S', 0x11, 3 + AML_CRS_LEN, 0x0a, AML_CRS_LEN,
-	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,
-	0x22, 0x10, 0x00,
-	0x79, 0x00,
-};
-_Static_assert(sizeof(aml_com1) == 1 + AML_SCOPE_LEN, "AML lengths");
-
-/*
- * AML of the CMOS RTC (guests with the `rtc` device), in a scope of its
- * own after the UART's; Linux's rtc_cmos driver binds to it. No IRQ: the
- * clock raises none.
- *
- *   Scope (\_SB) { Device (RTC) {
- *     Name (_HID, EisaId ("PNP0B00"))            AT real-time clock
- *     Name (_CRS, ResourceTemplate () {
- *       IO (Decode16, 0x70, 0x70, 0x01, 0x02) }) } }
- */
-#define AML_RTC_CRS_LEN         10
-#define AML_RTC_DEVICE_LEN      (4 + 10 + 5 + 4 + AML_RTC_CRS_LEN)
-#define AML_RTC_SCOPE_LEN       (1 + 4 + 2 + 1 + AML_RTC_DEVICE_LEN)
-static const uint8_t aml_rtc[] = {
-	0x10, AML_RTC_SCOPE_LEN, '_', 'S', 'B', '_',
-	0x5b, 0x82, 1 + AML_RTC_DEVICE_LEN, 'R', 'T', 'C', '_',
-	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00,
-	0x08, '_', 'C', 'R', 'S', 0x11, 3 + AML_RTC_CRS_LEN, 0x0a,
-	AML_RTC_CRS_LEN,
-	0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,
-	0x79, 0x00,
-};
-_Static_assert(sizeof(aml_rtc) == 1 + AML_RTC_SCOPE_LEN, "AML lengths");
+#define COM1_PORT               0x3f8   /* guest/vuart.c */
+#define COM1_PORTS_LEN          8
+#define COM1_IRQ                4       /* VUART_IRQ */
+#define RTC_PORT                0x70    /* guest/vrtc.c: index, data */
+#define RTC_PORTS_LEN           2
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -195,6 +137,78 @@ static void build_madt(uint8_t *t, unsigned int nr_cpus)
 	sdt_finish(t);
 }
 
+/* Name (_CRS, ResourceTemplate () {...}) (ACPI 6.5 6.2.2, 19.6.117). */
+static void aml_name_crs(struct aml *a, const uint8_t *res, size_t n)
+{
+	aml_name(a, "_CRS");
+	aml_buffer(a, res, n);
+}
+
+/* Name (_S5, Package (4) { SLP_TYP, 0, 0, 0 }), so that S5 is offered
+ * (ACPI 6.5 7.4.2): SLP_TYPa, SLP_TYPb and two reserved values. */
+static void aml_s5(struct aml *a)
+{
+	size_t pkg;
+
+	aml_name(a, "_S5_");
+	pkg = aml_package_open(a, 4);
+	aml_integer(a, ACPI_SLP_TYP_S5);
+	for (unsigned int i = 0; i < 3; i++)
+		aml_integer(a, 0);
+	aml_close(a, pkg);
+}
+
+/*
+ * The UART, so that the guest learns its interrupt from ACPI (with
+ * hardware-reduced ACPI Linux has no legacy ISA IRQs to assume):
+ *
+ *   Scope (\_SB) { Device (COM1) {
+ *     Name (_HID, EisaId ("PNP0501"))            16550A-compatible
+ *     Name (_UID, One)
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x3F8, 0x3F8, 0x01, 0x08)
+ *       IRQNoFlags () {4} }) } }
+ */
+static void aml_com1(struct aml *a)
+{
+	uint8_t r[AML_RES_IO_LEN + AML_RES_IRQ_LEN + AML_RES_END_LEN];
+	size_t n, scope = aml_scope_open(a, "_SB_");
+	size_t dev = aml_device_open(a, "COM1");
+
+	aml_name_eisaid(a, "_HID", "PNP0501");
+	aml_name_integer(a, "_UID", 1);
+	n = aml_res_io16(r, COM1_PORT, COM1_PORTS_LEN);
+	n += aml_res_irq(r + n, COM1_IRQ);
+	n += aml_res_end(r + n);
+	aml_name_crs(a, r, n);
+	aml_close(a, dev);
+	aml_close(a, scope);
+}
+
+/*
+ * The CMOS RTC (guests with the `rtc` device), in a scope of its own
+ * after the UART's; Linux's rtc_cmos driver binds to it. No IRQ: the
+ * clock raises none.
+ *
+ *   Scope (\_SB) { Device (RTC) {
+ *     Name (_HID, EisaId ("PNP0B00"))            AT real-time clock
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x70, 0x70, 0x01, 0x02) }) } }
+ */
+static void aml_rtc(struct aml *a)
+{
+	uint8_t r[AML_RES_IO_LEN + AML_RES_END_LEN];
+	size_t n, scope = aml_scope_open(a, "_SB_");
+	size_t dev = aml_device_open(a, "RTC_");
+
+	aml_name_eisaid(a, "_HID", "PNP0B00");
+	n = aml_res_io16(r, RTC_PORT, RTC_PORTS_LEN);
+	n += aml_res_end(r + n);
+	aml_name_crs(a, r, n);
+	aml_close(a, dev);
+	aml_close(a, scope);
+}
+
 /* The I/O APIC input of slot's INTx pin (0 = INTA): the swizzle of
  * guest/pci.h, so that the four pins of neighbouring slots spread over
  * the four inputs. */
@@ -219,8 +233,7 @@ static void aml_pci_crs(struct aml *a)
 	n += aml_res_dword_mem(r + n, (uint32_t)PCI_MMIO_GPA,
 			       (uint32_t)(PCI_MMIO_GPA + PCI_MMIO_SIZE - 1));
 	n += aml_res_end(r + n);
-	aml_name(a, "_CRS");
-	aml_buffer(a, r, n);
+	aml_name_crs(a, r, n);
 }
 
 /* _PRT (ACPI 6.5 6.2.13), one entry per slot and pin: { 0xSSSSFFFF (any
@@ -245,13 +258,6 @@ static void aml_pci_prt(struct aml *a)
 	aml_close(a, prt);
 }
 
-/* Name (seg, EisaId (id)). */
-static void aml_name_eisaid(struct aml *a, const char *seg, const char *id)
-{
-	aml_name(a, seg);
-	aml_eisaid(a, id);
-}
-
 /* The PCI Express host bridge, which Linux scans bus 0 through (ACPI
  * 6.5 6.1.5 _HID, 6.1.2 _CID, 6.5.6 _SEG, 6.5.5 _BBN). No _ADR: a
  * device has an _HID or an _ADR, not both (6.1). */
@@ -261,12 +267,9 @@ static void aml_pci_host_bridge(struct aml *a)
 
 	aml_name_eisaid(a, "_HID", "PNP0A08");
 	aml_name_eisaid(a, "_CID", "PNP0A03");
-	aml_name(a, "_UID");
-	aml_integer(a, 0);
-	aml_name(a, "_SEG");
-	aml_integer(a, 0);
-	aml_name(a, "_BBN");
-	aml_integer(a, 0);
+	aml_name_integer(a, "_UID", 0);
+	aml_name_integer(a, "_SEG", 0);
+	aml_name_integer(a, "_BBN", 0);
 	aml_pci_crs(a);
 	aml_pci_prt(a);
 	aml_close(a, dev);
@@ -281,13 +284,11 @@ static void aml_pci_ecam_reserved(struct aml *a)
 	size_t n, dev = aml_device_open(a, "MRES");
 
 	aml_name_eisaid(a, "_HID", "PNP0C02");
-	aml_name(a, "_UID");
-	aml_integer(a, 0);
+	aml_name_integer(a, "_UID", 0);
 	n = aml_res_mem32_fixed(r, (uint32_t)PCI_ECAM_GPA,
 				(uint32_t)PCI_ECAM_SIZE);
 	n += aml_res_end(r + n);
-	aml_name(a, "_CRS");
-	aml_buffer(a, r, n);
+	aml_name_crs(a, r, n);
 	aml_close(a, dev);
 }
 
@@ -307,10 +308,10 @@ static bool build_dsdt(uint8_t *t, bool rtc, bool pci)
 	struct aml a;
 
 	aml_init(&a, t + SDT_HEADER_LEN, DSDT_MAX_LEN - SDT_HEADER_LEN);
-	aml_bytes(&a, aml_s5, sizeof(aml_s5));
-	aml_bytes(&a, aml_com1, sizeof(aml_com1));
+	aml_s5(&a);
+	aml_com1(&a);
 	if (rtc)
-		aml_bytes(&a, aml_rtc, sizeof(aml_rtc));
+		aml_rtc(&a);
 	if (pci)
 		aml_pci(&a);
 	if (a.overflow)

@@ -16,10 +16,11 @@
  *                 no overrides: PCI's GSIs 16-19 are above the ISA IRQs
  *   base + 0x780  MCFG (PCI bus only, 60 bytes): ECAM at PCI_ECAM_GPA,
  *                 segment 0, bus 0
- *   base + 0x800  DSDT (up to the end): \_S5 (SLP_TYP 5), so that S5 is
- *                 offered, and the 16550 at 0x3f8 as PNP0501 with IRQ 4;
- *                 with an RTC, PNP0B00 at 0x70-0x71 without an IRQ; with
- *                 a PCI bus (guest/pci.h), AML built by guest/aml.c:
+ *   base + 0x800  DSDT (up to the end, AML written with guest/aml.c):
+ *                 \_S5 (SLP_TYP 5), so that S5 is offered, and the 16550
+ *                 at 0x3f8 as PNP0501 with IRQ 4; with an RTC, PNP0B00
+ *                 at 0x70-0x71 without an IRQ; with a PCI bus
+ *                 (guest/pci.h):
  *                   \_SB.PCI0  PNP0A08 (PNP0A03), segment 0, bus 0;
  *                     _CRS: bus 0-0, ports 0xcf8-0xcff, I/O window
  *                     0x1000-0xffff, memory window PCI_MMIO_GPA, 512 MiB

@@ -25,6 +25,7 @@
 #define PKGLEN_ONE_BYTE_MAX     63
 
 /* Resource descriptor tags and lengths (6.4.2, 6.4.3). */
+#define RES_IRQ_TAG             0x22    /* small item 0x04, 2 bytes */
 #define RES_IO_TAG              0x47    /* small item 0x08, 7 bytes */
 #define RES_IO_DECODE16         1
 #define RES_END_TAG             0x79    /* small item 0x0f, 1 byte */
@@ -113,6 +114,18 @@ void aml_name(struct aml *a, const char *seg)
 	aml_bytes(a, seg, AML_NAMESEG_LEN);
 }
 
+void aml_name_eisaid(struct aml *a, const char *seg, const char *id)
+{
+	aml_name(a, seg);
+	aml_eisaid(a, id);
+}
+
+void aml_name_integer(struct aml *a, const char *seg, uint64_t v)
+{
+	aml_name(a, seg);
+	aml_integer(a, v);
+}
+
 /* The PkgLength's placeholder byte: its offset is the mark. */
 static size_t aml_open(struct aml *a)
 {
@@ -195,6 +208,15 @@ void aml_buffer(struct aml *a, const uint8_t *bytes, size_t n)
 	aml_integer(a, n);
 	aml_bytes(a, bytes, n);
 	aml_close(a, mark);
+}
+
+/* IRQ descriptor without its flags byte (6.4.2.1): edge-triggered,
+ * active-high, an ISA interrupt. */
+size_t aml_res_irq(uint8_t *p, unsigned int irq)
+{
+	put8(p, 0, RES_IRQ_TAG);
+	put16(p, 1, (uint16_t)(1u << irq));     /* _INT mask, IRQ 0-15 */
+	return AML_RES_IRQ_LEN;
 }
 
 /* I/O port descriptor (6.4.2.5): a fixed range, 16-bit decode. */

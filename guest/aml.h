@@ -29,6 +29,10 @@ void aml_integer(struct aml *a, uint64_t v);
 void aml_eisaid(struct aml *a, const char *id);
 /* Name (seg, ...): the value follows. seg is a 4-character NameSeg. */
 void aml_name(struct aml *a, const char *seg);
+/* Name (seg, EisaId (id)). */
+void aml_name_eisaid(struct aml *a, const char *seg, const char *id);
+/* Name (seg, v). */
+void aml_name_integer(struct aml *a, const char *seg, uint64_t v);
 
 size_t aml_scope_open(struct aml *a, const char *seg);
 size_t aml_device_open(struct aml *a, const char *seg);
@@ -47,12 +51,14 @@ unsigned int aml_pkglen_bytes(size_t body);
 #define AML_RES_WORD_IO         1
 #define AML_IO_ENTIRE_RANGE     3       /* I/O type flags _RNG */
 #define AML_MEM_READ_WRITE      1       /* memory type flags _RW */
+#define AML_RES_IRQ_LEN         3
 #define AML_RES_IO_LEN          8
 #define AML_RES_WORD_LEN        16
 #define AML_RES_DWORD_LEN       26
 #define AML_RES_MEM32_FIXED_LEN 12
 #define AML_RES_END_LEN         2
 
+size_t aml_res_irq(uint8_t *p, unsigned int irq);     /* irq 0-15 */
 size_t aml_res_io16(uint8_t *p, uint16_t port, uint8_t len);
 size_t aml_res_word(uint8_t *p, uint8_t type, uint8_t type_flags,
 		    uint16_t min, uint16_t max);
