@@ -64,7 +64,7 @@ KERNEL_SRCS := \
 	vmx/vcpu_state.c vmx/xcr0.c \
 	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
 	vmx/exit_nmi.c \
-	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c \
+	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c guest/aml.c \
 	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
 	guest/console_ring.c guest/vrtc.c guest/vmsr.c guest/port92.c \
 	guest/pci.c guest/pci_cfg.c guest/virtq.c guest/virtio_pci.c \
@@ -91,7 +91,7 @@ UNIT_SRCS_page_track := ept/page_track.c
 UNIT_SRCS_vlapic := guest/vlapic.c guest/vlapic_ipi.c guest/ioapic.c
 UNIT_SRCS_linux_boot := guest/linux_boot.c
 UNIT_SRCS_linux_elf := guest/linux_elf.c guest/linux_boot.c
-UNIT_SRCS_acpi_tables := guest/acpi_tables.c drivers/acpi.c
+UNIT_SRCS_acpi_tables := guest/acpi_tables.c guest/aml.c drivers/acpi.c
 UNIT_SRCS_rtc_time := drivers/rtc_time.c
 UNIT_SRCS_tsc := arch/tsc_calc.c
 UNIT_SRCS_vrtc := guest/vrtc.c drivers/rtc_time.c

@@ -1,10 +1,13 @@
 /* ACPI tables for guests (layout in guest/acpi_tables.h; table formats
  * from ACPI 6.5: 5.2.5 RSDP, 5.2.6 header, 5.2.8 XSDT, 5.2.9 FADT,
- * 5.2.12 MADT, 5.2.11.1 DSDT, 5.2.3.2 Generic Address Structure). */
+ * 5.2.12 MADT, 5.2.11.1 DSDT, 5.2.3.2 Generic Address Structure; MCFG
+ * from the PCI Firmware Specification 3.3, 4.1.2). */
 #include "guest/acpi_tables.h"
 #include "arch/bytes.h"
 #include "arch/string.h"
 #include "drivers/rtc_time.h"
+#include "guest/aml.h"
+#include "guest/pci.h"
 
 #define SDT_HEADER_LEN          36
 #define SDT_LENGTH              4
@@ -21,69 +24,18 @@
 #define GAS_ACCESS_BYTE         1
 #define GAS_ACCESS_DWORD        3
 #define PM_PROFILE_SERVER       4
-
-/* AML of Name (_S5, Package (4) { 5, 0, 0, 0 }) (ACPI 6.5 20.2.5.1,
- * 20.2.5.4): NameOp, NameString, PackageOp, PkgLength, NumElements,
- * BytePrefix 5, ZeroOp x3. */
-static const uint8_t aml_s5[] = {
-	0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, ACPI_SLP_TYP_S5,
-	0x00, 0x00, 0x00,
-};
-
-/*
- * AML of the UART, so that the guest learns its interrupt from ACPI (with
- * hardware-reduced ACPI Linux has no legacy ISA IRQs to assume):
- *
- *   Scope (\_SB) { Device (COM1) {
- *     Name (_HID, EisaId ("PNP0501"))            16550A-compatible
- *     Name (_UID, One)
- *     Name (_CRS, ResourceTemplate () {
- *       IO (Decode16, 0x3F8, 0x3F8, 0x01, 0x08)
- *       IRQNoFlags () {4} }) } }
- *
- * ScopeOp and DeviceOp (0x5b 0x82) carry one-byte PkgLengths (they are
- * under 64 bytes); the resource template is the IO port descriptor (6.4.2.5),
- * the IRQ descriptor without flags (6.4.2.1, edge and active high) and
- * the end tag (6.4.2.9).
- */
-#define AML_CRS_LEN     13
-#define AML_DEVICE_LEN  (4 + 10 + 6 + 5 + 4 + AML_CRS_LEN)
-#define AML_SCOPE_LEN   (1 + 4 + 2 + 1 + AML_DEVICE_LEN)
-static const uint8_t aml_com1[] = {
-	0x10, AML_SCOPE_LEN, '_', 'S', 'B', '_',
-	0x5b, 0x82, 1 + AML_DEVICE_LEN, 'C', 'O', 'M', '1',
-	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,
-	0x08, '_', 'U', 'I', 'D', 0x01,
-	0x08, '_', 'C', 'R', 'S', 0x11, 3 + AML_CRS_LEN, 0x0a, AML_CRS_LEN,
-	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,
-	0x22, 0x10, 0x00,
-	0x79, 0x00,
-};
-_Static_assert(sizeof(aml_com1) == 1 + AML_SCOPE_LEN, "AML lengths");
-
-/*
- * AML of the CMOS RTC (guests with the `rtc` device), in a scope of its
- * own after the UART's; Linux's rtc_cmos driver binds to it. No IRQ: the
- * clock raises none.
- *
- *   Scope (\_SB) { Device (RTC) {
- *     Name (_HID, EisaId ("PNP0B00"))            AT real-time clock
- *     Name (_CRS, ResourceTemplate () {
- *       IO (Decode16, 0x70, 0x70, 0x01, 0x02) }) } }
- */
-#define AML_RTC_CRS_LEN         10
-#define AML_RTC_DEVICE_LEN      (4 + 10 + 5 + 4 + AML_RTC_CRS_LEN)
-#define AML_RTC_SCOPE_LEN       (1 + 4 + 2 + 1 + AML_RTC_DEVICE_LEN)
-static const uint8_t aml_rtc[] = {
-	0x10, AML_RTC_SCOPE_LEN, '_', 'S', 'B', '_',
-	0x5b, 0x82, 1 + AML_RTC_DEVICE_LEN, 'R', 'T', 'C', '_',
-	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00,
-	0x08, '_', 'C', 'R', 'S', 0x11, 3 + AML_RTC_CRS_LEN, 0x0a,
-	AML_RTC_CRS_LEN,
-	0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,
-	0x79, 0x00,
-};
-_Static_assert(sizeof(aml_rtc) == 1 + AML_RTC_SCOPE_LEN, "AML lengths");
+#define MCFG_ALLOC              44      /* after 8 reserved bytes */
+#define MCFG_LENGTH             (MCFG_ALLOC + 16)
+#define DSDT_MAX_LEN            (ACPI_TABLES_SIZE - ACPI_DSDT_OFF)
+#define PCI_INTX_PINS           4       /* INTA-INTD */
+#define PCI_IO_WINDOW_MIN       0x1000  /* above the legacy ports */
+#define PCI_IO_WINDOW_MAX       0xffff
+#define PCI_PORTS_LEN           8       /* 0xcf8-0xcff */
+#define COM1_PORT               0x3f8   /* guest/vuart.c */
+#define COM1_PORTS_LEN          8
+#define COM1_IRQ                4       /* VUART_IRQ */
+#define RTC_PORT                0x70    /* guest/vrtc.c: index, data */
+#define RTC_PORTS_LEN           2
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -185,27 +137,212 @@ static void build_madt(uint8_t *t, unsigned int nr_cpus)
 	sdt_finish(t);
 }
 
-static void build_dsdt(uint8_t *t, bool rtc)
+/* Name (_CRS, ResourceTemplate () {...}) (ACPI 6.5 6.2.2, 19.6.117). */
+static void aml_name_crs(struct aml *a, const uint8_t *res, size_t n)
 {
-	size_t len = SDT_HEADER_LEN;
+	aml_name(a, "_CRS");
+	aml_buffer(a, res, n);
+}
 
-	memcpy(t + len, aml_s5, sizeof(aml_s5));
-	len += sizeof(aml_s5);
-	memcpy(t + len, aml_com1, sizeof(aml_com1));
-	len += sizeof(aml_com1);
-	if (rtc) {
-		memcpy(t + len, aml_rtc, sizeof(aml_rtc));
-		len += sizeof(aml_rtc);
+/* Name (_S5, Package (4) { SLP_TYP, 0, 0, 0 }), so that S5 is offered
+ * (ACPI 6.5 7.4.2): SLP_TYPa, SLP_TYPb and two reserved values. */
+static void aml_s5(struct aml *a)
+{
+	size_t pkg;
+
+	aml_name(a, "_S5_");
+	pkg = aml_package_open(a, 4);
+	aml_integer(a, ACPI_SLP_TYP_S5);
+	for (unsigned int i = 0; i < 3; i++)
+		aml_integer(a, 0);
+	aml_close(a, pkg);
+}
+
+/*
+ * The UART, so that the guest learns its interrupt from ACPI (with
+ * hardware-reduced ACPI Linux has no legacy ISA IRQs to assume):
+ *
+ *   Scope (\_SB) { Device (COM1) {
+ *     Name (_HID, EisaId ("PNP0501"))            16550A-compatible
+ *     Name (_UID, One)
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x3F8, 0x3F8, 0x01, 0x08)
+ *       IRQNoFlags () {4} }) } }
+ */
+static void aml_com1(struct aml *a)
+{
+	uint8_t r[AML_RES_IO_LEN + AML_RES_IRQ_LEN + AML_RES_END_LEN];
+	size_t n, scope = aml_scope_open(a, "_SB_");
+	size_t dev = aml_device_open(a, "COM1");
+
+	aml_name_eisaid(a, "_HID", "PNP0501");
+	aml_name_integer(a, "_UID", 1);
+	n = aml_res_io16(r, COM1_PORT, COM1_PORTS_LEN);
+	n += aml_res_irq(r + n, COM1_IRQ);
+	n += aml_res_end(r + n);
+	aml_name_crs(a, r, n);
+	aml_close(a, dev);
+	aml_close(a, scope);
+}
+
+/*
+ * The CMOS RTC (guests with the `rtc` device), in a scope of its own
+ * after the UART's; Linux's rtc_cmos driver binds to it. No IRQ: the
+ * clock raises none.
+ *
+ *   Scope (\_SB) { Device (RTC) {
+ *     Name (_HID, EisaId ("PNP0B00"))            AT real-time clock
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x70, 0x70, 0x01, 0x02) }) } }
+ */
+static void aml_rtc(struct aml *a)
+{
+	uint8_t r[AML_RES_IO_LEN + AML_RES_END_LEN];
+	size_t n, scope = aml_scope_open(a, "_SB_");
+	size_t dev = aml_device_open(a, "RTC_");
+
+	aml_name_eisaid(a, "_HID", "PNP0B00");
+	n = aml_res_io16(r, RTC_PORT, RTC_PORTS_LEN);
+	n += aml_res_end(r + n);
+	aml_name_crs(a, r, n);
+	aml_close(a, dev);
+	aml_close(a, scope);
+}
+
+/* The I/O APIC input of slot's INTx pin (0 = INTA): the swizzle of
+ * guest/pci.h, so that the four pins of neighbouring slots spread over
+ * the four inputs. */
+static unsigned int pci_intx_gsi(unsigned int slot, unsigned int pin)
+{
+	return PCI_INTX_GSI_BASE + (slot + pin) % PCI_INTX_PINS;
+}
+
+/* _CRS of the host bridge (ACPI 6.5 6.2.2): bus 0 only, the
+ * configuration ports it consumes, and the windows it forwards to its
+ * functions: I/O above the legacy ports and the memory-BAR window. */
+static void aml_pci_crs(struct aml *a)
+{
+	uint8_t r[2 * AML_RES_WORD_LEN + AML_RES_IO_LEN + AML_RES_DWORD_LEN +
+		  AML_RES_END_LEN];
+	size_t n = 0;
+
+	n += aml_res_word(r + n, AML_RES_WORD_BUS, 0, 0, 0);
+	n += aml_res_io16(r + n, PCI_PORT_ADDR, PCI_PORTS_LEN);
+	n += aml_res_word(r + n, AML_RES_WORD_IO, AML_IO_ENTIRE_RANGE,
+			  PCI_IO_WINDOW_MIN, PCI_IO_WINDOW_MAX);
+	n += aml_res_dword_mem(r + n, (uint32_t)PCI_MMIO_GPA,
+			       (uint32_t)(PCI_MMIO_GPA + PCI_MMIO_SIZE - 1));
+	n += aml_res_end(r + n);
+	aml_name_crs(a, r, n);
+}
+
+/* _PRT (ACPI 6.5 6.2.13), one entry per slot and pin: { 0xSSSSFFFF (any
+ * function of slot S), pin, Zero, GSI }; a source of Zero makes the
+ * last field the global system interrupt, level-triggered active-low. */
+static void aml_pci_prt(struct aml *a)
+{
+	size_t prt, e;
+
+	aml_name(a, "_PRT");
+	prt = aml_package_open(a, PCI_MAX_FUNCS * PCI_INTX_PINS);
+	for (unsigned int slot = 0; slot < PCI_MAX_FUNCS; slot++) {
+		for (unsigned int pin = 0; pin < PCI_INTX_PINS; pin++) {
+			e = aml_package_open(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci_intx_gsi(slot, pin));
+			aml_close(a, e);
+		}
 	}
-	sdt_header(t, "DSDT", (uint32_t)len, 2);
+	aml_close(a, prt);
+}
+
+/* The PCI Express host bridge, which Linux scans bus 0 through (ACPI
+ * 6.5 6.1.5 _HID, 6.1.2 _CID, 6.5.6 _SEG, 6.5.5 _BBN). No _ADR: a
+ * device has an _HID or an _ADR, not both (6.1). */
+static void aml_pci_host_bridge(struct aml *a)
+{
+	size_t dev = aml_device_open(a, "PCI0");
+
+	aml_name_eisaid(a, "_HID", "PNP0A08");
+	aml_name_eisaid(a, "_CID", "PNP0A03");
+	aml_name_integer(a, "_UID", 0);
+	aml_name_integer(a, "_SEG", 0);
+	aml_name_integer(a, "_BBN", 0);
+	aml_pci_crs(a);
+	aml_pci_prt(a);
+	aml_close(a, dev);
+}
+
+/* Motherboard resources (PNP0C02) holding the ECAM window: an OS uses
+ * the MCFG's region only when something reserves it (PCI Firmware 3.3
+ * 4.1.2). */
+static void aml_pci_ecam_reserved(struct aml *a)
+{
+	uint8_t r[AML_RES_MEM32_FIXED_LEN + AML_RES_END_LEN];
+	size_t n, dev = aml_device_open(a, "MRES");
+
+	aml_name_eisaid(a, "_HID", "PNP0C02");
+	aml_name_integer(a, "_UID", 0);
+	n = aml_res_mem32_fixed(r, (uint32_t)PCI_ECAM_GPA,
+				(uint32_t)PCI_ECAM_SIZE);
+	n += aml_res_end(r + n);
+	aml_name_crs(a, r, n);
+	aml_close(a, dev);
+}
+
+/* Scope (\_SB) { Device (PCI0) {...} Device (MRES) {...} } */
+static void aml_pci(struct aml *a)
+{
+	size_t scope = aml_scope_open(a, "_SB_");
+
+	aml_pci_host_bridge(a);
+	aml_pci_ecam_reserved(a);
+	aml_close(a, scope);
+}
+
+/* False when the AML does not fit in the table area. */
+static bool build_dsdt(uint8_t *t, bool rtc, bool pci)
+{
+	struct aml a;
+
+	aml_init(&a, t + SDT_HEADER_LEN, DSDT_MAX_LEN - SDT_HEADER_LEN);
+	aml_s5(&a);
+	aml_com1(&a);
+	if (rtc)
+		aml_rtc(&a);
+	if (pci)
+		aml_pci(&a);
+	if (a.overflow)
+		return false;
+	sdt_header(t, "DSDT", (uint32_t)(SDT_HEADER_LEN + a.len), 2);
+	sdt_finish(t);
+	return true;
+}
+
+/* MCFG (PCI Firmware 3.3 4.1.2): one ECAM allocation, segment 0, bus 0. */
+static void build_mcfg(uint8_t *t)
+{
+	sdt_header(t, "MCFG", MCFG_LENGTH, 1);
+	put64(t, MCFG_ALLOC, PCI_ECAM_GPA);
+	put16(t, MCFG_ALLOC + 8, 0);            /* PCI segment group */
+	put8(t, MCFG_ALLOC + 10, 0);            /* start bus */
+	put8(t, MCFG_ALLOC + 11, 0);            /* end bus */
 	sdt_finish(t);
 }
 
-static void build_xsdt(uint8_t *t, uint64_t fadt, uint64_t madt)
+/* XSDT -> FADT, MADT and, with a PCI bus, MCFG. */
+static void build_xsdt(uint8_t *t, uint64_t base, bool pci)
 {
-	sdt_header(t, "XSDT", SDT_HEADER_LEN + 16, 1);
-	put64(t, SDT_HEADER_LEN, fadt);
-	put64(t, SDT_HEADER_LEN + 8, madt);
+	static const uint16_t offs[] = {
+		ACPI_FADT_OFF, ACPI_MADT_OFF, ACPI_MCFG_OFF,
+	};
+	unsigned int n = pci ? 3 : 2;
+
+	for (unsigned int i = 0; i < n; i++)
+		put64(t, SDT_HEADER_LEN + 8 * i, base + offs[i]);
+	sdt_header(t, "XSDT", SDT_HEADER_LEN + 8 * n, 1);
 	sdt_finish(t);
 }
 
@@ -222,22 +359,28 @@ static void build_rsdp(uint8_t *p, uint64_t xsdt)
 }
 
 uint64_t acpi_tables_build(uint8_t *buf, uint64_t base, unsigned int nr_cpus,
-			   bool rtc)
+			   bool rtc, bool pci)
 {
-	_Static_assert(ACPI_MADT_OFF + MADT_HEAD_LEN + ACPI_MAX_GUEST_CPUS *
-		       MADT_LAPIC_LEN + MADT_IOAPIC_LEN <= ACPI_DSDT_OFF,
-		       "MADT overlaps the DSDT");
+	_Static_assert(ACPI_XSDT_OFF + SDT_HEADER_LEN + 3 * 8 <= ACPI_FADT_OFF,
+		       "XSDT overlaps the FADT");
 	_Static_assert(ACPI_FADT_OFF + FADT_LENGTH <= ACPI_MADT_OFF,
 		       "FADT overlaps the MADT");
+	_Static_assert(ACPI_MADT_OFF + MADT_HEAD_LEN + ACPI_MAX_GUEST_CPUS *
+		       MADT_LAPIC_LEN + MADT_IOAPIC_LEN <= ACPI_MCFG_OFF,
+		       "MADT overlaps the MCFG");
+	_Static_assert(ACPI_MCFG_OFF + MCFG_LENGTH <= ACPI_DSDT_OFF,
+		       "MCFG overlaps the DSDT");
 
 	if (nr_cpus < 1 || nr_cpus > ACPI_MAX_GUEST_CPUS)
 		return 0;
 	memset(buf, 0, ACPI_TABLES_SIZE);
-	build_dsdt(buf + ACPI_DSDT_OFF, rtc);
+	if (!build_dsdt(buf + ACPI_DSDT_OFF, rtc, pci))
+		return 0;
 	build_fadt(buf + ACPI_FADT_OFF, base + ACPI_DSDT_OFF, rtc);
 	build_madt(buf + ACPI_MADT_OFF, nr_cpus);
-	build_xsdt(buf + ACPI_XSDT_OFF, base + ACPI_FADT_OFF,
-		   base + ACPI_MADT_OFF);
+	if (pci)
+		build_mcfg(buf + ACPI_MCFG_OFF);
+	build_xsdt(buf + ACPI_XSDT_OFF, base, pci);
 	build_rsdp(buf + ACPI_RSDP_OFF, base + ACPI_XSDT_OFF);
 	return base + ACPI_RSDP_OFF;
 }

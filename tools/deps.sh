@@ -11,7 +11,8 @@ set -euo pipefail
 pkgs_build=(gcc make binutils grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools)
 pkgs_bochs=(bochs bochs-sdl bochsbios vgabios)
 pkgs_qemu=(qemu-system-x86 ovmf)
-pkgs_host_test=(clang libclang-rt-14-dev libzydis-dev)
+# acpica-tools: iasl, which reads back the AML of the guests' DSDT.
+pkgs_host_test=(clang libclang-rt-14-dev libzydis-dev acpica-tools)
 # A Linux guest: a static busybox for its initramfs, cpio. Debian's kernel
 # itself is not installed: tools/fetch-linux unpacks its package into build/.
 pkgs_linux=(busybox-static cpio gzip)
