@@ -232,7 +232,7 @@ uint64_t loader_write_acpi(struct guest *g)
 	rsdp = acpi_tables_build(phys_to_virt(pa), ACPI_TABLES_GPA,
 				 g->cfg->cpu_count,
 				 (g->cfg->devices & CONFIG_DEVICE_RTC) != 0,
-				 false);
+				 (g->dev.enabled & CONFIG_DEVICE_PCI) != 0);
 	if (rsdp && !guest_write(g, ACPI_TABLES_GPA, phys_to_virt(pa),
 				 ACPI_TABLES_SIZE))
 		rsdp = 0;
