@@ -1301,9 +1301,9 @@ static bool cfg_value_ends_line(struct cfg_parser *p, struct cfg_cursor *c)
 	return false;
 }
 
-/* Read, check and store the value of the key d describes. A scalar is checked for what
- * follows it before its meaning is, so "16 M" is blamed on the stray "M";
- * list elements are stored as they are read. */
+/* Read, check and store the value of the key d describes. A scalar is
+ * checked for what follows it before its meaning is, so "16 M" is blamed
+ * on the stray "M"; list elements are stored as they are read. */
 static bool cfg_read_value(struct cfg_parser *p, struct cfg_cursor *c,
 			   const struct cfg_key_desc *d)
 {
