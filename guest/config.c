@@ -8,6 +8,8 @@
  * and a problem only ends the line it is on. */
 #include "guest/config.h"
 #include "arch/string.h"
+#include "guest/ioapic.h"
+#include "guest/pci.h"
 
 #define CFG_EINVAL      (-1)
 #define CFG_ERANGE      (-2)
@@ -31,6 +33,17 @@ static const char *const cfg_key_names[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_DIRTY_LOG]       = "dirty_log",
 	[CONFIG_KEY_MIGRATE_CPUS]    = "migrate_cpus",
 	[CONFIG_KEY_MIGRATE_AFTER_MS] = "migrate_after_ms",
+	[CONFIG_KEY_DISK]            = "disk",
+	[CONFIG_KEY_DISK_READONLY]   = "disk_readonly",
+	[CONFIG_KEY_NET]             = "net",
+	[CONFIG_KEY_MAC]             = "mac",
+};
+
+static const char *const cfg_shm_key_names[CONFIG_SHM_KEY_COUNT] = {
+	[CONFIG_SHM_KEY_SIZE]     = "size",
+	[CONFIG_SHM_KEY_GUESTS]   = "guests",
+	[CONFIG_SHM_KEY_GPA]      = "gpa",
+	[CONFIG_SHM_KEY_READONLY] = "readonly",
 };
 
 /* Index 0 of the format table stays NULL: "none" is not a spelling. */
@@ -58,6 +71,7 @@ static const char *const cfg_dirty_log_names[] = {
 /* Indexed by bit number of CONFIG_DEVICE_*. */
 static const char *const cfg_device_names[CONFIG_DEVICE_COUNT] = {
 	"com1", "debug-exit", "fw-cfg", "testdev", "rtc", "port92", "pci",
+	"virtio-console",
 };
 
 _Static_assert(CONFIG_DEVICE_COM1 == BIT_ULL(0), "device table order");
@@ -67,7 +81,15 @@ _Static_assert(CONFIG_DEVICE_TESTDEV == BIT_ULL(3), "device table order");
 _Static_assert(CONFIG_DEVICE_RTC == BIT_ULL(4), "device table order");
 _Static_assert(CONFIG_DEVICE_PORT92 == BIT_ULL(5), "device table order");
 _Static_assert(CONFIG_DEVICE_PCI == BIT_ULL(6), "device table order");
+_Static_assert(CONFIG_DEVICE_VIRTIO_CONSOLE == BIT_ULL(7), "device table order");
 _Static_assert(CONFIG_KEY_COUNT <= 32, "key_ok is a 32-bit mask");
+_Static_assert(CONFIG_SHM_KEY_COUNT <= 32, "key_ok is a 32-bit mask");
+_Static_assert(CONFIG_MAX_SHM <= 32, "shm_mask is a 32-bit set");
+_Static_assert(CONFIG_SHM_MAX_GUESTS <= 32, "readonly is a 32-bit set");
+_Static_assert(CONFIG_MAX_GUESTS <= 255, "shm members are kept in uint8_t");
+_Static_assert(CONFIG_PCI_MAX_FUNCS < PCI_MAX_FUNCS,
+	       "the functions and the host bridge fit the bus");
+_Static_assert(PCI_MMIO_GPA == 3 * GiB, "messages name the limit as 3G");
 _Static_assert(CONFIG_MAX_CPUS == 64, "cpu_mask is a 64-bit set");
 _Static_assert(CONFIG_MAX_GUESTS <= 127, "CPU owners are kept in int8_t");
 _Static_assert(CONFIG_CMDLINE_SIZE > CONFIG_LINE_MAX,
@@ -100,6 +122,12 @@ const char *config_dirty_log_name(enum config_dirty_log d)
 const char *config_key_name(enum config_key k)
 {
 	return cfg_table_name(cfg_key_names, ARRAY_SIZE(cfg_key_names), k);
+}
+
+const char *config_shm_key_name(enum config_shm_key k)
+{
+	return cfg_table_name(cfg_shm_key_names, ARRAY_SIZE(cfg_shm_key_names),
+			      k);
 }
 
 const char *config_device_name(unsigned int bit_index)
@@ -249,6 +277,28 @@ static void cfg_copy(char *dst, size_t size, const char *s, size_t n)
 
 /* --------------------------------------------------------------- errors */
 
+/* A new problem record about nothing in particular yet, or NULL (counted
+ * as dropped) when errors[] is full. */
+static struct config_error *cfg_error_record(struct config *cfg, uint32_t line)
+{
+	struct config_error *e;
+
+	if (cfg->error_count >= CONFIG_MAX_ERRORS) {
+		cfg->errors_dropped++;
+		return NULL;
+	}
+	e = &cfg->errors[cfg->error_count++];
+	e->line = line;
+	e->guest = -1;
+	e->shm = -1;
+	return e;
+}
+
+static struct cfg_buf cfg_error_msg(struct config_error *e)
+{
+	return e ? buf_make(e->msg, sizeof(e->msg)) : buf_make(NULL, 0);
+}
+
 /* Open a new problem record and return a buffer for its message. A problem
  * about guest g marks it invalid even when the record itself no longer fits;
  * gname names a guest that has no record in cfg->guests. */
@@ -260,19 +310,31 @@ static struct cfg_buf cfg_error(struct config *cfg, uint32_t line,
 
 	if (g)
 		g->valid = false;
-	if (cfg->error_count >= CONFIG_MAX_ERRORS) {
-		cfg->errors_dropped++;
-		return buf_make(NULL, 0);
-	}
-	e = &cfg->errors[cfg->error_count++];
-	e->line = line;
-	e->guest = g ? (int32_t)(g - cfg->guests) : -1;
-	if (g)
+	e = cfg_error_record(cfg, line);
+	if (e && g) {
+		e->guest = (int32_t)(g - cfg->guests);
 		cfg_copy(e->guest_name, sizeof(e->guest_name), g->name,
 			 strlen(g->name));
-	else if (gname)
+	} else if (e && gname) {
 		cfg_copy(e->guest_name, sizeof(e->guest_name), gname, gname_len);
-	return buf_make(e->msg, sizeof(e->msg));
+	}
+	return cfg_error_msg(e);
+}
+
+/* The same for a problem about shm section s, which it marks invalid. */
+static struct cfg_buf cfg_error_shm(struct config *cfg, uint32_t line,
+				    struct config_shm *s)
+{
+	struct config_error *e;
+
+	s->valid = false;
+	e = cfg_error_record(cfg, line);
+	if (e) {
+		e->shm = (int32_t)(s - cfg->shm);
+		cfg_copy(e->shm_name, sizeof(e->shm_name), s->name,
+			 strlen(s->name));
+	}
+	return cfg_error_msg(e);
 }
 
 size_t config_format_error(const struct config_error *e, char *buf, size_t size)
@@ -288,6 +350,12 @@ size_t config_format_error(const struct config_error *e, char *buf, size_t size)
 		buf_puts(&b, "guest ");
 		buf_putn(&b, e->guest_name,
 			 strnlen(e->guest_name, sizeof(e->guest_name)));
+		buf_puts(&b, ": ");
+	}
+	if (e->shm_name[0]) {
+		buf_puts(&b, "shm ");
+		buf_putn(&b, e->shm_name,
+			 strnlen(e->shm_name, sizeof(e->shm_name)));
 		buf_puts(&b, ": ");
 	}
 	buf_putn(&b, e->msg, strnlen(e->msg, sizeof(e->msg)));
@@ -416,6 +484,24 @@ static bool is_section_char(char c)
 	return c != ']' && c != '#';
 }
 
+/* Guest, shm and network names: [A-Za-z0-9_-]{1,31}. */
+static bool cfg_is_guest_name(const char *s, size_t len)
+{
+	if (len == 0 || len >= CONFIG_NAME_SIZE)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!is_name_char(s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Is the stored name exactly s[0..len)? */
+static bool cfg_name_is(const char *name, const char *s, size_t len)
+{
+	return strlen(name) == len && !memcmp(name, s, len);
+}
+
 /* Unquoted values (numbers, sizes, true/false). '.', '+' and '-' are taken
  * too so that "1.5G" or "-1" is echoed whole in the error. */
 static bool is_word_char(char c)
@@ -425,9 +511,27 @@ static bool is_word_char(char c)
 
 /* --------------------------------------------------------------- parser */
 
+/* A kind of section: its header prefix and its keys. */
+struct cfg_parser;
+struct cfg_key_desc;
+struct cfg_section {
+	const char *prefix;                     /* "guest." */
+	const char *what;                       /* "guest ", for messages */
+	const char *const *key_names;
+	const struct cfg_key_desc *keys;
+	size_t key_count;
+	/* Give the section a record and make it current; false if refused. */
+	bool (*open)(struct cfg_parser *p, const char *name, size_t len);
+};
+
+/* At most one of guest and shm is set: the section being read. */
 struct cfg_parser {
 	struct config *cfg;
-	struct config_guest *guest;     /* section being read, or NULL */
+	struct config_guest *guest;     /* guest section being read, or NULL */
+	struct config_shm *shm;         /* shm section being read, or NULL */
+	const struct cfg_section *sect; /* the kind of either, or NULL */
+	uint32_t *key_line;             /* that section's key_line[] */
+	uint32_t *key_ok;               /* and its key_ok */
 	bool skipping;                  /* inside a rejected section */
 	uint32_t line;
 	const char *key;                /* key whose value is being read */
@@ -435,10 +539,18 @@ struct cfg_parser {
 	size_t str_len;
 };
 
-/* A problem on the current line, about the current guest if any. */
+/* A problem at line, about the current section if any. */
+static struct cfg_buf cfg_error_at(struct cfg_parser *p, uint32_t line)
+{
+	if (p->shm)
+		return cfg_error_shm(p->cfg, line, p->shm);
+	return cfg_error(p->cfg, line, p->guest, NULL, 0);
+}
+
+/* A problem on the current line, about the current section if any. */
 static struct cfg_buf cfg_error_here(struct cfg_parser *p)
 {
-	return cfg_error(p->cfg, p->line, p->guest, NULL, 0);
+	return cfg_error_at(p, p->line);
 }
 
 /* A problem on the current line that needs no more than a fixed message. */
@@ -625,10 +737,10 @@ enum cfg_type {
 };
 
 /* A store handler gets one decoded value (one element, for a list key),
- * checks what the value means and records it in the guest. It reports its
- * own problem and returns false when the value is rejected. */
-typedef bool (*cfg_store_fn)(struct cfg_parser *p, struct config_guest *g,
-			     const struct cfg_value *v);
+ * checks what the value means and records it in the section being read
+ * (p->guest or p->shm). It reports its own problem and returns false when
+ * the value is rejected. */
+typedef bool (*cfg_store_fn)(struct cfg_parser *p, const struct cfg_value *v);
 
 struct cfg_key_desc {
 	enum cfg_type type;
@@ -686,34 +798,36 @@ static bool cfg_store_enum(struct cfg_parser *p, const struct cfg_value *v,
 	return false;
 }
 
-static bool store_image(struct cfg_parser *p, struct config_guest *g,
-			const struct cfg_value *v)
+/* A module name into dst, CONFIG_MODULE_NAME_SIZE bytes. */
+static bool cfg_store_module_name(struct cfg_parser *p,
+				  const struct cfg_value *v, char *dst)
 {
 	if (!cfg_check_module_name(p, v))
 		return false;
-	cfg_copy(g->image, sizeof(g->image), v->s, v->len);
+	cfg_copy(dst, CONFIG_MODULE_NAME_SIZE, v->s, v->len);
 	return true;
 }
 
-static bool store_initrd(struct cfg_parser *p, struct config_guest *g,
-			 const struct cfg_value *v)
+static bool store_image(struct cfg_parser *p, const struct cfg_value *v)
 {
-	if (!cfg_check_module_name(p, v))
-		return false;
-	cfg_copy(g->initrd, sizeof(g->initrd), v->s, v->len);
-	return true;
+	return cfg_store_module_name(p, v, p->guest->image);
 }
 
-static bool store_module(struct cfg_parser *p, struct config_guest *g,
-			 const struct cfg_value *v)
+static bool store_initrd(struct cfg_parser *p, const struct cfg_value *v)
 {
+	return cfg_store_module_name(p, v, p->guest->initrd);
+}
+
+
+static bool store_module(struct cfg_parser *p, const struct cfg_value *v)
+{
+	struct config_guest *g = p->guest;
 	struct cfg_buf m;
 
 	if (!cfg_check_module_name(p, v))
 		return false;
 	for (uint32_t i = 0; i < g->module_count; i++) {
-		if (strlen(g->modules[i]) == v->len &&
-		    !memcmp(g->modules[i], v->s, v->len)) {
+		if (cfg_name_is(g->modules[i], v->s, v->len)) {
 			m = cfg_error_here(p);
 			buf_puts(&m, "module ");
 			buf_quote(&m, v->s, v->len);
@@ -733,9 +847,10 @@ static bool store_module(struct cfg_parser *p, struct config_guest *g,
 	return true;
 }
 
-static bool store_cmdline(struct cfg_parser *p, struct config_guest *g,
-			  const struct cfg_value *v)
+static bool store_cmdline(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
+
 	if (v->len >= sizeof(g->cmdline)) {
 		cfg_error_key(p, "is too long (max 255 characters)");
 		return false;
@@ -744,9 +859,9 @@ static bool store_cmdline(struct cfg_parser *p, struct config_guest *g,
 	return true;
 }
 
-static bool store_format(struct cfg_parser *p, struct config_guest *g,
-			 const struct cfg_value *v)
+static bool store_format(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
 	int f;
 
 	if (!cfg_store_enum(p, v, cfg_format_names,
@@ -756,9 +871,9 @@ static bool store_format(struct cfg_parser *p, struct config_guest *g,
 	return true;
 }
 
-static bool store_paging(struct cfg_parser *p, struct config_guest *g,
-			 const struct cfg_value *v)
+static bool store_paging(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
 	int m;
 
 	if (!cfg_store_enum(p, v, cfg_paging_names,
@@ -768,9 +883,9 @@ static bool store_paging(struct cfg_parser *p, struct config_guest *g,
 	return true;
 }
 
-static bool store_dirty_log(struct cfg_parser *p, struct config_guest *g,
-			    const struct cfg_value *v)
+static bool store_dirty_log(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
 	int d;
 
 	if (!cfg_store_enum(p, v, cfg_dirty_log_names,
@@ -780,9 +895,9 @@ static bool store_dirty_log(struct cfg_parser *p, struct config_guest *g,
 	return true;
 }
 
-static bool store_device(struct cfg_parser *p, struct config_guest *g,
-			 const struct cfg_value *v)
+static bool store_device(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
 	struct cfg_buf m;
 	int bit;
 
@@ -802,9 +917,9 @@ static bool store_device(struct cfg_parser *p, struct config_guest *g,
 
 /* The minimum depends on the format, so that check waits for the end of the
  * section (cfg_check_memory_min). */
-static bool store_memory(struct cfg_parser *p, struct config_guest *g,
-			 const struct cfg_value *v)
+static bool store_memory(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
 	struct cfg_buf m;
 
 	if (v->num > CONFIG_MEMORY_MAX) {
@@ -854,48 +969,143 @@ static bool store_cpu_id(struct cfg_parser *p, const struct cfg_value *v,
 	return true;
 }
 
-static bool store_cpu(struct cfg_parser *p, struct config_guest *g,
-		      const struct cfg_value *v)
+static bool store_cpu(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
+
 	return store_cpu_id(p, v, "cpu ", g->cpus, &g->cpu_count, &g->cpu_mask);
 }
 
-static bool store_migrate_cpu(struct cfg_parser *p, struct config_guest *g,
-			      const struct cfg_value *v)
+static bool store_migrate_cpu(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
+
 	return store_cpu_id(p, v, "migrate cpu ", g->migrate_cpus,
 			    &g->migrate_cpu_count, &g->migrate_cpu_mask);
 }
 
-static bool store_migrate_after(struct cfg_parser *p __unused,
-				struct config_guest *g,
-				const struct cfg_value *v)
+static bool store_migrate_after(struct cfg_parser *p, const struct cfg_value *v)
 {
-	g->migrate_after_ms = v->num;
+	p->guest->migrate_after_ms = v->num;
 	return true;
 }
 
-static bool store_load(struct cfg_parser *p __unused, struct config_guest *g,
-		       const struct cfg_value *v)
+static bool store_load(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
+
 	g->load = v->num;
 	g->has_load = true;
 	return true;
 }
 
-static bool store_entry(struct cfg_parser *p __unused, struct config_guest *g,
-			const struct cfg_value *v)
+static bool store_entry(struct cfg_parser *p, const struct cfg_value *v)
 {
+	struct config_guest *g = p->guest;
+
 	g->entry = v->num;
 	g->has_entry = true;
 	return true;
 }
 
-static bool store_force_emulation(struct cfg_parser *p __unused,
-				  struct config_guest *g,
+static bool store_force_emulation(struct cfg_parser *p,
 				  const struct cfg_value *v)
 {
-	g->force_emulation = v->num != 0;
+	p->guest->force_emulation = v->num != 0;
+	return true;
+}
+
+static bool store_disk(struct cfg_parser *p, const struct cfg_value *v)
+{
+	return cfg_store_module_name(p, v, p->guest->disk);
+}
+
+static bool store_disk_readonly(struct cfg_parser *p,
+				const struct cfg_value *v)
+{
+	p->guest->disk_readonly = v->num != 0;
+	return true;
+}
+
+/* A name with the rules of guest names; what says whose ("guest "). */
+static bool cfg_check_name(struct cfg_parser *p, const char *what,
+			   const char *s, size_t len)
+{
+	struct cfg_buf m;
+
+	if (cfg_is_guest_name(s, len))
+		return true;
+	m = cfg_error_here(p);
+	buf_puts(&m, "bad ");
+	buf_puts(&m, what);
+	buf_puts(&m, "name ");
+	buf_quote(&m, s, len);
+	buf_puts(&m, " (1-31 of A-Z a-z 0-9 _ -)");
+	return false;
+}
+
+/* Virtual networks exist by being named: no section declares them. */
+static bool store_net(struct cfg_parser *p, const struct cfg_value *v)
+{
+	struct config_guest *g = p->guest;
+
+	if (!cfg_check_name(p, "network ", v->s, v->len))
+		return false;
+	cfg_copy(g->net, sizeof(g->net), v->s, v->len);
+	return true;
+}
+
+/* "52:54:00:12:34:56": six pairs of hex digits joined by ':'. */
+static bool cfg_parse_mac(const char *s, size_t len, uint8_t *mac)
+{
+	if (len != 3 * CONFIG_MAC_SIZE - 1)
+		return false;
+	for (size_t i = 0; i < CONFIG_MAC_SIZE; i++) {
+		const char *pair = s + 3 * i;
+		int hi = cfg_digit(pair[0]), lo = cfg_digit(pair[1]);
+
+		if (hi > 0xf || lo > 0xf)
+			return false;
+		if (i + 1 < CONFIG_MAC_SIZE && pair[2] != ':')
+			return false;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static bool cfg_mac_is_zero(const uint8_t *mac)
+{
+	for (size_t i = 0; i < CONFIG_MAC_SIZE; i++) {
+		if (mac[i])
+			return false;
+	}
+	return true;
+}
+
+/* The I/G bit, bit 0 of the first byte sent, marks a group address (IEEE
+ * 802-2014 8.2.2): a NIC's own address must be an individual one. */
+#define CFG_MAC_GROUP   0x01
+
+static bool store_mac(struct cfg_parser *p, const struct cfg_value *v)
+{
+	uint8_t mac[CONFIG_MAC_SIZE];
+	const char *why = NULL;
+	struct cfg_buf m;
+
+	if (!cfg_parse_mac(v->s, v->len, mac))
+		why = " is not six hex pairs such as 52:54:00:12:34:56";
+	else if (mac[0] & CFG_MAC_GROUP)
+		why = " is a multicast address (bit 0 of its first byte is set)";
+	else if (cfg_mac_is_zero(mac))
+		why = " is all zero";
+	if (why) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "mac ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, why);
+		return false;
+	}
+	memcpy(p->guest->mac, mac, sizeof(mac));
 	return true;
 }
 
@@ -915,6 +1125,100 @@ static const struct cfg_key_desc cfg_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_DIRTY_LOG]       = { CFG_STRING,      store_dirty_log },
 	[CONFIG_KEY_MIGRATE_CPUS]    = { CFG_INT_LIST,    store_migrate_cpu },
 	[CONFIG_KEY_MIGRATE_AFTER_MS] = { CFG_INT,        store_migrate_after },
+	[CONFIG_KEY_DISK]            = { CFG_STRING,      store_disk },
+	[CONFIG_KEY_DISK_READONLY]   = { CFG_BOOL,        store_disk_readonly },
+	[CONFIG_KEY_NET]             = { CFG_STRING,      store_net },
+	[CONFIG_KEY_MAC]             = { CFG_STRING,      store_mac },
+};
+
+/* --------------------------------------------------- shm key handlers */
+
+/* One name of a list of guest names (guests, readonly): well formed, not
+ * listed twice, and room for it. */
+static bool store_name_in_list(struct cfg_parser *p, const struct cfg_value *v,
+			       char (*names)[CONFIG_NAME_SIZE], uint32_t *count)
+{
+	const char *why = NULL;
+	struct cfg_buf m;
+
+	if (!cfg_check_name(p, "guest ", v->s, v->len))
+		return false;
+	for (uint32_t i = 0; !why && i < *count; i++) {
+		if (cfg_name_is(names[i], v->s, v->len))
+			why = " is listed twice";
+	}
+	if (!why && *count >= CONFIG_SHM_MAX_GUESTS)
+		why = ": too many guests (max 8)";
+	if (why) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "guest ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, why);
+		return false;
+	}
+	cfg_copy(names[(*count)++], CONFIG_NAME_SIZE, v->s, v->len);
+	return true;
+}
+
+static bool store_shm_size(struct cfg_parser *p, const struct cfg_value *v)
+{
+	const char *why = NULL;
+	struct cfg_buf m;
+
+	if (v->num < CONFIG_SHM_SIZE_MIN)
+		why = " is below the minimum of 4K";
+	else if (v->num > CONFIG_SHM_SIZE_MAX)
+		why = " is above the maximum of 256M";
+	else if (!IS_ALIGNED(v->num, CONFIG_SHM_ALIGN))
+		why = " is not a multiple of 4K";
+	if (why) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "size ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, why);
+		return false;
+	}
+	p->shm->size = v->num;
+	return true;
+}
+
+static bool store_shm_guest(struct cfg_parser *p, const struct cfg_value *v)
+{
+	return store_name_in_list(p, v, p->shm->guest_names,
+				  &p->shm->guest_count);
+}
+
+static bool store_shm_readonly(struct cfg_parser *p, const struct cfg_value *v)
+{
+	return store_name_in_list(p, v, p->shm->readonly_names,
+				  &p->shm->readonly_count);
+}
+
+static bool store_shm_gpa(struct cfg_parser *p, const struct cfg_value *v)
+{
+	struct config_shm *s = p->shm;
+	struct cfg_buf m;
+
+	if (!IS_ALIGNED(v->num, CONFIG_SHM_ALIGN)) {
+		m = cfg_error_here(p);
+		buf_puts(&m, "gpa ");
+		buf_quote(&m, v->s, v->len);
+		buf_puts(&m, " is not page-aligned (4K)");
+		return false;
+	}
+	if (s->gpa_count >= CONFIG_SHM_MAX_GUESTS) {
+		cfg_fail(p, "too many addresses in gpa (max 8)");
+		return false;
+	}
+	s->gpa[s->gpa_count++] = v->num;
+	return true;
+}
+
+static const struct cfg_key_desc cfg_shm_keys[CONFIG_SHM_KEY_COUNT] = {
+	[CONFIG_SHM_KEY_SIZE]     = { CFG_SIZE,        store_shm_size },
+	[CONFIG_SHM_KEY_GUESTS]   = { CFG_STRING_LIST, store_shm_guest },
+	[CONFIG_SHM_KEY_GPA]      = { CFG_INT_LIST,    store_shm_gpa },
+	[CONFIG_SHM_KEY_READONLY] = { CFG_STRING_LIST, store_shm_readonly },
 };
 
 static bool cfg_read_scalar(struct cfg_parser *p, struct cfg_cursor *c,
@@ -947,8 +1251,7 @@ static bool cfg_list_unterminated(struct cfg_parser *p,
  * read. A trailing comma is fine; a '#' before ']' means the list was not
  * closed on its line. */
 static bool cfg_read_list(struct cfg_parser *p, struct cfg_cursor *c,
-			  enum cfg_type elem, struct config_guest *g,
-			  cfg_store_fn store)
+			  enum cfg_type elem, cfg_store_fn store)
 {
 	struct cfg_value v;
 	struct cfg_buf m;
@@ -964,7 +1267,7 @@ static bool cfg_read_list(struct cfg_parser *p, struct cfg_cursor *c,
 			break;
 		if (cfg_list_unterminated(p, c))
 			return false;
-		if (!cfg_read_scalar(p, c, elem, &v) || !store(p, g, &v))
+		if (!cfg_read_scalar(p, c, elem, &v) || !store(p, &v))
 			return false;
 		cur_skip_blank(c);
 		if (cur_peek(c) == ',') {
@@ -998,25 +1301,24 @@ static bool cfg_value_ends_line(struct cfg_parser *p, struct cfg_cursor *c)
 	return false;
 }
 
-/* Read, check and store the value of key k. A scalar is checked for what
- * follows it before its meaning is, so "16 M" is blamed on the stray "M";
- * list elements are stored as they are read. */
+/* Read, check and store the value of the key d describes. A scalar is
+ * checked for what follows it before its meaning is, so "16 M" is blamed
+ * on the stray "M"; list elements are stored as they are read. */
 static bool cfg_read_value(struct cfg_parser *p, struct cfg_cursor *c,
-			   enum config_key k, struct config_guest *g)
+			   const struct cfg_key_desc *d)
 {
-	const struct cfg_key_desc *d = &cfg_keys[k];
 	struct cfg_value v;
 
 	switch (d->type) {
 	case CFG_INT_LIST:
-		return cfg_read_list(p, c, CFG_INT, g, d->store) &&
+		return cfg_read_list(p, c, CFG_INT, d->store) &&
 		       cfg_value_ends_line(p, c);
 	case CFG_STRING_LIST:
-		return cfg_read_list(p, c, CFG_STRING, g, d->store) &&
+		return cfg_read_list(p, c, CFG_STRING, d->store) &&
 		       cfg_value_ends_line(p, c);
 	default:
 		return cfg_read_scalar(p, c, d->type, &v) &&
-		       cfg_value_ends_line(p, c) && d->store(p, g, &v);
+		       cfg_value_ends_line(p, c) && d->store(p, &v);
 	}
 }
 
@@ -1027,22 +1329,38 @@ static bool cfg_key_ok(const struct config_guest *g, enum config_key k)
 	return g->key_ok & BIT_ULL(k);
 }
 
+static bool cfg_shm_key_ok(const struct config_shm *s, enum config_shm_key k)
+{
+	return s->key_ok & BIT_ULL(k);
+}
+
+/* Report, at the header line, each key of required[] that the section
+ * being closed did not give. */
+static void cfg_check_required_keys(struct cfg_parser *p, uint32_t header,
+				    const uint8_t *required, size_t n)
+{
+	struct cfg_buf m;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *name = p->sect->key_names[required[i]];
+
+		if (p->key_line[required[i]])
+			continue;
+		m = cfg_error_at(p, header);
+		buf_puts(&m, "missing required key ");
+		buf_quote(&m, name, strlen(name));
+	}
+}
+
 static void cfg_check_required(struct cfg_parser *p, struct config_guest *g)
 {
-	static const enum config_key required[] = {
+	static const uint8_t required[] = {
 		CONFIG_KEY_IMAGE, CONFIG_KEY_FORMAT, CONFIG_KEY_MEMORY,
 		CONFIG_KEY_CPUS,
 	};
 	struct cfg_buf m;
 
-	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
-		if (g->key_line[required[i]])
-			continue;
-		m = cfg_error(p->cfg, g->line, g, NULL, 0);
-		buf_puts(&m, "missing required key ");
-		buf_quote(&m, cfg_key_names[required[i]],
-			  strlen(cfg_key_names[required[i]]));
-	}
+	cfg_check_required_keys(p, g->line, required, ARRAY_SIZE(required));
 	if (cfg_key_ok(g, CONFIG_KEY_CPUS) && g->cpu_count == 0) {
 		m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_CPUS);
 		buf_puts(&m, "cpus must not be empty");
@@ -1164,16 +1482,27 @@ static void cfg_check_dirty_log(struct cfg_parser *p, struct config_guest *g)
 	buf_puts(&m, "dirty_log \"pml\" needs EPT, but paging is \"shadow\"");
 }
 
+/* Key k, when given, means nothing without key needed. */
+static void cfg_check_key_depends(struct cfg_parser *p, struct config_guest *g,
+				  enum config_key k, enum config_key needed)
+{
+	struct cfg_buf m;
+
+	if (!cfg_key_ok(g, k) || g->key_line[needed])
+		return;
+	m = cfg_error_at_key(p->cfg, g, k);
+	buf_puts(&m, cfg_key_names[k]);
+	buf_puts(&m, " needs ");
+	buf_puts(&m, cfg_key_names[needed]);
+}
+
 /* The target slot: as many CPUs as the guest has, none of its own. */
 static void cfg_check_migrate(struct cfg_parser *p, struct config_guest *g)
 {
 	struct cfg_buf m;
 
-	if (cfg_key_ok(g, CONFIG_KEY_MIGRATE_AFTER_MS) &&
-	    !g->key_line[CONFIG_KEY_MIGRATE_CPUS]) {
-		m = cfg_error_at_key(p->cfg, g, CONFIG_KEY_MIGRATE_AFTER_MS);
-		buf_puts(&m, "migrate_after_ms needs migrate_cpus");
-	}
+	cfg_check_key_depends(p, g, CONFIG_KEY_MIGRATE_AFTER_MS,
+			      CONFIG_KEY_MIGRATE_CPUS);
 	if (!cfg_key_ok(g, CONFIG_KEY_MIGRATE_CPUS) ||
 	    !cfg_key_ok(g, CONFIG_KEY_CPUS))
 		return;
@@ -1188,9 +1517,24 @@ static void cfg_check_migrate(struct cfg_parser *p, struct config_guest *g)
 	}
 }
 
+/* The virtio devices' keys; a NIC without a mac gets one from the guest's
+ * place in the file, in the 52:54:00 block QEMU uses for the same purpose. */
+static void cfg_check_virtio(struct cfg_parser *p, struct config_guest *g)
+{
+	cfg_check_key_depends(p, g, CONFIG_KEY_DISK_READONLY, CONFIG_KEY_DISK);
+	cfg_check_key_depends(p, g, CONFIG_KEY_MAC, CONFIG_KEY_NET);
+	if (cfg_key_ok(g, CONFIG_KEY_NET) && !g->key_line[CONFIG_KEY_MAC]) {
+		static const uint8_t base[CONFIG_MAC_SIZE] = { 0x52, 0x54 };
+
+		memcpy(g->mac, base, sizeof(base));
+		g->mac[CONFIG_MAC_SIZE - 1] = (uint8_t)(g - p->cfg->guests + 1);
+	}
+}
+
 /* Checks that need the whole section, reported at the header or the key. */
 static void cfg_finish_guest(struct cfg_parser *p, struct config_guest *g)
 {
+	cfg_check_virtio(p, g);
 	cfg_check_migrate(p, g);
 	cfg_check_required(p, g);
 	cfg_check_memory_min(p, g);
@@ -1200,12 +1544,160 @@ static void cfg_finish_guest(struct cfg_parser *p, struct config_guest *g)
 	cfg_check_dirty_log(p, g);
 }
 
+/* "[0xf0000000, 0xf0010000)" */
+static void buf_put_range(struct cfg_buf *b, uint64_t base, uint64_t size)
+{
+	buf_putc(b, '[');
+	buf_puthex(b, base);
+	buf_puts(b, ", ");
+	buf_puthex(b, base + size);
+	buf_putc(b, ')');
+}
+
+static bool cfg_ranges_overlap(uint64_t a, uint64_t asize,
+			       uint64_t b, uint64_t bsize)
+{
+	return a < b + bsize && b < a + asize;
+}
+
+/* Start a problem about member i's address in s:
+ * "gpa 0xf0000000 of guest 'a': [0xf0000000, 0xf0010000) ". */
+static struct cfg_buf cfg_error_shm_gpa(struct config *cfg,
+					struct config_shm *s, uint32_t i)
+{
+	struct cfg_buf m = cfg_error_shm(cfg, s->key_line[CONFIG_SHM_KEY_GPA], s);
+
+	buf_puts(&m, "gpa ");
+	buf_puthex(&m, s->gpa[i]);
+	buf_puts(&m, " of guest ");
+	buf_quote(&m, s->guest_names[i], strlen(s->guest_names[i]));
+	buf_puts(&m, ": ");
+	buf_put_range(&m, s->gpa[i], s->size);
+	buf_putc(&m, ' ');
+	return m;
+}
+
+/* What every guest with a PCI bus has at fixed addresses (guest/pci.h,
+ * guest/ioapic.h): the I/O APIC, the local APIC and testdev's memory
+ * all lie in the last 20 MiB below 4G. */
+static const struct cfg_hole {
+	uint64_t base, size;
+	const char *name;
+} cfg_shm_holes[] = {
+	{ PCI_MMIO_GPA, PCI_MMIO_SIZE, "the PCI window" },
+	{ PCI_ECAM_GPA, PCI_ECAM_SIZE, "PCI ECAM" },
+	{ IOAPIC_GPA, 4 * GiB - IOAPIC_GPA, "the APICs and testdev" },
+};
+
+/* Member i's region lies below 1T and misses the fixed holes. */
+static void cfg_check_shm_gpa(struct config *cfg, struct config_shm *s,
+			      uint32_t i)
+{
+	struct cfg_buf m;
+
+	if (s->gpa[i] > CONFIG_SHM_GPA_LIMIT - s->size) {
+		m = cfg_error_shm_gpa(cfg, s, i);
+		buf_puts(&m, "ends above 1T");
+		return;
+	}
+	for (size_t h = 0; h < ARRAY_SIZE(cfg_shm_holes); h++) {
+		const struct cfg_hole *hole = &cfg_shm_holes[h];
+
+		if (!cfg_ranges_overlap(s->gpa[i], s->size, hole->base,
+					hole->size))
+			continue;
+		m = cfg_error_shm_gpa(cfg, s, i);
+		buf_puts(&m, "overlaps ");
+		buf_puts(&m, hole->name);
+		buf_putc(&m, ' ');
+		buf_put_range(&m, hole->base, hole->size);
+		return;
+	}
+}
+
+/* Member slot of the guest named name in s, or -1. */
+static int cfg_shm_find_name(const struct config_shm *s, const char *name)
+{
+	for (uint32_t i = 0; i < s->guest_count; i++) {
+		if (!strcmp(s->guest_names[i], name))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* readonly names members: turn the names into the member mask. */
+static void cfg_check_shm_readonly(struct cfg_parser *p, struct config_shm *s)
+{
+	struct cfg_buf m;
+
+	if (!cfg_shm_key_ok(s, CONFIG_SHM_KEY_READONLY) ||
+	    !cfg_shm_key_ok(s, CONFIG_SHM_KEY_GUESTS))
+		return;
+	for (uint32_t i = 0; i < s->readonly_count; i++) {
+		const char *name = s->readonly_names[i];
+		int slot = cfg_shm_find_name(s, name);
+
+		if (slot >= 0) {
+			s->readonly |= (uint32_t)BIT_ULL(slot);
+			continue;
+		}
+		m = cfg_error_at(p, s->key_line[CONFIG_SHM_KEY_READONLY]);
+		buf_puts(&m, "readonly guest ");
+		buf_quote(&m, name, strlen(name));
+		buf_puts(&m, " is not among guests");
+	}
+}
+
+/* At least two members, and one address for each. */
+static void cfg_check_shm_members(struct cfg_parser *p, struct config_shm *s)
+{
+	struct cfg_buf m;
+
+	if (!cfg_shm_key_ok(s, CONFIG_SHM_KEY_GUESTS))
+		return;
+	if (s->guest_count < CONFIG_SHM_MIN_GUESTS) {
+		m = cfg_error_at(p, s->key_line[CONFIG_SHM_KEY_GUESTS]);
+		buf_puts(&m, "guests must name at least 2 guests");
+	}
+	if (cfg_shm_key_ok(s, CONFIG_SHM_KEY_GPA) &&
+	    s->gpa_count != s->guest_count) {
+		m = cfg_error_at(p, s->key_line[CONFIG_SHM_KEY_GPA]);
+		buf_puts(&m, "gpa must list one address per guest (");
+		buf_putu(&m, s->guest_count);
+		buf_putc(&m, ')');
+	}
+}
+
+static void cfg_finish_shm(struct cfg_parser *p, struct config_shm *s)
+{
+	static const uint8_t required[] = {
+		CONFIG_SHM_KEY_SIZE, CONFIG_SHM_KEY_GUESTS, CONFIG_SHM_KEY_GPA,
+	};
+	uint32_t n = MIN(s->gpa_count, s->guest_count);
+
+	cfg_check_required_keys(p, s->line, required, ARRAY_SIZE(required));
+	cfg_check_shm_members(p, s);
+	cfg_check_shm_readonly(p, s);
+	if (!cfg_shm_key_ok(s, CONFIG_SHM_KEY_SIZE) ||
+	    !cfg_shm_key_ok(s, CONFIG_SHM_KEY_GUESTS) ||
+	    !cfg_shm_key_ok(s, CONFIG_SHM_KEY_GPA))
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		cfg_check_shm_gpa(p->cfg, s, i);
+}
+
 /* Close the current section; what follows is skipped until a good header. */
 static void cfg_end_section(struct cfg_parser *p)
 {
 	if (p->guest)
 		cfg_finish_guest(p, p->guest);
+	if (p->shm)
+		cfg_finish_shm(p, p->shm);
 	p->guest = NULL;
+	p->shm = NULL;
+	p->sect = NULL;
+	p->key_line = NULL;
+	p->key_ok = NULL;
 	p->skipping = true;
 }
 
@@ -1215,27 +1707,24 @@ static struct config_guest *cfg_find_guest(struct config *cfg,
 					   const char *name, size_t len)
 {
 	for (uint32_t i = 0; i < cfg->guest_count; i++) {
-		struct config_guest *g = &cfg->guests[i];
-
-		if (strlen(g->name) == len && !memcmp(g->name, name, len))
-			return g;
+		if (cfg_name_is(cfg->guests[i].name, name, len))
+			return &cfg->guests[i];
 	}
 	return NULL;
 }
 
-static bool cfg_is_guest_name(const char *s, size_t len)
+static struct config_shm *cfg_find_shm(struct config *cfg,
+				       const char *name, size_t len)
 {
-	if (len == 0 || len >= CONFIG_NAME_SIZE)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_name_char(s[i]))
-			return false;
+	for (uint32_t i = 0; i < cfg->shm_count; i++) {
+		if (cfg_name_is(cfg->shm[i].name, name, len))
+			return &cfg->shm[i];
 	}
-	return true;
+	return NULL;
 }
 
 /* A header that named a usable guest: give it a record, or say why not. */
-static void cfg_open_guest(struct cfg_parser *p, const char *name, size_t len)
+static bool cfg_open_guest(struct cfg_parser *p, const char *name, size_t len)
 {
 	struct config_guest *g = cfg_find_guest(p->cfg, name, len);
 	struct cfg_buf m;
@@ -1245,31 +1734,85 @@ static void cfg_open_guest(struct cfg_parser *p, const char *name, size_t len)
 		buf_puts(&m, "duplicate guest name (first at line ");
 		buf_putu(&m, g->line);
 		buf_putc(&m, ')');
-		return;
+		return false;
 	}
 	if (p->cfg->guest_count >= CONFIG_MAX_GUESTS) {
 		m = cfg_error(p->cfg, p->line, NULL, name, len);
 		buf_puts(&m, "too many guests (max ");
 		buf_putu(&m, CONFIG_MAX_GUESTS);
 		buf_putc(&m, ')');
-		return;
+		return false;
 	}
 	g = &p->cfg->guests[p->cfg->guest_count++];
 	cfg_copy(g->name, sizeof(g->name), name, len);
 	g->line = p->line;
 	g->valid = true;
 	p->guest = g;
-	p->skipping = false;
+	p->key_line = g->key_line;
+	p->key_ok = &g->key_ok;
+	return true;
 }
 
-/* [ guest.NAME ] with an optional comment after it. */
+/* The same for a shm section. One that is refused has no record to mark
+ * invalid, so its problem names it in the message. */
+static bool cfg_open_shm(struct cfg_parser *p, const char *name, size_t len)
+{
+	struct config_shm *s = cfg_find_shm(p->cfg, name, len);
+	struct cfg_buf m;
+
+	if (s) {
+		m = cfg_error_shm(p->cfg, p->line, s);
+		buf_puts(&m, "duplicate shm name (first at line ");
+		buf_putu(&m, s->line);
+		buf_putc(&m, ')');
+		return false;
+	}
+	if (p->cfg->shm_count >= CONFIG_MAX_SHM) {
+		m = cfg_error(p->cfg, p->line, NULL, NULL, 0);
+		buf_puts(&m, "too many shm sections (max ");
+		buf_putu(&m, CONFIG_MAX_SHM);
+		buf_puts(&m, "): ");
+		buf_quote(&m, name, len);
+		return false;
+	}
+	s = &p->cfg->shm[p->cfg->shm_count++];
+	cfg_copy(s->name, sizeof(s->name), name, len);
+	s->line = p->line;
+	s->valid = true;
+	p->shm = s;
+	p->key_line = s->key_line;
+	p->key_ok = &s->key_ok;
+	return true;
+}
+
+static const struct cfg_section cfg_sections[] = {
+	{ "guest.", "guest ", cfg_key_names, cfg_keys,
+	  ARRAY_SIZE(cfg_keys), cfg_open_guest },
+	{ "shm.", "shm ", cfg_shm_key_names, cfg_shm_keys,
+	  ARRAY_SIZE(cfg_shm_keys), cfg_open_shm },
+};
+
+#define CFG_EXPECTED_HEADERS "(expected [guest.NAME] or [shm.NAME])"
+
+/* The kind of section whose prefix begins word[0..len), or NULL. */
+static const struct cfg_section *cfg_find_section(const char *word, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_sections); i++) {
+		size_t plen = strlen(cfg_sections[i].prefix);
+
+		if (len >= plen && !memcmp(word, cfg_sections[i].prefix, plen))
+			return &cfg_sections[i];
+	}
+	return NULL;
+}
+
+/* [ guest.NAME ] or [ shm.NAME ] with an optional comment after it. */
 static void cfg_parse_header(struct cfg_parser *p, struct cfg_cursor *c)
 {
-	static const char prefix[] = "guest.";
-	const size_t plen = sizeof(prefix) - 1;
+	const struct cfg_section *sect;
 	struct cfg_buf m;
 	const char *word;
-	size_t len;
+	size_t len, plen;
 
 	cfg_end_section(p);
 	c->pos++;
@@ -1279,24 +1822,21 @@ static void cfg_parse_header(struct cfg_parser *p, struct cfg_cursor *c)
 	while (len && (word[len - 1] == ' ' || word[len - 1] == '\t'))
 		len--;
 	if (cur_peek(c) != ']') {
-		cfg_fail(p, "malformed section header (expected [guest.NAME])");
+		cfg_fail(p, "malformed section header " CFG_EXPECTED_HEADERS);
 		return;
 	}
 	c->pos++;
-	if (len < plen || memcmp(word, prefix, plen)) {
+	sect = cfg_find_section(word, len);
+	if (!sect) {
 		m = cfg_error_here(p);
 		buf_puts(&m, "unknown section ");
 		buf_quote(&m, word, len);
-		buf_puts(&m, " (expected [guest.NAME])");
+		buf_puts(&m, " " CFG_EXPECTED_HEADERS);
 		return;
 	}
-	if (!cfg_is_guest_name(word + plen, len - plen)) {
-		m = cfg_error_here(p);
-		buf_puts(&m, "bad guest name ");
-		buf_quote(&m, word + plen, len - plen);
-		buf_puts(&m, " (1-31 of A-Z a-z 0-9 _ -)");
+	plen = strlen(sect->prefix);
+	if (!cfg_check_name(p, sect->what, word + plen, len - plen))
 		return;
-	}
 	if (!cur_at_line_end(c)) {
 		m = cfg_error_here(p);
 		buf_puts(&m, "unexpected ");
@@ -1304,21 +1844,19 @@ static void cfg_parse_header(struct cfg_parser *p, struct cfg_cursor *c)
 		buf_puts(&m, " after section header");
 		return;
 	}
-	cfg_open_guest(p, word + plen, len - plen);
-}
-
-static int cfg_find_key(const char *s, size_t len)
-{
-	return cfg_table_find(cfg_key_names, ARRAY_SIZE(cfg_key_names), s, len);
+	if (!sect->open(p, word + plen, len - plen))
+		return;
+	p->sect = sect;
+	p->skipping = false;
 }
 
 /* The key has been read and the cursor stands after '='. */
 static void cfg_parse_assignment(struct cfg_parser *p, struct cfg_cursor *c,
 				 const char *key, size_t klen)
 {
-	struct config_guest *g = p->guest;
+	const struct cfg_section *sect = p->sect;
 	struct cfg_buf m;
-	int k = cfg_find_key(key, klen);
+	int k = cfg_table_find(sect->key_names, sect->key_count, key, klen);
 
 	if (k < 0) {
 		m = cfg_error_here(p);
@@ -1326,23 +1864,23 @@ static void cfg_parse_assignment(struct cfg_parser *p, struct cfg_cursor *c,
 		buf_quote(&m, key, klen);
 		return;
 	}
-	p->key = cfg_key_names[k];
-	if (g->key_line[k]) {
+	p->key = sect->key_names[k];
+	if (p->key_line[k]) {
 		m = cfg_error_here(p);
 		buf_puts(&m, "duplicate key ");
 		buf_quote(&m, key, klen);
 		buf_puts(&m, " (first at line ");
-		buf_putu(&m, g->key_line[k]);
+		buf_putu(&m, p->key_line[k]);
 		buf_putc(&m, ')');
 		return;
 	}
-	g->key_line[k] = p->line;
+	p->key_line[k] = p->line;
 	if (cur_at_line_end(c)) {
 		cfg_error_key(p, "has no value");
 		return;
 	}
-	if (cfg_read_value(p, c, (enum config_key)k, g))
-		g->key_ok |= (uint32_t)BIT_ULL(k);
+	if (cfg_read_value(p, c, &sect->keys[k]))
+		*p->key_ok |= (uint32_t)BIT_ULL(k);
 }
 
 /* KEY = VALUE, ignored inside a rejected section. */
@@ -1370,11 +1908,11 @@ static void cfg_parse_key_line(struct cfg_parser *p, struct cfg_cursor *c)
 	}
 	c->pos++;
 	cur_skip_blank(c);
-	if (!p->guest) {
+	if (!p->sect) {
 		m = cfg_error_here(p);
 		buf_puts(&m, "key ");
 		buf_quote(&m, key, klen);
-		buf_puts(&m, " outside any [guest.NAME] section");
+		buf_puts(&m, " outside any section " CFG_EXPECTED_HEADERS);
 		return;
 	}
 	cfg_parse_assignment(p, c, key, klen);
@@ -1432,6 +1970,205 @@ static size_t cfg_line_length(const char *s, size_t n)
 	return i;
 }
 
+/* ------------------------------------------------- whole-file checks */
+
+/* Find the guests s names; report those the file does not define. Returns
+ * whether every member was found. */
+static bool cfg_resolve_shm_guests(struct config *cfg, struct config_shm *s)
+{
+	bool all = true;
+
+	for (uint32_t i = 0; i < s->guest_count; i++) {
+		const char *name = s->guest_names[i];
+		struct config_guest *g = cfg_find_guest(cfg, name, strlen(name));
+		struct cfg_buf m;
+
+		if (g) {
+			s->guests[i] = (uint8_t)(g - cfg->guests);
+			continue;
+		}
+		m = cfg_error_shm(cfg, s->key_line[CONFIG_SHM_KEY_GUESTS], s);
+		buf_puts(&m, "no guest named ");
+		buf_quote(&m, name, strlen(name));
+		buf_puts(&m, " in the file");
+		all = false;
+	}
+	return all;
+}
+
+/* Size, members and their addresses were all understood. */
+static bool cfg_shm_members_known(const struct config_shm *s)
+{
+	return cfg_shm_key_ok(s, CONFIG_SHM_KEY_SIZE) &&
+	       cfg_shm_key_ok(s, CONFIG_SHM_KEY_GUESTS) &&
+	       cfg_shm_key_ok(s, CONFIG_SHM_KEY_GPA) &&
+	       s->gpa_count == s->guest_count;
+}
+
+/* Each member's region misses that guest's RAM, [0, memory). */
+static void cfg_check_shm_ram(struct config *cfg, struct config_shm *s)
+{
+	for (uint32_t i = 0; i < s->guest_count; i++) {
+		const struct config_guest *g = &cfg->guests[s->guests[i]];
+		struct cfg_buf m;
+
+		if (!cfg_key_ok(g, CONFIG_KEY_MEMORY) ||
+		    !cfg_ranges_overlap(s->gpa[i], s->size, 0, g->memory))
+			continue;
+		m = cfg_error_shm_gpa(cfg, s, i);
+		buf_puts(&m, "overlaps the guest's RAM ");
+		buf_put_range(&m, 0, g->memory);
+	}
+}
+
+/* Member i of t against the valid regions before t: a guest sees each
+ * byte of its address space through one region at most. */
+static void cfg_check_shm_overlap(struct config *cfg, struct config_shm *t,
+				  uint32_t i)
+{
+	for (struct config_shm *s = cfg->shm; s < t; s++) {
+		int j = config_shm_member(s, t->guests[i]);
+		struct cfg_buf m;
+
+		if (!s->valid || j < 0 ||
+		    !cfg_ranges_overlap(t->gpa[i], t->size, s->gpa[j], s->size))
+			continue;
+		m = cfg_error_shm_gpa(cfg, t, i);
+		buf_puts(&m, "overlaps shm ");
+		buf_quote(&m, s->name, strlen(s->name));
+		buf_puts(&m, " of the same guest ");
+		buf_put_range(&m, s->gpa[j], s->size);
+		return;
+	}
+}
+
+/* The regions, in file order: each is checked against its guests and the
+ * valid regions before it, and the guests of a valid one join it. */
+static void cfg_finish_shm_regions(struct config *cfg)
+{
+	for (uint32_t si = 0; si < cfg->shm_count; si++) {
+		struct config_shm *s = &cfg->shm[si];
+
+		if (!cfg_resolve_shm_guests(cfg, s) || !cfg_shm_members_known(s))
+			continue;
+		cfg_check_shm_ram(cfg, s);
+		for (uint32_t i = 0; s->valid && i < s->guest_count; i++)
+			cfg_check_shm_overlap(cfg, s, i);
+		for (uint32_t i = 0; s->valid && i < s->guest_count; i++)
+			cfg->guests[s->guests[i]].shm_mask |= (uint32_t)BIT_ULL(si);
+	}
+}
+
+/* A guest with a PCI bus: its RAM ends below the PCI window, it does not
+ * migrate, and its functions fit the bus. */
+static void cfg_check_pci(struct config *cfg, struct config_guest *g)
+{
+	uint32_t funcs = config_guest_pci_funcs(g);
+	struct cfg_buf m;
+
+	if (!config_guest_has_pci(g))
+		return;
+	if (cfg_key_ok(g, CONFIG_KEY_MEMORY) && g->memory > PCI_MMIO_GPA) {
+		m = cfg_error_at_key(cfg, g, CONFIG_KEY_MEMORY);
+		buf_puts(&m, "memory ");
+		buf_put_size(&m, g->memory);
+		buf_puts(&m, " is above the limit of 3G for a guest with PCI "
+			     "devices (its PCI window starts there)");
+	}
+	if (cfg_key_ok(g, CONFIG_KEY_MIGRATE_CPUS)) {
+		m = cfg_error_at_key(cfg, g, CONFIG_KEY_MIGRATE_CPUS);
+		buf_puts(&m, "migrate_cpus cannot go with PCI devices "
+			     "(their state does not migrate)");
+	}
+	if (funcs > CONFIG_PCI_MAX_FUNCS) {
+		m = cfg_error(cfg, g->line, g, NULL, 0);
+		buf_puts(&m, "needs ");
+		buf_putu(&m, funcs);
+		buf_puts(&m, " PCI functions, max 6 (disk, net, virtio-console "
+			     "and one per shm region)");
+	}
+}
+
+static void buf_put_mac(struct cfg_buf *b, const uint8_t *mac)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < CONFIG_MAC_SIZE; i++) {
+		if (i)
+			buf_putc(b, ':');
+		buf_putc(b, hex[mac[i] >> 4]);
+		buf_putc(b, hex[mac[i] & 0xf]);
+	}
+}
+
+/* A NIC whose network and address are known. */
+static bool cfg_guest_has_mac(const struct config_guest *g)
+{
+	return g->net[0] && !cfg_mac_is_zero(g->mac);
+}
+
+static uint32_t cfg_mac_line(const struct config_guest *g)
+{
+	return g->key_line[CONFIG_KEY_MAC] ? g->key_line[CONFIG_KEY_MAC]
+					   : g->key_line[CONFIG_KEY_NET];
+}
+
+/* Of two guests with one MAC on one network, the later one is refused. */
+static void cfg_check_mac_unique(struct config *cfg, struct config_guest *g)
+{
+	for (struct config_guest *o = cfg->guests; o < g; o++) {
+		struct cfg_buf m;
+
+		if (!cfg_guest_has_mac(o) || strcmp(o->net, g->net) ||
+		    memcmp(o->mac, g->mac, CONFIG_MAC_SIZE))
+			continue;
+		m = cfg_error(cfg, cfg_mac_line(g), g, NULL, 0);
+		buf_puts(&m, "mac ");
+		buf_put_mac(&m, g->mac);
+		buf_puts(&m, " is already guest ");
+		buf_quote(&m, o->name, strlen(o->name));
+		buf_puts(&m, "'s on network ");
+		buf_quote(&m, g->net, strlen(g->net));
+		buf_puts(&m, " (line ");
+		buf_putu(&m, cfg_mac_line(o));
+		buf_putc(&m, ')');
+		return;
+	}
+}
+
+/* Checks that need every section: the shm regions first, as membership
+ * gives a guest its PCI bus. */
+static void cfg_finish_file(struct config *cfg)
+{
+	cfg_finish_shm_regions(cfg);
+	for (uint32_t gi = 0; gi < cfg->guest_count; gi++) {
+		struct config_guest *g = &cfg->guests[gi];
+
+		cfg_check_pci(cfg, g);
+		if (cfg_guest_has_mac(g))
+			cfg_check_mac_unique(cfg, g);
+	}
+}
+
+uint32_t config_guest_pci_funcs(const struct config_guest *g)
+{
+	uint32_t n = (g->disk[0] != '\0') + (g->net[0] != '\0') +
+		     !!(g->devices & CONFIG_DEVICE_VIRTIO_CONSOLE);
+
+	for (uint32_t mask = g->shm_mask; mask; mask &= mask - 1)
+		n++;
+	return n;
+}
+
+int config_shm_member(const struct config_shm *s, uint32_t gi)
+{
+	for (uint32_t i = 0; i < s->guest_count; i++) {
+		if (s->guests[i] == gi)
+			return (int)i;
+	}
+	return -1;
+}
+
 uint32_t config_parse(struct config *cfg, const char *text, size_t len)
 {
 	struct cfg_parser p;
@@ -1455,6 +2192,7 @@ uint32_t config_parse(struct config *cfg, const char *text, size_t len)
 		off += n + (off + n < len);
 	}
 	cfg_end_section(&p);
+	cfg_finish_file(cfg);
 	return config_problem_count(cfg);
 }
 
@@ -1490,6 +2228,7 @@ static void cfg_check_modules(struct config *cfg, struct config_guest *g,
 {
 	cfg_check_module(cfg, g, plat, CONFIG_KEY_IMAGE, g->image);
 	cfg_check_module(cfg, g, plat, CONFIG_KEY_INITRD, g->initrd);
+	cfg_check_module(cfg, g, plat, CONFIG_KEY_DISK, g->disk);
 	for (uint32_t i = 0; i < g->module_count; i++)
 		cfg_check_module(cfg, g, plat, CONFIG_KEY_MODULES,
 				 g->modules[i]);

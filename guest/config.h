@@ -22,8 +22,11 @@
  *                                matches [A-Za-z0-9_-]{1,31} and is unique in
  *                                the file; spaces are allowed inside the
  *                                brackets around guest.NAME
- *   KEY = VALUE                  sets KEY for the current guest; spaces around
- *                                '=' are optional; KEY matches [A-Za-z0-9_-]+
+ *   [shm.NAME]                   starts the section of shared memory region
+ *                                NAME (the same rules)
+ *   KEY = VALUE                  sets KEY for the current section; spaces
+ *                                around '=' are optional; KEY matches
+ *                                [A-Za-z0-9_-]+
  *
  * Values:
  *   string   "..." with the escapes \" \\ \n \t and no others
@@ -45,9 +48,9 @@
  *                           below 64; CPU 0 is never given to a guest: it runs
  *                           Keel's console and management
  *   paging = "auto"         ept | shadow | auto (default auto)
- *   devices = ["com1"]      any of com1, debug-exit, fw-cfg, testdev, rtc, port92,
- *                           pci
- *                           (default none)
+ *   devices = ["com1"]      any of com1, debug-exit, fw-cfg, testdev, rtc,
+ *                           port92, pci (a PCI host bridge alone),
+ *                           virtio-console (default none)
  *   cmdline = "text"        optional, at most 255 characters after escapes
  *   load = 0x100000         flat and realmode only; required for flat
  *   entry = 0x100000        flat and realmode only; required for flat
@@ -61,21 +64,60 @@
  *                           them the guest's own); memory is needed twice
  *   migrate_after_ms = 50   when to start migrating, in milliseconds after
  *                           the guest started (default 0; needs migrate_cpus)
- * Module names (image, initrd, modules) are 1-63 printable ASCII characters
- * without spaces. load and entry must lie inside the guest's memory, and
- * below 1M for realmode guests.
+ *   disk = "rootfs"         a virtio-blk disk backed by this module
+ *   disk_readonly = true    bool, default false; needs disk
+ *   net = "lan0"            a virtio-net NIC on virtual network lan0 (a name
+ *                           like a guest's); networks need no section
+ *   mac = "52:54:00:12:34:56"  the NIC's address (needs net): six hex pairs
+ *                           separated by ':', unicast (bit 0 of the first
+ *                           byte clear) and not all zero; default
+ *                           52:54:00:00:00:XX, XX = the guest's index in
+ *                           the file (from 0) + 1. Two guests on one
+ *                           network may not share a MAC: the later one is
+ *                           refused (at its mac line, or net if defaulted).
+ * Module names (image, initrd, modules, disk) are 1-63 printable ASCII
+ * characters without spaces. load and entry must lie inside the guest's
+ * memory, and below 1M for realmode guests.
+ *
+ * PCI (guest/pci.h): a guest has a PCI bus when its devices hold pci or
+ * virtio-console, or it has a disk or a net, or it is a member of a valid
+ * [shm.NAME] section (config_guest_has_pci()). Such a guest's memory must
+ * end at or below PCI_MMIO_GPA (3G), it cannot have migrate_cpus (device
+ * state does not migrate), and it has at most 6 PCI functions besides the
+ * host bridge: one each for disk, net and virtio-console, and one doorbell
+ * per shm region it is in (reported at its section header).
+ *
+ * Keys of a [shm.NAME] section (NAME as for guests, unique among shm
+ * sections; at most 8 sections): a region of memory shared by guests.
+ *   size = "64K"            required; a multiple of 4K, 4K to 256M
+ *   guests = ["a", "b"]     required; 2-8 distinct guests, defined anywhere
+ *                           in the file
+ *   gpa = [0xf0000000, 0xf0000000]
+ *                           required; where each guest (in guests order) sees
+ *                           the region: page-aligned, and [gpa, gpa + size)
+ *                           must end at or below 1T and miss that guest's
+ *                           RAM, the PCI window and ECAM (guest/pci.h), the
+ *                           range 0xfec00000-0xffffffff (I/O APIC, local
+ *                           APIC, testdev) and its other shm regions
+ *   readonly = ["b"]        optional; members that may only read the region
+ * A problem in a [shm.NAME] section marks the section invalid: it is dropped
+ * (with its problems reported) and its guests run without it. A guest that
+ * is refused does not take a valid region from the other members.
  *
  * Errors
  * ------
- * Every problem is recorded as {line, guest, message}, which
+ * Every problem is recorded as {line, guest or shm section, message}, which
  * config_format_error() prints as
  *   line 7: guest hello: unknown key 'memroy'
+ *   line 9: shm ring: missing required key 'size'
  * Parsing goes on at the next line, so one pass reports everything (up to
  * CONFIG_MAX_ERRORS; the rest are only counted); a line yields at most one
  * problem of its own. A problem inside a guest's section marks that guest
- * invalid; Keel then refuses that guest and runs the others. Problems outside
+ * invalid; Keel then refuses that guest and runs the others (a problem in
+ * a shm section likewise marks that section invalid). Problems outside
  * any section (a bad or unknown section header, a key before the first
- * section) are global. The body of a section whose header was rejected is
+ * section) are global. Checks that need the whole file (the guests of shm
+ * sections, PCI limits, MACs) run after its last line. The body of a section whose header was rejected is
  * skipped. A key whose value is rejected still counts as given, so it is not
  * reported missing as well.
  *
@@ -107,6 +149,16 @@
 #define CONFIG_MEMORY_ALIGN     (4 * KiB)
 #define CONFIG_REALMODE_LIMIT   (1 * MiB) /* realmode load/entry lie below */
 
+#define CONFIG_MAX_SHM          8       /* [shm.NAME] sections */
+#define CONFIG_SHM_MAX_GUESTS   8       /* members of one region */
+#define CONFIG_SHM_MIN_GUESTS   2
+#define CONFIG_SHM_SIZE_MIN     (4 * KiB)
+#define CONFIG_SHM_SIZE_MAX     (256 * MiB)
+#define CONFIG_SHM_ALIGN        (4 * KiB)
+#define CONFIG_SHM_GPA_LIMIT    (1ULL << 40) /* regions end at or below 1T */
+#define CONFIG_PCI_MAX_FUNCS    6       /* besides the host bridge */
+#define CONFIG_MAC_SIZE         6
+
 enum config_format {
 	CONFIG_FORMAT_NONE,             /* not given or not understood */
 	CONFIG_FORMAT_ELF64,
@@ -136,8 +188,9 @@ enum config_dirty_log {
 #define CONFIG_DEVICE_TESTDEV    BIT_ULL(3)
 #define CONFIG_DEVICE_RTC        BIT_ULL(4)
 #define CONFIG_DEVICE_PORT92     BIT_ULL(5)
-#define CONFIG_DEVICE_PCI        BIT_ULL(6)
-#define CONFIG_DEVICE_COUNT      7
+#define CONFIG_DEVICE_PCI        BIT_ULL(6)     /* the host bridge alone */
+#define CONFIG_DEVICE_VIRTIO_CONSOLE BIT_ULL(7)
+#define CONFIG_DEVICE_COUNT      8
 
 /* The keys of a guest section, to index config_guest.key_line. */
 enum config_key {
@@ -156,7 +209,20 @@ enum config_key {
 	CONFIG_KEY_DIRTY_LOG,
 	CONFIG_KEY_MIGRATE_CPUS,
 	CONFIG_KEY_MIGRATE_AFTER_MS,
+	CONFIG_KEY_DISK,
+	CONFIG_KEY_DISK_READONLY,
+	CONFIG_KEY_NET,
+	CONFIG_KEY_MAC,
 	CONFIG_KEY_COUNT,
+};
+
+/* The keys of a shm section, to index config_shm.key_line. */
+enum config_shm_key {
+	CONFIG_SHM_KEY_SIZE,
+	CONFIG_SHM_KEY_GUESTS,
+	CONFIG_SHM_KEY_GPA,
+	CONFIG_SHM_KEY_READONLY,
+	CONFIG_SHM_KEY_COUNT,
 };
 
 /* One [guest.NAME] section. Only a guest with valid set is complete: one
@@ -165,8 +231,6 @@ struct config_guest {
 	char name[CONFIG_NAME_SIZE];
 	char image[CONFIG_MODULE_NAME_SIZE];
 	char initrd[CONFIG_MODULE_NAME_SIZE];             /* "" when none */
-	char disk[CONFIG_MODULE_NAME_SIZE];               /* "" when none */
-	bool disk_readonly;
 	char cmdline[CONFIG_CMDLINE_SIZE];                /* "" when none */
 	char modules[CONFIG_MAX_MODULES][CONFIG_MODULE_NAME_SIZE];
 	uint32_t module_count;
@@ -187,22 +251,51 @@ struct config_guest {
 	uint32_t migrate_cpu_count;                       /* 0: no migration */
 	uint64_t migrate_cpu_mask;
 	uint64_t migrate_after_ms;
+	char disk[CONFIG_MODULE_NAME_SIZE];               /* "" when none */
+	bool disk_readonly;
+	char net[CONFIG_NAME_SIZE];                       /* "" when none */
+	uint8_t mac[CONFIG_MAC_SIZE];                     /* set when net is */
+	uint32_t shm_mask;                                /* bit i: in valid shm[i] */
 	bool valid;                                       /* no problem found */
 	uint32_t line;                                    /* of the [guest.NAME] */
 	uint32_t key_line[CONFIG_KEY_COUNT];              /* 0: key not given */
 	uint32_t key_ok;                                  /* BIT(key): value stored */
 };
 
+/* One [shm.NAME] section: a region of size bytes that member i (guest
+ * index guests[i]) sees at gpa[i]. Only a region with valid set is shared;
+ * guests[] is filled once the whole file has been read. */
+struct config_shm {
+	char name[CONFIG_NAME_SIZE];
+	uint64_t size;                                    /* bytes */
+	char guest_names[CONFIG_SHM_MAX_GUESTS][CONFIG_NAME_SIZE];
+	uint8_t guests[CONFIG_SHM_MAX_GUESTS];            /* into config.guests */
+	uint32_t guest_count;
+	uint64_t gpa[CONFIG_SHM_MAX_GUESTS];              /* by member */
+	uint32_t gpa_count;
+	char readonly_names[CONFIG_SHM_MAX_GUESTS][CONFIG_NAME_SIZE];
+	uint32_t readonly_count;
+	uint32_t readonly;                                /* bit i: member i reads only */
+	bool valid;                                       /* no problem found */
+	uint32_t line;                                    /* of the [shm.NAME] */
+	uint32_t key_line[CONFIG_SHM_KEY_COUNT];          /* 0: key not given */
+	uint32_t key_ok;                                  /* BIT(key): value stored */
+};
+
 struct config_error {
 	uint32_t line;                  /* 1-based; 0 when no line applies */
 	int32_t guest;                  /* index into config.guests, or -1 */
-	char guest_name[CONFIG_NAME_SIZE]; /* "" for a global problem */
+	char guest_name[CONFIG_NAME_SIZE]; /* "" unless about a guest */
+	int32_t shm;                    /* index into config.shm, or -1 */
+	char shm_name[CONFIG_NAME_SIZE]; /* "" unless about a shm section */
 	char msg[CONFIG_ERROR_MSG_SIZE];
 };
 
 struct config {
 	struct config_guest guests[CONFIG_MAX_GUESTS];
 	uint32_t guest_count;
+	struct config_shm shm[CONFIG_MAX_SHM];
+	uint32_t shm_count;
 	struct config_error errors[CONFIG_MAX_ERRORS];
 	uint32_t error_count;           /* recorded in errors[] */
 	uint32_t errors_dropped;        /* found after errors[] was full */
@@ -236,6 +329,21 @@ static inline uint32_t config_problem_count(const struct config *cfg)
 	return cfg->error_count + cfg->errors_dropped;
 }
 
+/* Does guest g get a PCI bus (see the grammar)? Meaningful once
+ * config_parse() has returned. */
+static inline bool config_guest_has_pci(const struct config_guest *g)
+{
+	return (g->devices & (CONFIG_DEVICE_PCI | CONFIG_DEVICE_VIRTIO_CONSOLE)) ||
+	       g->disk[0] || g->net[0] || g->shm_mask;
+}
+
+/* PCI functions g needs besides the host bridge. */
+uint32_t config_guest_pci_funcs(const struct config_guest *g);
+
+/* Member slot of guest index gi in region s (gpa[] and readonly bit), or
+ * -1 when it is not a member. */
+int config_shm_member(const struct config_shm *s, uint32_t gi);
+
 /* Write "line 7: guest hello: unknown key 'memroy'" into buf (always
  * NUL-terminated when size > 0, truncated if needed). Returns the length
  * written, not counting the NUL. */
@@ -253,6 +361,7 @@ const char *config_format_name(enum config_format f);
 const char *config_paging_name(enum config_paging p);
 const char *config_dirty_log_name(enum config_dirty_log d);
 const char *config_key_name(enum config_key k);
+const char *config_shm_key_name(enum config_shm_key k);
 const char *config_device_name(unsigned int bit_index);
 
 #endif

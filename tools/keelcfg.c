@@ -33,11 +33,13 @@ struct keelcfg_opts {
 static const char keelcfg_usage[] =
 KEELCFG_SYNOPSIS
 "\n"
-"check  print every problem as FILE:LINE: guest NAME: message, then one\n"
-"       summary line per valid guest; exit 0 if there was no problem, 1 if\n"
-"       there was any, 2 if the file could not be read\n"
-"dump   print the problems, then every parsed guest in full (valid or not)\n"
-"Problems go to stderr, guests to stdout.\n"
+"check  print every problem as FILE:LINE: guest NAME: message (or shm NAME:),\n"
+"       then one summary line per valid guest and per valid shm region;\n"
+"       exit 0 if there was no problem, 1 if there was any, 2 if the file\n"
+"       could not be read\n"
+"dump   print the problems, then every parsed guest and shm region in full\n"
+"       (valid or not)\n"
+"Problems go to stderr, guests and regions to stdout.\n"
 "\n"
 "Describe the machine Keel will boot on to get the checks that need it:\n"
 "  --cpus N         physical CPUs 0..N-1 exist (1-64); CPU 0 is Keel's own\n"
@@ -211,6 +213,8 @@ static void keelcfg_print_error(const char *file, const struct config_error *e)
 	fputs(": ", stderr);
 	if (e->guest_name[0])
 		fprintf(stderr, "guest %s: ", e->guest_name);
+	if (e->shm_name[0])
+		fprintf(stderr, "shm %s: ", e->shm_name);
 	fprintf(stderr, "%s\n", e->msg);
 }
 
@@ -248,8 +252,35 @@ static void keelcfg_print_devices(const struct config_guest *g)
 		fputs("none", stdout);
 }
 
+static void keelcfg_print_mac(const struct config_guest *g)
+{
+	for (unsigned int i = 0; i < CONFIG_MAC_SIZE; i++)
+		printf("%s%02x", i ? ":" : "", g->mac[i]);
+}
+
+/* ", pci: disk rootfs (read-only), net lan0 52:54:00:00:00:01, shm ring" */
+static void keelcfg_print_pci(const struct config *cfg,
+			      const struct config_guest *g)
+{
+	if (!config_guest_has_pci(g))
+		return;
+	printf(", pci (%u functions)", config_guest_pci_funcs(g));
+	if (g->disk[0])
+		printf(", disk %s%s", g->disk,
+		       g->disk_readonly ? " (read-only)" : "");
+	if (g->net[0]) {
+		printf(", net %s ", g->net);
+		keelcfg_print_mac(g);
+	}
+	for (uint32_t i = 0; i < cfg->shm_count; i++) {
+		if (g->shm_mask & (1u << i))
+			printf(", shm %s", cfg->shm[i].name);
+	}
+}
+
 /* guest hello: multiboot, 16M, cpus 1, devices com1,debug-exit */
-static void keelcfg_print_summary(const struct config_guest *g)
+static void keelcfg_print_summary(const struct config *cfg,
+				  const struct config_guest *g)
 {
 	char size[32];
 
@@ -259,6 +290,44 @@ static void keelcfg_print_summary(const struct config_guest *g)
 	keelcfg_print_cpus(g);
 	fputs(", devices ", stdout);
 	keelcfg_print_devices(g);
+	keelcfg_print_pci(cfg, g);
+	putchar('\n');
+}
+
+/* shm ring: 64K, a at 0xf0000000, b at 0xf0000000 (read-only) */
+static void keelcfg_print_shm_summary(const struct config *cfg,
+				      const struct config_shm *s)
+{
+	char size[32];
+
+	config_format_size(s->size, size, sizeof(size));
+	printf("shm %s: %s", s->name, size);
+	for (uint32_t i = 0; i < s->guest_count; i++)
+		printf(", %s at 0x%llx%s", cfg->guests[s->guests[i]].name,
+		       (unsigned long long)s->gpa[i],
+		       s->readonly & (1u << i) ? " (read-only)" : "");
+	putchar('\n');
+}
+
+/* Every field as parsed, names as written (guests[] is only resolved
+ * in a valid region). */
+static void keelcfg_dump_shm(const struct config_shm *s)
+{
+	char size[32];
+
+	config_format_size(s->size, size, sizeof(size));
+	printf("[shm.%s]  # line %u, %s\n", s->name, s->line,
+	       s->valid ? "valid" : "INVALID");
+	printf("  size = %s (%llu bytes)\n  guests =", size,
+	       (unsigned long long)s->size);
+	for (uint32_t i = 0; i < s->guest_count; i++)
+		printf(" \"%s\"", s->guest_names[i]);
+	fputs("\n  gpa =", stdout);
+	for (uint32_t i = 0; i < s->gpa_count; i++)
+		printf(" 0x%llx", (unsigned long long)s->gpa[i]);
+	fputs("\n  readonly =", stdout);
+	for (uint32_t i = 0; i < s->readonly_count; i++)
+		printf(" \"%s\"", s->readonly_names[i]);
 	putchar('\n');
 }
 
@@ -287,6 +356,12 @@ static void keelcfg_dump_guest(const struct config_guest *g)
 		printf("  load = 0x%llx\n", (unsigned long long)g->load);
 	if (g->has_entry)
 		printf("  entry = 0x%llx\n", (unsigned long long)g->entry);
+	printf("  disk = \"%s\"\n  disk_readonly = %s\n  net = \"%s\"\n"
+	       "  mac = ", g->disk, g->disk_readonly ? "true" : "false", g->net);
+	keelcfg_print_mac(g);
+	printf("\n  pci = %s (%u functions)\n",
+	       config_guest_has_pci(g) ? "yes" : "no",
+	       config_guest_pci_funcs(g));
 }
 
 static void keelcfg_report(const struct keelcfg_opts *o, const struct config *cfg)
@@ -298,7 +373,13 @@ static void keelcfg_report(const struct keelcfg_opts *o, const struct config *cf
 		if (dump)
 			keelcfg_dump_guest(&cfg->guests[i]);
 		else if (cfg->guests[i].valid)
-			keelcfg_print_summary(&cfg->guests[i]);
+			keelcfg_print_summary(cfg, &cfg->guests[i]);
+	}
+	for (uint32_t i = 0; i < cfg->shm_count; i++) {
+		if (dump)
+			keelcfg_dump_shm(&cfg->shm[i]);
+		else if (cfg->shm[i].valid)
+			keelcfg_print_shm_summary(cfg, &cfg->shm[i]);
 	}
 }
 

@@ -50,5 +50,34 @@ check "missing image" 1 "guest a: .*'x'" -- check "$tmp/two.conf" --modules y
 check "memory that does not fit" 1 'guest a: .*memory' -- check "$tmp/two.conf" --mem 8M
 check "valid guest summary" 1 'guest a: multiboot, 16M, cpus 1' -- check "$tmp/two.conf"
 
+cat > "$tmp/pci.conf" <<'CONF'
+[guest.a]
+image = "x"
+format = "multiboot"
+memory = "16M"
+cpus = [1]
+disk = "y"
+net = "lan0"
+[guest.b]
+image = "y"
+format = "multiboot"
+memory = "16M"
+cpus = [2]
+net = "lan0"
+[shm.ring]
+size = "64K"
+guests = ["a", "b"]
+gpa = [0xf0000000, 0x100000000]
+readonly = ["b"]
+CONF
+check "pci guest summary" 0 'guest a: .*disk y, net lan0 52:54:00:00:00:01, shm ring' -- \
+	check "$tmp/pci.conf" --modules x,y
+check "shm summary" 0 'shm ring: 64K, a at 0xf0000000, b at 0x100000000 \(read-only\)' -- \
+	check "$tmp/pci.conf"
+check "shm dump" 0 'gpa = 0xf0000000 0x100000000' -- dump "$tmp/pci.conf"
+sed 's/0xf0000000/0xc0000000/' "$tmp/pci.conf" > "$tmp/pci-bad.conf"
+check "shm in the PCI window" 1 ':17: shm ring: .*PCI window' -- \
+	check "$tmp/pci-bad.conf"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -511,7 +511,8 @@ TEST(unknown_section_is_global_and_skipped)
 	EXPECT_EQ(parse("[vm.x]\nimage = \"x\"\nbogus = 1\n" GUEST("ok", "1")), 1);
 	EXPECT_ERROR(1, "unknown section 'vm.x'");
 	EXPECT(!strcmp(format_error(0),
-		       "line 1: unknown section 'vm.x' (expected [guest.NAME])"));
+		       "line 1: unknown section 'vm.x' "
+		       "(expected [guest.NAME] or [shm.NAME])"));
 	EXPECT_EQ(cfg.errors[0].guest, -1);
 	EXPECT(guest_valid("ok"));
 	EXPECT_EQ(cfg.guest_count, 1);
@@ -558,7 +559,8 @@ TEST(key_outside_section)
 {
 	EXPECT_EQ(parse("memory = 16M\n" GUEST("a", "1")), 1);
 	EXPECT(!strcmp(format_error(0),
-		       "line 1: key 'memory' outside any [guest.NAME] section"));
+		       "line 1: key 'memory' outside any section "
+		       "(expected [guest.NAME] or [shm.NAME])"));
 	EXPECT(guest_valid("a"));
 }
 
@@ -711,7 +713,7 @@ TEST(devices)
 {
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com2\"]\n"), 1);
 	EXPECT_ERROR(6, "unknown devices 'com2' (expected com1 | debug-exit | "
-			"fw-cfg | testdev | rtc | port92 | pci)");
+			"fw-cfg | testdev | rtc | port92 | pci | virtio-console)");
 	EXPECT_EQ(parse(GUEST("d", "1") "devices = [\"com1\", \"com1\"]\n"), 1);
 	EXPECT_ERROR(6, "device 'com1' is listed twice");
 	EXPECT_CLEAN(parse(GUEST("d", "1") "devices = [\"fw-cfg\",]\n"));
@@ -1183,6 +1185,545 @@ TEST(migrate_cpus_conflict_and_memory)
 	EXPECT_ERROR(6, "migrate cpu 9 does not exist");
 	parse_and_check(GUEST("m", "1") "memory = \"32M\"\n", &plat);
 	EXPECT(!guest_valid("m"));
+}
+
+/* ------------------------------------------------ PCI and virtio devices */
+
+TEST(pci_devices)
+{
+	struct config_guest *g;
+
+	EXPECT_CLEAN(parse(GUEST("p", "1")
+			   "devices = [\"pci\", \"virtio-console\"]\n"
+			   GUEST("q", "2")));
+	g = guest("p");
+	ASSERT(g && g->valid);
+	EXPECT_EQ(g->devices, CONFIG_DEVICE_PCI | CONFIG_DEVICE_VIRTIO_CONSOLE);
+	EXPECT(config_guest_has_pci(g));
+	EXPECT_EQ(config_guest_pci_funcs(g), 1);
+	EXPECT(!config_guest_has_pci(guest("q")));
+	EXPECT_EQ(config_guest_pci_funcs(guest("q")), 0);
+	EXPECT_CLEAN(parse(GUEST("p", "1") "devices = [\"pci\"]\n"));
+	EXPECT(config_guest_has_pci(guest("p")));
+	EXPECT_EQ(config_guest_pci_funcs(guest("p")), 0);
+	EXPECT_CLEAN(parse(GUEST("p", "1") "devices = [\"virtio-console\"]\n"));
+	EXPECT(config_guest_has_pci(guest("p")));
+}
+
+TEST(disk_keys)
+{
+	struct config_guest *g;
+
+	EXPECT_CLEAN(parse(GUEST("d", "1")
+			   "disk = \"rootfs\"\n"
+			   "disk_readonly = true\n"));
+	g = guest("d");
+	ASSERT(g && g->valid);
+	EXPECT(!strcmp(g->disk, "rootfs"));
+	EXPECT(g->disk_readonly);
+	EXPECT_EQ(g->key_line[CONFIG_KEY_DISK], 6);
+	EXPECT(config_guest_has_pci(g));
+	EXPECT_EQ(config_guest_pci_funcs(g), 1);
+	EXPECT_CLEAN(parse(GUEST("d", "1") "disk = \"rootfs\"\n"));
+	EXPECT(!guest("d")->disk_readonly);
+}
+
+TEST(disk_errors)
+{
+	EXPECT_EQ(parse(GUEST("d", "1") "disk = \"two words\"\n"), 1);
+	EXPECT_ERROR(6, "module name 'two words' may hold only printable "
+			"characters, no spaces");
+	EXPECT_EQ(parse(GUEST("d", "1") "disk = \"\"\n"), 1);
+	EXPECT_ERROR(6, "module name '' is empty");
+	EXPECT_EQ(parse(GUEST("d", "1") "disk = 7\n"), 1);
+	EXPECT_ERROR(6, "key 'disk' expects a quoted string");
+	EXPECT_EQ(parse(GUEST("d", "1") "disk_readonly = true\n"), 1);
+	EXPECT_ERROR(6, "guest d: disk_readonly needs disk");
+	EXPECT(!guest_valid("d"));
+	EXPECT_EQ(parse(GUEST("d", "1") "disk = \"r\"\ndisk_readonly = 1\n"), 1);
+	EXPECT_ERROR(7, "key 'disk_readonly' expects true or false");
+	EXPECT_EQ(parse(GUEST("d", "1") "disk = \"r\"\ndisk = \"s\"\n"), 1);
+	EXPECT_ERROR(7, "duplicate key 'disk' (first at line 6)");
+}
+
+TEST(check_disk_module)
+{
+	static const char *const loaded[] = { "d" };
+	const struct config_platform plat = {
+		.checks = CONFIG_CHECK_MODULES,
+		.modules = loaded, .module_count = 1,
+	};
+
+	EXPECT_EQ(parse_and_check(GUEST("d", "1") "disk = \"rootfs\"\n",
+				  &plat), 1);
+	EXPECT_ERROR(6, "guest d: disk 'rootfs' is not among the loaded modules");
+	EXPECT(!guest_valid("d"));
+	EXPECT_CLEAN(parse_and_check(GUEST("d", "1") "disk = \"d\"\n", &plat));
+}
+
+TEST(net_and_default_mac)
+{
+	static const uint8_t mac_a[] = { 0x52, 0x54, 0, 0, 0, 1 };
+	static const uint8_t mac_b[] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+	static const uint8_t mac_c[] = { 0x52, 0x54, 0, 0, 0, 3 };
+
+	EXPECT_CLEAN(parse(GUEST("a", "1") "net = \"lan0\"\n"
+			   GUEST("b", "2") "net = \"lan0\"\n"
+			   "mac = \"52:54:00:12:34:56\"\n"
+			   GUEST("c", "3") "net = \"lan_1-x\"\n"));
+	ASSERT(cfg.guest_count == 3);
+	EXPECT(!strcmp(guest("a")->net, "lan0"));
+	EXPECT(!memcmp(guest("a")->mac, mac_a, 6));
+	EXPECT(!memcmp(guest("b")->mac, mac_b, 6));
+	EXPECT(!memcmp(guest("c")->mac, mac_c, 6));
+	EXPECT(config_guest_has_pci(guest("a")));
+	EXPECT_EQ(config_guest_pci_funcs(guest("b")), 1);
+	EXPECT_CLEAN(parse(GUEST("a", "1") "net = \"n\"\n"
+			   "mac = \"52:54:00:AB:cd:EF\"\n"));
+	EXPECT_EQ(guest("a")->mac[3], 0xab);
+	EXPECT_EQ(guest("a")->mac[5], 0xef);
+}
+
+TEST(net_errors)
+{
+	EXPECT_EQ(parse(GUEST("a", "1") "net = \"lan 0\"\n"), 1);
+	EXPECT_ERROR(6, "guest a: bad network name 'lan 0' (1-31 of A-Z a-z "
+			"0-9 _ -)");
+	EXPECT_EQ(parse(GUEST("a", "1") "net = \"\"\n"), 1);
+	EXPECT_ERROR(6, "bad network name ''");
+	EXPECT_EQ(parse(GUEST("a", "1")
+			"net = \"abcdefghijabcdefghijabcdefghijab\"\n"), 1);
+	EXPECT_ERROR(6, "bad network name");
+	EXPECT_EQ(parse(GUEST("a", "1") "mac = \"52:54:00:12:34:56\"\n"), 1);
+	EXPECT_ERROR(6, "guest a: mac needs net");
+}
+
+TEST(mac_syntax)
+{
+	static const char *const bad[] = {
+		"52:54:00:12:34", "52:54:00:12:34:56:78", "52-54-00-12-34-56",
+		"52:54:00:12:34:5g", "525400123456", "52:54:00:12:34:5",
+		" 2:54:00:12:34:56", "52:54:00:12:34:56 ", "",
+	};
+	char text[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(text, sizeof(text), GUEST("a", "1")
+			 "net = \"n\"\nmac = \"%s\"\n", bad[i]);
+		EXPECT_EQ(parse(text), 1);
+		EXPECT_ERROR(7, "is not six hex pairs such as 52:54:00:12:34:56");
+	}
+	parse(GUEST("a", "1") "net = \"n\"\nmac = \"53:54:00:12:34:56\"\n");
+	EXPECT_ERROR(7, "mac '53:54:00:12:34:56' is a multicast address");
+	parse(GUEST("a", "1") "net = \"n\"\nmac = \"ff:ff:ff:ff:ff:ff\"\n");
+	EXPECT_ERROR(7, "is a multicast address (bit 0 of its first byte is set)");
+	parse(GUEST("a", "1") "net = \"n\"\nmac = \"00:00:00:00:00:00\"\n");
+	EXPECT_ERROR(7, "mac '00:00:00:00:00:00' is all zero");
+	EXPECT(!guest_valid("a"));
+	EXPECT_CLEAN(parse(GUEST("a", "1")
+			   "net = \"n\"\nmac = \"02:00:00:00:00:00\"\n"));
+}
+
+TEST(mac_unique_per_network)
+{
+	/* b's default (index 1: ...:02) is a's explicit address. */
+	EXPECT_EQ(parse(GUEST("a", "1") "net = \"lan0\"\n"
+			"mac = \"52:54:00:00:00:02\"\n"
+			GUEST("b", "2") "net = \"lan0\"\n"), 1);
+	EXPECT_ERROR(13, "guest b: mac 52:54:00:00:00:02 is already guest 'a''s "
+			 "on network 'lan0' (line 7)");
+	EXPECT(guest_valid("a"));
+	EXPECT(!guest_valid("b"));
+	/* Two explicit ones: the error is on the later mac line. */
+	EXPECT_EQ(parse(GUEST("a", "1") "net = \"lan0\"\n"
+			GUEST("b", "2") "net = \"lan0\"\n"
+			"mac = \"52:54:00:00:00:01\"\n"), 1);
+	EXPECT_ERROR(13, "mac 52:54:00:00:00:01 is already guest 'a''s on "
+			 "network 'lan0' (line 6)");
+	/* The same address on two networks is fine. */
+	EXPECT_CLEAN(parse(GUEST("a", "1") "net = \"lan0\"\n"
+			   GUEST("b", "2") "net = \"lan1\"\n"
+			   "mac = \"52:54:00:00:00:01\"\n"));
+}
+
+TEST(pci_memory_limit)
+{
+	static const char big[] =
+		"[guest.big]\n"
+		"image = \"big\"\n"
+		"format = \"multiboot\"\n"
+		"memory = \"%s\"\n"
+		"cpus = [1]\n"
+		"%s\n";
+	char text[256];
+
+	snprintf(text, sizeof(text), big, "4G", "devices = [\"pci\"]");
+	EXPECT_EQ(parse(text), 1);
+	EXPECT_ERROR(4, "guest big: memory 4G is above the limit of 3G for a "
+			"guest with PCI devices");
+	EXPECT(!guest_valid("big"));
+	snprintf(text, sizeof(text), big, "3076M", "disk = \"d\"");
+	EXPECT_EQ(parse(text), 1);
+	EXPECT_ERROR(4, "memory 3076M is above the limit of 3G");
+	snprintf(text, sizeof(text), big, "3G", "net = \"n\"");
+	EXPECT_CLEAN(parse(text));
+	snprintf(text, sizeof(text), big, "4G", "# no PCI");
+	EXPECT_CLEAN(parse(text));
+}
+
+TEST(pci_cannot_migrate)
+{
+	EXPECT_EQ(parse(GUEST("m", "1") "migrate_cpus = [2]\n"
+			"devices = [\"virtio-console\"]\n"), 1);
+	EXPECT_ERROR(6, "guest m: migrate_cpus cannot go with PCI devices "
+			"(their state does not migrate)");
+	EXPECT_EQ(parse(GUEST("m", "1") "disk = \"d\"\n"
+			"migrate_cpus = [2]\n"), 1);
+	EXPECT_ERROR(7, "migrate_cpus cannot go with PCI devices");
+	EXPECT_CLEAN(parse(GUEST("m", "1") "migrate_cpus = [2]\n"
+			   "devices = [\"com1\"]\n"));
+}
+
+/* ------------------------------------------------------------- shm regions */
+
+/* Guests a and b, lines 1-10. */
+#define AB GUEST("a", "1") GUEST("b", "2")
+
+/* A four-line [shm.NAME] section of a and b. */
+#define SHM(name, size, gpa_a, gpa_b)                                   \
+	"[shm." name "]\n"                                              \
+	"size = \"" size "\"\n"                                         \
+	"guests = [\"a\", \"b\"]\n"                                     \
+	"gpa = [" gpa_a ", " gpa_b "]\n"
+
+static struct config_shm *shm(const char *name)
+{
+	for (uint32_t i = 0; i < cfg.shm_count; i++) {
+		if (!strcmp(cfg.shm[i].name, name))
+			return &cfg.shm[i];
+	}
+	return NULL;
+}
+
+static bool shm_valid(const char *name)
+{
+	struct config_shm *s = shm(name);
+
+	return s && s->valid;
+}
+
+TEST(shm_parses)
+{
+	static const char text[] =
+		"[shm.ring]              # before its guests\n"
+		"size = \"64K\"\n"
+		"guests = [\"a\", \"b\", \"c\"]\n"
+		"gpa = [0xf0000000, 0x40000000, 0x100000000]\n"
+		"readonly = [\"c\"]\n"
+		GUEST("a", "1") GUEST("b", "2") GUEST("c", "3");
+	struct config_shm *s;
+
+	EXPECT_CLEAN(parse(text));
+	ASSERT(cfg.shm_count == 1);
+	s = &cfg.shm[0];
+	EXPECT(!strcmp(s->name, "ring"));
+	EXPECT(s->valid);
+	EXPECT_EQ(s->line, 1);
+	EXPECT_EQ(s->size, 64 * KiB);
+	EXPECT_EQ(s->guest_count, 3);
+	EXPECT_EQ(s->guests[0], 0);
+	EXPECT_EQ(s->guests[2], 2);
+	EXPECT_EQ(s->gpa_count, 3);
+	EXPECT_EQ(s->gpa[0], 0xf0000000);
+	EXPECT_EQ(s->gpa[2], 0x100000000);
+	EXPECT_EQ(s->readonly, BIT_ULL(2));
+	EXPECT_EQ(s->key_line[CONFIG_SHM_KEY_GPA], 4);
+	EXPECT_EQ(config_shm_member(s, 1), 1);
+	EXPECT_EQ(config_shm_member(s, 3), -1);
+	for (uint32_t i = 0; i < 3; i++) {
+		EXPECT(cfg.guests[i].valid);
+		EXPECT_EQ(cfg.guests[i].shm_mask, 1);
+		EXPECT(config_guest_has_pci(&cfg.guests[i]));
+		EXPECT_EQ(config_guest_pci_funcs(&cfg.guests[i]), 1);
+	}
+}
+
+TEST(shm_edges_of_the_holes)
+{
+	/* Up to the window, between ECAM and the I/O APIC, above 4G, up to
+	 * 1T: all fine. A shm section may share its name with a guest. */
+	EXPECT_CLEAN(parse(AB SHM("a", "4K", "0xbffff000", "0xe0100000")
+			   SHM("b", "256M", "0xeec00000", "0x100000000")
+			   SHM("c", "64K", "0xffffff0000", "0x1000000")));
+	EXPECT(shm_valid("a") && shm_valid("b") && shm_valid("c"));
+	EXPECT_EQ(guest("a")->shm_mask, 7);
+	EXPECT_EQ(config_guest_pci_funcs(guest("b")), 3);
+}
+
+TEST(shm_missing_keys)
+{
+	EXPECT_EQ(parse(AB "[shm.x]\n"), 3);
+	EXPECT_ERROR(11, "shm x: missing required key 'size'");
+	EXPECT_ERROR(11, "shm x: missing required key 'guests'");
+	EXPECT_ERROR(11, "shm x: missing required key 'gpa'");
+	EXPECT(!shm_valid("x"));
+	EXPECT_EQ(cfg.errors[0].shm, 0);
+	EXPECT_EQ(cfg.errors[0].guest, -1);
+	EXPECT(!cfg.errors[0].guest_name[0]);
+	/* Its guests run without it. */
+	EXPECT(guest_valid("a") && guest_valid("b"));
+	EXPECT_EQ(guest("a")->shm_mask, 0);
+	EXPECT(!config_guest_has_pci(guest("a")));
+}
+
+TEST(shm_size)
+{
+	EXPECT_EQ(parse(AB SHM("x", "1K", "0xf0000000", "0xf0000000")), 1);
+	EXPECT(!strcmp(format_error(0),
+		       "line 12: shm x: size '1K' is below the minimum of 4K"));
+	EXPECT_EQ(parse(AB SHM("x", "0", "0xf0000000", "0xf0000000")), 1);
+	EXPECT_ERROR(12, "size '0' is below the minimum of 4K");
+	EXPECT_EQ(parse(AB SHM("x", "257M", "0xf0000000", "0xf0000000")), 1);
+	EXPECT_ERROR(12, "size '257M' is above the maximum of 256M");
+	EXPECT_EQ(parse(AB SHM("x", "6K", "0xf0000000", "0xf0000000")), 1);
+	EXPECT_ERROR(12, "size '6K' is not a multiple of 4K");
+	EXPECT_EQ(parse(AB SHM("x", "4Q", "0xf0000000", "0xf0000000")), 1);
+	EXPECT_ERROR(12, "bad size '4Q'");
+	EXPECT(!shm_valid("x"));
+	EXPECT(guest_valid("a") && guest_valid("b"));
+}
+
+TEST(shm_guests)
+{
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = [\"a\"]\n"
+			"gpa = [0xf0000000]\n"), 1);
+	EXPECT_ERROR(13, "shm x: guests must name at least 2 guests");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = []\ngpa = []\n"), 1);
+	EXPECT_ERROR(13, "guests must name at least 2 guests");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = [\"a\", \"a\"]\n"
+			"gpa = [0xf0000000]\n"), 1);
+	EXPECT_ERROR(13, "guest 'a' is listed twice");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = [\"a\", \"b c\"]\n"
+			"gpa = [0xf0000000]\n"), 1);
+	EXPECT_ERROR(13, "shm x: bad guest name 'b c'");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\n"
+			"guests = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", "
+			"\"g\", \"h\", \"i\"]\n"), 8);
+	EXPECT_ERROR(13, "guest 'i': too many guests (max 8)");
+	EXPECT_ERROR(11, "missing required key 'gpa'");
+	EXPECT_ERROR(13, "no guest named 'c' in the file");
+	EXPECT_ERROR(13, "no guest named 'h' in the file");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = [1, 2]\n"
+			"gpa = [0xf0000000, 0xf0000000]\n"), 1);
+	EXPECT_ERROR(13, "key 'guests' expects a quoted string");
+	EXPECT(!shm_valid("x"));
+}
+
+TEST(shm_guests_defined_anywhere)
+{
+	EXPECT_EQ(parse(GUEST("a", "1")
+			SHM("x", "4K", "0xf0000000", "0xf0000000")), 1);
+	EXPECT(!strcmp(format_error(0),
+		       "line 8: shm x: no guest named 'b' in the file"));
+	EXPECT(!shm_valid("x"));
+	EXPECT(guest_valid("a"));
+	EXPECT_EQ(guest("a")->shm_mask, 0);
+	EXPECT_CLEAN(parse(GUEST("a", "1")
+			   SHM("x", "4K", "0xf0000000", "0xf0000000")
+			   GUEST("b", "2")));
+	EXPECT_EQ(guest("b")->shm_mask, 1);
+	/* An invalid guest is still a member: the others keep the region. */
+	EXPECT_EQ(parse(AB "cpus = [3]\n"
+			SHM("x", "4K", "0xf0000000", "0xf0000000")), 1);
+	EXPECT(!guest_valid("b"));
+	EXPECT(shm_valid("x"));
+	EXPECT_EQ(guest("a")->shm_mask, 1);
+}
+
+TEST(shm_gpa_syntax)
+{
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xf0000800", "0xf0000000")), 1);
+	EXPECT_ERROR(14, "shm x: gpa '0xf0000800' is not page-aligned (4K)");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = [\"a\", \"b\"]\n"
+			"gpa = [0xf0000000]\n"), 1);
+	EXPECT_ERROR(14, "gpa must list one address per guest (2)");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = [\"a\", \"b\"]\n"
+			"gpa = [0, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, "
+			"0x6000, 0x7000, 0x8000]\n"), 1);
+	EXPECT_ERROR(14, "too many addresses in gpa (max 8)");
+	EXPECT_EQ(parse(AB "[shm.x]\nsize = 4K\nguests = [\"a\", \"b\"]\n"
+			"gpa = 0xf0000000\n"), 1);
+	EXPECT_ERROR(14, "key 'gpa' expects a list");
+	EXPECT(!shm_valid("x"));
+}
+
+TEST(shm_gpa_holes)
+{
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xc0000000", "0xf0000000")), 1);
+	EXPECT_ERROR(14, "shm x: gpa 0xc0000000 of guest 'a': [0xc0000000, "
+			 "0xc0001000) overlaps the PCI window [0xc0000000, "
+			 "0xe0000000)");
+	EXPECT_EQ(parse(AB SHM("x", "8K", "0xf0000000", "0xbffff000")), 1);
+	EXPECT_ERROR(14, "of guest 'b': [0xbffff000, 0xc0001000) overlaps the "
+			 "PCI window");
+	EXPECT_EQ(parse(AB SHM("x", "8K", "0xe00ff000", "0xf0000000")), 1);
+	EXPECT_ERROR(14, "overlaps PCI ECAM [0xe0000000, 0xe0100000)");
+	EXPECT_EQ(parse(AB SHM("x", "8K", "0xfebff000", "0xf0000000")), 1);
+	EXPECT_ERROR(14, "overlaps the APICs and testdev [0xfec00000, "
+			 "0x100000000)");
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xfffff000", "0xff000000")), 2);
+	EXPECT_ERROR(14, "gpa 0xfffff000 of guest 'a'");
+	EXPECT_ERROR(14, "gpa 0xff000000 of guest 'b'");
+	EXPECT_EQ(parse(AB SHM("x", "64K", "0xffffff1000", "0xf0000000")), 1);
+	EXPECT_ERROR(14, "[0xffffff1000, 0x10000001000) ends above 1T");
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xfffffffffffff000",
+			       "0xf0000000")), 1);
+	EXPECT_ERROR(14, "ends above 1T");
+	EXPECT(!shm_valid("x"));
+	EXPECT(guest_valid("a") && guest_valid("b"));
+}
+
+TEST(shm_gpa_ram)
+{
+	EXPECT_EQ(parse(AB SHM("x", "64K", "0xf0000000", "0xff0000")), 1);
+	EXPECT_ERROR(14, "shm x: gpa 0xff0000 of guest 'b': [0xff0000, "
+			 "0x1000000) overlaps the guest's RAM [0x0, 0x1000000)");
+	EXPECT(!shm_valid("x"));
+	EXPECT(guest_valid("b"));
+	EXPECT_CLEAN(parse(AB SHM("x", "64K", "0xf0000000", "0x1000000")));
+}
+
+TEST(shm_regions_of_one_guest)
+{
+	EXPECT_EQ(parse(AB SHM("one", "64K", "0xf0000000", "0xf0000000")
+			SHM("two", "4K", "0xf000f000", "0xf1000000")), 1);
+	EXPECT_ERROR(18, "shm two: gpa 0xf000f000 of guest 'a': [0xf000f000, "
+			 "0xf0010000) overlaps shm 'one' of the same guest "
+			 "[0xf0000000, 0xf0010000)");
+	EXPECT(shm_valid("one"));
+	EXPECT(!shm_valid("two"));
+	EXPECT_EQ(guest("a")->shm_mask, 1);
+	/* Only valid regions count: with one dropped, two is fine. */
+	EXPECT_EQ(parse(AB SHM("one", "64K", "0xf0000000", "0xf0000000")
+			"readonly = [\"z\"]\n"
+			SHM("two", "4K", "0xf000f000", "0xf1000000")), 1);
+	EXPECT_ERROR(15, "shm one: readonly guest 'z' is not among guests");
+	EXPECT(!shm_valid("one"));
+	EXPECT(shm_valid("two"));
+	EXPECT_EQ(guest("b")->shm_mask, 2);
+	/* Different guests may use the same addresses. */
+	EXPECT_CLEAN(parse(AB GUEST("c", "3")
+			   SHM("one", "64K", "0xf0000000", "0xf0000000")
+			   "[shm.two]\nsize = 4K\nguests = [\"c\", \"b\"]\n"
+			   "gpa = [0xf0000000, 0xf1000000]\n"));
+}
+
+TEST(shm_readonly)
+{
+	EXPECT_CLEAN(parse(AB SHM("x", "4K", "0xf0000000", "0xf0000000")
+			   "readonly = [\"b\", \"a\"]\n"));
+	EXPECT_EQ(shm("x")->readonly, 3);
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xf0000000", "0xf0000000")
+			"readonly = [\"b\", \"b\"]\n"), 1);
+	EXPECT_ERROR(15, "guest 'b' is listed twice");
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xf0000000", "0xf0000000")
+			"readonly = [\"c\"]\n"), 1);
+	EXPECT_ERROR(15, "readonly guest 'c' is not among guests");
+	EXPECT(!shm_valid("x"));
+	EXPECT_CLEAN(parse(AB SHM("x", "4K", "0xf0000000", "0xf0000000")
+			   "readonly = []\n"));
+	EXPECT_EQ(shm("x")->readonly, 0);
+}
+
+TEST(shm_section_keys)
+{
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xf0000000", "0xf0000000")
+			"sizes = 4K\nsize = 8K\nimage = \"a\"\n"), 3);
+	EXPECT_ERROR(15, "shm x: unknown key 'sizes'");
+	EXPECT_ERROR(16, "shm x: duplicate key 'size' (first at line 12)");
+	EXPECT_ERROR(17, "shm x: unknown key 'image'");
+	EXPECT(!shm_valid("x"));
+	/* A guest key after a shm section is the shm section's. */
+	EXPECT_EQ(parse("[shm.x]\nmemory = 16M\n" AB), 4);
+	EXPECT_ERROR(2, "shm x: unknown key 'memory'");
+}
+
+TEST(shm_headers)
+{
+	EXPECT_EQ(parse(AB SHM("x", "4K", "0xf0000000", "0xf0000000")
+			SHM("x", "4K", "0xf1000000", "0xf1000000")), 1);
+	EXPECT_ERROR(15, "shm x: duplicate shm name (first at line 11)");
+	EXPECT_EQ(cfg.shm_count, 1);
+	EXPECT(!shm_valid("x"));
+	EXPECT_EQ(parse(AB "[shm.a.b]\nsize = 1\n[shm.]\n[ shm.ok ]\n"
+			"size = 4K\n"), 4);
+	EXPECT_ERROR(11, "bad shm name 'a.b' (1-31 of A-Z a-z 0-9 _ -)");
+	EXPECT_ERROR(13, "bad shm name ''");
+	EXPECT_ERROR(14, "shm ok: missing required key 'guests'");
+	EXPECT_EQ(cfg.shm_count, 1);
+	EXPECT_EQ(parse("[shmx.a]\n[shm]\n"), 2);
+	EXPECT_ERROR(1, "unknown section 'shmx.a' (expected [guest.NAME] or "
+			"[shm.NAME])");
+	EXPECT_ERROR(2, "unknown section 'shm'");
+}
+
+TEST(shm_cap)
+{
+	char text[4096];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), AB);
+	for (int i = 0; i < CONFIG_MAX_SHM + 1; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[shm.s%d]\nsize = 4K\n"
+				      "guests = [\"a\", \"b\"]\n"
+				      "gpa = [0x%x, 0x%x]\n", i,
+				      0xf0000000 + i * 0x1000,
+				      0xf0000000 + i * 0x1000);
+	ASSERT(n < sizeof(text));
+	EXPECT_EQ(parse(text), 3);
+	EXPECT_ERROR(43, "too many shm sections (max 8): 's8'");
+	EXPECT_EQ(cfg.shm_count, CONFIG_MAX_SHM);
+	/* Eight regions are eight doorbells: more than a guest's 6. */
+	EXPECT_ERROR(1, "guest a: needs 8 PCI functions, max 6 (disk, net, "
+			"virtio-console and one per shm region)");
+	EXPECT_ERROR(6, "guest b: needs 8 PCI functions");
+	EXPECT(!guest_valid("a") && !guest_valid("b"));
+}
+
+TEST(pci_function_limit)
+{
+	static const char devs[] =
+		"disk = \"d\"\nnet = \"n\"\ndevices = [\"virtio-console\"]\n";
+	static const char three[] =
+		SHM("s0", "4K", "0xf0000000", "0xf0000000")
+		SHM("s1", "4K", "0xf0001000", "0xf0001000")
+		SHM("s2", "4K", "0xf0002000", "0xf0002000");
+	char text[2048];
+
+	snprintf(text, sizeof(text), GUEST("a", "1") "%s" GUEST("b", "2")
+		 "%s", devs, three);
+	EXPECT_CLEAN(parse(text));
+	EXPECT_EQ(config_guest_pci_funcs(guest("a")), 6);
+	EXPECT_EQ(config_guest_pci_funcs(guest("b")), 3);
+	snprintf(text, sizeof(text), GUEST("a", "1") "%s" GUEST("b", "2")
+		 "%s%s", devs, three,
+		 SHM("s3", "4K", "0xf0003000", "0xf0003000"));
+	EXPECT_EQ(parse(text), 1);
+	EXPECT_ERROR(1, "guest a: needs 7 PCI functions, max 6");
+	EXPECT(guest_valid("b"));
+}
+
+TEST(new_names)
+{
+	EXPECT(!strcmp(config_key_name(CONFIG_KEY_DISK_READONLY),
+		       "disk_readonly"));
+	EXPECT(!strcmp(config_key_name(CONFIG_KEY_MAC), "mac"));
+	EXPECT(!strcmp(config_shm_key_name(CONFIG_SHM_KEY_READONLY),
+		       "readonly"));
+	EXPECT(!strcmp(config_shm_key_name(CONFIG_SHM_KEY_COUNT), "?"));
+	EXPECT(!strcmp(config_device_name(6), "pci"));
+	EXPECT(!strcmp(config_device_name(7), "virtio-console"));
 }
 
 TEST_MAIN()
