@@ -81,7 +81,8 @@ _Static_assert(CONFIG_DEVICE_TESTDEV == BIT_ULL(3), "device table order");
 _Static_assert(CONFIG_DEVICE_RTC == BIT_ULL(4), "device table order");
 _Static_assert(CONFIG_DEVICE_PORT92 == BIT_ULL(5), "device table order");
 _Static_assert(CONFIG_DEVICE_PCI == BIT_ULL(6), "device table order");
-_Static_assert(CONFIG_DEVICE_VIRTIO_CONSOLE == BIT_ULL(7), "device table order");
+_Static_assert(CONFIG_DEVICE_VIRTIO_CONSOLE == BIT_ULL(7),
+	       "device table order");
 _Static_assert(CONFIG_KEY_COUNT <= 32, "key_ok is a 32-bit mask");
 _Static_assert(CONFIG_SHM_KEY_COUNT <= 32, "key_ok is a 32-bit mask");
 _Static_assert(CONFIG_MAX_SHM <= 32, "shm_mask is a 32-bit set");
@@ -511,9 +512,10 @@ static bool is_word_char(char c)
 
 /* --------------------------------------------------------------- parser */
 
-/* A kind of section: its header prefix and its keys. */
 struct cfg_parser;
 struct cfg_key_desc;
+
+/* A kind of section: its header prefix and its keys. */
 struct cfg_section {
 	const char *prefix;                     /* "guest." */
 	const char *what;                       /* "guest ", for messages */
@@ -817,7 +819,6 @@ static bool store_initrd(struct cfg_parser *p, const struct cfg_value *v)
 {
 	return cfg_store_module_name(p, v, p->guest->initrd);
 }
-
 
 static bool store_module(struct cfg_parser *p, const struct cfg_value *v)
 {

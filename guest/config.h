@@ -117,9 +117,9 @@
  * a shm section likewise marks that section invalid). Problems outside
  * any section (a bad or unknown section header, a key before the first
  * section) are global. Checks that need the whole file (the guests of shm
- * sections, PCI limits, MACs) run after its last line. The body of a section whose header was rejected is
- * skipped. A key whose value is rejected still counts as given, so it is not
- * reported missing as well.
+ * sections, PCI limits, MACs) run after its last line. The body of a
+ * section whose header was rejected is skipped. A key whose value is
+ * rejected still counts as given, so it is not reported missing as well.
  *
  * config_check() adds the checks that need the machine: CPUs that exist,
  * memory that fits and modules that were loaded (each only if the platform
@@ -275,7 +275,7 @@ struct config_shm {
 	uint32_t gpa_count;
 	char readonly_names[CONFIG_SHM_MAX_GUESTS][CONFIG_NAME_SIZE];
 	uint32_t readonly_count;
-	uint32_t readonly;                                /* bit i: member i reads only */
+	uint32_t readonly;                                /* bit i: reads only */
 	bool valid;                                       /* no problem found */
 	uint32_t line;                                    /* of the [shm.NAME] */
 	uint32_t key_line[CONFIG_SHM_KEY_COUNT];          /* 0: key not given */
@@ -340,8 +340,8 @@ static inline bool config_guest_has_pci(const struct config_guest *g)
 /* PCI functions g needs besides the host bridge. */
 uint32_t config_guest_pci_funcs(const struct config_guest *g);
 
-/* Member slot of guest index gi in region s (gpa[] and readonly bit), or
- * -1 when it is not a member. */
+/* Member slot of guest index gi in the valid region s (its gpa[] and
+ * readonly bit), or -1 when it is not a member. */
 int config_shm_member(const struct config_shm *s, uint32_t gi);
 
 /* Write "line 7: guest hello: unknown key 'memroy'" into buf (always

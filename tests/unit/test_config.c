@@ -1635,6 +1635,20 @@ TEST(shm_readonly)
 	EXPECT_EQ(shm("x")->readonly, 0);
 }
 
+TEST(shm_keys_in_any_order)
+{
+	EXPECT_CLEAN(parse("[shm.x]  # comment\r\n"
+			   "readonly = [\"b\"]\r\n"
+			   "gpa = [0xf0000000, 0xf0000000,]\r\n"
+			   "guests = [ \"a\" , \"b\" ]  # a then b\r\n"
+			   "size = 0x2000\r\n" AB));
+	EXPECT_EQ(shm("x")->readonly, 2);
+	EXPECT_EQ(shm("x")->size, 8 * KiB);
+	EXPECT_EQ(parse(AB "[shm.x]\nsize =\nguests = [\"a\", \"b\"]\n"
+			"gpa = [0xf0000000, 0xf0000000]\n"), 1);
+	EXPECT_ERROR(12, "shm x: key 'size' has no value");
+}
+
 TEST(shm_section_keys)
 {
 	EXPECT_EQ(parse(AB SHM("x", "4K", "0xf0000000", "0xf0000000")
