@@ -316,6 +316,8 @@ const char *devices_pci_init(struct guest *g)
 		why = virtio_blk_init(g);
 	if (!why && c->net[0])
 		why = virtio_net_init(g);
+	if (!why && (c->devices & CONFIG_DEVICE_VIRTIO_CONSOLE))
+		why = virtio_console_init(g);
 	return why;
 }
 

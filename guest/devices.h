@@ -12,6 +12,7 @@
 #include "guest/pci.h"
 #include "guest/virtio_blk.h"
 #include "guest/virtio_net.h"
+#include "guest/virtio_console.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -77,6 +78,7 @@ struct guest_devices {
 	struct pci_bus pci;             /* CONFIG_DEVICE_PCI */
 	struct virtio_blk blk;          /* `disk` */
 	struct virtio_net net;          /* `net` */
+	struct virtio_dev console;      /* CONFIG_DEVICE_VIRTIO_CONSOLE */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
@@ -113,6 +115,9 @@ void vuart_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
  * room (the rest overruns), raising the interrupt where it is enabled.
  * The caller keeps g's vCPUs alive meanwhile (guest/console.c). */
 void vuart_receive(struct guest *g, const uint8_t *buf, unsigned int n);
+/* Bytes for the guest's console line, as if written to the UART's THR
+ * (the console hypercall, virtio-console). */
+void vuart_write_bytes(struct guest *g, const char *s, uint64_t n);
 /* Flushes a partial console line (when the guest ends). */
 void vuart_flush(struct guest *g);
 /* Prints the per-port counts of unclaimed ports. */

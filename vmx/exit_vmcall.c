@@ -12,7 +12,6 @@
 #include "mm/layout.h"
 #include "arch/errno.h"
 
-void vuart_write_bytes(struct guest *g, const char *s, uint64_t n);
 
 static int64_t hc_console_write(struct vcpu *v)
 {
