@@ -13,8 +13,10 @@ pkgs_bochs=(bochs bochs-sdl bochsbios vgabios)
 pkgs_qemu=(qemu-system-x86 ovmf)
 pkgs_host_test=(clang libclang-rt-14-dev libzydis-dev)
 # A Linux guest: a static busybox for its initramfs, cpio. Debian's kernel
-# itself is not installed: tools/fetch-linux unpacks its package into build/.
-pkgs_linux=(busybox-static cpio gzip)
+# itself is not installed: tools/fetch-linux unpacks its package into build/
+# and runs kmod's depmod on it (the package ships no modules.dep); e2fsprogs
+# builds the guest's ext4 test disk (tools/mkdisk).
+pkgs_linux=(busybox-static cpio gzip kmod e2fsprogs)
 
 usage() {
 	echo "usage: $0 [build|bochs|qemu|host-test|linux|all]..." >&2
