@@ -199,8 +199,11 @@ deps-linux:
 # The Linux guest: Debian's current linux-image-amd64 kernel, fetched as a
 # package file and unpacked into build/linux/kernel (tools/fetch-linux;
 # nothing is installed into the host), the vmlinux inside its bzImage, an
-# initramfs from busybox-static, and the scenarios (tests/linux/*.scn.in)
-# with that kernel's version in their expected lines.
+# initramfs from busybox-static and the kernel's virtio, ext4 and uio
+# modules, the ext4 test disk (tools/mkdisk; a guest's writes change it,
+# so give a test a copy when it must start from the same bytes), and the
+# scenarios (tests/linux/*.scn.in) with that kernel's version in their
+# expected lines.
 LINUX_DIR := $(BUILD)/linux
 LINUX_SCENARIOS := linux linux-memtest
 linux-images: deps-linux
@@ -213,10 +216,15 @@ linux-images: deps-linux
 		sed "s/@KVER@/$$(echo $$v | sed 's/\./\\\\./g')/" \
 			tests/linux/$$s.scn.in > $(LINUX_DIR)/$$s.scn; \
 	 done
-	@$(MAKE) -s $(LINUX_DIR)/initramfs.cpio.gz $(LINUX_DIR)/vmlinux
+	@$(MAKE) -s $(LINUX_DIR)/initramfs.cpio.gz $(LINUX_DIR)/vmlinux \
+		$(BUILD)/disk.ext4
 
-$(LINUX_DIR)/initramfs.cpio.gz: tools/mkinitramfs tests/linux/init
-	tools/mkinitramfs $@
+$(LINUX_DIR)/initramfs.cpio.gz: tools/mkinitramfs tests/linux/init \
+		$(LINUX_DIR)/kernel/version
+	tools/mkinitramfs -k $(LINUX_DIR)/kernel $@
+
+$(BUILD)/disk.ext4: tools/mkdisk
+	tools/mkdisk $@ 16
 
 $(LINUX_DIR)/vmlinux: $(LINUX_DIR)/bzImage tools/extract-vmlinux
 	tools/extract-vmlinux $< $@

@@ -14,8 +14,10 @@ pkgs_qemu=(qemu-system-x86 ovmf)
 # acpica-tools: iasl, which reads back the AML of the guests' DSDT.
 pkgs_host_test=(clang libclang-rt-14-dev libzydis-dev acpica-tools)
 # A Linux guest: a static busybox for its initramfs, cpio. Debian's kernel
-# itself is not installed: tools/fetch-linux unpacks its package into build/.
-pkgs_linux=(busybox-static cpio gzip)
+# itself is not installed: tools/fetch-linux unpacks its package into build/
+# and runs kmod's depmod on it (the package ships no modules.dep); e2fsprogs
+# builds the guest's ext4 test disk (tools/mkdisk).
+pkgs_linux=(busybox-static cpio gzip kmod e2fsprogs)
 
 usage() {
 	echo "usage: $0 [build|bochs|qemu|host-test|linux|all]..." >&2
