@@ -50,6 +50,11 @@
 #                               ACPI tables (checksums, MADT), the I/O APIC's
 #                               registers and the UART's interrupt through it
 #   pctestlow.elf   multiboot   the same linked at 0x8000
+#   pcitest.elf     multiboot   the PCI bus (devices "pci"): both
+#                               configuration mechanisms against the specs,
+#                               the host bridge, hostile writes all over
+#                               configuration space and the memory window,
+#                               MCFG; mode=absent: a guest without the bus
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -94,7 +99,8 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest
+	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
+	pcitest
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
