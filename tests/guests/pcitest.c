@@ -27,6 +27,7 @@
 #define HB_DEVICE               0x0008
 #define HB_CLASS                0x060000
 #define CF8_ENABLE              0x80000000u
+#define CF8_RESERVED            0x7f000000u
 
 #define WINDOW_BASE             0xc0000000u
 #define WINDOW_END              0xe0000000u     /* where ECAM starts */
@@ -146,14 +147,14 @@ static void test_enum(void)
 
 /*
  * PCI 3.0 3.2.2.3.2: only a dword access to 0xcf8 is CONFIG_ADDRESS
- * (others are ordinary I/O, which nothing here decodes); its bits 1:0
- * read 0.
+ * (others are ordinary I/O, which nothing here decodes); its reserved
+ * bits 30:24 and bits 1:0 are read-only and read 0.
  */
 static void test_config_address(void)
 {
 	uint32_t a = CF8_ENABLE | PCI_CFG_REVISION, line;
 
-	outl(PCI_CONFIG_ADDRESS, a | 3);
+	outl(PCI_CONFIG_ADDRESS, a | CF8_RESERVED | 3);
 	EXPECT_EQ(inl(PCI_CONFIG_ADDRESS), a);
 	EXPECT_EQ(inb(PCI_CONFIG_ADDRESS), 0xff);
 	EXPECT_EQ(inb(PCI_CONFIG_ADDRESS + 3), 0xff);
@@ -209,7 +210,7 @@ static void test_port(void)
 
 	test_config_address();
 	test_data_bytes();
-	printf("port: CONFIG_ADDRESS dword-only, bits 1:0 read 0; enable "
+	printf("port: CONFIG_ADDRESS dword-only, bits 30:24 and 1:0 read 0; enable "
 	       "clear reads all ones; bytes 0xcfc-0xcff and words 0xcfc-0xcfe "
 	       "reach their bytes: %s\n",
 	       checks_failed() == failed ? "ok" : "BAD");
