@@ -443,6 +443,7 @@ static void test_window(void)
 #define XSDT_PTR                24
 #define MCFG_ENTRY              44      /* after the header and 8 reserved */
 #define MCFG_ENTRY_LEN          16
+#define FADT_DSDT               40
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -478,8 +479,40 @@ static const uint8_t *acpi_table(const char *sig)
 	return NULL;
 }
 
+/* Whether the len bytes at t hold these n bytes. */
+static bool holds(const uint8_t *t, uint32_t len, const void *what,
+		  uint32_t n)
+{
+	for (uint32_t i = 0; i + n <= len; i++)
+		if (!memcmp(t + i, what, n))
+			return true;
+	return false;
+}
+
+/* The DSDT names the host bridge \_SB.PCI0 with the _HID of a PCI
+ * Express root bridge or the _CID of a PCI one: EISA IDs PNP0A08 and
+ * PNP0A03 (ACPI 6.5 6.1.5, 19.6.48 EisaId packs them as 41 d0 0a 0x). */
+static void check_dsdt_pci0(void)
+{
+	static const uint8_t pnp0a08[] = { 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t pnp0a03[] = { 0x41, 0xd0, 0x0a, 0x03 };
+	const uint8_t *fadt = acpi_table("FACP"), *d;
+	uint32_t len;
+
+	if (!EXPECT(fadt))
+		return;
+	d = (const uint8_t *)(uintptr_t)le32(fadt + FADT_DSDT);
+	len = le32(d + 4);
+	EXPECT(sums_to_zero(d, len));
+	EXPECT(holds(d, len, "PCI0", 4));
+	EXPECT(holds(d, len, pnp0a08, 4));
+	EXPECT(holds(d, len, pnp0a03, 4));
+	printf("acpi: DSDT: PCI0 %s\n", holds(d, len, "PCI0", 4) &&
+	       holds(d, len, pnp0a08, 4) ? "PNP0A08" : "MISSING");
+}
+
 /* PCI Firmware 3.2 4.1.2: one allocation, segment 0, buses 0-0 at the
- * ECAM base. */
+ * ECAM base; the DSDT describes the bridge. */
 static void test_acpi(void)
 {
 	const uint8_t *t = acpi_table("MCFG"), *e;
@@ -500,6 +533,7 @@ static void test_acpi(void)
 	EXPECT_EQ(e[11], 0);
 	printf("acpi: MCFG: ECAM at %#x, segment %u, buses %u-%u\n", le32(e),
 	       e[8] | e[9] << 8, e[10], e[11]);
+	check_dsdt_pci0();
 }
 
 /* ---- a guest without the bus ----------------------------------------------- */
@@ -514,6 +548,8 @@ static void test_absent(void)
 	EXPECT(!pci_present(HOST_BRIDGE));
 	printf("absent: ports 0xcf8-0xcff unclaimed: %s\n",
 	       checks_failed() ? "NOT all ones" : "all ones");
+	EXPECT(!acpi_table("MCFG"));
+	printf("absent: %s\n", acpi_table("MCFG") ? "an MCFG" : "no MCFG");
 }
 
 void guest_main(void)
