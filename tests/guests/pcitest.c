@@ -361,6 +361,40 @@ static uint32_t ecam_unaligned(void)
 	return cross;
 }
 
+/* 8-byte CMPXCHG8B at p: what it read (the compare value is never
+ * what an unclaimed or undefined read gives, so nothing is written). */
+static uint64_t cmpxchg8b_at(volatile void *p)
+{
+	uint32_t lo = 0x12345678, hi = 0x9abcdef0;
+
+	__asm__ volatile("lock cmpxchg8b %2"
+			 : "+a"(lo), "+d"(hi), "+m"(*(volatile uint64_t *)p)
+			 : "b"(0), "c"(0) : "memory", "cc");
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* String instructions over the host bridge's ECAM header: REP MOVSD
+ * reads what dword reads give; REP STOSD writes ones over all of it,
+ * which the read-only registers ignore. CMPXCHG8B (8 bytes, more than
+ * ECAM defines) reads and writes nothing harmful. */
+static uint64_t ecam_strings(void)
+{
+	uint32_t copy[PCI_CFG_LEN / 4];
+	volatile void *p = pci_ecam_ptr(HOST_BRIDGE, 0);
+	unsigned int n = ARRAY_SIZE(copy);
+	void *dst = copy, *src = (void *)(uintptr_t)p;
+
+	__asm__ volatile("rep movsl" : "+D"(dst), "+S"(src), "+c"(n)
+			 :: "memory");
+	for (unsigned int off = 0; off < PCI_CFG_LEN; off += 4)
+		EXPECT_EQ(copy[off / 4], pci_port_read(HOST_BRIDGE, off, 4));
+	n = 16;
+	dst = (void *)(uintptr_t)p;
+	__asm__ volatile("rep stosl" : "+D"(dst), "+c"(n) : "a"(~0u)
+			 : "memory");
+	return cmpxchg8b_at(p);
+}
+
 /* The host bridge reads as before the storm: everything but the
  * command register and the interrupt line (read-write by the spec). */
 static unsigned int host_bridge_changed(const uint32_t *before)
@@ -381,6 +415,7 @@ static unsigned int host_bridge_changed(const uint32_t *before)
 static void test_hostile_cfg(void)
 {
 	uint32_t before[PCI_CFG_LEN / 4], cross;
+	uint64_t wide;
 	unsigned int writes = 0, changed;
 
 	for (unsigned int off = 0; off < PCI_CFG_LEN; off += 4)
@@ -392,6 +427,7 @@ static void test_hostile_cfg(void)
 			writes++;
 		}
 	cross = ecam_unaligned();
+	wide = ecam_strings();
 	changed = host_bridge_changed(before);
 	EXPECT_EQ(changed, 0);
 	check_host_bridge(PCI_MECH_PORT);
@@ -399,8 +435,9 @@ static void test_hostile_cfg(void)
 	pci_port_write(HOST_BRIDGE, PCI_CFG_COMMAND, 2, 0);
 	pci_port_write(HOST_BRIDGE, PCI_CFG_INT_LINE, 1, before[PCI_CFG_INT_LINE / 4]);
 	printf("hostile: %u random writes by each mechanism over 32 slots x "
-	       "256 bytes, unaligned ECAM reads (dword at 1: %#x): host bridge "
-	       "%s\n", writes, cross, changed ? "CHANGED" : "intact");
+	       "256 bytes, unaligned ECAM reads (dword at 1: %#x), REP MOVSD "
+	       "and STOSD, CMPXCHG8B (read %#llx): host bridge %s\n", writes,
+	       cross, (unsigned long long)wide, changed ? "CHANGED" : "intact");
 }
 
 /* The memory window with no BAR in it: reads all ones, writes vanish
@@ -419,7 +456,8 @@ static void test_window(void)
 		bad += *(volatile uint32_t *)p != ~0u;
 		bad += *(volatile uint16_t *)(p + (r & 3)) != 0xffff;
 		bad += *(volatile uint8_t *)(p + ((r >> 2) & 3)) != 0xff;
-		reads += 3;
+		bad += cmpxchg8b_at((volatile void *)(p & ~7u)) != ~0ULL;
+		reads += 4;
 		if (a + WINDOW_STEP == WINDOW_END)
 			continue;
 		bad += *(volatile uint32_t *)(a + WINDOW_STEP - 2) != ~0u;
