@@ -53,8 +53,9 @@
 #   pcitest.elf     multiboot   the PCI bus (devices "pci"): both
 #                               configuration mechanisms against the specs,
 #                               the host bridge, hostile writes all over
-#                               configuration space and the memory window,
-#                               MCFG; mode=absent: a guest without the bus
+#                               configuration space (from a second vCPU too,
+#                               if any) and the memory window, MCFG;
+#                               mode=absent: a guest without the bus
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit

@@ -11,13 +11,16 @@
  *   regs     read-only registers ignore writes by both mechanisms; the
  *            command register keeps only its writable bits
  *   hostile  random writes over every slot's configuration space by both
- *            mechanisms, unaligned and dword-crossing ECAM accesses,
- *            reads and writes over the PCI memory window where nothing
- *            decodes: the host bridge reads as before, Keel lives on
- *   acpi     the MCFG table, where the firmware tables have one
+ *            mechanisms (from vCPU 1 too, at the same time, where the
+ *            guest has two), unaligned, dword-crossing, string and 8-byte
+ *            ECAM accesses, reads and writes over the PCI memory window
+ *            where nothing decodes: the host bridge reads as before,
+ *            Keel lives on
+ *   acpi     the MCFG table and the DSDT's PCI0, where the firmware
+ *            tables have them
  *
  * mode=absent: a guest without the device, whose ports 0xcf8-0xcff
- * nothing claims (all ones).
+ * nothing claims (all ones) and whose tables have no MCFG.
  */
 #include "guest.h"
 #include "pci.h"
@@ -41,15 +44,21 @@ static uint32_t all_ones(unsigned int len)
 	return len == 4 ? ~0u : (1u << (8 * len)) - 1;
 }
 
-/* xorshift32: reproducible noise for the hostile writes. */
-static uint32_t rng_state = 0x9e3779b9;
+/* xorshift32: reproducible noise for the hostile writes, one state per
+ * vCPU. */
+static uint32_t rng_bsp = 0x9e3779b9, rng_ap = 0x7f4a7c15;
+
+static uint32_t rng_next(uint32_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
+	return rng_next(&rng_bsp);
 }
 
 /* ---- enumeration ----------------------------------------------------------- */
@@ -305,9 +314,10 @@ static const unsigned int lens[] = { 1, 2, 4 };
 /* One random write to (bus 0, dev, random function, off) through port
  * 0xcfc + (off & 3), of any width, even one running past 0xcff; now and
  * then CONFIG_ADDRESS itself takes a random dword or a narrow write. */
-static void hostile_port_write(unsigned int dev, unsigned int off)
+static void hostile_port_write(uint32_t *rs, unsigned int dev,
+			       unsigned int off)
 {
-	uint32_t r = rng();
+	uint32_t r = rng_next(rs);
 	unsigned int len = lens[r % 3];
 	uint16_t port = (uint16_t)(PCI_CONFIG_DATA + (off & 3));
 	uint32_t fn = (r >> 8) % 16 < 12 ? 0 : (r >> 12) & 7;
@@ -315,29 +325,30 @@ static void hostile_port_write(unsigned int dev, unsigned int off)
 	outl(PCI_CONFIG_ADDRESS, CF8_ENABLE | PCI_BDF(0, dev, fn) << 8 |
 				 (off & 0xfc));
 	if ((r >> 16) % 32 == 0)
-		outl(PCI_CONFIG_ADDRESS, rng());
+		outl(PCI_CONFIG_ADDRESS, rng_next(rs));
 	else if ((r >> 16) % 32 == 1)
-		outw(PCI_CONFIG_ADDRESS + ((r >> 21) & 2), (uint16_t)rng());
+		outw(PCI_CONFIG_ADDRESS + ((r >> 21) & 2), (uint16_t)rng_next(rs));
 	if (len == 1)
-		outb(port, (uint8_t)rng());
+		outb(port, (uint8_t)rng_next(rs));
 	else if (len == 2)
-		outw(port, (uint16_t)rng());
+		outw(port, (uint16_t)rng_next(rs));
 	else
-		outl(port, rng());
+		outl(port, rng_next(rs));
 }
 
 /* One random ECAM write at (dev, random function, off), any width, may
  * cross a dword. */
-static void hostile_ecam_write(unsigned int dev, unsigned int off)
+static void hostile_ecam_write(uint32_t *rs, unsigned int dev,
+			       unsigned int off)
 {
-	uint32_t r = rng();
+	uint32_t r = rng_next(rs);
 	uint32_t fn = (r >> 8) % 16 < 12 ? 0 : (r >> 12) & 7;
 	volatile uint8_t *p = pci_ecam_ptr(PCI_BDF(0, dev, fn), off);
 
 	switch (lens[r % 3]) {
-	case 1: *p = (uint8_t)rng(); break;
-	case 2: *(volatile uint16_t *)p = (uint16_t)rng(); break;
-	default: *(volatile uint32_t *)p = rng(); break;
+	case 1: *p = (uint8_t)rng_next(rs); break;
+	case 2: *(volatile uint16_t *)p = (uint16_t)rng_next(rs); break;
+	default: *(volatile uint32_t *)p = rng_next(rs); break;
 	}
 }
 
@@ -412,20 +423,81 @@ static unsigned int host_bridge_changed(const uint32_t *before)
 	return changed;
 }
 
+/* Every slot's every offset, one random write by each mechanism. */
+static unsigned int hostile_storm(uint32_t *rs)
+{
+	unsigned int writes = 0;
+
+	for (unsigned int dev = 0; dev < PCI_SLOTS; dev++)
+		for (unsigned int off = 0; off < PCI_CFG_LEN; off++) {
+			hostile_port_write(rs, dev, off);
+			hostile_ecam_write(rs, dev, off);
+			writes++;
+		}
+	return writes;
+}
+
+/*
+ * vCPU 1 (with a second vCPU): the same storm at the same time, racing
+ * the BSP for CONFIG_ADDRESS (one register per host bridge, as on
+ * hardware) and Keel's bus lock. Started by KEEL_HC_VCPU_START in flat
+ * protected mode with the segments Keel cached: it loads the BSP's GDT
+ * and IDT before anything could fault.
+ */
+__attribute__((aligned(16), used)) uint8_t ap_stack[8192];
+static volatile uint32_t ap_writes;
+
+__asm__(".text\n"
+	"ap_entry32:\n"
+	"	lgdt gdt_desc\n"
+	"	movl $ap_stack + 8192, %esp\n"
+	"	call ap_main\n"
+	"1:	cli\n"
+	"	hlt\n"
+	"	jmp 1b\n");
+extern char ap_entry32[];
+
+__attribute__((used)) void ap_main(void);
+__attribute__((used)) void ap_main(void)
+{
+	idt_load();
+	__atomic_store_n(&ap_writes, hostile_storm(&rng_ap), __ATOMIC_RELEASE);
+}
+
+/* Starts vCPU 1's storm if the guest has a second vCPU: false if not. */
+static bool ap_storm_start(void)
+{
+	unsigned int nr_cpus = (cpuid(1, 0).ebx >> 16) & 0xff;
+
+	return nr_cpus > 1 &&
+	       EXPECT_EQ(vmcall3(KEEL_HC_VCPU_START, 1, (uintptr_t)ap_entry32,
+				 0), 0);
+}
+
+static unsigned int ap_storm_wait(void)
+{
+	uint64_t end = rdtsc_ordered() + 20000000000ULL;   /* a failure bound */
+
+	while (!__atomic_load_n(&ap_writes, __ATOMIC_ACQUIRE) &&
+	       rdtsc_ordered() < end)
+		__asm__ volatile("pause");
+	EXPECT(ap_writes);
+	return ap_writes;
+}
+
 static void test_hostile_cfg(void)
 {
 	uint32_t before[PCI_CFG_LEN / 4], cross;
 	uint64_t wide;
-	unsigned int writes = 0, changed;
+	unsigned int writes, ap = 0, changed;
+	bool smp;
 
 	for (unsigned int off = 0; off < PCI_CFG_LEN; off += 4)
 		before[off / 4] = pci_port_read(HOST_BRIDGE, off, 4);
-	for (unsigned int dev = 0; dev < PCI_SLOTS; dev++)
-		for (unsigned int off = 0; off < PCI_CFG_LEN; off++) {
-			hostile_port_write(dev, off);
-			hostile_ecam_write(dev, off);
-			writes++;
-		}
+	smp = ap_storm_start();
+	writes = hostile_storm(&rng_bsp);
+	if (smp)
+		ap = ap_storm_wait();
 	cross = ecam_unaligned();
 	wide = ecam_strings();
 	changed = host_bridge_changed(before);
@@ -434,10 +506,10 @@ static void test_hostile_cfg(void)
 	check_host_bridge(PCI_MECH_ECAM);
 	pci_port_write(HOST_BRIDGE, PCI_CFG_COMMAND, 2, 0);
 	pci_port_write(HOST_BRIDGE, PCI_CFG_INT_LINE, 1, before[PCI_CFG_INT_LINE / 4]);
-	printf("hostile: %u random writes by each mechanism over 32 slots x "
-	       "256 bytes, unaligned ECAM reads (dword at 1: %#x), REP MOVSD "
-	       "and STOSD, CMPXCHG8B (read %#llx): host bridge %s\n", writes,
-	       cross, (unsigned long long)wide, changed ? "CHANGED" : "intact");
+	printf("hostile: %u + %u (vCPU 1) random writes by each mechanism, "
+	       "32 slots x 256 bytes; ECAM dword at 1: %#x, REP MOVSD/STOSD, "
+	       "CMPXCHG8B: %#llx; host bridge %s\n", writes, ap, cross,
+	       (unsigned long long)wide, changed ? "CHANGED" : "intact");
 }
 
 /* The memory window with no BAR in it: reads all ones, writes vanish
