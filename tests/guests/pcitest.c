@@ -307,6 +307,135 @@ static void test_regs(void)
 	       checks_failed() == failed ? "ok" : "BAD");
 }
 
+/* ---- the other functions --------------------------------------------------- */
+
+#define MOVE_TO                 0xd0000000u     /* high in the window */
+#define MSIX_TEST_VECTOR        0x50
+
+/* A capability list by PCI 3.0 6.7: dword-aligned pointers past the
+ * header, no loop (pci_cap_next masks the low bits, so look at the raw
+ * pointers). Returns how many capabilities there are. */
+static unsigned int check_caps(pci_bdf bdf)
+{
+	unsigned int n = 0, raw;
+
+	if (!(pci_read(bdf, PCI_CFG_STATUS, 2) & PCI_STATUS_CAP_LIST))
+		return 0;
+	raw = pci_read(bdf, PCI_CFG_CAP_PTR, 1);
+	for (; raw && n <= 48; n++) {
+		EXPECT_EQ(raw & 3, 0);
+		EXPECT(raw >= 0x40);
+		raw = pci_read(bdf, (raw & 0xfc) + 1, 1);
+	}
+	EXPECT(n <= 48);
+	return n;
+}
+
+/* A memory BAR (PCI 3.0 6.2.5.1): a power of two of at least 16 bytes,
+ * naturally aligned; moved high in the window and back, its register
+ * follows. */
+static void check_bar(pci_bdf bdf, unsigned int n, struct pci_bar *bar)
+{
+	uint64_t home = bar->addr;
+	struct pci_bar again;
+
+	EXPECT(!bar->io);
+	EXPECT(bar->size >= 16 && !(bar->size & (bar->size - 1)));
+	EXPECT_EQ(bar->addr & (bar->size - 1), 0);
+	pci_bar_move(bdf, n, bar, MOVE_TO + n * bar->size);
+	pci_bar_probe(bdf, n, &again);
+	EXPECT_EQ(again.addr, MOVE_TO + n * bar->size);
+	EXPECT_EQ(again.size, bar->size);
+	pci_bar_move(bdf, n, bar, home);
+}
+
+/* MSI-X (PCI 3.0 6.8.2): table and PBA inside their BARs, every entry
+ * masked after reset, an entry's address and data read back. */
+static unsigned int check_msix(pci_bdf bdf)
+{
+	struct pci_msix m;
+	volatile uint32_t *e;
+
+	if (!pci_cap_find(bdf, PCI_CAP_ID_MSIX))
+		return 0;
+	pci_command_set(bdf, PCI_COMMAND_MEMORY);
+	if (!EXPECT(pci_msix_init(bdf, &m)))
+		return 0;
+	for (unsigned int i = 0; i < m.nr; i++)
+		EXPECT(m.table[i * PCI_MSIX_ENTRY_LEN / 4 + 3] &
+		       PCI_MSIX_VEC_MASKED);
+	pci_msix_set(&m, 0, 0, MSIX_TEST_VECTOR);
+	e = m.table;
+	EXPECT_EQ(e[0], PCI_MSI_ADDR_BASE);
+	EXPECT_EQ(e[2], MSIX_TEST_VECTOR);
+	EXPECT_EQ(e[3] & PCI_MSIX_VEC_MASKED, 0);
+	pci_msix_mask(&m, 0, true);
+	EXPECT(e[3] & PCI_MSIX_VEC_MASKED);
+	EXPECT(!pci_msix_pending(&m, 0));
+	pci_command_clear(bdf, PCI_COMMAND_MEMORY);
+	return m.nr;
+}
+
+/* INTx: pin 0 (none) or INTA#-INTD#; the line is the I/O APIC input the
+ * DSDT's _PRT routes it to (16 + the bridge swizzle (slot + pin - 1) % 4). */
+static struct pci_intx check_intx(pci_bdf bdf)
+{
+	struct pci_intx x = pci_intx_info(bdf);
+
+	EXPECT(x.pin <= 4);
+	if (x.pin)
+		EXPECT_EQ(x.line, 16 + (PCI_BDF_DEV(bdf) + x.pin - 1) % 4);
+	return x;
+}
+
+static void check_function(pci_bdf bdf)
+{
+	struct pci_bar bar;
+	unsigned int bars = 0, caps, msix, step;
+	struct pci_intx x;
+
+	EXPECT_EQ(pci_read(bdf, PCI_CFG_HEADER_TYPE, 1) & 0x7f, 0);
+	for (unsigned int n = 0; n < PCI_NR_BARS; n += step) {
+		step = pci_bar_probe(bdf, n, &bar);
+		if (bar.size) {
+			check_bar(bdf, n, &bar);
+			bars++;
+		}
+	}
+	caps = check_caps(bdf);
+	msix = check_msix(bdf);
+	x = check_intx(bdf);
+	printf("function %02x:%02x.%x %04x:%04x class %06x: %u BAR(s), %u "
+	       "capabilities, %u MSI-X entries, INT%c -> %u\n",
+	       PCI_BDF_BUS(bdf), PCI_BDF_DEV(bdf), PCI_BDF_FN(bdf),
+	       pci_read(bdf, PCI_CFG_VENDOR, 2), pci_read(bdf, PCI_CFG_DEVICE, 2),
+	       pci_read(bdf, PCI_CFG_REVISION, 4) >> 8, bars, caps, msix,
+	       x.pin ? 'A' + x.pin - 1 : '-', x.line);
+}
+
+/* Every function besides the host bridge, whatever it is, by the rules
+ * every function keeps. */
+static void test_functions(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int dev = 1; dev < PCI_SLOTS; dev++) {
+		if (!pci_present(PCI_BDF(0, dev, 0)))
+			continue;
+		check_function(PCI_BDF(0, dev, 0));
+		n++;
+	}
+	printf("functions: %u besides the host bridge\n", n);
+}
+
+/* After the storm: decoding off everywhere, so that the window is empty. */
+static void all_decoding_off(void)
+{
+	for (unsigned int dev = 0; dev < PCI_SLOTS; dev++)
+		if (pci_present(PCI_BDF(0, dev, 0)))
+			pci_write(PCI_BDF(0, dev, 0), PCI_CFG_COMMAND, 2, 0);
+}
+
 /* ---- hostile accesses ------------------------------------------------------ */
 
 static const unsigned int lens[] = { 1, 2, 4 };
@@ -504,7 +633,7 @@ static void test_hostile_cfg(void)
 	EXPECT_EQ(changed, 0);
 	check_host_bridge(PCI_MECH_PORT);
 	check_host_bridge(PCI_MECH_ECAM);
-	pci_port_write(HOST_BRIDGE, PCI_CFG_COMMAND, 2, 0);
+	all_decoding_off();
 	pci_port_write(HOST_BRIDGE, PCI_CFG_INT_LINE, 1, before[PCI_CFG_INT_LINE / 4]);
 	printf("hostile: %u + %u (vCPU 1) random writes by each mechanism, "
 	       "32 slots x 256 bytes; ECAM dword at 1: %#x, REP MOVSD/STOSD, "
@@ -512,7 +641,7 @@ static void test_hostile_cfg(void)
 	       (unsigned long long)wide, changed ? "CHANGED" : "intact");
 }
 
-/* The memory window with no BAR in it: reads all ones, writes vanish
+/* The memory window with no BAR decoding in it: reads all ones, writes vanish
  * (a master abort); a read crossing into ECAM's first page gets each
  * side's bytes. */
 static void test_window(void)
@@ -673,6 +802,7 @@ void guest_main(void)
 	test_enum();
 	test_port();
 	test_regs();
+	test_functions();
 	test_hostile_cfg();
 	test_window();
 	test_acpi();
