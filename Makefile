@@ -80,7 +80,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 # Host unit tests: tests/unit/test_NAME.c linked with UNIT_SRCS_NAME.
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
-	rtc_time vrtc tsc console_ring xcr0 boot_place vmsr port92 virtq \
+	rtc_time vrtc tsc console_ring xcr0 boot_place vmsr port92 virtq pci_cfg \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
@@ -98,6 +98,7 @@ UNIT_SRCS_vrtc := guest/vrtc.c drivers/rtc_time.c
 UNIT_SRCS_boot_place := guest/boot_place.c
 UNIT_SRCS_vmsr := guest/vmsr.c
 UNIT_SRCS_port92 := guest/port92.c
+UNIT_SRCS_pci_cfg := guest/pci_cfg.c
 UNIT_SRCS_virtq := guest/virtq.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_vuart := guest/vuart.c
