@@ -1,5 +1,6 @@
 /* Guest memory, the end of a guest, and its log lines. */
 #include "guest/guest.h"
+#include "ept/dirty_bitmap.h"
 #include "guest/console.h"
 #include "arch/idt.h"
 #include "arch/percpu.h"
@@ -122,6 +123,15 @@ uint64_t guest_hpa_to_gpa(const struct guest *g, uint64_t hpa)
 	return GUEST_NO_HPA;
 }
 
+/* Keel's own writes into guest RAM (hypercall results, virtio devices'
+ * DMA) make no EPT or PML entry: the dirty log hears of them here, as it
+ * does of the emulator's (vmx/emulate.c). */
+static void guest_note_write(struct guest *g, uint64_t gpa)
+{
+	if (unlikely(READ_ONCE(g->dlog.mode) != DIRTY_OFF))
+		dirty_bitmap_set(&g->dlog.bm, gpa >> PAGE_SHIFT);
+}
+
 static bool guest_copy(struct guest *g, uint64_t gpa, void *buf, uint64_t len,
 		       bool to_guest)
 {
@@ -131,9 +141,10 @@ static bool guest_copy(struct guest *g, uint64_t gpa, void *buf, uint64_t len,
 
 		if (!hva)
 			return false;
-		if (to_guest)
+		if (to_guest) {
 			memcpy(hva, buf, n);
-		else
+			guest_note_write(g, gpa);
+		} else
 			memcpy(buf, hva, n);
 		gpa += n;
 		buf = (char *)buf + n;

@@ -95,7 +95,10 @@ int snapshot_take(struct vcpu *v)
 	struct snapshot *s = g->snap;
 	int64_t err;
 
-	if (g->nr_vcpus != 1 || (!s && !(s = snapshot_alloc(g))))
+	/* The PCI devices' state (configuration space, queues) is not part
+	 * of a snapshot: restoring RAM without it would break them. */
+	if (g->nr_vcpus != 1 || (g->dev.enabled & CONFIG_DEVICE_PCI) ||
+	    (!s && !(s = snapshot_alloc(g))))
 		return hc_return(v, KEEL_HC_EINVAL);
 	if (!s->logging) {
 		err = dirty_log_start(g, DIRTY_USER_SNAPSHOT, dirty_mode_for(g));
