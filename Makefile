@@ -68,7 +68,7 @@ KERNEL_SRCS := \
 	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
 	guest/console_ring.c guest/vrtc.c guest/vmsr.c guest/port92.c \
 	guest/pci.c guest/pci_cfg.c guest/virtq.c guest/virtio_pci.c \
-	guest/virtio_blk.c
+	guest/virtio_blk.c guest/shm.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c emul/sse.c emul/system.c

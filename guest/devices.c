@@ -241,6 +241,7 @@ void devices_print_stats(struct guest *g)
 {
 	struct guest_devices *d = &g->dev;
 
+	shm_print_stats(g);
 	if (!d->unhandled_total)
 		return;
 	guest_log(LOG_INFO, g, "%lu accesses to ports no device claims\n",
@@ -300,17 +301,12 @@ int devices_init(struct guest *g)
 	return err;
 }
 
-static bool has_pci(const struct config_guest *c)
-{
-	return (c->devices & CONFIG_DEVICE_PCI) || c->disk[0];
-}
-
 const char *devices_pci_init(struct guest *g)
 {
 	const struct config_guest *c = g->cfg;
 	const char *why = NULL;
 
-	if (!has_pci(c))
+	if (!config_guest_has_pci(c))
 		return NULL;
 	g->dev.enabled |= CONFIG_DEVICE_PCI;
 	if (pci_bus_init(g))
@@ -318,6 +314,8 @@ const char *devices_pci_init(struct guest *g)
 		       "PCI window at 3 GiB)";
 	if (c->disk[0])
 		why = virtio_blk_init(g);
+	if (!why)
+		why = shm_guest_attach(g);
 	return why;
 }
 
@@ -326,6 +324,7 @@ void devices_free(struct guest *g)
 	virtio_blk_free(g);
 	testdev_free(g);
 	pci_bus_free(g);
+	memset(g->dev.shm, 0, sizeof(g->dev.shm));
 	g->dev.mmio.nr = 0;
 	g->dev.ioapic.present = false;
 	g->dev.acpi_pm = false;

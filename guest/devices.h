@@ -11,6 +11,7 @@
 #include "guest/vrtc.h"
 #include "guest/pci.h"
 #include "guest/virtio_blk.h"
+#include "guest/shm.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -75,6 +76,7 @@ struct guest_devices {
 	struct vioapic ioapic;          /* unless RAM reaches its page */
 	struct pci_bus pci;             /* CONFIG_DEVICE_PCI */
 	struct virtio_blk blk;          /* `disk` */
+	struct shm_dev shm[CONFIG_MAX_SHM]; /* by region, where a member */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
