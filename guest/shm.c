@@ -4,6 +4,8 @@
 #include "guest/guest.h"
 #include "arch/errno.h"
 #include "arch/string.h"
+#include "arch/tsc.h"
+#include "arch/x86.h"
 #include "drivers/printk.h"
 #include "mm/layout.h"
 #include "mm/mm.h"
@@ -21,6 +23,24 @@ struct shm_region {
 	struct spinlock lock;
 	struct shm_dev *members[CONFIG_SHM_MAX_GUESTS];
 };
+
+/*
+ * What a doorbell costs its receiver: an MSI-X message sets an IRR bit
+ * and kicks the receiver's CPU only when the bit was clear
+ * (vlapic_accept_irq), and INTx is a level that stays up until the
+ * receiver reads IntrStatus, so doorbells that come while one is pending
+ * merge into it. But a receiver that services each interrupt at once
+ * (one exit to read IntrStatus, one for the EOI, one for the kick) would
+ * pay about as much per doorbell as the sender does, for as long as the
+ * sender likes. So a receiver takes at most SHM_RING_BURST doorbells per
+ * SHM_RING_WINDOW_US from all its peers together; a sender over the
+ * budget waits in its own doorbell write (on its own CPU, at most one
+ * window, without the region's lock) until the next window opens. The
+ * receiver gives doorbell interrupts at most 16 per ms, about 50 exits;
+ * the sender is the one slowed down.
+ */
+#define SHM_RING_BURST          16
+#define SHM_RING_WINDOW_US      1000
 
 static struct shm_region regions[CONFIG_MAX_SHM];
 static const struct config *shm_config;
@@ -87,47 +107,70 @@ static void shm_intx_update(struct shm_dev *d)
 		pci_intx_set(&d->pci, level);
 }
 
-/*
- * A doorbell from d to peer p, vector v (under the region's lock, so p
- * cannot be torn down meanwhile). True when passed on.
- *
- * What a storm costs the peer: each doorbell is an exit and an emulated
- * write on the sender's own CPU. On the peer's side an MSI-X message
- * sets an IRR bit, and the local APIC kicks the peer's CPU only when the
- * bit was clear (vlapic_accept_irq): doorbells while the vector is still
- * pending merge into it, as they would on hardware, so the peer takes at
- * most one kick and one interrupt per time it services the vector. INTx
- * is a level: IntrStatus stays set until the peer reads it, and further
- * doorbells change nothing the peer can see (shm_intx_update only calls
- * into the bus when the level changes).
- */
-static bool shm_ring_peer(struct shm_dev *d, uint32_t p, uint32_t v)
+/* The receiver of a doorbell from d to peer p, vector v, or NULL when
+ * it is dropped. Called with the region's lock (which keeps the peer
+ * from being torn down). */
+static struct shm_dev *shm_ring_target(struct shm_dev *d, uint32_t p,
+				       uint32_t v)
 {
-	const struct config_shm *s = d->r->cfg;
 	struct shm_dev *peer;
 
-	if (p >= s->guest_count || p == d->member || v >= SHM_VECTORS)
-		return false;
+	if (p >= d->r->cfg->guest_count || p == d->member || v >= SHM_VECTORS)
+		return NULL;
 	peer = d->r->members[p];
 	if (!peer || READ_ONCE(peer->pci.g->state) != GUEST_RUNNING)
-		return false;
+		return NULL;
+	return peer;
+}
+
+/* 0 when peer may take one more doorbell now (counted), else the TSC at
+ * which its next window opens. Called with the region's lock. */
+static uint64_t shm_ring_budget(struct shm_dev *peer)
+{
+	uint64_t now = rdtsc(), window = tsc_khz * SHM_RING_WINDOW_US / 1000;
+
+	if (now - peer->window_start >= window) {
+		peer->window_start = now;
+		peer->window_rung = 0;
+	}
+	if (peer->window_rung == SHM_RING_BURST)
+		return peer->window_start + window;
+	peer->window_rung++;
+	return 0;
+}
+
+static void shm_ring(struct shm_dev *peer, uint32_t v)
+{
 	if (!pci_msix_notify(&peer->pci, v)) {
 		peer->intr_status |= SHM_INTR_BIT;
 		shm_intx_update(peer);
 	}
-	return true;
 }
 
 static void shm_doorbell(struct shm_dev *d, uint32_t val)
 {
+	uint32_t p = SHM_DOORBELL_PEER(val), v = SHM_DOORBELL_VECTOR(val);
 	struct shm_region *r = d->r;
+	struct shm_dev *peer;
+	uint64_t wait;
 
-	spin_lock(&r->lock);
-	if (shm_ring_peer(d, SHM_DOORBELL_PEER(val), SHM_DOORBELL_VECTOR(val)))
-		d->rung++;
-	else
-		d->dropped++;
-	spin_unlock(&r->lock);
+	for (;;) {
+		spin_lock(&r->lock);
+		peer = shm_ring_target(d, p, v);
+		wait = peer ? shm_ring_budget(peer) : 0;
+		if (!peer) {
+			d->dropped++;
+		} else if (!wait) {
+			shm_ring(peer, v);
+			d->rung++;
+		}
+		spin_unlock(&r->lock);
+		if (!wait)
+			return;
+		d->throttled++;
+		while (rdtsc() < wait)
+			cpu_relax();
+	}
 }
 
 static uint32_t shm_reg_read(struct shm_dev *d, uint64_t off)
@@ -302,9 +345,10 @@ void shm_print_stats(struct guest *g)
 		const struct shm_dev *d = &g->dev.shm[i];
 
 		if (d->r)
-			guest_log(LOG_INFO, g, "shm %s: %lu doorbells passed on, "
-				  "%lu dropped, %lu writes dropped\n",
-				  d->r->cfg->name, d->rung, d->dropped,
-				  d->ro_writes);
+			guest_log(LOG_INFO, g, "shm %s: %lu doorbells passed on "
+				  "(%lu waited for the peer's budget), %lu "
+				  "dropped, %lu writes dropped\n",
+				  d->r->cfg->name, d->rung, d->throttled,
+				  d->dropped, d->ro_writes);
 	}
 }

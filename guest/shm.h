@@ -38,7 +38,10 @@ struct shm_dev {
 	bool readonly;
 	uint32_t intr_mask, intr_status;
 	bool ro_logged;
+	uint64_t window_start;          /* TSC: this receiver's budget window */
+	uint32_t window_rung;           /* doorbells taken in it */
 	uint64_t rung;                  /* doorbells passed on */
+	uint64_t throttled;             /* of which waited for a window */
 	uint64_t dropped;               /* doorbells dropped */
 	uint64_t ro_writes;             /* writes dropped (read-only member) */
 };
