@@ -33,11 +33,12 @@ struct shm_region {
  * (one exit to read IntrStatus, one for the EOI, one for the kick) would
  * pay about as much per doorbell as the sender does, for as long as the
  * sender likes. So a receiver takes at most SHM_RING_BURST doorbells per
- * SHM_RING_WINDOW_US from all its peers together; a sender over the
- * budget waits in its own doorbell write (on its own CPU, at most one
- * window, without the region's lock) until the next window opens. The
- * receiver gives doorbell interrupts at most 16 per ms, about 50 exits;
- * the sender is the one slowed down.
+ * SHM_RING_WINDOW_US from the peers of a region; a sender over the budget
+ * waits in its own doorbell write (on its own CPU, without the region's
+ * lock) until the next window opens, and then rings whatever the budget
+ * says, so that no sender waits more than one window. A receiver then
+ * takes at most SHM_RING_BURST + its peers - 1 doorbells per window
+ * (under 25 per ms, about 75 exits), and the sender is the one slowed.
  */
 #define SHM_RING_BURST          16
 #define SHM_RING_WINDOW_US      1000
@@ -147,30 +148,42 @@ static void shm_ring(struct shm_dev *peer, uint32_t v)
 	}
 }
 
+/* One attempt at a doorbell: passed on, dropped, or (unless force) left
+ * for the receiver's next window, whose start it returns (else 0). */
+static uint64_t shm_doorbell_try(struct shm_dev *d, uint32_t p, uint32_t v,
+				 bool force)
+{
+	struct shm_region *r = d->r;
+	struct shm_dev *peer;
+	uint64_t wait = 0;
+
+	spin_lock(&r->lock);
+	peer = shm_ring_target(d, p, v);
+	if (peer)
+		wait = shm_ring_budget(peer);
+	if (!peer) {
+		d->dropped++;
+	} else if (!wait || force) {
+		shm_ring(peer, v);
+		d->rung++;
+		wait = 0;
+	} else {
+		d->throttled++;
+	}
+	spin_unlock(&r->lock);
+	return wait;
+}
+
 static void shm_doorbell(struct shm_dev *d, uint32_t val)
 {
 	uint32_t p = SHM_DOORBELL_PEER(val), v = SHM_DOORBELL_VECTOR(val);
-	struct shm_region *r = d->r;
-	struct shm_dev *peer;
-	uint64_t wait;
+	uint64_t wait = shm_doorbell_try(d, p, v, false);
 
-	for (;;) {
-		spin_lock(&r->lock);
-		peer = shm_ring_target(d, p, v);
-		wait = peer ? shm_ring_budget(peer) : 0;
-		if (!peer) {
-			d->dropped++;
-		} else if (!wait) {
-			shm_ring(peer, v);
-			d->rung++;
-		}
-		spin_unlock(&r->lock);
-		if (!wait)
-			return;
-		d->throttled++;
-		while (rdtsc() < wait)
-			cpu_relax();
-	}
+	if (!wait)
+		return;
+	while (rdtsc() < wait)
+		cpu_relax();
+	shm_doorbell_try(d, p, v, true);
 }
 
 static uint32_t shm_reg_read(struct shm_dev *d, uint64_t off)

@@ -20,6 +20,9 @@
  *   readonly  c reads the pattern a wrote, its writes (mov, rep stos,
  *             locked add, xchg) leave the region unchanged, and its
  *             doorbell reaches a
+ *   keel      the region is not the guest's RAM: a hypercall buffer in
+ *             it is refused (a), and with dirty logging on (b, mode wp)
+ *             writes to it cost no exit and are not logged
  *
  * The region's layout (struct box) is this test's own.
  */
@@ -215,6 +218,52 @@ static struct storm_cost storm_watch(volatile uint32_t *start,
 	return c;
 }
 
+/* Keel's own accesses to guest RAM (hypercall buffers) do not reach
+ * the region. */
+static void check_hypercall_buffer(void)
+{
+	long r = vmcall3(KEEL_HC_CONSOLE_WRITE, (uintptr_t)box, 8, 0);
+
+	EXPECT_EQ(r, KEEL_HC_EINVAL);
+	printf("keel: a console-write buffer in the region: %ld\n", r);
+}
+
+/* Dirty logging write-protects RAM, not the region: writes to each of
+ * its first two pages (the rest is a's pattern) take no exit. The
+ * counter's own exit is measured with nothing between two reads; the
+ * stack they land in is written first, so that its fault comes before. */
+static uint8_t dirty_bits[4096];
+static volatile uint32_t dirty_probe;
+
+static void check_dirty_log(void)
+{
+	uint32_t page = (uint32_t)((uintptr_t)&dirty_probe >> 12);
+	volatile uint64_t c[3] = { 0, 0, 0 };
+	uint64_t base, e;
+	long n;
+
+	EXPECT_EQ(vmcall3(KEEL_HC_DIRTY_LOG, KEEL_DIRTY_WP, 0, 0), 0);
+	vmcall3(KEEL_HC_DIRTY_GET, 0, 0, 0);
+	c[0] = c[1] = c[2] = 1;
+	c[0] = (uint64_t)hc_counter(KEEL_COUNTER_EXITS_TOTAL);
+	c[1] = (uint64_t)hc_counter(KEEL_COUNTER_EXITS_TOTAL);
+	box->pad[0] = 1;
+	box->pad[1024] = 1;
+	c[2] = (uint64_t)hc_counter(KEEL_COUNTER_EXITS_TOTAL);
+	base = c[1] - c[0];
+	e = c[2] - c[1] - base;
+	dirty_probe = 1;
+	n = vmcall3(KEEL_HC_DIRTY_GET, (uintptr_t)dirty_bits,
+		    sizeof(dirty_bits), 0);
+	EXPECT_EQ(vmcall3(KEEL_HC_DIRTY_LOG, KEEL_DIRTY_OFF, 0, 0), 0);
+	EXPECT_EQ(e, 0);
+	EXPECT(dirty_bits[page / 8] & (1u << (page % 8)));
+	EXPECT(n >= 1);
+	printf("keel: dirty log (wp): 2 region pages written with %llu exits "
+	       "between, RAM page logged: %s\n", (unsigned long long)e,
+	       dirty_bits[page / 8] & (1u << (page % 8)) ? "yes" : "no");
+}
+
 /* ---- guest a: MSI-X ------------------------------------------------------- */
 
 static void a_setup(void)
@@ -282,6 +331,7 @@ static void a_storm(void)
 static void role_a(void)
 {
 	check_regs(MEMBER_A, false);
+	check_hypercall_buffer();
 	a_setup();
 	a_ping();
 	check_bad_doorbells(MEMBER_A);
@@ -365,6 +415,7 @@ static void b_storm(void)
 static void role_b(void)
 {
 	check_regs(MEMBER_B, false);
+	check_dirty_log();
 	b_setup();
 	b_ping();
 	check_bad_doorbells(MEMBER_B);
