@@ -124,22 +124,6 @@ static struct shm_dev *shm_ring_target(struct shm_dev *d, uint32_t p,
 	return peer;
 }
 
-/* 0 when peer may take one more doorbell now (counted), else the TSC at
- * which its next window opens. Called with the region's lock. */
-static uint64_t shm_ring_budget(struct shm_dev *peer)
-{
-	uint64_t now = rdtsc(), window = tsc_khz * SHM_RING_WINDOW_US / 1000;
-
-	if (now - peer->window_start >= window) {
-		peer->window_start = now;
-		peer->window_rung = 0;
-	}
-	if (peer->window_rung == SHM_RING_BURST)
-		return peer->window_start + window;
-	peer->window_rung++;
-	return 0;
-}
-
 static void shm_ring(struct shm_dev *peer, uint32_t v)
 {
 	if (!pci_msix_notify(&peer->pci, v)) {
@@ -160,7 +144,9 @@ static uint64_t shm_doorbell_try(struct shm_dev *d, uint32_t p, uint32_t v,
 	spin_lock(&r->lock);
 	peer = shm_ring_target(d, p, v);
 	if (peer)
-		wait = shm_ring_budget(peer);
+		wait = shm_budget_take(&peer->budget, rdtsc(), tsc_khz *
+				       SHM_RING_WINDOW_US / 1000,
+				       SHM_RING_BURST);
 	if (!peer) {
 		d->dropped++;
 	} else if (!wait || force) {

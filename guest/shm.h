@@ -28,6 +28,29 @@
 struct guest;
 struct shm_region;
 
+/* A receiver's doorbell budget (guest/shm.c says why): at most `burst`
+ * doorbells per window of `window` TSC ticks. */
+struct shm_budget {
+	uint64_t start;                 /* TSC: the window's start */
+	uint32_t used;                  /* doorbells taken in it */
+};
+
+/* Takes one doorbell at TSC `now`: 0, or (over the budget) the TSC at
+ * which the next window opens. A `now` before the window's start (the
+ * sender's CPU reads an earlier TSC) opens a new window. */
+static inline uint64_t shm_budget_take(struct shm_budget *b, uint64_t now,
+				       uint64_t window, uint32_t burst)
+{
+	if (now - b->start >= window) {
+		b->start = now;
+		b->used = 0;
+	}
+	if (b->used >= burst)
+		return b->start + window;
+	b->used++;
+	return 0;
+}
+
 /* One member's doorbell function. The interrupt registers are kept under
  * the region's lock (a peer's doorbell sets IntrStatus). */
 struct shm_dev {
@@ -38,8 +61,7 @@ struct shm_dev {
 	bool readonly;
 	uint32_t intr_mask, intr_status;
 	bool ro_logged;
-	uint64_t window_start;          /* TSC: this receiver's budget window */
-	uint32_t window_rung;           /* doorbells taken in it */
+	struct shm_budget budget;       /* as a receiver */
 	uint64_t rung;                  /* doorbells passed on */
 	uint64_t throttled;             /* of which waited for a window */
 	uint64_t dropped;               /* doorbells dropped */
