@@ -68,7 +68,8 @@ KERNEL_SRCS := \
 	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
 	guest/console_ring.c guest/vrtc.c guest/vmsr.c guest/port92.c \
 	guest/pci.c guest/pci_cfg.c guest/virtq.c guest/virtio_pci.c \
-	guest/virtio_blk.c guest/virtio_net.c guest/virtio_console.c
+	guest/virtio_blk.c guest/virtio_net.c guest/virtio_console.c \
+	guest/shm.c
 
 EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c emul/sse.c emul/system.c
@@ -81,7 +82,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
 	rtc_time vrtc tsc console_ring xcr0 boot_place vmsr port92 virtq pci_cfg \
-	emul_decode emul_exec emul_string emul_walk emul_access emul_seg
+	emul_decode emul_exec emul_string emul_walk emul_access emul_seg shm
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
 UNIT_SRCS_rmap := ept/rmap.c
@@ -104,6 +105,7 @@ UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
 UNIT_SRCS_vuart := guest/vuart.c
 UNIT_SRCS_xcr0 := vmx/xcr0.c
 UNIT_SRCS_console :=
+UNIT_SRCS_shm :=
 UNIT_SRCS_console_ring := guest/console_ring.c
 UNIT_SRCS_emul_decode := $(EMUL_SRCS)
 UNIT_SRCS_emul_exec := $(EMUL_SRCS)

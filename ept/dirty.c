@@ -64,10 +64,12 @@ static void arm_leaf(uint64_t *e, int mode)
 		__atomic_fetch_and(e, ~EPT_DIRTY, __ATOMIC_RELAXED);
 }
 
+/* Shared memory is not the guest's RAM: it has no bit in the log. */
 static void arm_leaf_cb(uint64_t *e, uint64_t gpa, void *arg)
 {
 	(void)gpa;
-	arm_leaf(e, (int)(intptr_t)arg);
+	if (!(*e & EPT_SW_SHARED))
+		arm_leaf(e, (int)(intptr_t)arg);
 }
 
 /* Undo write protection for logging on every leaf. */

@@ -31,6 +31,9 @@
 /* Software bit (bits 62:52 are ignored by the CPU, SDM Vol. 3C 29.3.2):
  * W was removed only to log the first write (dirty logging, mode wp). */
 #define EPT_SW_LOG_WP       BIT_ULL(52)
+/* Software bit: the leaf maps memory shared with other guests
+ * (guest/shm.h), not the guest's RAM: dirty logging leaves it alone. */
+#define EPT_SW_SHARED       BIT_ULL(53)
 
 #define EPTP_MT_WB          6ULL
 #define EPTP_WALK_4         (3ULL << 3)
@@ -45,6 +48,10 @@ _Static_assert((EPT_ADDR_MASK & (EPT_LARGE | EPT_ACCESSED | EPT_DIRTY)) == 0,
 _Static_assert((EPT_SW_LOG_WP & (EPT_ADDR_MASK | EPT_RWX | EPT_MT_MASK |
 				 EPT_LARGE | EPT_ACCESSED | EPT_DIRTY |
 				 BIT_ULL(63))) == 0, "EPT software bit");
+_Static_assert((EPT_SW_SHARED & (EPT_SW_LOG_WP | EPT_ADDR_MASK | EPT_RWX |
+				 EPT_MT_MASK | EPT_LARGE | EPT_ACCESSED |
+				 EPT_DIRTY | BIT_ULL(63))) == 0,
+	       "EPT software bit");
 
 static inline bool is_ept_present(uint64_t e)
 {

@@ -88,7 +88,8 @@
  * per shm region it is in (reported at its section header).
  *
  * Keys of a [shm.NAME] section (NAME as for guests, unique among shm
- * sections; at most 8 sections): a region of memory shared by guests.
+ * sections; at most 8 sections): a region of memory shared by guests,
+ * with a doorbell device for each member (guest/shm.h).
  *   size = "64K"            required; a multiple of 4K, 4K to 256M
  *   guests = ["a", "b"]     required; 2-8 distinct guests, defined anywhere
  *                           in the file

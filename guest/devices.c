@@ -5,6 +5,9 @@
 #include "guest/acpi_tables.h"
 #include "guest/port92.h"
 #include "drivers/printk.h"
+#include "mm/mm.h"
+#include "mm/frame.h"
+#include "mm/layout.h"
 #include "drivers/wallclock.h"
 #include "arch/x86.h"
 #include "arch/string.h"
@@ -241,7 +244,10 @@ void devices_print_stats(struct guest *g)
 {
 	struct guest_devices *d = &g->dev;
 
-	virtio_net_print_stats(g);
+	if (d->pci) {
+		virtio_net_print_stats(g);
+		shm_print_stats(g);
+	}
 	if (!d->unhandled_total)
 		return;
 	guest_log(LOG_INFO, g, "%lu accesses to ports no device claims\n",
@@ -301,13 +307,23 @@ int devices_init(struct guest *g)
 	return err;
 }
 
+/* struct pci_devices in whole pages. */
+#define PCI_DEVICES_ORDER 3
+_Static_assert(sizeof(struct pci_devices) <= (4096UL << PCI_DEVICES_ORDER),
+	       "struct pci_devices size");
+
 const char *devices_pci_init(struct guest *g)
 {
 	const struct config_guest *c = g->cfg;
 	const char *why = NULL;
+	uint64_t pa;
 
 	if (!config_guest_has_pci(c))
 		return NULL;
+	pa = mm_alloc_pages(PCI_DEVICES_ORDER);
+	if (pa == FRAME_NONE)
+		return "not enough host memory for its PCI devices";
+	g->dev.pci = phys_to_virt(pa);
 	g->dev.enabled |= CONFIG_DEVICE_PCI;
 	if (pci_bus_init(g))
 		return "its PCI bus could not be set up (its RAM reaches the "
@@ -318,15 +334,38 @@ const char *devices_pci_init(struct guest *g)
 		why = virtio_net_init(g);
 	if (!why && (c->devices & CONFIG_DEVICE_VIRTIO_CONSOLE))
 		why = virtio_console_init(g);
+	if (!why)
+		why = shm_guest_attach(g);
 	return why;
+}
+
+void devices_detach(struct guest *g)
+{
+	if (!g->dev.pci)
+		return;
+	shm_guest_detach(g);
+	virtio_net_detach(g);
+}
+
+/* A NIC stays in its network's port list (guest/virtio_net.c): another
+ * guest's CPU may still be reading it, so its memory is never freed. */
+static void pci_devices_free(struct guest *g)
+{
+	struct pci_devices *p = g->dev.pci;
+
+	if (!p)
+		return;
+	virtio_blk_free(g);
+	if (p->net.sw)
+		return;
+	mm_free_pages(virt_to_phys(p), PCI_DEVICES_ORDER);
+	g->dev.pci = NULL;
 }
 
 void devices_free(struct guest *g)
 {
-	virtio_net_free(g);
-	virtio_blk_free(g);
+	pci_devices_free(g);
 	testdev_free(g);
-	pci_bus_free(g);
 	g->dev.mmio.nr = 0;
 	g->dev.ioapic.present = false;
 	g->dev.acpi_pm = false;

@@ -13,6 +13,7 @@
 #include "guest/virtio_blk.h"
 #include "guest/virtio_net.h"
 #include "guest/virtio_console.h"
+#include "guest/shm.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -66,6 +67,17 @@ struct port_count {
 	uint32_t count;
 };
 
+/* A guest's PCI bus and the functions on it, in host memory of their
+ * own (devices_pci_init), so that guests without a bus (and snapshots,
+ * which PCI guests cannot take) do not carry them. */
+struct pci_devices {
+	struct pci_bus bus;
+	struct virtio_blk blk;          /* `disk` */
+	struct virtio_net net;          /* `net` */
+	struct virtio_dev console;      /* CONFIG_DEVICE_VIRTIO_CONSOLE */
+	struct shm_dev shm[CONFIG_MAX_SHM]; /* by region, where a member */
+};
+
 struct guest_devices {
 	uint64_t enabled;               /* CONFIG_DEVICE_* */
 	struct vuart uart;
@@ -75,10 +87,7 @@ struct guest_devices {
 	uint8_t port92;                 /* system control port A (guest/port92.h) */
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
-	struct pci_bus pci;             /* CONFIG_DEVICE_PCI */
-	struct virtio_blk blk;          /* `disk` */
-	struct virtio_net net;          /* `net` */
-	struct virtio_dev console;      /* CONFIG_DEVICE_VIRTIO_CONSOLE */
+	struct pci_devices *pci;        /* with CONFIG_DEVICE_PCI, else NULL */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
@@ -103,6 +112,9 @@ int devices_init(struct guest *g);
 /* The PCI bus and the devices on it, for a guest whose config asks for
  * them (after devices_init): NULL or why they cannot be set up. */
 const char *devices_pci_init(struct guest *g);
+/* Cuts the links other guests have to g (its place on a network, its
+ * doorbells), before its vCPUs go: nothing of theirs reaches g after. */
+void devices_detach(struct guest *g);
 void devices_free(struct guest *g);
 /* Copies the guest-visible device state (UART registers and received
  * bytes, fw-cfg position) from src to dst; Keel's own console line and

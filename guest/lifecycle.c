@@ -207,6 +207,7 @@ static const char *guest_create(struct guest *g)
 
 static void guest_free(struct guest *g)
 {
+	devices_detach(g);      /* no other guest reaches the vCPUs freed below */
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		if (!g->vcpus[i])
 			continue;
@@ -293,6 +294,7 @@ unsigned int guests_start(unsigned int *refused)
 		return 0;
 	}
 	config_load();
+	shm_regions_alloc(&config);
 	devices_bus_init();
 	for (uint32_t i = 0; i < config.guest_count; i++) {
 		const struct config_guest *c = &config.guests[i];

@@ -18,7 +18,7 @@
 
 #include "arch/compiler.h"
 
-#define MMIO_MAX_REGIONS 8
+#define MMIO_MAX_REGIONS 16     /* a read-only shm region takes one */
 
 struct guest;
 

@@ -32,7 +32,7 @@
 static struct pci_func *pci_func_at(struct guest *g, unsigned int slot,
 				    unsigned int func)
 {
-	struct pci_bus *bus = &g->dev.pci;
+	struct pci_bus *bus = &g->dev.pci->bus;
 
 	if (!bus->present || slot >= PCI_MAX_FUNCS || func)
 		return NULL;
@@ -89,9 +89,9 @@ static uint32_t cfg_read(struct guest *g, unsigned int slot,
 
 	if (!f)
 		return len == 4 ? ~0u : (1u << (8 * len)) - 1;
-	spin_lock(&g->dev.pci.lock);
+	spin_lock(&g->dev.pci->bus.lock);
 	v = reg < PCI_CFG_SIZE ? pci_cfg_read(f, reg, len) : 0;
-	spin_unlock(&g->dev.pci.lock);
+	spin_unlock(&g->dev.pci->bus.lock);
 	return v;
 }
 
@@ -102,11 +102,11 @@ static void cfg_write(struct guest *g, unsigned int slot, unsigned int func,
 
 	if (!f || reg >= PCI_CFG_SIZE)
 		return;
-	spin_lock(&g->dev.pci.lock);
+	spin_lock(&g->dev.pci->bus.lock);
 	pci_cfg_write(f, reg, len, val);
 	msix_flush_pending(f);
 	intx_update(f);
-	spin_unlock(&g->dev.pci.lock);
+	spin_unlock(&g->dev.pci->bus.lock);
 	if (f->cfg_written)
 		f->cfg_written(f, reg, len);
 }
@@ -117,7 +117,7 @@ static void cfg_write(struct guest *g, unsigned int slot, unsigned int func,
 void pci_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 		 uint32_t *val)
 {
-	struct pci_bus *bus = &g->dev.pci;
+	struct pci_bus *bus = &g->dev.pci->bus;
 	uint32_t a = READ_ONCE(bus->cf8);
 	unsigned int reg = CF8_REG(a) + (off & 3);
 
@@ -200,7 +200,7 @@ static struct pci_func *bar_find(struct pci_bus *bus, uint64_t gpa,
 static void window_access(struct guest *g, uint64_t off, void *buf,
 			  unsigned int len, bool write)
 {
-	struct pci_bus *bus = &g->dev.pci;
+	struct pci_bus *bus = &g->dev.pci->bus;
 	struct pci_func *f;
 	unsigned int bar;
 	uint64_t boff;
@@ -244,7 +244,7 @@ static void window_write(struct guest *g, void *opaque, uint64_t off,
 
 int pci_bus_init(struct guest *g)
 {
-	struct pci_bus *bus = &g->dev.pci;
+	struct pci_bus *bus = &g->dev.pci->bus;
 	int err;
 
 	if (g->mem_size > PCI_MMIO_GPA)
@@ -289,7 +289,7 @@ static int assign_bars(struct pci_bus *bus, struct pci_func *f)
 
 int pci_add(struct guest *g, struct pci_func *f)
 {
-	struct pci_bus *bus = &g->dev.pci;
+	struct pci_bus *bus = &g->dev.pci->bus;
 
 	for (unsigned int s = 1; s < PCI_MAX_FUNCS; s++) {
 		if (bus->funcs[s])
@@ -307,7 +307,7 @@ int pci_add(struct guest *g, struct pci_func *f)
 
 bool pci_msix_notify(struct pci_func *f, unsigned int n)
 {
-	struct pci_bus *bus = &f->g->dev.pci;
+	struct pci_bus *bus = &f->g->dev.pci->bus;
 	bool on;
 
 	if (n >= f->nr_msix)
@@ -324,15 +324,10 @@ bool pci_msix_notify(struct pci_func *f, unsigned int n)
 
 void pci_intx_set(struct pci_func *f, bool level)
 {
-	struct pci_bus *bus = &f->g->dev.pci;
+	struct pci_bus *bus = &f->g->dev.pci->bus;
 
 	spin_lock(&bus->lock);
 	f->intx_level = level;
 	intx_update(f);
 	spin_unlock(&bus->lock);
-}
-
-void pci_bus_free(struct guest *g)
-{
-	memset(&g->dev.pci, 0, sizeof(g->dev.pci));
 }

@@ -192,7 +192,6 @@ bool pci_msi_decode(uint64_t addr, uint32_t data, struct pci_msi *m);
 
 /* Gives g a PCI bus with its host bridge (while g is created). */
 int pci_bus_init(struct guest *g);
-void pci_bus_free(struct guest *g);
 /* Puts f in the next free slot and assigns its BARs: 0, -ENOSPC. */
 int pci_add(struct guest *g, struct pci_func *f);
 

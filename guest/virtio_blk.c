@@ -207,7 +207,7 @@ static const char *blk_copy(struct virtio_blk *b, const struct loader_module *m)
 const char *virtio_blk_init(struct guest *g)
 {
 	const struct config_guest *c = g->cfg;
-	struct virtio_blk *b = &g->dev.blk;
+	struct virtio_blk *b = &g->dev.pci->blk;
 	struct loader_module m;
 	const char *why = NULL;
 
@@ -230,7 +230,7 @@ const char *virtio_blk_init(struct guest *g)
 
 void virtio_blk_free(struct guest *g)
 {
-	struct virtio_blk *b = &g->dev.blk;
+	struct virtio_blk *b = &g->dev.pci->blk;
 
 	if (b->copy_pa)
 		mm_free_pages(b->copy_pa, b->copy_order);

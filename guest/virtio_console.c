@@ -70,7 +70,7 @@ static const struct virtio_ops cons_ops = {
 
 const char *virtio_console_init(struct guest *g)
 {
-	if (virtio_dev_add(g, &g->dev.console, &cons_ops, NULL))
+	if (virtio_dev_add(g, &g->dev.pci->console, &cons_ops, NULL))
 		return "no room on its PCI bus for the virtio console";
 	return NULL;
 }

@@ -191,25 +191,27 @@ static const struct virtio_ops net_ops = {
 
 const char *virtio_net_init(struct guest *g)
 {
-	struct virtio_net *n = &g->dev.net;
+	struct virtio_net *n = &g->dev.pci->net;
+	struct vswitch *sw;
 
 	memcpy(n->mac, g->cfg->mac, CONFIG_MAC_SIZE);
-	n->sw = vswitch_get(g->cfg->net);
-	if (!n->sw)
+	sw = vswitch_get(g->cfg->net);
+	if (!sw)
 		return "too many virtual networks";
 	if (virtio_dev_add(g, &n->dev, &net_ops, n))
 		return "no room on its PCI bus for the NIC";
 	n->attached = true;
-	if (!vswitch_attach(n->sw, n)) {
+	if (!vswitch_attach(sw, n)) {
 		n->attached = false;
 		return "its network has no free port";
 	}
+	n->sw = sw;                     /* on the network for good */
 	return NULL;
 }
 
-void virtio_net_free(struct guest *g)
+void virtio_net_detach(struct guest *g)
 {
-	struct virtio_net *n = &g->dev.net;
+	struct virtio_net *n = &g->dev.pci->net;
 
 	if (!n->sw)
 		return;
@@ -220,7 +222,7 @@ void virtio_net_free(struct guest *g)
 
 void virtio_net_print_stats(struct guest *g)
 {
-	const struct virtio_net *n = &g->dev.net;
+	const struct virtio_net *n = &g->dev.pci->net;
 
 	if (!n->sw)
 		return;

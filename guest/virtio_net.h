@@ -43,8 +43,9 @@ struct guest;
 
 /* The NIC of g's config, on its network: NULL or why not. */
 const char *virtio_net_init(struct guest *g);
-/* Detaches it from its network (the guest ended). */
-void virtio_net_free(struct guest *g);
+/* Stops frames reaching it (the guest ends): no other guest's CPU is
+ * in its queues or interrupts it after this returns. */
+void virtio_net_detach(struct guest *g);
 void virtio_net_print_stats(struct guest *g);
 
 #endif

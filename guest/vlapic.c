@@ -169,7 +169,10 @@ void vlapic_accept(struct vcpu *t, uint8_t vector)
 }
 
 /* TMR is set for a level-triggered vector as it enters IRR, cleared for
- * an edge-triggered one (11.8.4). */
+ * an edge-triggered one (11.8.4). A vector already pending merges into
+ * its IRR bit (11.8.4: one request per vector is held), and whoever set
+ * the bit already made t evaluate it: no second kick, so a storm of
+ * interrupts to one vector costs t one exit, not one per message. */
 void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 {
 	struct vlapic *a = vlapic_of(t);
@@ -186,7 +189,8 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 		__atomic_fetch_or(&a->tmr[vector / 32], bit, __ATOMIC_SEQ_CST);
 	else
 		__atomic_fetch_and(&a->tmr[vector / 32], ~bit, __ATOMIC_SEQ_CST);
-	__atomic_fetch_or(&a->irr[vector / 32], bit, __ATOMIC_SEQ_CST);
+	if (__atomic_fetch_or(&a->irr[vector / 32], bit, __ATOMIC_SEQ_CST) & bit)
+		return;
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	vlapic_kick(t);
 }

@@ -56,6 +56,9 @@
 #                               configuration space (from a second vCPU too,
 #                               if any) and the memory window, MCFG;
 #                               mode=absent: a guest without the bus
+#   shmtest.elf     multiboot   shared memory and its doorbell device:
+#                               role=a (MSI-X), b (INTx), c (read-only)
+#                               of one region at gpa=
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -101,7 +104,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
-	pcitest
+	pcitest shmtest
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.

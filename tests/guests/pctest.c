@@ -19,20 +19,7 @@
  *              again after an EOI while high, remote IRR meanwhile.
  */
 #include "guest.h"
-
-#define APIC_MMIO           0xfee00000u
-#define APIC_EOI            0x0b0
-#define APIC_SVR            0x0f0
-#define IOAPIC_MMIO         0xfec00000u
-#define IOAPIC_SEL          0x00
-#define IOAPIC_WIN          0x10
-#define IOAPIC_REG_ID       0x00
-#define IOAPIC_REG_VER      0x01
-#define IOAPIC_REG_REDIR    0x10
-#define IOAPIC_PINS         24
-#define REDIR_MASKED        (1u << 16)
-#define REDIR_STATUS        (1u << 12)
-#define REDIR_REMOTE_IRR    (1u << 14)
+#include "apic.h"
 
 #define COM1                0x3f8
 #define UART_IER            1
@@ -45,7 +32,6 @@
 #define TESTDEV_IRQ         0x2000          /* + pin: the line's level */
 #define LEVEL_PIN           14
 #define VEC_LEVEL           0x76
-#define REDIR_LEVEL         (1u << 15)
 
 #define BIOS_AREA           0xe0000u
 #define BIOS_AREA_END       0x100000u
@@ -66,15 +52,6 @@
 
 static volatile uint32_t uart_irqs;
 
-static void apic_write(uint32_t off, uint32_t val)
-{
-	*(volatile uint32_t *)(uintptr_t)(APIC_MMIO + off) = val;
-}
-
-/* One stub per handler: save the registers a C call may clobber. */
-#define IRQ_STUB(fn) \
-	__asm__(".text\n" #fn "_stub:\n\tpushal\n\tcld\n\tcall " #fn \
-		"\n\tpopal\n\tiret\n")
 IRQ_STUB(uart_irq);
 IRQ_STUB(level_irq);
 extern char uart_irq_stub[], level_irq_stub[];
@@ -87,8 +64,6 @@ __attribute__((used)) void uart_irq(void)
 	outb(COM1 + UART_IER, 0);
 	apic_write(APIC_EOI, 0);
 }
-
-static uint32_t ioapic_read(uint32_t reg);
 
 /* The level-triggered pin's handler: it ends the interrupt with its line
  * still high the first time (the I/O APIC must send it again after the
@@ -244,18 +219,6 @@ static void test_pm_timer(void)
 }
 
 /* ---- I/O APIC -------------------------------------------------------------- */
-
-static uint32_t ioapic_read(uint32_t reg)
-{
-	*(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_SEL) = reg;
-	return *(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_WIN);
-}
-
-static void ioapic_write(uint32_t reg, uint32_t val)
-{
-	*(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_SEL) = reg;
-	*(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + IOAPIC_WIN) = val;
-}
 
 /* 82093AA datasheet 3.2: ID in bits 27:24, version 0x11 with the highest
  * entry's index in bits 23:16; entries masked after reset. */

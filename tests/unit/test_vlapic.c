@@ -408,6 +408,28 @@ TEST(vlapic_ipi_destinations)
 	EXPECT_EQ(vlapic_pending_vector(&vcpus[0].lapic), 0x90);
 }
 
+/* A vector already pending in IRR merges a second request into it (SDM
+ * Vol. 3A 11.8.4): the target is kicked once, and again only after it
+ * took the first. */
+TEST(vlapic_pending_vector_kicks_once)
+{
+	struct vcpu *t;
+
+	setup();
+	t = &vcpus[1];
+	enable(t);
+	t->lapic.state = VLAPIC_RUNNING;
+	for (unsigned int i = 0; i < 1000; i++)
+		vlapic_accept(t, 0x41);
+	EXPECT_EQ(kicks[1], 1);
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), 0x41);
+	vlapic_accept(t, 0x42);                 /* another vector: a kick */
+	EXPECT_EQ(kicks[1], 2);
+	t->lapic.irr[0x41 / 32] &= ~(1u << (0x41 % 32));   /* taken */
+	vlapic_accept(t, 0x41);
+	EXPECT_EQ(kicks[1], 3);
+}
+
 TEST(vlapic_init_sipi)
 {
 	struct vcpu *v = setup();

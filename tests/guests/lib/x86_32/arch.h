@@ -18,6 +18,12 @@ struct trap_frame {
 
 _Static_assert(sizeof(struct trap_frame) == 13 * 4, "x86_32/entry.S layout");
 
+/* An interrupt handler's entry, fn_stub: saves the registers a C call
+ * may clobber around fn() and returns with IRET (fn does the EOI). */
+#define IRQ_STUB(fn) \
+	__asm__(".text\n" #fn "_stub:\n\tpushal\n\tcld\n\tcall " #fn \
+		"\n\tpopal\n\tiret\n")
+
 void idt_set_gate(unsigned int vector, uintptr_t handler);
 /* The same gate, but INT n may reach it from ring 3 (DPL 3). */
 void idt_set_user_gate(unsigned int vector, uintptr_t handler);
