@@ -18,6 +18,8 @@
 #define PCI_CLASS_HOST_BRIDGE   0x060000
 
 #define CF8_ENABLE              BIT_ULL(31)
+/* Bits 30:24 (reserved) and 1:0 are read-only zeros (PCI 3.0 3.2.2.3.2). */
+#define CF8_WRITABLE            0x80fffffcu
 #define CF8_BUS(a)              (((a) >> 16) & 0xff)
 #define CF8_SLOT(a)             (((a) >> 11) & 0x1f)
 #define CF8_FUNC(a)             (((a) >> 8) & 0x7)
@@ -123,7 +125,7 @@ void pci_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 		if (off == 0 && size == 4 && in)
 			*val = a;
 		else if (off == 0 && size == 4)
-			WRITE_ONCE(bus->cf8, *val & ~3u);
+			WRITE_ONCE(bus->cf8, *val & CF8_WRITABLE);
 		else if (in)
 			*val = size == 4 ? ~0u : (1u << (8 * size)) - 1;
 		return;

@@ -50,6 +50,11 @@
 #                               ACPI tables (checksums, MADT), the I/O APIC's
 #                               registers and the UART's interrupt through it
 #   pctestlow.elf   multiboot   the same linked at 0x8000
+#   pcitest.elf     multiboot   the PCI bus (devices "pci"): both
+#                               configuration mechanisms against the specs,
+#                               the host bridge, hostile writes all over
+#                               configuration space and the memory window,
+#                               MCFG; mode=absent: a guest without the bus
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -86,7 +91,7 @@ GUEST_CFLAGS64 := -m64 -mno-red-zone -mcmodel=small $(GUEST_CFLAGS) \
 GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack \
 	--no-warn-rwx-segments
 
-GUEST_LIB_SRCS := start.c trap.c print.c check.c bootinfo.c libc.c
+GUEST_LIB_SRCS := start.c trap.c print.c check.c bootinfo.c libc.c pci.c
 GUEST_LIB32 := $(patsubst %.c,$(GUEST_OUT)/lib32/%.o,$(GUEST_LIB_SRCS)) \
 	$(GUEST_OUT)/lib32/arch.o $(GUEST_OUT)/lib32/entry.o
 GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
@@ -94,7 +99,8 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest
+	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
+	pcitest
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
