@@ -91,7 +91,8 @@ GUEST_CFLAGS64 := -m64 -mno-red-zone -mcmodel=small $(GUEST_CFLAGS) \
 GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack \
 	--no-warn-rwx-segments
 
-GUEST_LIB_SRCS := start.c trap.c print.c check.c bootinfo.c libc.c pci.c
+GUEST_LIB_SRCS := start.c trap.c print.c check.c bootinfo.c libc.c pci.c \
+	virtio.c
 GUEST_LIB32 := $(patsubst %.c,$(GUEST_OUT)/lib32/%.o,$(GUEST_LIB_SRCS)) \
 	$(GUEST_OUT)/lib32/arch.o $(GUEST_OUT)/lib32/entry.o
 GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
