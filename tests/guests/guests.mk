@@ -55,6 +55,13 @@
 #                               the host bridge, hostile writes all over
 #                               configuration space and the memory window,
 #                               MCFG; mode=absent: a guest without the bus
+#   blktest.elf     multiboot   a virtio-blk disk (disk = "disk1m") against
+#                               virtio 1.2: features, capacity, reads,
+#                               writes, flush, GET_ID, bounds, UNSUPP,
+#                               MSI-X and INTx; mode=ro: the same disk
+#                               read-only, original data, writes IOERR
+#   disk1m.img      data        the disk blktest reads (mkdisk, a host
+#                               tool: tests/guests/diskpattern.h)
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -101,7 +108,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
-	pcitest
+	pcitest blktest
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
@@ -110,7 +117,7 @@ GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 \
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \
-	$(addsuffix 64.elf,$(GUEST_ELF64)))
+	$(addsuffix 64.elf,$(GUEST_ELF64)) disk1m.img)
 
 .PHONY: guests
 guests: $(GUEST_IMAGES)
@@ -202,5 +209,14 @@ $(GUEST_OUT)/hello16.elf: $(GUEST_OUT)/obj16/hello16.o
 $(GUEST_OUT)/hello16.bin $(GUEST_OUT)/helloflat.bin: $(GUEST_OUT)/%.bin: \
 		$(GUEST_OUT)/%.elf
 	$(GUEST_OBJCOPY) -O binary $< $@
+
+# The virtio-blk guests' disk: 1 MiB whose every byte the guests can
+# predict (tests/guests/diskpattern.h), written by a host tool.
+$(GUEST_OUT)/mkdisk: $(GUEST_DIR)/mkdisk.c $(GUEST_DIR)/diskpattern.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -o $@ $<
+
+$(GUEST_OUT)/disk1m.img: $(GUEST_OUT)/mkdisk
+	$< $@
 
 -include $(wildcard $(GUEST_OUT)/*/*.d)
