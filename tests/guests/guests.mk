@@ -60,7 +60,10 @@
 #                               writes, flush, GET_ID, bounds, UNSUPP,
 #                               MSI-X and INTx; mode=ro: the same disk
 #                               read-only, original data, writes IOERR
-#   disk1m.img      data        the disk blktest reads (mkdisk, a host
+#   hostile_virtio.elf multiboot malformed chains and queue set-ups, BAR
+#                               moves, notify storms, bad MSI-X entries:
+#                               DEVICE_NEEDS_RESET, then reset works
+#   disk1m.img      data        the disk those two read (mkdisk, a host
 #                               tool: tests/guests/diskpattern.h)
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
@@ -108,7 +111,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
-	pcitest blktest
+	pcitest blktest hostile_virtio
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
