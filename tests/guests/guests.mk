@@ -53,8 +53,9 @@
 #   pcitest.elf     multiboot   the PCI bus (devices "pci"): both
 #                               configuration mechanisms against the specs,
 #                               the host bridge, hostile writes all over
-#                               configuration space and the memory window,
-#                               MCFG; mode=absent: a guest without the bus
+#                               configuration space (from a second vCPU too,
+#                               if any) and the memory window, MCFG;
+#                               mode=absent: a guest without the bus
 #   blktest.elf     multiboot   a virtio-blk disk (disk = "disk1m") against
 #                               virtio 1.2: features, capacity, reads,
 #                               writes, flush, GET_ID, bounds, UNSUPP,

@@ -10,14 +10,20 @@
  *            each byte and word of 0xcfc-0xcff reaches its own byte
  *   regs     read-only registers ignore writes by both mechanisms; the
  *            command register keeps only its writable bits
+ *   funcs    every other function: BARs, capabilities, MSI-X, INTx by
+ *            the rules all functions keep; its BARs moved over RAM and
+ *            the ECAM decode nothing there
  *   hostile  random writes over every slot's configuration space by both
- *            mechanisms, unaligned and dword-crossing ECAM accesses,
- *            reads and writes over the PCI memory window where nothing
- *            decodes: the host bridge reads as before, Keel lives on
- *   acpi     the MCFG table, where the firmware tables have one
+ *            mechanisms (from vCPU 1 too, at the same time, where the
+ *            guest has two), unaligned, dword-crossing, string and 8-byte
+ *            ECAM accesses, reads and writes over the PCI memory window
+ *            where nothing decodes: the host bridge reads as before,
+ *            Keel lives on
+ *   acpi     the MCFG table and the DSDT's PCI0, where the firmware
+ *            tables have them
  *
  * mode=absent: a guest without the device, whose ports 0xcf8-0xcff
- * nothing claims (all ones).
+ * nothing claims (all ones) and whose tables have no MCFG.
  */
 #include "guest.h"
 #include "pci.h"
@@ -41,15 +47,21 @@ static uint32_t all_ones(unsigned int len)
 	return len == 4 ? ~0u : (1u << (8 * len)) - 1;
 }
 
-/* xorshift32: reproducible noise for the hostile writes. */
-static uint32_t rng_state = 0x9e3779b9;
+/* xorshift32: reproducible noise for the hostile writes, one state per
+ * vCPU. */
+static uint32_t rng_bsp = 0x9e3779b9, rng_ap = 0x7f4a7c15;
+
+static uint32_t rng_next(uint32_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
+	return rng_next(&rng_bsp);
 }
 
 /* ---- enumeration ----------------------------------------------------------- */
@@ -119,7 +131,9 @@ static void test_enum(void)
 		expect_absent(PCI_MECH_PORT, PCI_BDF(0, 0, fn));
 		expect_absent(PCI_MECH_ECAM, PCI_BDF(0, 0, fn));
 	}
-	for (unsigned int dev = 1; dev < PCI_SLOTS; dev += 5) {
+	for (unsigned int dev = 1; dev < PCI_SLOTS; dev++) {
+		if (pci_present(PCI_BDF(0, dev, 0)))
+			continue;
 		expect_absent(PCI_MECH_PORT, PCI_BDF(0, dev, 0));
 		expect_absent(PCI_MECH_ECAM, PCI_BDF(0, dev, 0));
 	}
@@ -298,6 +312,163 @@ static void test_regs(void)
 	       checks_failed() == failed ? "ok" : "BAD");
 }
 
+/* ---- the other functions --------------------------------------------------- */
+
+#define MOVE_TO                 0xd0000000u     /* high in the window */
+#define MSIX_TEST_VECTOR        0x50
+
+/* A capability list by PCI 3.0 6.7: dword-aligned pointers past the
+ * header, no loop (pci_cap_next masks the low bits, so look at the raw
+ * pointers). Returns how many capabilities there are. */
+static unsigned int check_caps(pci_bdf bdf)
+{
+	unsigned int n = 0, raw;
+
+	if (!(pci_read(bdf, PCI_CFG_STATUS, 2) & PCI_STATUS_CAP_LIST))
+		return 0;
+	raw = pci_read(bdf, PCI_CFG_CAP_PTR, 1);
+	for (; raw && n <= 48; n++) {
+		EXPECT_EQ(raw & 3, 0);
+		EXPECT(raw >= 0x40);
+		raw = pci_read(bdf, (raw & 0xfc) + 1, 1);
+	}
+	EXPECT(n <= 48);
+	return n;
+}
+
+/* RAM a BAR is moved over: it must stay RAM. */
+#define RAM_UNDER_LEN           0x10000u
+static uint8_t ram_under[RAM_UNDER_LEN] __attribute__((aligned(RAM_UNDER_LEN)));
+
+/* A BAR the guest moves, decoding on, over its own RAM and over the
+ * ECAM (a software error, PCI 3.0 6.2.5.1, whose results are Keel's to
+ * choose): RAM stays RAM and the ECAM stays the ECAM. */
+static void check_bar_overlaps(pci_bdf bdf, unsigned int n,
+			       struct pci_bar *bar)
+{
+	volatile uint32_t *ram = (volatile uint32_t *)ram_under;
+
+	pci_command_set(bdf, PCI_COMMAND_MEMORY);
+	if (bar->size <= RAM_UNDER_LEN) {
+		pci_bar_move(bdf, n, bar, (uintptr_t)ram_under);
+		ram[0] = 0x600dcafe;
+		ram[bar->size / 4 - 1] = ~0x600dcafeu;
+		EXPECT_EQ(ram[0], 0x600dcafe);
+		EXPECT_EQ(ram[bar->size / 4 - 1], ~0x600dcafeu);
+	}
+	if (bar->size <= PCI_ECAM_BUS_SIZE) {
+		pci_bar_move(bdf, n, bar, PCI_ECAM_BASE);
+		check_host_bridge(PCI_MECH_ECAM);
+	}
+	pci_command_clear(bdf, PCI_COMMAND_MEMORY);
+}
+
+/* A memory BAR (PCI 3.0 6.2.5.1): a power of two of at least 16 bytes,
+ * naturally aligned; moved high in the window and back, its register
+ * follows. */
+static void check_bar(pci_bdf bdf, unsigned int n, struct pci_bar *bar)
+{
+	uint64_t home = bar->addr;
+	struct pci_bar again;
+
+	EXPECT(!bar->io);
+	EXPECT(bar->size >= 16 && !(bar->size & (bar->size - 1)));
+	EXPECT_EQ(bar->addr & (bar->size - 1), 0);
+	pci_bar_move(bdf, n, bar, MOVE_TO + n * bar->size);
+	pci_bar_probe(bdf, n, &again);
+	EXPECT_EQ(again.addr, MOVE_TO + n * bar->size);
+	EXPECT_EQ(again.size, bar->size);
+	check_bar_overlaps(bdf, n, bar);
+	pci_bar_move(bdf, n, bar, home);
+}
+
+/* MSI-X (PCI 3.0 6.8.2): table and PBA inside their BARs, every entry
+ * masked after reset, an entry's address and data read back. */
+static unsigned int check_msix(pci_bdf bdf)
+{
+	struct pci_msix m;
+	volatile uint32_t *e;
+
+	if (!pci_cap_find(bdf, PCI_CAP_ID_MSIX))
+		return 0;
+	pci_command_set(bdf, PCI_COMMAND_MEMORY);
+	if (!EXPECT(pci_msix_init(bdf, &m)))
+		return 0;
+	for (unsigned int i = 0; i < m.nr; i++)
+		EXPECT(m.table[i * PCI_MSIX_ENTRY_LEN / 4 + 3] &
+		       PCI_MSIX_VEC_MASKED);
+	pci_msix_set(&m, 0, 0, MSIX_TEST_VECTOR);
+	e = m.table;
+	EXPECT_EQ(e[0], PCI_MSI_ADDR_BASE);
+	EXPECT_EQ(e[2], MSIX_TEST_VECTOR);
+	EXPECT_EQ(e[3] & PCI_MSIX_VEC_MASKED, 0);
+	pci_msix_mask(&m, 0, true);
+	EXPECT(e[3] & PCI_MSIX_VEC_MASKED);
+	EXPECT(!pci_msix_pending(&m, 0));
+	pci_command_clear(bdf, PCI_COMMAND_MEMORY);
+	return m.nr;
+}
+
+/* INTx: pin 0 (none) or INTA#-INTD#; the line is the I/O APIC input the
+ * DSDT's _PRT routes it to (16 + the bridge swizzle (slot + pin - 1) % 4). */
+static struct pci_intx check_intx(pci_bdf bdf)
+{
+	struct pci_intx x = pci_intx_info(bdf);
+
+	EXPECT(x.pin <= 4);
+	if (x.pin)
+		EXPECT_EQ(x.line, 16 + (PCI_BDF_DEV(bdf) + x.pin - 1) % 4);
+	return x;
+}
+
+static void check_function(pci_bdf bdf)
+{
+	struct pci_bar bar;
+	unsigned int bars = 0, caps, msix, step;
+	struct pci_intx x;
+
+	EXPECT_EQ(pci_read(bdf, PCI_CFG_HEADER_TYPE, 1) & 0x7f, 0);
+	for (unsigned int n = 0; n < PCI_NR_BARS; n += step) {
+		step = pci_bar_probe(bdf, n, &bar);
+		if (bar.size) {
+			check_bar(bdf, n, &bar);
+			bars++;
+		}
+	}
+	caps = check_caps(bdf);
+	msix = check_msix(bdf);
+	x = check_intx(bdf);
+	printf("function %02x:%02x.%x %04x:%04x class %06x: %u BAR(s), %u "
+	       "capabilities, %u MSI-X entries, INT%c -> %u\n",
+	       PCI_BDF_BUS(bdf), PCI_BDF_DEV(bdf), PCI_BDF_FN(bdf),
+	       pci_read(bdf, PCI_CFG_VENDOR, 2), pci_read(bdf, PCI_CFG_DEVICE, 2),
+	       pci_read(bdf, PCI_CFG_REVISION, 4) >> 8, bars, caps, msix,
+	       x.pin ? 'A' + x.pin - 1 : '-', x.line);
+}
+
+/* Every function besides the host bridge, whatever it is, by the rules
+ * every function keeps. */
+static void test_functions(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int dev = 1; dev < PCI_SLOTS; dev++) {
+		if (!pci_present(PCI_BDF(0, dev, 0)))
+			continue;
+		check_function(PCI_BDF(0, dev, 0));
+		n++;
+	}
+	printf("functions: %u besides the host bridge\n", n);
+}
+
+/* After the storm: decoding off everywhere, so that the window is empty. */
+static void all_decoding_off(void)
+{
+	for (unsigned int dev = 0; dev < PCI_SLOTS; dev++)
+		if (pci_present(PCI_BDF(0, dev, 0)))
+			pci_write(PCI_BDF(0, dev, 0), PCI_CFG_COMMAND, 2, 0);
+}
+
 /* ---- hostile accesses ------------------------------------------------------ */
 
 static const unsigned int lens[] = { 1, 2, 4 };
@@ -305,9 +476,10 @@ static const unsigned int lens[] = { 1, 2, 4 };
 /* One random write to (bus 0, dev, random function, off) through port
  * 0xcfc + (off & 3), of any width, even one running past 0xcff; now and
  * then CONFIG_ADDRESS itself takes a random dword or a narrow write. */
-static void hostile_port_write(unsigned int dev, unsigned int off)
+static void hostile_port_write(uint32_t *rs, unsigned int dev,
+			       unsigned int off)
 {
-	uint32_t r = rng();
+	uint32_t r = rng_next(rs);
 	unsigned int len = lens[r % 3];
 	uint16_t port = (uint16_t)(PCI_CONFIG_DATA + (off & 3));
 	uint32_t fn = (r >> 8) % 16 < 12 ? 0 : (r >> 12) & 7;
@@ -315,29 +487,30 @@ static void hostile_port_write(unsigned int dev, unsigned int off)
 	outl(PCI_CONFIG_ADDRESS, CF8_ENABLE | PCI_BDF(0, dev, fn) << 8 |
 				 (off & 0xfc));
 	if ((r >> 16) % 32 == 0)
-		outl(PCI_CONFIG_ADDRESS, rng());
+		outl(PCI_CONFIG_ADDRESS, rng_next(rs));
 	else if ((r >> 16) % 32 == 1)
-		outw(PCI_CONFIG_ADDRESS + ((r >> 21) & 2), (uint16_t)rng());
+		outw(PCI_CONFIG_ADDRESS + ((r >> 21) & 2), (uint16_t)rng_next(rs));
 	if (len == 1)
-		outb(port, (uint8_t)rng());
+		outb(port, (uint8_t)rng_next(rs));
 	else if (len == 2)
-		outw(port, (uint16_t)rng());
+		outw(port, (uint16_t)rng_next(rs));
 	else
-		outl(port, rng());
+		outl(port, rng_next(rs));
 }
 
 /* One random ECAM write at (dev, random function, off), any width, may
  * cross a dword. */
-static void hostile_ecam_write(unsigned int dev, unsigned int off)
+static void hostile_ecam_write(uint32_t *rs, unsigned int dev,
+			       unsigned int off)
 {
-	uint32_t r = rng();
+	uint32_t r = rng_next(rs);
 	uint32_t fn = (r >> 8) % 16 < 12 ? 0 : (r >> 12) & 7;
 	volatile uint8_t *p = pci_ecam_ptr(PCI_BDF(0, dev, fn), off);
 
 	switch (lens[r % 3]) {
-	case 1: *p = (uint8_t)rng(); break;
-	case 2: *(volatile uint16_t *)p = (uint16_t)rng(); break;
-	default: *(volatile uint32_t *)p = rng(); break;
+	case 1: *p = (uint8_t)rng_next(rs); break;
+	case 2: *(volatile uint16_t *)p = (uint16_t)rng_next(rs); break;
+	default: *(volatile uint32_t *)p = rng_next(rs); break;
 	}
 }
 
@@ -361,6 +534,40 @@ static uint32_t ecam_unaligned(void)
 	return cross;
 }
 
+/* 8-byte CMPXCHG8B at p: what it read (the compare value is never
+ * what an unclaimed or undefined read gives, so nothing is written). */
+static uint64_t cmpxchg8b_at(volatile void *p)
+{
+	uint32_t lo = 0x12345678, hi = 0x9abcdef0;
+
+	__asm__ volatile("lock cmpxchg8b %2"
+			 : "+a"(lo), "+d"(hi), "+m"(*(volatile uint64_t *)p)
+			 : "b"(0), "c"(0) : "memory", "cc");
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* String instructions over the host bridge's ECAM header: REP MOVSD
+ * reads what dword reads give; REP STOSD writes ones over all of it,
+ * which the read-only registers ignore. CMPXCHG8B (8 bytes, more than
+ * ECAM defines) reads and writes nothing harmful. */
+static uint64_t ecam_strings(void)
+{
+	uint32_t copy[PCI_CFG_LEN / 4];
+	volatile void *p = pci_ecam_ptr(HOST_BRIDGE, 0);
+	unsigned int n = ARRAY_SIZE(copy);
+	void *dst = copy, *src = (void *)(uintptr_t)p;
+
+	__asm__ volatile("rep movsl" : "+D"(dst), "+S"(src), "+c"(n)
+			 :: "memory");
+	for (unsigned int off = 0; off < PCI_CFG_LEN; off += 4)
+		EXPECT_EQ(copy[off / 4], pci_port_read(HOST_BRIDGE, off, 4));
+	n = 16;
+	dst = (void *)(uintptr_t)p;
+	__asm__ volatile("rep stosl" : "+D"(dst), "+c"(n) : "a"(~0u)
+			 : "memory");
+	return cmpxchg8b_at(p);
+}
+
 /* The host bridge reads as before the storm: everything but the
  * command register and the interrupt line (read-write by the spec). */
 static unsigned int host_bridge_changed(const uint32_t *before)
@@ -378,32 +585,96 @@ static unsigned int host_bridge_changed(const uint32_t *before)
 	return changed;
 }
 
+/* Every slot's every offset, one random write by each mechanism. */
+static unsigned int hostile_storm(uint32_t *rs)
+{
+	unsigned int writes = 0;
+
+	for (unsigned int dev = 0; dev < PCI_SLOTS; dev++)
+		for (unsigned int off = 0; off < PCI_CFG_LEN; off++) {
+			hostile_port_write(rs, dev, off);
+			hostile_ecam_write(rs, dev, off);
+			writes++;
+		}
+	return writes;
+}
+
+/*
+ * vCPU 1 (with a second vCPU): the same storm at the same time, racing
+ * the BSP for CONFIG_ADDRESS (one register per host bridge, as on
+ * hardware) and Keel's bus lock. Started by KEEL_HC_VCPU_START in flat
+ * protected mode with the segments Keel cached: it loads the BSP's GDT
+ * and IDT before anything could fault.
+ */
+__attribute__((aligned(16), used)) uint8_t ap_stack[8192];
+static volatile uint32_t ap_writes;
+
+__asm__(".text\n"
+	"ap_entry32:\n"
+	"	lgdt gdt_desc\n"
+	"	movl $ap_stack + 8192, %esp\n"
+	"	call ap_main\n"
+	"1:	cli\n"
+	"	hlt\n"
+	"	jmp 1b\n");
+extern char ap_entry32[];
+
+__attribute__((used)) void ap_main(void);
+__attribute__((used)) void ap_main(void)
+{
+	idt_load();
+	__atomic_store_n(&ap_writes, hostile_storm(&rng_ap), __ATOMIC_RELEASE);
+}
+
+/* Starts vCPU 1's storm if the guest has a second vCPU: false if not. */
+static bool ap_storm_start(void)
+{
+	unsigned int nr_cpus = (cpuid(1, 0).ebx >> 16) & 0xff;
+
+	return nr_cpus > 1 &&
+	       EXPECT_EQ(vmcall3(KEEL_HC_VCPU_START, 1, (uintptr_t)ap_entry32,
+				 0), 0);
+}
+
+static unsigned int ap_storm_wait(void)
+{
+	uint64_t end = rdtsc_ordered() + 20000000000ULL;   /* a failure bound */
+
+	while (!__atomic_load_n(&ap_writes, __ATOMIC_ACQUIRE) &&
+	       rdtsc_ordered() < end)
+		__asm__ volatile("pause");
+	EXPECT(ap_writes);
+	return ap_writes;
+}
+
 static void test_hostile_cfg(void)
 {
 	uint32_t before[PCI_CFG_LEN / 4], cross;
-	unsigned int writes = 0, changed;
+	uint64_t wide;
+	unsigned int writes, ap = 0, changed;
+	bool smp;
 
 	for (unsigned int off = 0; off < PCI_CFG_LEN; off += 4)
 		before[off / 4] = pci_port_read(HOST_BRIDGE, off, 4);
-	for (unsigned int dev = 0; dev < PCI_SLOTS; dev++)
-		for (unsigned int off = 0; off < PCI_CFG_LEN; off++) {
-			hostile_port_write(dev, off);
-			hostile_ecam_write(dev, off);
-			writes++;
-		}
+	smp = ap_storm_start();
+	writes = hostile_storm(&rng_bsp);
+	if (smp)
+		ap = ap_storm_wait();
 	cross = ecam_unaligned();
+	wide = ecam_strings();
 	changed = host_bridge_changed(before);
 	EXPECT_EQ(changed, 0);
 	check_host_bridge(PCI_MECH_PORT);
 	check_host_bridge(PCI_MECH_ECAM);
-	pci_port_write(HOST_BRIDGE, PCI_CFG_COMMAND, 2, 0);
+	all_decoding_off();
 	pci_port_write(HOST_BRIDGE, PCI_CFG_INT_LINE, 1, before[PCI_CFG_INT_LINE / 4]);
-	printf("hostile: %u random writes by each mechanism over 32 slots x "
-	       "256 bytes, unaligned ECAM reads (dword at 1: %#x): host bridge "
-	       "%s\n", writes, cross, changed ? "CHANGED" : "intact");
+	printf("hostile: %u + %u (vCPU 1) random writes by each mechanism, "
+	       "32 slots x 256 bytes; ECAM dword at 1: %#x, REP MOVSD/STOSD, "
+	       "CMPXCHG8B: %#llx; host bridge %s\n", writes, ap, cross,
+	       (unsigned long long)wide, changed ? "CHANGED" : "intact");
 }
 
-/* The memory window with no BAR in it: reads all ones, writes vanish
+/* The memory window with no BAR decoding in it: reads all ones, writes vanish
  * (a master abort); a read crossing into ECAM's first page gets each
  * side's bytes. */
 static void test_window(void)
@@ -419,7 +690,8 @@ static void test_window(void)
 		bad += *(volatile uint32_t *)p != ~0u;
 		bad += *(volatile uint16_t *)(p + (r & 3)) != 0xffff;
 		bad += *(volatile uint8_t *)(p + ((r >> 2) & 3)) != 0xff;
-		reads += 3;
+		bad += cmpxchg8b_at((volatile void *)(p & ~7u)) != ~0ULL;
+		reads += 4;
 		if (a + WINDOW_STEP == WINDOW_END)
 			continue;
 		bad += *(volatile uint32_t *)(a + WINDOW_STEP - 2) != ~0u;
@@ -443,6 +715,7 @@ static void test_window(void)
 #define XSDT_PTR                24
 #define MCFG_ENTRY              44      /* after the header and 8 reserved */
 #define MCFG_ENTRY_LEN          16
+#define FADT_DSDT               40
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -478,8 +751,40 @@ static const uint8_t *acpi_table(const char *sig)
 	return NULL;
 }
 
+/* Whether the len bytes at t hold these n bytes. */
+static bool holds(const uint8_t *t, uint32_t len, const void *what,
+		  uint32_t n)
+{
+	for (uint32_t i = 0; i + n <= len; i++)
+		if (!memcmp(t + i, what, n))
+			return true;
+	return false;
+}
+
+/* The DSDT names the host bridge \_SB.PCI0 with the _HID of a PCI
+ * Express root bridge or the _CID of a PCI one: EISA IDs PNP0A08 and
+ * PNP0A03 (ACPI 6.5 6.1.5, 19.6.48 EisaId packs them as 41 d0 0a 0x). */
+static void check_dsdt_pci0(void)
+{
+	static const uint8_t pnp0a08[] = { 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t pnp0a03[] = { 0x41, 0xd0, 0x0a, 0x03 };
+	const uint8_t *fadt = acpi_table("FACP"), *d;
+	uint32_t len;
+
+	if (!EXPECT(fadt))
+		return;
+	d = (const uint8_t *)(uintptr_t)le32(fadt + FADT_DSDT);
+	len = le32(d + 4);
+	EXPECT(sums_to_zero(d, len));
+	EXPECT(holds(d, len, "PCI0", 4));
+	EXPECT(holds(d, len, pnp0a08, 4));
+	EXPECT(holds(d, len, pnp0a03, 4));
+	printf("acpi: DSDT: PCI0 %s\n", holds(d, len, "PCI0", 4) &&
+	       holds(d, len, pnp0a08, 4) ? "PNP0A08" : "MISSING");
+}
+
 /* PCI Firmware 3.2 4.1.2: one allocation, segment 0, buses 0-0 at the
- * ECAM base. */
+ * ECAM base; the DSDT describes the bridge. */
 static void test_acpi(void)
 {
 	const uint8_t *t = acpi_table("MCFG"), *e;
@@ -500,6 +805,7 @@ static void test_acpi(void)
 	EXPECT_EQ(e[11], 0);
 	printf("acpi: MCFG: ECAM at %#x, segment %u, buses %u-%u\n", le32(e),
 	       e[8] | e[9] << 8, e[10], e[11]);
+	check_dsdt_pci0();
 }
 
 /* ---- a guest without the bus ----------------------------------------------- */
@@ -514,6 +820,8 @@ static void test_absent(void)
 	EXPECT(!pci_present(HOST_BRIDGE));
 	printf("absent: ports 0xcf8-0xcff unclaimed: %s\n",
 	       checks_failed() ? "NOT all ones" : "all ones");
+	EXPECT(!acpi_table("MCFG"));
+	printf("absent: %s\n", acpi_table("MCFG") ? "an MCFG" : "no MCFG");
 }
 
 void guest_main(void)
@@ -527,6 +835,7 @@ void guest_main(void)
 	test_enum();
 	test_port();
 	test_regs();
+	test_functions();
 	test_hostile_cfg();
 	test_window();
 	test_acpi();

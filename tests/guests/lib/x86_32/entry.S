@@ -93,6 +93,7 @@ gdt:
 	.quad	0x00cf9b000000ffff      /* 0x08: code, 32-bit, 4 GiB, accessed */
 	.quad	0x00cf93000000ffff      /* 0x10: data, 4 GiB, accessed */
 gdt_end:
+	.global	gdt_desc                /* for vCPUs started later */
 gdt_desc:
 	.word	gdt_end - gdt - 1
 	.long	gdt
