@@ -40,6 +40,7 @@
 #define ECAM_BASE               PCI_ECAM_BASE
 #define FAR_ADDR                0x100000000ULL
 #define VEC_QUEUE               0x40
+#define VEC_CONFIG              0x41
 #define MAX_SEGS                70
 
 static struct vio_dev dev;
@@ -68,11 +69,21 @@ static uint32_t ioapic_read(uint32_t reg)
 	return *(volatile uint32_t *)(uintptr_t)(IOAPIC_MMIO + 0x10);
 }
 
-static volatile uint32_t queue_irqs;
+static volatile uint32_t queue_irqs, config_irqs;
 
-__asm__(".text\nqueue_irq_stub:\n\tpushal\n\tcld\n\tcall queue_irq\n\t"
-	"popal\n\tiret\n");
-extern char queue_irq_stub[];
+#define IRQ_STUB(fn) \
+	__asm__(".text\n" #fn "_stub:\n\tpushal\n\tcld\n\tcall " #fn \
+		"\n\tpopal\n\tiret\n")
+IRQ_STUB(queue_irq);
+IRQ_STUB(config_irq);
+extern char queue_irq_stub[], config_irq_stub[];
+
+__attribute__((used)) void config_irq(void);
+__attribute__((used)) void config_irq(void)
+{
+	config_irqs++;
+	apic_write(APIC_EOI, 0);
+}
 
 __attribute__((used)) void queue_irq(void);
 __attribute__((used)) void queue_irq(void)
@@ -394,6 +405,7 @@ static void test_setup(void)
 		{ "queue size 100", 100, 0, 0, 0 },
 		{ "queue size 0", 0, 0, 0, 0 },
 		{ "queue size 32768", 32768, 0, 0, 0 },
+		{ "queue size 256, above the maximum", 256, 0, 0, 0 },
 		{ "descriptors misaligned", 128, base + 8, 0, 0 },
 		{ "used ring misaligned", 128, 0, 0, base + 0x2002 },
 	};
@@ -508,6 +520,35 @@ static void test_bar(void)
 
 /* ---- MSI-X entries that are no interrupt ------------------------------------------ */
 
+/* Interrupts until *count is non-zero or `ticks` passed. */
+static void wait_irqs(volatile uint32_t *count, uint64_t ticks)
+{
+	for (uint64_t end = rdtsc_ordered() + ticks;
+	     !*count && rdtsc_ordered() < end;)
+		__asm__ volatile("sti; pause; cli" ::: "memory");
+}
+
+/* 2.1.2: NEEDS_RESET comes with a configuration change notification:
+ * with MSI-X, a message on the config vector (msix_config). */
+static void test_msix_needs_reset(void)
+{
+	bool reset;
+
+	pci_msix_set(&dev.msix, 1, 0, VEC_CONFIG);
+	vio_cc_write16(&dev, VIO_CC_MSIX_CONFIG, 1);
+	config_irqs = queue_irqs = 0;
+	c_loop();
+	vio_notify(&vq);
+	reset = wait_needs_reset();
+	wait_irqs(&config_irqs, WAIT_TICKS);
+	printf("msix: a broken queue: %s, %u config interrupt(s), %u queue "
+	       "interrupt(s)\n", reset ? "needs reset" : "NO needs reset",
+	       config_irqs, queue_irqs);
+	EXPECT(reset);
+	EXPECT_EQ(config_irqs, 1);
+	EXPECT_EQ(queue_irqs, 0);
+}
+
 struct msix_case {
 	const char *name;
 	uint32_t lo, hi, data;
@@ -531,6 +572,7 @@ static void test_msix(void)
 	if (!EXPECT(dev.has_msix))
 		return;
 	idt_set_gate(VEC_QUEUE, (uintptr_t)queue_irq_stub);
+	idt_set_gate(VEC_CONFIG, (uintptr_t)config_irq_stub);
 	idt_load();
 	apic_write(APIC_SVR, 0x1ff);
 	if (!EXPECT(vio_negotiate(&dev, BLK_F_SEG_MAX)))
@@ -558,9 +600,7 @@ static void test_msix(void)
 	pci_msix_set(&dev.msix, 0, 0, VEC_QUEUE);
 	queue_irqs = 0;
 	done += good_read(80);
-	for (uint64_t end = rdtsc_ordered() + WAIT_TICKS;
-	     !queue_irqs && rdtsc_ordered() < end;)
-		__asm__ volatile("sti; pause; cli" ::: "memory");
+	wait_irqs(&queue_irqs, WAIT_TICKS);
 	printf("msix: %u garbage entries: %u delivered nothing; %u/%u requests "
 	       "served; a right entry: %u interrupt(s)\n",
 	       (unsigned int)ARRAY_SIZE(cases), quiet, done,
@@ -568,6 +608,7 @@ static void test_msix(void)
 	EXPECT_EQ(quiet, ARRAY_SIZE(cases));
 	EXPECT_EQ(done, ARRAY_SIZE(cases) + 1);
 	EXPECT_EQ(queue_irqs, 1);
+	test_msix_needs_reset();
 	pci_msix_enable(&dev.msix, false);
 }
 
