@@ -202,13 +202,19 @@ static void status_write(struct virtio_dev *d, uint8_t val)
 	d->status = (uint8_t)(val | (d->status & VIRTIO_S_NEEDS_RESET));
 }
 
-/* Enabling a queue checks its rings (2.7): a bad set-up breaks it. */
+/* Enabling a queue checks its rings (2.7): a bad set-up breaks it. The
+ * driver may lower queue_size from the maximum the device offers, not
+ * raise it (4.1.4.3). */
 static void queue_enable(struct virtio_dev *d, struct virtio_queue *q)
 {
 	int err;
 
 	if (q->enabled)
 		return;
+	if (q->vq.size > VIRTIO_QUEUE_SIZE) {
+		virtio_broken(d, d->queue_sel, "queue size above the maximum");
+		return;
+	}
 	err = virtq_check(&q->vq, &d->mem);
 	if (err) {
 		virtio_queue_broken(d, d->queue_sel, err);
