@@ -85,8 +85,13 @@ void virtio_config_changed(struct virtio_dev *d)
 
 void virtio_broken(struct virtio_dev *d, unsigned int q, const char *why)
 {
-	guest_log(LOG_WARN, d->g, "%s: queue %u: %s; device needs reset\n",
-		  d->ops->name, q, why);
+	d->faults++;
+	if (d->faults <= VIRTIO_FAULTS_LOGGED)
+		guest_log(LOG_WARN, d->g, "%s: queue %u: %s; device needs "
+			  "reset\n", d->ops->name, q, why);
+	if (d->faults == VIRTIO_FAULTS_LOGGED)
+		guest_log(LOG_WARN, d->g, "%s: further faults of this device "
+			  "not logged\n", d->ops->name);
 	d->status |= VIRTIO_S_NEEDS_RESET;
 	virtio_config_changed(d);
 }
@@ -402,6 +407,7 @@ int virtio_dev_add(struct guest *g, struct virtio_dev *d,
 	d->features = ops->features | VIRTIO_F_VERSION_1;
 	d->g = g;
 	d->priv = priv;
+	d->faults = 0;
 	d->lock = (struct spinlock)SPINLOCK_INIT;
 	d->mem = (struct virtq_mem){ g, guest_ram_read, guest_ram_write };
 	pci_func_init(&d->pci, VIRTIO_VENDOR, id, ops->class, VIRTIO_VENDOR, id);
