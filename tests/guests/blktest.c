@@ -28,6 +28,7 @@
 #define WRITE_SECTOR            10      /* the rw guest rewrites 10..13 */
 #define WRITE_COUNT             4
 #define IRQ_REQUESTS            16
+#define SMALL_QUEUE_REQUESTS    21
 #define WAIT_TICKS              400000000ULL    /* a failure bound */
 #define QUIET_TICKS             4000000ULL      /* many exits' worth */
 
@@ -171,16 +172,21 @@ static bool read_is_pattern(uint64_t sector, uint32_t count)
 static uint64_t offered;
 
 /* 3.1.1 up to DRIVER_OK with queue 0 on MSI-X `vector`. */
-static bool bring_up(uint16_t vector)
+static bool bring_up_size(uint16_t vector, uint16_t size)
 {
 	if (!EXPECT(vio_negotiate(&dev, offered & (BLK_F_SEG_MAX | BLK_F_RO |
 						   BLK_F_BLK_SIZE | BLK_F_FLUSH))))
 		return false;
-	if (!EXPECT(vio_queue_setup(&dev, &vq, 0, 0, ring_mem, vector)))
+	if (!EXPECT(vio_queue_setup(&dev, &vq, 0, size, ring_mem, vector)))
 		return false;
 	vio_driver_ok(&dev);
 	return EXPECT_EQ(vio_status(&dev), VIO_S_ACKNOWLEDGE | VIO_S_DRIVER |
 			 VIO_S_FEATURES_OK | VIO_S_DRIVER_OK);
+}
+
+static bool bring_up(uint16_t vector)
+{
+	return bring_up_size(vector, 0);
 }
 
 /* A driver without VERSION_1: the device may refuse it (6.1), and Keel
@@ -256,6 +262,42 @@ static bool read_scattered(uint32_t sector)
 			 BLK_S_OK) &&
 	       EXPECT_EQ(last_used_len, 4 * DISK_SECTOR + 1) &&
 	       EXPECT(is_pattern(data, sector, 4));
+}
+
+/* 4.1.4.3.2: a reset brings back the maximum queue size, queue_enable
+ * 0 and no vectors. */
+static void test_reset_defaults(void)
+{
+	uint16_t max;
+
+	vio_cc_write16(&dev, VIO_CC_Q_SELECT, 0);
+	max = vio_cc_read16(&dev, VIO_CC_Q_SIZE);
+	if (!bring_up_size(VIO_NO_VECTOR, 4))
+		return;
+	EXPECT_EQ(vio_cc_read16(&dev, VIO_CC_Q_SIZE), 4);
+	vio_cc_write16(&dev, VIO_CC_MSIX_CONFIG, 0);
+	EXPECT(vio_reset(&dev));
+	vio_cc_write16(&dev, VIO_CC_Q_SELECT, 0);
+	EXPECT_EQ(vio_cc_read16(&dev, VIO_CC_Q_SIZE), max);
+	EXPECT_EQ(vio_cc_read16(&dev, VIO_CC_Q_ENABLE), 0);
+	EXPECT_EQ(vio_cc_read16(&dev, VIO_CC_Q_MSIX), VIO_NO_VECTOR);
+	EXPECT_EQ(vio_cc_read16(&dev, VIO_CC_MSIX_CONFIG), VIO_NO_VECTOR);
+	EXPECT_EQ(vio_cc_read32(&dev, VIO_CC_Q_DESC), 0);
+}
+
+/* A queue of 4: chains of 3 wrap around the descriptor table and the
+ * rings' slots many times (2.7.13.1: idx modulo the queue size). */
+static void test_small_queue(void)
+{
+	unsigned int ok = 0;
+
+	if (!bring_up_size(VIO_NO_VECTOR, 4))
+		return;
+	for (uint32_t i = 0; i < SMALL_QUEUE_REQUESTS; i++)
+		ok += read_is_pattern(200 + i, 1 + i % 3);
+	printf("queue of 4: %u/%u requests right, used idx %u\n", ok,
+	       SMALL_QUEUE_REQUESTS, vio_used_idx(&vq));
+	bring_up(VIO_NO_VECTOR);
 }
 
 static void test_read(void)
@@ -354,6 +396,27 @@ static void irq_init(void)
 	apic_write(APIC_SVR, 0x1ff);
 }
 
+/* PCI 3.0 6.8.2.3: the function mask holds every entry's message
+ * pending; clearing it sends them. */
+static void test_function_mask(void)
+{
+	unsigned int reg = dev.msix.cap + PCI_MSIX_CONTROL;
+	uint32_t ctrl = pci_read(dev.bdf, reg, 2), before = queue_irqs;
+	bool quiet, pending;
+
+	pci_write(dev.bdf, reg, 2, ctrl | PCI_MSIX_MASKALL);
+	EXPECT_EQ(blk_rw(BLK_T_IN, 32, data, DISK_SECTOR), BLK_S_OK);
+	quiet = !wait_count_for(&queue_irqs, before + 1, QUIET_TICKS);
+	pending = pci_msix_pending(&dev.msix, 0);
+	pci_write(dev.bdf, reg, 2, ctrl);
+	EXPECT(wait_count(&queue_irqs, before + 1));
+	printf("msix: function mask: %s, pending %u, sent on unmasking: %u\n",
+	       quiet ? "none" : "INTERRUPTED", pending, queue_irqs - before);
+	EXPECT(quiet);
+	EXPECT(pending);
+	EXPECT_EQ(queue_irqs, before + 1);
+}
+
 /* Queue 0 on MSI-X entry 0, configuration changes on entry 1 (4.1.5.1.2). */
 static void test_msix(void)
 {
@@ -406,10 +469,34 @@ static void test_msix(void)
 	EXPECT(masked);
 	EXPECT(pending);
 	EXPECT_EQ(queue_irqs, IRQ_REQUESTS + 1);
+	test_function_mask();
 	/* With MSI-X on, the ISR is not used (4.1.4.5). */
 	EXPECT_EQ(vio_isr_read(&dev) & VIO_ISR_QUEUE, 0);
 	EXPECT_EQ(config_irqs, 0);
 	pci_msix_enable(&dev.msix, false);
+}
+
+/* PCI 3.0 6.2.2-3: Interrupt Disable keeps the function from asserting
+ * INTx, while the status register still shows the interrupt; clearing
+ * it asserts INTx for the interrupt still pending. */
+static void test_intx_disable(void)
+{
+	bool quiet, status_bit, later;
+
+	intx_irqs = 0;
+	pci_command_set(dev.bdf, PCI_COMMAND_INTX_OFF);
+	EXPECT_EQ(blk_rw(BLK_T_IN, 40, data, DISK_SECTOR), BLK_S_OK);
+	quiet = !wait_count_for(&intx_irqs, 1, QUIET_TICKS);
+	status_bit = pci_read(dev.bdf, PCI_CFG_STATUS, 2) & PCI_STATUS_INTX;
+	pci_command_clear(dev.bdf, PCI_COMMAND_INTX_OFF);
+	later = wait_count(&intx_irqs, 1);
+	printf("intx: disabled: %s, status bit %u; enabled again: %u "
+	       "interrupt(s)\n", quiet ? "none" : "INTERRUPTED", status_bit,
+	       intx_irqs);
+	EXPECT(quiet);
+	EXPECT(status_bit);
+	EXPECT(later);
+	EXPECT_EQ(intx_irqs, 1);
 }
 
 /* MSI-X off: the queue interrupt is INTx, routed as the _PRT says:
@@ -448,6 +535,7 @@ static void test_intx(void)
 	       "then %#x\n", ix.pin, gsi, ok, intx_irqs, intx_isr, isr_after);
 	EXPECT_EQ(intx_irqs, IRQ_REQUESTS);
 	EXPECT_EQ(intx_isr, VIO_ISR_QUEUE);
+	test_intx_disable();
 	ioapic_write(IOAPIC_REG_REDIR + 2 * gsi, REDIR_MASKED);
 }
 
@@ -479,6 +567,8 @@ void guest_main(void)
 	irq_init();
 	test_probe(ro);
 	test_read();
+	test_reset_defaults();
+	test_small_queue();
 	test_bounds();
 	if (ro)
 		test_readonly();
