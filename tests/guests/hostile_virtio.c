@@ -21,9 +21,12 @@
  *            interrupt: nothing delivered, requests still complete
  *
  *   flood    the same fault and reset many times: Keel's log stays short
+ *   race     with a second vCPU: it scribbles over the rings and resets
+ *            the device while the first submits requests
  *
  * storm=N: notifies in the storm (default 3000); flood=N: faults in the
- * flood (default 200).
+ * flood (default 200); race=N: the first vCPU's requests in the race
+ * (default 400).
  */
 #include "guest.h"
 #include "diskpattern.h"
@@ -640,6 +643,107 @@ static void test_flood(void)
 	EXPECT_EQ(broken, n);
 }
 
+/*
+ * A race: vCPU 1 scribbles over the descriptors, the avail ring and the
+ * device status (resets included) and notifies from its own CPU, while
+ * the BSP submits good requests and resets the device whenever it needs
+ * it. Keel reads each ring field once, under the device's lock: any mix
+ * of answers is right, but afterwards the device must work.
+ */
+static volatile uint32_t ap_stop, ap_done, ap_moves;
+
+static uint32_t xorshift32(uint32_t x)
+{
+	x ^= x << 13;
+	x ^= x >> 17;
+	return x ^ (x << 5);
+}
+
+static void ap_move(uint32_t x)
+{
+	volatile struct vio_desc *d = &vq.desc[(x >> 8) % 3];
+
+	switch (x % 8) {
+	case 0:
+		d->addr = x & 0x100 ? (uintptr_t)data : FAR_ADDR;
+		break;
+	case 1:
+		d->len = x & 0x100 ? DISK_SECTOR : 0xfffff000u;
+		break;
+	case 2:
+		d->flags ^= (uint16_t)(1u << ((x >> 12) % 3));
+		break;
+	case 3:
+		d->next = (uint16_t)((x >> 12) & 0xff);
+		break;
+	case 4:
+		vq.avail[2 + ((x >> 12) & 3)] = (uint16_t)((x >> 16) & 7);
+		break;
+	case 5:
+		vq.avail[1] = (uint16_t)(vq.avail[1] + ((x >> 12) & 1));
+		break;
+	case 6:
+		if (!((x >> 12) & 15))
+			vio_status_set(&dev, 0);
+		break;
+	default:
+		vio_notify(&vq);
+	}
+}
+
+static void ap_main(void)
+{
+	uint32_t x = 0x2545f491;
+
+	while (!ap_stop) {
+		x = xorshift32(x);
+		ap_move(x);
+		ap_moves++;
+	}
+	ap_done = 1;
+}
+
+static void test_race(void)
+{
+	unsigned int nr_cpus = (cpuid(1, 0).ebx >> 16) & 0xff, done = 0;
+	unsigned int resets = 0, rounds = cmdline_number("race", 400, 100000);
+	uint64_t end;
+	bool after;
+
+	if (nr_cpus < 2) {
+		puts("race: one vCPU, skipped");
+		return;
+	}
+	if (!EXPECT(bring_up(true)) ||
+	    !EXPECT(vcpu_start(1, ap_main)))
+		return;
+	for (unsigned int i = 0; i < rounds; i++) {
+		uint8_t st = vio_status(&dev);
+
+		if ((st & VIO_S_NEEDS_RESET) || !(st & VIO_S_DRIVER_OK)) {
+			resets++;
+			if (!bring_up(true))
+				continue;
+		}
+		good_descs(i % DISK_SECTORS);
+		vio_publish(&vq, 0);
+		vio_notify(&vq);
+		done += used_within(QUIET_TICKS / 8);
+	}
+	ap_stop = 1;
+	end = rdtsc_ordered() + WAIT_TICKS;
+	while (!ap_done && rdtsc_ordered() < end)
+		__asm__ volatile("pause");
+	EXPECT(ap_done);
+	after = EXPECT(vio_reset(&dev)) && EXPECT(bring_up(true)) &&
+		good_read(91);
+	printf("race: %u rounds against %u moves of vCPU 1: %u served, %u "
+	       "resets; then: %s\n", rounds, ap_moves, done, resets,
+	       after ? "works" : "BROKEN");
+	EXPECT(after);
+	EXPECT(ap_moves);
+}
+
 void guest_main(void)
 {
 	if (!EXPECT(vio_find(VIO_ID_BLOCK, &dev))) {
@@ -660,5 +764,6 @@ void guest_main(void)
 	test_bar();
 	test_msix();
 	test_flood();
+	test_race();
 	vio_reset(&dev);
 }
