@@ -376,11 +376,13 @@ static void test_id_unsupp(void)
 	memset(data, 0x77, BLK_ID_LEN);
 	s = blk_rw(BLK_T_GET_ID, 0, data, BLK_ID_LEN);
 	EXPECT_EQ(s, BLK_S_OK);
+	EXPECT_EQ(last_used_len, BLK_ID_LEN + 1);
 	memcpy(id, data, BLK_ID_LEN);
 	for (unsigned int i = 0; i < BLK_ID_LEN; i++)
 		EXPECT(id[i] == 0 || (id[i] >= 0x20 && id[i] < 0x7f));
 	u = blk_rw(0x55, 0, data, DISK_SECTOR);
 	EXPECT_EQ(u, BLK_S_UNSUPP);
+	EXPECT_EQ(last_used_len, 1);
 	printf("get_id: status %d, \"%s\"; type 0x55: status %d (UNSUPP %d)\n",
 	       s, id, u, BLK_S_UNSUPP);
 }

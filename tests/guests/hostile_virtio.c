@@ -489,7 +489,7 @@ static void test_bar(void)
 	struct pci_bar bar = dev.bar[0];
 	uint64_t home = bar.addr;
 	uint8_t st;
-	bool ram_ok, ram_write, ioapic, lapic, ecam, back;
+	bool ram_ok, ram_write, ioapic, lapic, ecam, bytewise, back;
 
 	if (!EXPECT(bring_up(true)))
 		return;
@@ -512,14 +512,24 @@ static void test_bar(void)
 	pci_bar_move(dev.bdf, 0, &bar, home + 0x100000);
 	back = EXPECT(vio_map(&dev)) && EXPECT_EQ(vio_status(&dev), st) &&
 	       EXPECT(good_read(60));
+	/* Byte by byte with decoding on: through 0xd1000000 to 0xd1230000
+	 * and, by the sizing write's all ones, to 0xffff8000. */
+	pci_write(dev.bdf, PCI_CFG_BAR0 + 3, 1, 0xd1);
+	pci_write(dev.bdf, PCI_CFG_BAR0 + 2, 1, 0x23);
+	bytewise = EXPECT(vio_map(&dev)) &&
+		   EXPECT_EQ(dev.bar[0].addr, 0xd1230000u) &&
+		   EXPECT_EQ(vio_status(&dev), st) && EXPECT(good_read(62));
+	pci_write(dev.bdf, PCI_CFG_BAR0, 4, ~0u);
 	pci_bar_move(dev.bdf, 0, &bar, home);
 	back = EXPECT(vio_map(&dev)) && EXPECT_EQ(vio_status(&dev), st) &&
 	       EXPECT(good_read(61)) && back;
 	printf("bar: over RAM: %s, writes %s; over the I/O APIC %s, the local "
-	       "APIC %s, ECAM %s; moved within the window and back: %s\n",
+	       "APIC %s, ECAM %s; moved within the window and back: %s; byte "
+	       "by byte while decoding: %s\n",
 	       ram_ok ? "RAM" : "NOT RAM", ram_write ? "RAM's" : "LOST",
 	       ioapic ? "ok" : "HIDDEN", lapic ? "ok" : "HIDDEN",
-	       ecam ? "ok" : "HIDDEN", back ? "works" : "BROKEN");
+	       ecam ? "ok" : "HIDDEN", back ? "works" : "BROKEN",
+	       bytewise ? "works" : "BROKEN");
 	EXPECT(ram_ok);
 	EXPECT(ram_write);
 	EXPECT(ram_probe_intact());
@@ -527,6 +537,7 @@ static void test_bar(void)
 	EXPECT(lapic);
 	EXPECT(ecam);
 	EXPECT(back);
+	EXPECT(bytewise);
 }
 
 /* ---- MSI-X entries that are no interrupt ------------------------------------------ */
