@@ -571,6 +571,35 @@ static void test_msix_needs_reset(void)
 	EXPECT_EQ(queue_irqs, 0);
 }
 
+/* PCIe Base 4.0 7.5.1.1.3: with Bus Master Enable clear a function
+ * sends no MSI-X message (one is a memory write). A queue enabled with
+ * bad rings then breaks the device silently; Keel keeps the message
+ * pending in the PBA and sends it once bus mastering is back. */
+static void test_msix_no_master(void)
+{
+	bool reset, quiet, pending;
+
+	EXPECT(vio_reset(&dev));
+	EXPECT(vio_negotiate(&dev, BLK_F_SEG_MAX));
+	vio_cc_write16(&dev, VIO_CC_MSIX_CONFIG, 1);
+	config_irqs = 0;
+	pci_command_clear(dev.bdf, PCI_COMMAND_MASTER);
+	vio_queue_setup_raw(&dev, &vq, 0, 128, FAR_ADDR, FAR_ADDR, FAR_ADDR, 0);
+	reset = wait_needs_reset();
+	wait_irqs(&config_irqs, QUIET_TICKS);
+	quiet = !config_irqs;
+	pending = pci_msix_pending(&dev.msix, 1);
+	pci_command_set(dev.bdf, PCI_COMMAND_MASTER);
+	wait_irqs(&config_irqs, WAIT_TICKS);
+	printf("msix: bus master off: %s, %s, pending %u; on again: %u config "
+	       "interrupt(s)\n", reset ? "needs reset" : "NO needs reset",
+	       quiet ? "no message" : "MESSAGE SENT", pending, config_irqs);
+	EXPECT(reset);
+	EXPECT(quiet);
+	EXPECT(pending);
+	EXPECT_EQ(config_irqs, 1);
+}
+
 struct msix_case {
 	const char *name;
 	uint32_t lo, hi, data;
@@ -631,6 +660,7 @@ static void test_msix(void)
 	EXPECT_EQ(done, ARRAY_SIZE(cases) + 1);
 	EXPECT_EQ(queue_irqs, 1);
 	test_msix_needs_reset();
+	test_msix_no_master();
 	pci_msix_enable(&dev.msix, false);
 }
 
