@@ -54,7 +54,7 @@ static volatile uint8_t status;
 static uint8_t data[16 * DISK_SECTOR] __attribute__((aligned(4096)));
 static uint32_t last_used_len;
 
-/* ---- interrupts ------------------------------------------------------------ */
+/* ---- interrupts ---------------------------------------------------------- */
 
 static volatile uint32_t queue_irqs, config_irqs, intx_irqs, intx_isr;
 
@@ -101,22 +101,7 @@ __attribute__((used)) void intx_irq(void)
 	apic_write(APIC_EOI, 0);
 }
 
-static bool wait_count_for(volatile uint32_t *count, uint32_t want,
-			   uint64_t ticks)
-{
-	uint64_t end = rdtsc_ordered() + ticks;
-
-	while (*count < want && rdtsc_ordered() < end)
-		__asm__ volatile("sti; pause; cli" ::: "memory");
-	return *count >= want;
-}
-
-static bool wait_count(volatile uint32_t *count, uint32_t want)
-{
-	return wait_count_for(count, want, WAIT_TICKS);
-}
-
-/* ---- requests ---------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 /* One request: the header, the data buffers, the status byte (5.2.6).
  * Returns the status the device wrote, or -1 when nothing came back. */
@@ -167,7 +152,7 @@ static bool read_is_pattern(uint64_t sector, uint32_t count)
 	       EXPECT(is_pattern(data, (uint32_t)sector, count));
 }
 
-/* ---- set-up ------------------------------------------------------------------- */
+/* ---- set-up -------------------------------------------------------------- */
 
 static uint64_t offered;
 
@@ -243,7 +228,7 @@ static void test_probe(bool ro)
 	       (uint32_t)vio_cfg_read(&dev, BLK_CFG_SEG_MAX, 4));
 }
 
-/* ---- data ---------------------------------------------------------------------- */
+/* ---- data ---------------------------------------------------------------- */
 
 /* One request whose data is split over descriptors of odd sizes, in
  * order: 4 sectors as 1 + 511 + 1000 + 512 + 24 bytes. */
@@ -387,7 +372,7 @@ static void test_id_unsupp(void)
 	       s, id, u, BLK_S_UNSUPP);
 }
 
-/* ---- interrupts ------------------------------------------------------------------ */
+/* ---- interrupts ---------------------------------------------------------- */
 
 static void irq_init(void)
 {
@@ -408,10 +393,10 @@ static void test_function_mask(void)
 
 	pci_write(dev.bdf, reg, 2, ctrl | PCI_MSIX_MASKALL);
 	EXPECT_EQ(blk_rw(BLK_T_IN, 32, data, DISK_SECTOR), BLK_S_OK);
-	quiet = !wait_count_for(&queue_irqs, before + 1, QUIET_TICKS);
+	quiet = !vio_wait_irqs(&queue_irqs, before + 1, QUIET_TICKS);
 	pending = pci_msix_pending(&dev.msix, 0);
 	pci_write(dev.bdf, reg, 2, ctrl);
-	EXPECT(wait_count(&queue_irqs, before + 1));
+	EXPECT(vio_wait_irqs(&queue_irqs, before + 1, WAIT_TICKS));
 	printf("msix: function mask: %s, pending %u, sent on unmasking: %u\n",
 	       quiet ? "none" : "INTERRUPTED", pending, queue_irqs - before);
 	EXPECT(quiet);
@@ -441,7 +426,7 @@ static void test_msix(void)
 	queue_irqs = 0;
 	for (unsigned int i = 0; i < IRQ_REQUESTS; i++) {
 		ok += EXPECT_EQ(blk_rw(BLK_T_IN, i, data, DISK_SECTOR), BLK_S_OK);
-		EXPECT(wait_count(&queue_irqs, i + 1));
+		EXPECT(vio_wait_irqs(&queue_irqs, i + 1, WAIT_TICKS));
 	}
 	printf("msix: %u entries; %u requests, %u interrupts on vector %#x, "
 	       "%u on the config vector\n", dev.msix.nr, ok, queue_irqs,
@@ -451,17 +436,16 @@ static void test_msix(void)
 	 * interrupt (without EVENT_IDX). */
 	vq.avail[0] = VIO_AVAIL_F_NO_INTERRUPT;
 	EXPECT_EQ(blk_rw(BLK_T_IN, 30, data, DISK_SECTOR), BLK_S_OK);
-	suppressed = !wait_count_for(&queue_irqs, IRQ_REQUESTS + 1,
-				     QUIET_TICKS);
+	suppressed = !vio_wait_irqs(&queue_irqs, IRQ_REQUESTS + 1, QUIET_TICKS);
 	vq.avail[0] = 0;
 	/* A masked entry keeps its message pending in the PBA and sends it
 	 * when unmasked (PCI 3.0 6.8.2.9). */
 	pci_msix_mask(&dev.msix, 0, true);
 	EXPECT_EQ(blk_rw(BLK_T_IN, 31, data, DISK_SECTOR), BLK_S_OK);
-	masked = !wait_count_for(&queue_irqs, IRQ_REQUESTS + 1, QUIET_TICKS);
+	masked = !vio_wait_irqs(&queue_irqs, IRQ_REQUESTS + 1, QUIET_TICKS);
 	pending = pci_msix_pending(&dev.msix, 0);
 	pci_msix_mask(&dev.msix, 0, false);
-	EXPECT(wait_count(&queue_irqs, IRQ_REQUESTS + 1));
+	EXPECT(vio_wait_irqs(&queue_irqs, IRQ_REQUESTS + 1, WAIT_TICKS));
 	EXPECT(!pci_msix_pending(&dev.msix, 0));
 	printf("msix: NO_INTERRUPT: %s; masked: %s, pending %u, sent on "
 	       "unmasking: %u\n", suppressed ? "none" : "INTERRUPTED",
@@ -488,10 +472,10 @@ static void test_intx_disable(void)
 	intx_irqs = 0;
 	pci_command_set(dev.bdf, PCI_COMMAND_INTX_OFF);
 	EXPECT_EQ(blk_rw(BLK_T_IN, 40, data, DISK_SECTOR), BLK_S_OK);
-	quiet = !wait_count_for(&intx_irqs, 1, QUIET_TICKS);
+	quiet = !vio_wait_irqs(&intx_irqs, 1, QUIET_TICKS);
 	status_bit = pci_read(dev.bdf, PCI_CFG_STATUS, 2) & PCI_STATUS_INTX;
 	pci_command_clear(dev.bdf, PCI_COMMAND_INTX_OFF);
-	later = wait_count(&intx_irqs, 1);
+	later = vio_wait_irqs(&intx_irqs, 1, WAIT_TICKS);
 	printf("intx: disabled: %s, status bit %u; enabled again: %u "
 	       "interrupt(s)\n", quiet ? "none" : "INTERRUPTED", status_bit,
 	       intx_irqs);
@@ -528,11 +512,11 @@ static void test_intx(void)
 	for (unsigned int i = 0; i < IRQ_REQUESTS; i++) {
 		ok += EXPECT_EQ(blk_rw(BLK_T_IN, 20 + i, data, DISK_SECTOR),
 				BLK_S_OK);
-		EXPECT(wait_count(&intx_irqs, i + 1));
+		EXPECT(vio_wait_irqs(&intx_irqs, i + 1, WAIT_TICKS));
 	}
 	/* Nothing more once the handler read the ISR: a line left high
 	 * would have fired again at the EOI. */
-	wait_count_for(&intx_irqs, IRQ_REQUESTS + 1, QUIET_TICKS);
+	vio_wait_irqs(&intx_irqs, IRQ_REQUESTS + 1, QUIET_TICKS);
 	printf("intx: pin %u -> gsi %u; %u requests, %u interrupts, isr %#x "
 	       "then %#x\n", ix.pin, gsi, ok, intx_irqs, intx_isr, isr_after);
 	EXPECT_EQ(intx_irqs, IRQ_REQUESTS);
@@ -541,7 +525,7 @@ static void test_intx(void)
 	ioapic_write(IOAPIC_REG_REDIR + 2 * gsi, REDIR_MASKED);
 }
 
-/* ---- read-only ------------------------------------------------------------------ */
+/* ---- read-only ----------------------------------------------------------- */
 
 static void test_readonly(void)
 {

@@ -63,7 +63,9 @@
 #                               read-only, original data, writes IOERR
 #   hostile_virtio.elf multiboot malformed chains and queue set-ups, BAR
 #                               moves, notify storms, bad MSI-X entries:
-#                               DEVICE_NEEDS_RESET, then reset works
+#                               DEVICE_NEEDS_RESET, then reset works; with
+#                               a second vCPU, it races the first over the
+#                               rings (storm=, flood=, race= for counts)
 #   disk1m.img      data        the disk those two read (mkdisk, a host
 #                               tool: tests/guests/diskpattern.h)
 #   echo.elf        multiboot   reads its UART by polling and prints each

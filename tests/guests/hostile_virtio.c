@@ -98,7 +98,7 @@ __attribute__((used)) void queue_irq(void)
 	apic_write(APIC_EOI, 0);
 }
 
-/* ---- a well-behaved driver ----------------------------------------------------- */
+/* ---- a well-behaved driver ----------------------------------------------- */
 
 static bool bring_up(bool driver_ok)
 {
@@ -169,7 +169,7 @@ static bool wait_needs_reset(void)
 	return true;
 }
 
-/* ---- malformed chains ------------------------------------------------------------ */
+/* ---- malformed chains ---------------------------------------------------- */
 
 /* A good chain, then one change each case makes before it makes the
  * chain available. */
@@ -375,7 +375,7 @@ static void test_seg_max(void)
 	       n, status, ok);
 }
 
-/* ---- queue set-up -------------------------------------------------------------- */
+/* ---- queue set-up -------------------------------------------------------- */
 
 struct setup_case {
 	const char *name;
@@ -425,7 +425,7 @@ static void test_setup(void)
 		run_setup_case(&cases[i]);
 }
 
-/* ---- notifications ------------------------------------------------------------- */
+/* ---- notifications ------------------------------------------------------- */
 
 static void test_notify(void)
 {
@@ -474,7 +474,7 @@ static void test_notify(void)
 	       vio_status(&dev) & VIO_S_NEEDS_RESET ? "BROKEN" : "fine");
 }
 
-/* ---- the BAR moved ----------------------------------------------------------------- */
+/* ---- the BAR moved ------------------------------------------------------- */
 
 static bool ram_probe_intact(void)
 {
@@ -540,15 +540,7 @@ static void test_bar(void)
 	EXPECT(bytewise);
 }
 
-/* ---- MSI-X entries that are no interrupt ------------------------------------------ */
-
-/* Interrupts until *count is non-zero or `ticks` passed. */
-static void wait_irqs(volatile uint32_t *count, uint64_t ticks)
-{
-	for (uint64_t end = rdtsc_ordered() + ticks;
-	     !*count && rdtsc_ordered() < end;)
-		__asm__ volatile("sti; pause; cli" ::: "memory");
-}
+/* ---- MSI-X entries that are no interrupt --------------------------------- */
 
 /* 2.1.2: NEEDS_RESET comes with a configuration change notification:
  * with MSI-X, a message on the config vector (msix_config). */
@@ -562,7 +554,7 @@ static void test_msix_needs_reset(void)
 	c_loop();
 	vio_notify(&vq);
 	reset = wait_needs_reset();
-	wait_irqs(&config_irqs, WAIT_TICKS);
+	vio_wait_irqs(&config_irqs, 1, WAIT_TICKS);
 	printf("msix: a broken queue: %s, %u config interrupt(s), %u queue "
 	       "interrupt(s)\n", reset ? "needs reset" : "NO needs reset",
 	       config_irqs, queue_irqs);
@@ -586,11 +578,11 @@ static void test_msix_no_master(void)
 	pci_command_clear(dev.bdf, PCI_COMMAND_MASTER);
 	vio_queue_setup_raw(&dev, &vq, 0, 128, FAR_ADDR, FAR_ADDR, FAR_ADDR, 0);
 	reset = wait_needs_reset();
-	wait_irqs(&config_irqs, QUIET_TICKS);
+	vio_wait_irqs(&config_irqs, 1, QUIET_TICKS);
 	quiet = !config_irqs;
 	pending = pci_msix_pending(&dev.msix, 1);
 	pci_command_set(dev.bdf, PCI_COMMAND_MASTER);
-	wait_irqs(&config_irqs, WAIT_TICKS);
+	vio_wait_irqs(&config_irqs, 1, WAIT_TICKS);
 	printf("msix: bus master off: %s, %s, pending %u; on again: %u config "
 	       "interrupt(s)\n", reset ? "needs reset" : "NO needs reset",
 	       quiet ? "no message" : "MESSAGE SENT", pending, config_irqs);
@@ -642,16 +634,13 @@ static void test_msix(void)
 		pci_msix_mask(&dev.msix, 0, false);
 		queue_irqs = 0;
 		done += good_read(70 + i);
-		for (uint64_t end = rdtsc_ordered() + QUIET_TICKS;
-		     rdtsc_ordered() < end;)
-			__asm__ volatile("sti; pause; cli" ::: "memory");
-		quiet += !queue_irqs;
+		quiet += !vio_wait_irqs(&queue_irqs, 1, QUIET_TICKS);
 	}
 	/* And a right entry still works. */
 	pci_msix_set(&dev.msix, 0, 0, VEC_QUEUE);
 	queue_irqs = 0;
 	done += good_read(80);
-	wait_irqs(&queue_irqs, WAIT_TICKS);
+	vio_wait_irqs(&queue_irqs, 1, WAIT_TICKS);
 	printf("msix: %u garbage entries: %u delivered nothing; %u/%u requests "
 	       "served; a right entry: %u interrupt(s)\n",
 	       (unsigned int)ARRAY_SIZE(cases), quiet, done,

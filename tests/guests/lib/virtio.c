@@ -78,7 +78,7 @@ bool vio_find(uint16_t type, struct vio_dev *d)
 	return vio_map(d);
 }
 
-/* ---- common configuration ------------------------------------------------- */
+/* ---- common configuration ------------------------------------------------ */
 
 uint8_t vio_cc_read8(struct vio_dev *d, unsigned int off)
 {
@@ -169,7 +169,7 @@ void vio_driver_ok(struct vio_dev *d)
 	vio_status_set(d, (uint8_t)(vio_status(d) | VIO_S_DRIVER_OK));
 }
 
-/* ---- device configuration and ISR ------------------------------------------ */
+/* ---- device configuration and ISR ---------------------------------------- */
 
 static uint64_t cfg_read_once(struct vio_dev *d, unsigned int off,
 			      unsigned int len)
@@ -207,7 +207,7 @@ uint8_t vio_isr_read(struct vio_dev *d)
 	return *d->isr;
 }
 
-/* ---- queues ----------------------------------------------------------------- */
+/* ---- queues -------------------------------------------------------------- */
 
 static void queue_map(struct vio_dev *d, struct vio_queue *q, uint16_t index,
 		      uint16_t size, uint64_t desc, uint64_t avail,
@@ -334,4 +334,13 @@ bool vio_wait_used(struct vio_queue *q, uint32_t *id, uint32_t *len,
 	*len = e->len;
 	q->last_used++;
 	return true;
+}
+
+bool vio_wait_irqs(volatile uint32_t *count, uint32_t want, uint64_t ticks)
+{
+	uint64_t end = rdtsc_ordered() + ticks;
+
+	while (*count < want && rdtsc_ordered() < end)
+		__asm__ volatile("sti; pause; cli" ::: "memory");
+	return *count >= want;
 }

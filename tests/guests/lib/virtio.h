@@ -176,4 +176,10 @@ bool vio_wait_used(struct vio_queue *q, uint32_t *id, uint32_t *len,
 		   uint64_t ticks);
 uint16_t vio_used_idx(const struct vio_queue *q);
 
+/* Takes interrupts (STI; PAUSE; CLI) until *count reaches want or
+ * `ticks` TSC ticks passed: whether it did. The guest's own handler
+ * counts, for the vector it set up (MSI-X entries through lib/pci.c,
+ * INTx through the I/O APIC). */
+bool vio_wait_irqs(volatile uint32_t *count, uint32_t want, uint64_t ticks);
+
 #endif

@@ -48,7 +48,7 @@ void trap_dump(const struct trap_frame *f)
 	printf("  esi %08x edi %08x ebp %08x\n", f->esi, f->edi, f->ebp);
 }
 
-/* ---- a second vCPU ------------------------------------------------------------ */
+/* ---- a second vCPU ------------------------------------------------------- */
 
 __attribute__((aligned(16), used)) static uint8_t vcpu_stack[8192];
 static void (*volatile vcpu_fn)(void);
