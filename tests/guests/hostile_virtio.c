@@ -11,15 +11,17 @@
  *            a readable descriptor after a writable one, no status byte,
  *            a one-descriptor chain, a short header
  *   setup    rings outside RAM at queue enable, a queue size that is not
- *            a power of two, misaligned rings
+ *            a power of two or above the maximum, misaligned rings
  *   notify   before DRIVER_OK and with bus mastering off: ignored, the
  *            request is served once both are right; a storm of notifies
  *   bar      BAR 0 moved over RAM (RAM reads back as RAM and writes stay
  *            RAM), over the I/O APIC, the local APIC and ECAM (they still
- *            answer), then back (the device as it was)
+ *            answer), then back (the device as it was); byte by byte
+ *            while decoding
  *   msix     table entries with addresses and delivery modes that are no
- *            interrupt: nothing delivered, requests still complete
- *
+ *            interrupt: nothing delivered, requests still complete; the
+ *            configuration vector on NEEDS_RESET, held while bus
+ *            mastering is off
  *   flood    the same fault and reset many times: Keel's log stays short
  *   race     with a second vCPU: it scribbles over the rings and resets
  *            the device while the first submits requests
@@ -34,7 +36,7 @@
 #include "virtio_blk.h"
 
 #define STATUS_UNTOUCHED        0xee
-#define WAIT_TICKS              400000000ULL
+#define WAIT_TICKS              400000000ULL    /* a failure bound */
 #define QUIET_TICKS             4000000ULL      /* many exits' worth */
 
 #define APIC_MMIO               0xfee00000u
