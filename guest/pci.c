@@ -56,9 +56,12 @@ static void msix_send(struct pci_func *f, unsigned int n)
 		f->msix_bad++;
 }
 
+/* An MSI-X message is a memory write, which a function may only issue
+ * with Bus Master Enable set (PCIe Base 4.0 7.5.1.1.3): until then it
+ * stays pending. */
 static void msix_flush_pending(struct pci_func *f)
 {
-	if (!pci_msix_enabled(f))
+	if (!pci_msix_enabled(f) || !(pci_cfg_command(f) & PCI_CMD_MASTER))
 		return;
 	for (unsigned int n = 0; n < f->nr_msix; n++)
 		if ((f->msix_pending & BIT_ULL(n)) && !pci_msix_masked(f, n))

@@ -199,9 +199,10 @@ int pci_add(struct guest *g, struct pci_func *f);
 void pci_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 		 uint32_t *val);
 
-/* Signals MSI-X entry n of f: sent to the vCPUs it names if MSI-X is on
- * and the entry and function are unmasked, else left pending in the
- * PBA (sent when unmasked). From any CPU. False if MSI-X is off. */
+/* Signals MSI-X entry n of f: sent to the vCPUs it names if MSI-X is on,
+ * the entry and function are unmasked and bus mastering is on, else left
+ * pending in the PBA (sent when all are). From any CPU. False if MSI-X
+ * is off. */
 bool pci_msix_notify(struct pci_func *f, unsigned int n);
 /* Drives f's INTx line (level-triggered, I/O APIC), unless the guest
  * disabled INTx in the command register. */

@@ -14,7 +14,9 @@
  * Features offered: VIRTIO_F_VERSION_1 (required of the driver) and the
  * device's own. A driver breaking the rules of a queue (guest/virtq.c)
  * gets DEVICE_NEEDS_RESET and a configuration interrupt (2.1.2), and
- * Keel logs what it did; the device touches nothing until it is reset.
+ * Keel logs what it did (the first VIRTIO_FAULTS_LOGGED times per
+ * device: a driver breaking and resetting in a loop must not fill
+ * Keel's console); the device touches nothing until it is reset.
  * A queue is served on the CPU of the vCPU that notifies it.
  */
 #ifndef KEEL_GUEST_VIRTIO_H
@@ -33,6 +35,7 @@
 #define VIRTIO_MAX_QUEUES       8
 #define VIRTIO_QUEUE_SIZE       128
 #define VIRTIO_NO_VECTOR        0xffff
+#define VIRTIO_FAULTS_LOGGED    64
 
 #define VIRTIO_F_VERSION_1      BIT_ULL(32)
 
@@ -98,6 +101,7 @@ struct virtio_dev {
 	uint8_t status, generation, isr;
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
 	uint64_t notifies_ignored;      /* before DRIVER_OK, or bad queue */
+	uint64_t faults;                /* rules the driver broke, ever */
 	void *priv;                     /* the device's own state */
 };
 

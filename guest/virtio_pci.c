@@ -85,8 +85,13 @@ void virtio_config_changed(struct virtio_dev *d)
 
 void virtio_broken(struct virtio_dev *d, unsigned int q, const char *why)
 {
-	guest_log(LOG_WARN, d->g, "%s: queue %u: %s; device needs reset\n",
-		  d->ops->name, q, why);
+	d->faults++;
+	if (d->faults <= VIRTIO_FAULTS_LOGGED)
+		guest_log(LOG_WARN, d->g, "%s: queue %u: %s; device needs "
+			  "reset\n", d->ops->name, q, why);
+	if (d->faults == VIRTIO_FAULTS_LOGGED)
+		guest_log(LOG_WARN, d->g, "%s: further faults of this device "
+			  "not logged\n", d->ops->name);
 	d->status |= VIRTIO_S_NEEDS_RESET;
 	virtio_config_changed(d);
 }
@@ -202,13 +207,19 @@ static void status_write(struct virtio_dev *d, uint8_t val)
 	d->status = (uint8_t)(val | (d->status & VIRTIO_S_NEEDS_RESET));
 }
 
-/* Enabling a queue checks its rings (2.7): a bad set-up breaks it. */
+/* Enabling a queue checks its rings (2.7): a bad set-up breaks it. The
+ * driver may lower queue_size from the maximum the device offers, not
+ * raise it (4.1.4.3). */
 static void queue_enable(struct virtio_dev *d, struct virtio_queue *q)
 {
 	int err;
 
 	if (q->enabled)
 		return;
+	if (q->vq.size > VIRTIO_QUEUE_SIZE) {
+		virtio_broken(d, d->queue_sel, "queue size above the maximum");
+		return;
+	}
 	err = virtq_check(&q->vq, &d->mem);
 	if (err) {
 		virtio_queue_broken(d, d->queue_sel, err);
@@ -396,6 +407,7 @@ int virtio_dev_add(struct guest *g, struct virtio_dev *d,
 	d->features = ops->features | VIRTIO_F_VERSION_1;
 	d->g = g;
 	d->priv = priv;
+	d->faults = 0;
 	d->lock = (struct spinlock)SPINLOCK_INIT;
 	d->mem = (struct virtq_mem){ g, guest_ram_read, guest_ram_write };
 	pci_func_init(&d->pci, VIRTIO_VENDOR, id, ops->class, VIRTIO_VENDOR, id);

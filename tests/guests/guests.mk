@@ -59,6 +59,18 @@
 #   shmtest.elf     multiboot   shared memory and its doorbell device:
 #                               role=a (MSI-X), b (INTx), c (read-only)
 #                               of one region at gpa=
+#   blktest.elf     multiboot   a virtio-blk disk (disk = "disk1m") against
+#                               virtio 1.2: features, capacity, reads,
+#                               writes, flush, GET_ID, bounds, UNSUPP,
+#                               MSI-X and INTx; mode=ro: the same disk
+#                               read-only, original data, writes IOERR
+#   hostile_virtio.elf multiboot malformed chains and queue set-ups, BAR
+#                               moves, notify storms, bad MSI-X entries:
+#                               DEVICE_NEEDS_RESET, then reset works; with
+#                               a second vCPU, it races the first over the
+#                               rings (storm=, flood=, race= for counts)
+#   disk1m.img      data        the disk those two read (mkdisk, a host
+#                               tool: tests/guests/diskpattern.h)
 #   echo.elf        multiboot   reads its UART by polling and prints each
 #                               line it gets, until "bye"
 #   echo64.elf      elf64       the same, 64-bit
@@ -95,7 +107,8 @@ GUEST_CFLAGS64 := -m64 -mno-red-zone -mcmodel=small $(GUEST_CFLAGS) \
 GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack \
 	--no-warn-rwx-segments
 
-GUEST_LIB_SRCS := start.c trap.c print.c check.c bootinfo.c libc.c pci.c
+GUEST_LIB_SRCS := start.c trap.c print.c check.c bootinfo.c libc.c pci.c \
+	virtio.c
 GUEST_LIB32 := $(patsubst %.c,$(GUEST_OUT)/lib32/%.o,$(GUEST_LIB_SRCS)) \
 	$(GUEST_OUT)/lib32/arch.o $(GUEST_OUT)/lib32/entry.o
 GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
@@ -104,7 +117,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
-	pcitest shmtest
+	pcitest shmtest blktest hostile_virtio
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
@@ -113,7 +126,7 @@ GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 \
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \
-	$(addsuffix 64.elf,$(GUEST_ELF64)))
+	$(addsuffix 64.elf,$(GUEST_ELF64)) disk1m.img)
 
 .PHONY: guests
 guests: $(GUEST_IMAGES)
@@ -205,5 +218,14 @@ $(GUEST_OUT)/hello16.elf: $(GUEST_OUT)/obj16/hello16.o
 $(GUEST_OUT)/hello16.bin $(GUEST_OUT)/helloflat.bin: $(GUEST_OUT)/%.bin: \
 		$(GUEST_OUT)/%.elf
 	$(GUEST_OBJCOPY) -O binary $< $@
+
+# The virtio-blk guests' disk: 1 MiB whose every byte the guests can
+# predict (tests/guests/diskpattern.h), written by a host tool.
+$(GUEST_OUT)/mkdisk: $(GUEST_DIR)/mkdisk.c $(GUEST_DIR)/diskpattern.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -o $@ $<
+
+$(GUEST_OUT)/disk1m.img: $(GUEST_OUT)/mkdisk
+	$< $@
 
 -include $(wildcard $(GUEST_OUT)/*/*.d)

@@ -47,3 +47,35 @@ void trap_dump(const struct trap_frame *f)
 	       f->ecx, f->edx);
 	printf("  esi %08x edi %08x ebp %08x\n", f->esi, f->edi, f->ebp);
 }
+
+/* ---- a second vCPU ------------------------------------------------------- */
+
+__attribute__((aligned(16), used)) static uint8_t vcpu_stack[8192];
+static void (*volatile vcpu_fn)(void);
+
+/* Keel starts the vCPU with flat segments it cached but no GDT of ours:
+ * load it before anything could fault. */
+__asm__(".text\n"
+	"vcpu_entry32:\n"
+	"	lgdt gdt_desc\n"
+	"	movl $vcpu_stack + 8192, %esp\n"
+	"	call vcpu_main\n"
+	"1:	cli\n"
+	"	hlt\n"
+	"	jmp 1b\n");
+extern char vcpu_entry32[];
+
+__attribute__((used)) void vcpu_main(void);
+__attribute__((used)) void vcpu_main(void)
+{
+	idt_load();
+	vcpu_fn();
+}
+
+bool vcpu_start(unsigned int n, void (*fn)(void))
+{
+	if (vcpu_fn)
+		return false;
+	vcpu_fn = fn;
+	return vmcall3(KEEL_HC_VCPU_START, n, (uintptr_t)vcpu_entry32, 0) == 0;
+}

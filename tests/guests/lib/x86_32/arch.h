@@ -2,6 +2,7 @@
 #ifndef KEEL_TEST_ARCH_H
 #define KEEL_TEST_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define GUEST_BITS      32
@@ -29,5 +30,11 @@ void idt_set_gate(unsigned int vector, uintptr_t handler);
 void idt_set_user_gate(unsigned int vector, uintptr_t handler);
 void idt_load(void);
 void trap_dump(const struct trap_frame *f);
+
+/* Starts vCPU n (by KEEL_HC_VCPU_START, flat protected mode) on fn with
+ * this library's GDT and IDT and a stack of its own; fn must not return
+ * before the guest ends (the vCPU then halts). One vCPU per guest:
+ * false if one was started already or Keel refused. */
+bool vcpu_start(unsigned int n, void (*fn)(void));
 
 #endif
