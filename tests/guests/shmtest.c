@@ -36,7 +36,7 @@
 #define VEC_MSIX            0x40            /* + doorbell vector, guest a */
 #define VEC_INTX            0x50            /* guest b */
 #define PING_ROUNDS         20
-#define STORM               100000u
+#define STORM               20000u
 #define READY_MAGIC         0x5348d000u     /* + member */
 #define PATTERN_WORDS       (REGION_SIZE / 8) /* the second half */
 #define WAIT_TICKS          4000000000ULL   /* a failure bound, not a time */
