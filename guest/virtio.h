@@ -70,7 +70,8 @@ struct virtio_ops {
 					 * (a device may add to d->features
 					 * before the driver runs) */
 	unsigned int nr_queues;
-	/* Device configuration, off < VIRTIO_DEVCFG_LEN, len 1/2/4/8. */
+	/* Device configuration, off < VIRTIO_DEVCFG_LEN, len 1/2/4/8;
+	 * cfg_write NULL: no field is the driver's to change. */
 	void (*cfg_read)(struct virtio_dev *d, unsigned int off, void *buf,
 			 unsigned int len);
 	void (*cfg_write)(struct virtio_dev *d, unsigned int off,

@@ -50,17 +50,6 @@ static void blk_cfg_read(struct virtio_dev *d, unsigned int off, void *buf,
 	memcpy(buf, c + off, len);
 }
 
-/* Nothing in the configuration is the driver's to change (writeback
- * mode is not offered). */
-static void blk_cfg_write(struct virtio_dev *d, unsigned int off,
-			  const void *buf, unsigned int len)
-{
-	(void)d;
-	(void)off;
-	(void)buf;
-	(void)len;
-}
-
 /* The byte range a data transfer names, or false when it is not a
  * whole number of sectors inside the disk. */
 static bool blk_range(const struct virtio_blk *b, uint64_t sector,
@@ -179,8 +168,7 @@ static const struct virtio_ops blk_ops = {
 	.class = 0x010000,              /* mass storage */
 	.features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH,
 	.nr_queues = 1,
-	.cfg_read = blk_cfg_read,
-	.cfg_write = blk_cfg_write,
+	.cfg_read = blk_cfg_read,      /* no writeback mode: nothing to write */
 	.notify = blk_notify,
 };
 

@@ -22,15 +22,6 @@ static void cons_cfg_read(struct virtio_dev *d, unsigned int off, void *buf,
 	memset(buf, 0, len);
 }
 
-static void cons_cfg_write(struct virtio_dev *d, unsigned int off,
-			   const void *buf, unsigned int len)
-{
-	(void)d;
-	(void)off;
-	(void)buf;
-	(void)len;
-}
-
 /* One transmit chain to the console, a chunk at a time. */
 static void cons_out(struct virtio_dev *d, const struct virtq_chain *c)
 {
@@ -64,7 +55,6 @@ static const struct virtio_ops cons_ops = {
 	.class = 0x078000,              /* simple communication controller */
 	.nr_queues = 2,
 	.cfg_read = cons_cfg_read,
-	.cfg_write = cons_cfg_write,
 	.notify = cons_notify,
 };
 

@@ -67,16 +67,6 @@ static void net_cfg_read(struct virtio_dev *d, unsigned int off, void *buf,
 	memcpy(buf, c + off, len);
 }
 
-/* The MAC is read-only without VIRTIO_NET_F_CTRL_MAC_ADDR (5.1.4.2). */
-static void net_cfg_write(struct virtio_dev *d, unsigned int off,
-			  const void *buf, unsigned int len)
-{
-	(void)d;
-	(void)off;
-	(void)buf;
-	(void)len;
-}
-
 /* One frame into receiver r's next buffer: the header (no offloads,
  * one buffer) and the frame. A buffer too small for them is returned
  * empty, which the driver counts as a receive error. */
@@ -184,8 +174,7 @@ static const struct virtio_ops net_ops = {
 	.class = 0x020000,              /* Ethernet controller */
 	.features = NET_F_MAC | NET_F_STATUS,
 	.nr_queues = 2,
-	.cfg_read = net_cfg_read,
-	.cfg_write = net_cfg_write,
+	.cfg_read = net_cfg_read,      /* the MAC is read-only (5.1.4.2) */
 	.notify = net_notify,
 };
 

@@ -330,7 +330,7 @@ static void bar_access(struct virtio_dev *d, uint64_t off, void *buf,
 		off -= VIRTIO_DEVCFG_OFF;
 		if (off + len > VIRTIO_DEVCFG_LEN)
 			memset(buf, 0, write ? 0 : len);
-		else if (write)
+		else if (write && d->ops->cfg_write)
 			d->ops->cfg_write(d, (unsigned int)off, buf, len);
 		else
 			d->ops->cfg_read(d, (unsigned int)off, buf, len);

@@ -606,23 +606,10 @@ static unsigned int hostile_storm(uint32_t *rs)
  * protected mode with the segments Keel cached: it loads the BSP's GDT
  * and IDT before anything could fault.
  */
-__attribute__((aligned(16), used)) uint8_t ap_stack[8192];
 static volatile uint32_t ap_writes;
 
-__asm__(".text\n"
-	"ap_entry32:\n"
-	"	lgdt gdt_desc\n"
-	"	movl $ap_stack + 8192, %esp\n"
-	"	call ap_main\n"
-	"1:	cli\n"
-	"	hlt\n"
-	"	jmp 1b\n");
-extern char ap_entry32[];
-
-__attribute__((used)) void ap_main(void);
-__attribute__((used)) void ap_main(void)
+static void ap_main(void)
 {
-	idt_load();
 	__atomic_store_n(&ap_writes, hostile_storm(&rng_ap), __ATOMIC_RELEASE);
 }
 
@@ -631,9 +618,7 @@ static bool ap_storm_start(void)
 {
 	unsigned int nr_cpus = (cpuid(1, 0).ebx >> 16) & 0xff;
 
-	return nr_cpus > 1 &&
-	       EXPECT_EQ(vmcall3(KEEL_HC_VCPU_START, 1, (uintptr_t)ap_entry32,
-				 0), 0);
+	return nr_cpus > 1 && EXPECT(vcpu_start(1, ap_main));
 }
 
 static unsigned int ap_storm_wait(void)
