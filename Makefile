@@ -208,7 +208,7 @@ deps-linux:
 # scenarios (tests/linux/*.scn.in) with that kernel's version in their
 # expected lines.
 LINUX_DIR := $(BUILD)/linux
-LINUX_SCENARIOS := linux linux-memtest
+LINUX_SCENARIOS := linux linux-memtest linux-virtio
 linux-images: deps-linux
 	@mkdir -p $(LINUX_DIR)
 	@tools/fetch-linux $(LINUX_DIR)/kernel
@@ -283,6 +283,7 @@ SCENARIOS_RUN = tools/scenarios --times $(TIMES) $(if $(ONLY),--only $(ONLY))
 scenarios: deps-test
 	@$(MAKE) -s all linux-images
 	@$(SCENARIOS_RUN) $(LINUX_DIR)/linux-memtest.scn \
+		$(LINUX_DIR)/linux-virtio.scn \
 		$(sort $(wildcard tests/scenarios/*.scn))
 
 test-scenarios: deps-test
@@ -291,7 +292,8 @@ test-scenarios: deps-test
 
 test-linux-scenarios: deps-test
 	@$(MAKE) -s all linux-images
-	@$(SCENARIOS_RUN) $(LINUX_DIR)/linux-memtest.scn
+	@$(SCENARIOS_RUN) $(LINUX_DIR)/linux-memtest.scn \
+		$(LINUX_DIR)/linux-virtio.scn
 
 check: deps-test
 	@$(MAKE) -s all
