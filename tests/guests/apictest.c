@@ -173,20 +173,6 @@ static volatile uint64_t irq_tsc[256];          /* TSC in the last handler */
 typedef void irq_hook_fn(unsigned int cpu, unsigned int vector);
 static irq_hook_fn *volatile irq_hook[256];     /* instead of a plain EOI */
 
-static inline uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((uint64_t)hi << 32) | lo;
-}
-
-static inline void wrmsr(uint32_t msr, uint64_t val)
-{
-	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)val),
-			 "d"((uint32_t)(val >> 32)) : "memory");
-}
-
 static unsigned int cpu_index(void)
 {
 	return cpuid(1, 0).ebx >> 24;

@@ -435,20 +435,6 @@ static uint32_t rnd_msr(void)
 	return r[0] + (uint32_t)rnd_below(r[1] - r[0] + 1);
 }
 
-static uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return (uint64_t)hi << 32 | lo;
-}
-
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v),
-			 "d"((uint32_t)(v >> 32)) : "memory");
-}
-
 static uint64_t base_pat;
 
 /* A value for an MSR: its own with a bit flipped, or any. APIC_BASE

@@ -83,6 +83,11 @@
 #                               at an exit: one #DB, just past each
 #   hostile_cr64.elf elf64      MOV to CR0/CR4 with values 64-bit mode
 #                               refuses: #GP(0), the register unchanged
+#   avxstate.elf    multiboot   ZMM0-7 and k0-k7 across every kind of exit;
+#                               XSAVE, XSAVEC and XRSTOR (compacted) round
+#                               trips, the init optimization; xsavec=judge
+#                               judges XSAVEC where its layout is wrong
+#   avxstate64.elf  elf64       the same with ZMM0-31
 #   fuzz64.elf      elf64       random but reproducible attacks on Keel
 #                               (seed=, steps=, ticks=, trace=), surviving
 #                               its own faults
@@ -117,12 +122,12 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
-	pcitest shmtest blktest hostile_virtio
+	pcitest shmtest blktest hostile_virtio avxstate
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
 GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 \
-	hostile_singlestep hostile_cr fuzz
+	hostile_singlestep hostile_cr fuzz avxstate
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
 	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \

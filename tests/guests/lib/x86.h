@@ -56,6 +56,22 @@ static inline uint32_t inl(uint16_t port)
 	return v;
 }
 
+/* RDMSR and WRMSR that must not fault (rdmsr_safe/wrmsr_safe for those
+ * that may). */
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t val)
+{
+	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)val),
+			 "d"((uint32_t)(val >> 32)) : "memory");
+}
+
 static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t sub)
 {
 	struct cpuid_regs r;
