@@ -208,7 +208,7 @@ deps-linux:
 # scenarios (tests/linux/*.scn.in) with that kernel's version in their
 # expected lines.
 LINUX_DIR := $(BUILD)/linux
-LINUX_SCENARIOS := linux linux-memtest linux-virtio
+LINUX_SCENARIOS := linux linux-memtest linux-virtio linux-shm
 linux-images: deps-linux
 	@mkdir -p $(LINUX_DIR)
 	@tools/fetch-linux $(LINUX_DIR)/kernel
@@ -275,15 +275,15 @@ fuzz: deps-test
 		$(BUILD)/host/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/$$t || exit 1; \
 	done
 
-# Linux next to a test guest runs longest: its manifest goes first, so
-# that it starts at once and the others share the second slot.
+# Linux next to a test guest runs longest: those manifests go first, so
+# that they start at once and the others follow in the freed slots.
 # TIMES collects each scenario's time for make test's summary.
 TIMES := $(BUILD)/test-times.tsv
 SCENARIOS_RUN = tools/scenarios --times $(TIMES) $(if $(ONLY),--only $(ONLY))
 scenarios: deps-test
 	@$(MAKE) -s all linux-images
 	@$(SCENARIOS_RUN) $(LINUX_DIR)/linux-memtest.scn \
-		$(LINUX_DIR)/linux-virtio.scn \
+		$(LINUX_DIR)/linux-virtio.scn $(LINUX_DIR)/linux-shm.scn \
 		$(sort $(wildcard tests/scenarios/*.scn))
 
 test-scenarios: deps-test
@@ -293,7 +293,7 @@ test-scenarios: deps-test
 test-linux-scenarios: deps-test
 	@$(MAKE) -s all linux-images
 	@$(SCENARIOS_RUN) $(LINUX_DIR)/linux-memtest.scn \
-		$(LINUX_DIR)/linux-virtio.scn
+		$(LINUX_DIR)/linux-virtio.scn $(LINUX_DIR)/linux-shm.scn
 
 check: deps-test
 	@$(MAKE) -s all

@@ -6,6 +6,9 @@
  *   a  member 0, read-write, doorbells by MSI-X (vectors 0-3)
  *   b  member 1, read-write, doorbells by INTx and IntrStatus
  *   c  member 2, read-only
+ *   peer  member 1 of a region shared with Linux ([shm.lx] in
+ *         tests/linux/linux-shm.conf, keel.shmtest=doorbell in
+ *         tests/linux/init), doorbells by MSI-X
  *
  *   regs      the function's IDs and class, IVPosition, Peers, where the
  *             region is (gpa= on the command line) and its size, Flags
@@ -24,7 +27,8 @@
  *             it is refused (a), and with dirty logging on (b, mode wp)
  *             writes to it cost no exit and are not logged
  *
- * The region's layout (struct box) is this test's own.
+ * The region's layout (struct box) is this test's own; the peer's
+ * (struct lx_box) and its read-only region's follow tests/linux/init.
  */
 #include "guest.h"
 #include "pci.h"
@@ -266,7 +270,8 @@ static void check_dirty_log(void)
 
 /* ---- guest a: MSI-X ------------------------------------------------------- */
 
-static void a_setup(void)
+/* Doorbell vector n arrives as VEC_MSIX + n, counted in irqs[n]. */
+static void msix_setup(void)
 {
 	struct pci_msix m;
 	char *stubs[] = { msix_irq0_stub, msix_irq1_stub, msix_irq2_stub,
@@ -281,6 +286,11 @@ static void a_setup(void)
 	for (unsigned int n = 0; n < SHM_VECTORS && n < m.nr; n++)
 		pci_msix_set(&m, n, 0, (uint8_t)(VEC_MSIX + n));
 	pci_msix_enable(&m, true);
+}
+
+static void a_setup(void)
+{
+	msix_setup();
 	for (unsigned int i = 0; i < PATTERN_WORDS; i++)
 		box->pattern[i] = i * 0x9e3779b9u;
 	box->pattern_ready = READY_MAGIC;
@@ -465,20 +475,106 @@ static void role_c(void)
 	ring(MEMBER_A, VEC_C_DONE);
 }
 
+/* ---- peer: Linux's partner -------------------------------------------------- */
+
+/* The layout keel.shmtest=doorbell in tests/linux/init uses: Linux
+ * (member 0) writes round i as LX_MSG + i and rings vector 0; the peer
+ * answers PEER_MSG + i and rings Linux's vector 0. Linux's shell takes
+ * seconds a round in Bochs, and its boot minutes: the bounds are in
+ * guest time. */
+#define LX_MEMBER           0
+#define LX_PEER             1
+#define LX_PEERS            2
+#define LX_ROUNDS           10
+#define LX_READY            0x52454459u     /* "REDY" */
+#define LX_MSG              0x4c580000u     /* "LX" + round */
+#define PEER_MSG            0x4d420000u     /* "MB" + round */
+#define LX_BOOT_MS          1800000ULL
+#define LX_ROUND_MS         120000ULL
+
+struct lx_box {
+	uint32_t ready, lx2peer, peer2lx;
+};
+
+/* The read-only region's layout, that of keel.shmtest=writer: a magic
+ * dword once the pattern is in place, the reader's answer, and at
+ * 0x100 LX_RO_WORDS dwords, word i = (i + 1) * 0x9e3779b1. */
+#define LX_RO_MAGIC         0x4b45454cu
+#define LX_RO_PATTERN       0x100
+#define LX_RO_WORDS         64
+
+static void lx_fill_readonly(void)
+{
+	uint64_t gpa = cmdline_hex("ro");
+	volatile uint32_t *ro = (volatile uint32_t *)(uintptr_t)gpa;
+
+	EXPECT(gpa != 0);
+	if (!gpa)
+		return;
+	for (uint32_t i = 0; i < LX_RO_WORDS; i++)
+		ro[LX_RO_PATTERN / 4 + i] = (i + 1) * 0x9e3779b1u;
+	ro[0] = LX_RO_MAGIC;
+}
+
+static bool wait_ms(volatile uint32_t *p, uint32_t want, uint64_t ms)
+{
+	return wait_for(p, want, ms * tsc_khz());
+}
+
+static void role_peer(void)
+{
+	volatile struct lx_box *lx;
+	unsigned int ok = 0;
+	uint32_t i;
+
+	EXPECT_EQ(reg(SHM_REG_IV_POSITION), LX_PEER);
+	EXPECT_EQ(reg(SHM_REG_PEERS), LX_PEERS);
+	EXPECT_EQ(reg(SHM_REG_FLAGS), 0);
+	lx = (volatile struct lx_box *)(uintptr_t)
+		(reg(SHM_REG_GPA_LO) | (uint64_t)reg(SHM_REG_GPA_HI) << 32);
+	lx_fill_readonly();
+	msix_setup();
+	lx->ready = LX_READY;
+	for (i = 1; i <= LX_ROUNDS; i++) {
+		if (!wait_ms(&irqs[VEC_PING], i,
+			     i == 1 ? LX_BOOT_MS : LX_ROUND_MS))
+			break;
+		ok += lx->lx2peer == LX_MSG + i;
+		lx->peer2lx = PEER_MSG + i;
+		ring(LX_MEMBER, VEC_PING);
+	}
+	EXPECT_EQ(ok, LX_ROUNDS);
+	EXPECT_EQ(reg(SHM_REG_DROPPED), 0);
+	printf("peer: %u of %u messages from linux, each by MSI-X vector %u "
+	       "(%u interrupts), answered by doorbell\n", ok, LX_ROUNDS,
+	       VEC_PING, irqs[VEC_PING]);
+}
+
+static bool streq(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 void guest_main(void)
 {
-	char role[4] = "";
+	char role[8] = "";
 
 	cmdline_get("role", role, sizeof(role));
 	device_open();
 	if (!regs)
 		return;
-	if (role[0] == 'a' && !role[1])
+	if (streq(role, "a"))
 		role_a();
-	else if (role[0] == 'b' && !role[1])
+	else if (streq(role, "b"))
 		role_b();
-	else if (role[0] == 'c' && !role[1])
+	else if (streq(role, "c"))
 		role_c();
+	else if (streq(role, "peer"))
+		role_peer();
 	else
-		EXPECT(!"role=a, b or c");
+		EXPECT(!"role=a, b, c or peer");
 }
