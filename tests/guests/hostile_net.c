@@ -11,8 +11,8 @@
  *            on its receive queue (found when the peer's answer to a
  *            PING arrives): a loop, next or head out of range, INDIRECT
  *            (not offered), avail idx ahead by more than the queue size,
- *            buffers outside RAM, over the PCI window, ECAM and the I/O
- *            APIC, at 4 GiB and beyond, a huge length, a readable
+ *            buffers outside RAM, over the PCI window, ECAM and both
+ *            APICs, at 4 GiB and beyond, a huge length, a readable
  *            descriptor after a writable one: each DEVICE_NEEDS_RESET,
  *            nothing sent or received, a working NIC after reset
  *   size     frames of 13 and 1519 bytes, a header alone, less than a
@@ -342,6 +342,7 @@ static const struct chain_case *chain_cases(unsigned int *n, uint64_t window)
 		{ "buffer in the PCI window", c_buf_at, 0 },
 		{ "buffer on ECAM", c_buf_at, PCI_ECAM_BASE },
 		{ "buffer on the I/O APIC", c_buf_at, IOAPIC_MMIO },
+		{ "buffer on the local APIC", c_buf_at, APIC_MMIO },
 		{ "buffer at 4 GiB", c_buf_at, FAR_ADDR },
 		{ "buffer at 2^63", c_buf_at, 1ULL << 63 },
 		{ "buffer wrapping 2^64", c_buf_at, ~0ULL - 15 },
