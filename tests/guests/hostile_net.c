@@ -414,6 +414,7 @@ static void cons_big(uint32_t mib)
 	static const char tail[] = "console: the end of a long chain\n";
 	uint32_t n = (uint32_t)((uint64_t)mib * 1024 * 1024 / sizeof(big));
 	uint32_t id, len;
+	uint64_t t;
 	bool done;
 
 	if (n > 63)
@@ -426,11 +427,13 @@ static void cons_big(uint32_t mib)
 			 (uint16_t)(i + 1));
 	put_desc(&cq, (uint16_t)n, (uintptr_t)tail, sizeof(tail) - 1, 0, 0);
 	vio_publish(&cq, 0);
+	t = rdtsc_ordered();
 	vio_notify(&cq);
 	done = vio_wait_used(&cq, &id, &len, WAIT_TICKS);
-	printf("console: a chain of %u KiB: %s, status %#x\n",
+	t = rdtsc_ordered() - t;
+	printf("console: a chain of %u KiB: %s in %u Mticks, status %#x\n",
 	       n * (uint32_t)sizeof(big) / 1024, done ? "returned" : "NOT returned",
-	       vio_status(&cons));
+	       (uint32_t)(t >> 20), vio_status(&cons));
 	EXPECT(done);
 	EXPECT_EQ(vio_status(&cons) & VIO_S_NEEDS_RESET, 0);
 }
@@ -651,17 +654,23 @@ static void test_flood(void)
 {
 	uint32_t n = cmdline_number("flood", 1000, 100000), sent = 0;
 	bool muted, unmuted;
+	uint64_t t;
 
 	muted = send_kind(mac_peer, mac_hostile, K_MUTE, 0, 0, 64) &&
 		rx_wait_kind(K_MUTED, rx_frame, WAIT_TICKS);
 	frame_make(tx_frame, mac_bcast, mac_hostile, K_FLOOD, 0, 0, 60);
+	t = rdtsc_ordered();
 	while (muted && sent < n)
 		sent += flood_batch(n - sent < FLOOD_BATCH ? n - sent :
 				    FLOOD_BATCH);
+	t = rdtsc_ordered() - t;
 	unmuted = rx_wait_kind(K_UNMUTED, rx_frame, WAIT_TICKS);
-	printf("flood: peer %s, %u broadcast frames, peer %s\n",
-	       muted ? "muted" : "NOT MUTED", sent,
+	/* The peer is deaf for MUTE_TICKS from before the first frame. */
+	printf("flood: peer %s, %u broadcast frames in %u Mticks (of the "
+	       "peer's %u), peer %s\n", muted ? "muted" : "NOT MUTED", sent,
+	       (uint32_t)(t >> 20), (uint32_t)(MUTE_TICKS >> 20),
 	       unmuted ? "back" : "NOT BACK");
+	EXPECT(t < MUTE_TICKS);
 	EXPECT(muted);
 	EXPECT_EQ(sent, n);
 	EXPECT(unmuted);
