@@ -120,14 +120,16 @@ static void vswitch_send(struct vswitch *sw, struct virtio_net *from,
 }
 
 /* Copies one transmit chain's frame out (after the header) and returns
- * the chain: 0 when the frame is not sendable (too short or too long;
- * counted, and the chain is still returned). */
+ * the chain: 0 when the frame is not sendable (too short or too long,
+ * or the chain has device-writable buffers, which 5.1.6.2 forbids on a
+ * transmit queue: what the driver meant is unknown; counted, and the
+ * chain is still returned). */
 static uint32_t tx_take(struct virtio_net *n, const struct virtq_chain *c,
 			uint8_t *frame)
 {
 	uint64_t len = c->out_len > NET_HDR_LEN ? c->out_len - NET_HDR_LEN : 0;
 
-	if (len < NET_FRAME_MIN || len > NET_FRAME_MAX ||
+	if (c->in_len || len < NET_FRAME_MIN || len > NET_FRAME_MAX ||
 	    virtq_chain_read(c, &n->dev.mem, NET_HDR_LEN, frame, len) !=
 	    (int64_t)len) {
 		n->tx_bad++;

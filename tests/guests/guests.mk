@@ -69,6 +69,12 @@
 #                               DEVICE_NEEDS_RESET, then reset works; with
 #                               a second vCPU, it races the first over the
 #                               rings (storm=, flood=, race= for counts)
+#   hostile_net.elf multiboot   the same chains on virtio-net's two queues
+#                               and virtio-console's transmit queue, frames
+#                               of the wrong size, bad receive buffers,
+#                               strays and a broadcast flood (flood=,
+#                               batches=, conmib=); mode=peer: the guest on
+#                               its network that checks every frame it gets
 #   disk1m.img      data        the disk those two read (mkdisk, a host
 #                               tool: tests/guests/diskpattern.h)
 #   echo.elf        multiboot   reads its UART by polling and prints each
@@ -122,7 +128,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
-	pcitest shmtest blktest hostile_virtio avxstate
+	pcitest shmtest blktest hostile_virtio avxstate hostile_net
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
