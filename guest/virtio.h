@@ -103,6 +103,7 @@ struct virtio_dev {
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
 	uint64_t notifies_ignored;      /* before DRIVER_OK, or bad queue */
 	uint64_t faults;                /* rules the driver broke, ever */
+	bool cut_noted;                 /* a device said it cut work short */
 	void *priv;                     /* the device's own state */
 };
 

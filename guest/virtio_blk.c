@@ -158,7 +158,10 @@ static void blk_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtq_chain c;
 
-	while (virtio_queue_pop(d, q, &c) > 0 && blk_request(blk_of(d), &c))
+	/* At most a queue's worth of requests an exit (see cons_notify). */
+	for (unsigned int n = d->q[q].vq.size;
+	     n && virtio_queue_pop(d, q, &c) > 0 && blk_request(blk_of(d), &c);
+	     n--)
 		;
 }
 

@@ -152,7 +152,10 @@ static void net_tx(struct virtio_net *n)
 	struct virtq_chain c;
 	uint32_t len;
 
-	while (virtio_queue_pop(d, NET_TXQ, &c) > 0) {
+	/* At most a queue's worth of frames an exit: another vCPU adding
+	 * frames while the lock is let go must not keep this CPU here. */
+	for (unsigned int left = d->q[NET_TXQ].vq.size;
+	     left-- && virtio_queue_pop(d, NET_TXQ, &c) > 0;) {
 		len = tx_take(n, &c, frame);
 		if (!len)
 			continue;
