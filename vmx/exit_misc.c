@@ -203,7 +203,8 @@ static uint32_t xsave_compacted_size(uint64_t xcr0)
  * Leaf 0xd as the guest's XSETBV sees it (handle_xsetbv): subleaf 0 gives
  * the XCR0 bits Keel allows and the standard-format size for all of them
  * (EBX, the size for the current XCR0, is the CPU's: that XCR0 is the
- * guest's); a component the guest cannot enable has no subleaf.
+ * guest's); subleaf 1 shows XSAVEC only where it passed xsave_init's
+ * probe; a component the guest cannot enable has no subleaf.
  */
 static void cpuid_xsave(const struct vcpu *v, uint32_t sub,
 			struct cpuid_regs *r)
@@ -217,6 +218,8 @@ static void cpuid_xsave(const struct vcpu *v, uint32_t sub,
 	} else if (sub == 1) {
 		if (vcpu_guest_cr4(v) & X86_CR4_OSXSAVE)
 			r->ebx = xsave_compacted_size(xgetbv(0));
+		if (!xsavec_usable)
+			r->eax &= ~(uint32_t)CPUIDD1_EAX_XSAVEC;
 	} else if (sub >= 64 || !(xcr0_guest_allowed & BIT_ULL(sub))) {
 		*r = (struct cpuid_regs){ 0 };
 	}

@@ -97,6 +97,65 @@ static void xrstor_all(const uint8_t *area)
 			    "d"((uint32_t)(xcr0_guest_allowed >> 32)));
 }
 
+bool xsavec_usable;
+
+#define XSAVE_HDR_XSTATE_BV 512         /* the XSAVE header's fields */
+#define XSAVE_HDR_XCOMP_BV  520
+#define XCOMP_BV_COMPACTED  BIT_ULL(63)
+#define XSAVEC_AVX_OFFSET   576         /* the first extended component */
+#define XSAVEC_PROBE_MASK   (XCR0_X87 | XCR0_SSE | XCR0_AVX)
+#define XSAVEC_PROBE_BYTE   0x5a
+
+/*
+ * Where XSAVEC puts the upper halves of the YMM registers when they are
+ * the only extended state asked for: right after the header, at 576
+ * (SDM Vol. 1 13.4.3, the compacted format). A processor, or an
+ * emulator, that puts them elsewhere hands a guest that saves with
+ * XSAVEC and restores with XRSTOR wrong registers back; such a guest
+ * is better off without XSAVEC (it then saves in the standard format).
+ * Loads a known YMM state with the standard-format XRSTOR, saves it
+ * with XSAVEC and looks; then puts the registers back in their initial
+ * state (fpu_reset_guest gives each guest its own start anyway).
+ */
+static bool xsavec_probe(void)
+{
+	static uint8_t in[VCPU_FPU_AREA] __aligned(64);
+	static uint8_t out[VCPU_FPU_AREA] __aligned(64);
+	uint32_t at = cpuid(0xd, 2).ebx;
+	bool ok = true;
+
+	put64(in, XSAVE_HDR_XSTATE_BV, XCR0_AVX);
+	memset(in + at, XSAVEC_PROBE_BYTE, cpuid(0xd, 2).eax);
+	xsetbv(0, XSAVEC_PROBE_MASK);
+	__asm__ volatile("xrstor64 %0" :: "m"(*(const uint8_t (*)[VCPU_FPU_AREA])in),
+			 "a"((uint32_t)XSAVEC_PROBE_MASK), "d"(0));
+	__asm__ volatile("xsavec64 %0" : "+m"(*(uint8_t (*)[VCPU_FPU_AREA])out)
+			 : "a"((uint32_t)XSAVEC_PROBE_MASK), "d"(0));
+	for (uint32_t i = 0; i < cpuid(0xd, 2).eax; i++)
+		ok &= out[XSAVEC_AVX_OFFSET + i] == XSAVEC_PROBE_BYTE;
+	ok &= (get64(out, XSAVE_HDR_XCOMP_BV) & XCOMP_BV_COMPACTED) != 0;
+	__asm__ volatile("xrstor64 %0"
+			 :: "m"(*(const uint8_t (*)[VCPU_FPU_AREA])fpu_init_image),
+			 "a"((uint32_t)XSAVEC_PROBE_MASK), "d"(0));
+	xsetbv(0, XCR0_X87);
+	return ok;
+}
+
+/* XSAVEC is offered when the CPU has it and it passes the probe (which
+ * needs AVX among the states guests may enable). */
+static void xsavec_check(void)
+{
+	if (!(cpuid(0xd, 1).eax & CPUIDD1_EAX_XSAVEC) ||
+	    !(xcr0_guest_allowed & XCR0_AVX))
+		return;
+	fpu_init_this_cpu();            /* CR4.OSXSAVE for XSETBV, once early */
+	xsavec_usable = xsavec_probe();
+	if (!xsavec_usable)
+		pr_warn("keel: xsave: XSAVEC puts the AVX state away from "
+			"offset %u: not offered to guests\n",
+			XSAVEC_AVX_OFFSET);
+}
+
 void fpu_init_this_cpu(void)
 {
 	uint64_t cr4 = read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
@@ -138,6 +197,7 @@ void xsave_init(void)
 			"not offered to guests\n",
 			xcr0_consistent(host) & ~xcr0_guest_allowed,
 			VCPU_FPU_AREA);
+	xsavec_check();
 }
 
 void fpu_reset_guest(void)

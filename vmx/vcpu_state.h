@@ -50,5 +50,8 @@ void fpu_reset_guest(void);
 extern uint64_t xcr0_guest_allowed;
 /* Standard-format XSAVE size for xcr0_guest_allowed (CPUID.(0xd,0).ECX). */
 extern uint32_t xsave_guest_size;
+/* XSAVEC lays out the compacted format as the SDM says (xsave_init
+ * checks it); guests are not offered XSAVEC otherwise. */
+extern bool xsavec_usable;
 
 #endif
