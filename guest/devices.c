@@ -245,6 +245,7 @@ void devices_print_stats(struct guest *g)
 	struct guest_devices *d = &g->dev;
 
 	if (d->pci) {
+		pci_print_stats(g);
 		virtio_net_print_stats(g);
 		shm_print_stats(g);
 	}

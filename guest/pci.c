@@ -3,13 +3,16 @@
  * 0xcf8/0xcfc and ECAM, memory BARs in the PCI window, MSI-X and INTx.
  * The bus lock covers configuration space, BAR registers and MSI-X
  * tables; device register files are called without it, so a device may
- * signal its interrupts from inside them.
+ * signal its interrupts from inside them. Only a guest with a bus gets
+ * here: its ports and ECAM are dispatched to this file only then
+ * (guest/devices.c).
  */
 #include "guest/pci.h"
 #include "guest/guest.h"
 #include "guest/vlapic.h"
 #include "guest/ioapic.h"
 #include "arch/errno.h"
+#include "drivers/printk.h"
 #include "arch/string.h"
 
 /* A generic PCIe host bridge (class 06/00/00). */
@@ -34,7 +37,7 @@ static struct pci_func *pci_func_at(struct guest *g, unsigned int slot,
 {
 	struct pci_bus *bus = &g->dev.pci->bus;
 
-	if (!bus->present || slot >= PCI_MAX_FUNCS || func)
+	if (slot >= PCI_MAX_FUNCS || func)
 		return NULL;
 	return bus->funcs[slot];
 }
@@ -110,8 +113,6 @@ static void cfg_write(struct guest *g, unsigned int slot, unsigned int func,
 	msix_flush_pending(f);
 	intx_update(f);
 	spin_unlock(&g->dev.pci->bus.lock);
-	if (f->cfg_written)
-		f->cfg_written(f, reg, len);
 }
 
 /* Mechanism #1: the address register is only ever a dword at 0xcf8;
@@ -265,7 +266,6 @@ int pci_bus_init(struct guest *g)
 		err = mmio_register(g, &(struct mmio_region){
 			.gpa = PCI_MMIO_GPA, .size = PCI_MMIO_SIZE,
 			.read = window_read, .write = window_write });
-	bus->present = !err;
 	return err;
 }
 
@@ -333,4 +333,15 @@ void pci_intx_set(struct pci_func *f, bool level)
 	f->intx_level = level;
 	intx_update(f);
 	spin_unlock(&bus->lock);
+}
+
+void pci_print_stats(struct guest *g)
+{
+	struct pci_bus *bus = &g->dev.pci->bus;
+
+	for (unsigned int s = 1; s < PCI_MAX_FUNCS; s++)
+		if (bus->funcs[s] && bus->funcs[s]->msix_bad)
+			guest_log(LOG_INFO, g, "pci 00:%02x.0: %lu MSI-X messages "
+				  "dropped (not a fixed or lowest-priority "
+				  "interrupt)\n", s, bus->funcs[s]->msix_bad);
 }

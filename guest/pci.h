@@ -118,10 +118,6 @@ struct pci_func {
 	struct pci_bar bars[PCI_BARS];
 	pci_bar_read_fn *bar_read;
 	pci_bar_write_fn *bar_write;
-	/* Called after the guest wrote configuration space [off, off+len). */
-	void (*cfg_written)(struct pci_func *f, unsigned int off,
-			    unsigned int len);
-	void *opaque;
 	uint8_t cap_free;               /* where the next capability goes */
 	uint8_t cap_link;               /* the pointer to the last one */
 	/* MSI-X: nr_msix entries, table and PBA at these offsets of
@@ -141,7 +137,6 @@ struct pci_bus {
 	struct pci_func host_bridge;
 	struct pci_func *funcs[PCI_MAX_FUNCS]; /* by slot; 0: host bridge */
 	uint64_t next_bar;              /* where pci_add puts the next BAR */
-	bool present;
 };
 
 /*
@@ -195,6 +190,8 @@ int pci_bus_init(struct guest *g);
 /* Puts f in the next free slot and assigns its BARs: 0, -ENOSPC. */
 int pci_add(struct guest *g, struct pci_func *f);
 
+/* With keel.stats: the MSI-X messages each function had dropped. */
+void pci_print_stats(struct guest *g);
 /* Mechanism #1 port accesses (port 0xcf8-0xcff). */
 void pci_port_io(struct guest *g, uint16_t off, unsigned int size, bool in,
 		 uint32_t *val);
