@@ -16,7 +16,6 @@
 #define BLK_CFG_CAPACITY        0
 #define BLK_CFG_SEG_MAX         12
 #define BLK_CFG_BLK_SIZE        20
-#define BLK_CFG_LEN             24
 
 /* Requests (5.2.6): a 16-byte header the device reads, data, and a
  * status byte the device writes last. */

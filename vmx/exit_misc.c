@@ -83,10 +83,9 @@ static void cpuid_shadow_paging(uint32_t leaf, struct cpuid_regs *r)
 #define CPUID71_EAX_FRED    B(17)
 #define CPUID71_EAX_HRESET  B(22)
 #define CPUID71_EDX_CET_SSS B(18)
-/* Leaf 0xd: the MPX state components (XCR0 bits 3 and 4), XSAVES, XFD. */
+/* Leaf 0xd: the MPX state components (XCR0 bits 3 and 4); subleaf 1's
+ * bits are in vmx/xcr0.h. */
 #define CPUIDD0_EAX_MPX     (B(3) | B(4))
-#define CPUIDD1_EAX_XSAVES  B(3)
-#define CPUIDD1_EAX_XFD     B(4)
 /* Leaf 0x80000001 EDX. */
 #define CPUID81_EDX_NX      B(20)
 

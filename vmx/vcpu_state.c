@@ -89,12 +89,16 @@ static void xsave_all(uint8_t *area)
 			   "d"((uint32_t)(xcr0_guest_allowed >> 32)));
 }
 
-static void xrstor_all(const uint8_t *area)
+static void xrstor_mask(const uint8_t *area, uint64_t rfbm)
 {
 	__asm__ volatile("xrstor64 %0"
 			 :: "m"(*(const uint8_t (*)[VCPU_FPU_AREA])area),
-			    "a"((uint32_t)xcr0_guest_allowed),
-			    "d"((uint32_t)(xcr0_guest_allowed >> 32)));
+			    "a"((uint32_t)rfbm), "d"((uint32_t)(rfbm >> 32)));
+}
+
+static void xrstor_all(const uint8_t *area)
+{
+	xrstor_mask(area, xcr0_guest_allowed);
 }
 
 bool xsavec_usable;
@@ -121,22 +125,19 @@ static bool xsavec_probe(void)
 {
 	static uint8_t in[VCPU_FPU_AREA] __aligned(64);
 	static uint8_t out[VCPU_FPU_AREA] __aligned(64);
-	uint32_t at = cpuid(0xd, 2).ebx;
+	struct cpuid_regs avx = cpuid(0xd, 2);  /* EAX size, EBX offset */
 	bool ok = true;
 
 	put64(in, XSAVE_HDR_XSTATE_BV, XCR0_AVX);
-	memset(in + at, XSAVEC_PROBE_BYTE, cpuid(0xd, 2).eax);
+	memset(in + avx.ebx, XSAVEC_PROBE_BYTE, avx.eax);
 	xsetbv(0, XSAVEC_PROBE_MASK);
-	__asm__ volatile("xrstor64 %0" :: "m"(*(const uint8_t (*)[VCPU_FPU_AREA])in),
-			 "a"((uint32_t)XSAVEC_PROBE_MASK), "d"(0));
+	xrstor_mask(in, XSAVEC_PROBE_MASK);
 	__asm__ volatile("xsavec64 %0" : "+m"(*(uint8_t (*)[VCPU_FPU_AREA])out)
 			 : "a"((uint32_t)XSAVEC_PROBE_MASK), "d"(0));
-	for (uint32_t i = 0; i < cpuid(0xd, 2).eax; i++)
+	for (uint32_t i = 0; i < avx.eax; i++)
 		ok &= out[XSAVEC_AVX_OFFSET + i] == XSAVEC_PROBE_BYTE;
 	ok &= (get64(out, XSAVE_HDR_XCOMP_BV) & XCOMP_BV_COMPACTED) != 0;
-	__asm__ volatile("xrstor64 %0"
-			 :: "m"(*(const uint8_t (*)[VCPU_FPU_AREA])fpu_init_image),
-			 "a"((uint32_t)XSAVEC_PROBE_MASK), "d"(0));
+	xrstor_mask(fpu_init_image, XSAVEC_PROBE_MASK);
 	xsetbv(0, XCR0_X87);
 	return ok;
 }

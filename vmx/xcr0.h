@@ -28,8 +28,11 @@
 #define XCR0_XTILEDATA      BIT_ULL(18)
 
 #define XCR0_MPX            (XCR0_BNDREGS | XCR0_BNDCSR)
-/* CPUID.(EAX=0xd, ECX=1):EAX bit 1: XSAVEC and the compacted format. */
+/* CPUID.(EAX=0xd, ECX=1):EAX: XSAVEC and the compacted format, XSAVES
+ * with the IA32_XSS states, XFD. */
 #define CPUIDD1_EAX_XSAVEC  BIT_ULL(1)
+#define CPUIDD1_EAX_XSAVES  BIT_ULL(3)
+#define CPUIDD1_EAX_XFD     BIT_ULL(4)
 #define XCR0_AVX512         (XCR0_OPMASK | XCR0_ZMM_HI256 | XCR0_HI16_ZMM)
 #define XCR0_AMX            (XCR0_XTILECFG | XCR0_XTILEDATA)
 
