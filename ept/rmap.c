@@ -4,7 +4,10 @@
  * Invariants of a chain (head in descriptor form):
  *   - it holds at least two entries (one entry goes back into the head);
  *   - every descriptor but the first is full;
- *   - sptes[i] for i >= count is NULL.
+ *   - sptes[i] for i >= count is NULL;
+ *   - the first descriptor's depth is the number of descriptors after it
+ *     (a descriptor's depth is set when it becomes the first and holds
+ *     again when it is the first once more: only the first one changes).
  */
 #include "ept/rmap.h"
 #include "arch/string.h"
@@ -89,6 +92,7 @@ static int rmap_add_desc(struct rmap_head *head, uint64_t *sptep,
 	if (!d)
 		return RMAP_ENOMEM;
 	d->more = first;
+	d->depth = first->depth + 1;
 	d->sptes[0] = sptep;
 	d->count = 1;
 	head->val = rmap_desc_val(d);
@@ -174,13 +178,23 @@ bool rmap_contains(const struct rmap_head *head, const uint64_t *sptep)
 
 size_t rmap_count(const struct rmap_head *head)
 {
-	size_t n = 0;
+	const struct rmap_desc *first;
 
 	if (!rmap_is_desc(head->val))
 		return head->val ? 1 : 0;
-	for (struct rmap_desc *d = rmap_desc_of(head->val); d; d = d->more)
-		n += d->count;
-	return n;
+	first = rmap_desc_of(head->val);
+	return first->count + (size_t)first->depth * RMAP_DESC_ENTRIES;
+}
+
+/* The first descriptor's last entry: rmap_remove() looks there first. */
+uint64_t *rmap_first(const struct rmap_head *head)
+{
+	const struct rmap_desc *first;
+
+	if (!rmap_is_desc(head->val))
+		return (uint64_t *)head->val;
+	first = rmap_desc_of(head->val);
+	return first->sptes[first->count - 1];
 }
 
 /* ---- iteration -------------------------------------------------------------

@@ -13,7 +13,11 @@
  * Entry pointers are 8-byte aligned, so bit 0 is free for the tag. Only
  * the first descriptor of a chain may be partly filled: additions go
  * there, and a removal fills its hole with the first descriptor's last
- * entry, so both are O(1) after the lookup. Descriptors come from a
+ * entry, so both are O(1) after the lookup. The lookup walks the chain:
+ * callers that empty a set take rmap_first() each time, which the lookup
+ * finds at once, and callers keep chains short (the shadow MMU caps
+ * them), so that no removal is a long walk. The first descriptor also
+ * knows how many follow it, so the size is O(1). Descriptors come from a
  * caller-provided pool (struct rmap_desc_pool); running out is reported,
  * never fatal, and leaves the set as it was.
  *
@@ -38,7 +42,8 @@ struct rmap_head {
 struct rmap_desc {
 	struct rmap_desc *more;
 	uint32_t count;                 /* entries used in sptes[] */
-	uint32_t pad;
+	uint32_t depth;                 /* full descriptors after this one
+					 * (kept right in the first) */
 	uint64_t *sptes[RMAP_DESC_ENTRIES];
 };
 
@@ -72,7 +77,11 @@ int rmap_remove(struct rmap_head *head, uint64_t *sptep,
 		struct rmap_desc_pool *pool);
 
 bool rmap_contains(const struct rmap_head *head, const uint64_t *sptep);
+/* Entries in the set, in O(1). */
 size_t rmap_count(const struct rmap_head *head);
+/* An entry of the set (NULL if empty) that rmap_remove() finds without a
+ * walk: emptying a set this way is linear in its size. */
+uint64_t *rmap_first(const struct rmap_head *head);
 
 /*
  * Iteration. The entry just returned may be removed with rmap_remove()

@@ -40,7 +40,7 @@ static struct rmap_desc *desc_of(const struct rmap_head *h)
 /* Checks the chain invariants; returns the number of descriptors, or -1. */
 static int chain_check(const struct rmap_head *h)
 {
-	struct rmap_desc *d = desc_of(h);
+	struct rmap_desc *d = desc_of(h), *first = d;
 	size_t total = 0;
 	int n = 0;
 
@@ -56,6 +56,8 @@ static int chain_check(const struct rmap_head *h)
 				return -1;
 		total += d->count;
 	}
+	if (first->depth != (uint32_t)(n - 1))
+		return -1;      /* rmap_count() reads it */
 	return total >= 2 ? n : -1;
 }
 
@@ -271,6 +273,33 @@ TEST(rmap_iterate_removing_current)
 			ASSERT(rmap_is_empty(&heads[0]));
 			ASSERT(pool.nr_free == pool.nr_total);
 		}
+	}
+}
+
+/* Emptying a set through rmap_first(): every entry comes out once, and
+ * each is in the first descriptor, where rmap_remove() finds it at once. */
+TEST(rmap_first_empties_without_walks)
+{
+	setup(4096, 11);
+	for (int round = 0; round < 50; round++) {
+		bool seen[NSLOTS] = { false };
+
+		fill_random(rng_below(NSLOTS));
+		for (uint64_t *p; (p = rmap_first(&heads[0]));) {
+			struct rmap_desc *first = desc_of(&heads[0]);
+			long k = p - slots;
+
+			ASSERT(k >= 0 && k < NSLOTS && model.in[0][k] && !seen[k]);
+			if (first)
+				ASSERT(p == first->sptes[first->count - 1]);
+			ASSERT(rmap_remove(&heads[0], p, &pool) == 0);
+			seen[k] = true;
+			model.in[0][k] = false;
+			model.count[0]--;
+			ASSERT(head_matches(0));
+		}
+		EXPECT_EQ(model.count[0], 0);
+		ASSERT(pool.nr_free == pool.nr_total);
 	}
 }
 
