@@ -115,13 +115,28 @@ static void stats_pages(struct shadow_mmu *m)
 
 /* ---- reverse maps and write protection ---------------------------------- */
 
+static void drop_leaf(struct guest *g, struct shadow_mmu *m, uint64_t *sptep);
+
+/* Drops every leaf that maps the frame of h, each found without a walk. */
+static void drop_leaves_of(struct guest *g, struct shadow_mmu *m,
+			   struct rmap_head *h)
+{
+	for (uint64_t *p; (p = rmap_first(h));) {
+		drop_leaf(g, m, p);
+		m->st.zaps[SHADOW_ZAP_ALIAS]++;
+	}
+}
+
 static void rmap_put(struct guest *g, struct shadow_mmu *m, uint64_t *sptep,
 		     uint64_t gfn)
 {
 	struct rmap_head *h = rmap_slot(&m->rmaps, gfn, 1);
 
-	(void)g;
-	if (h && rmap_add(h, sptep, &m->descs) == 0)
+	if (!h)
+		return;
+	if (rmap_count(h) >= SHADOW_RMAP_MAX)
+		drop_leaves_of(g, m, h);
+	if (rmap_add(h, sptep, &m->descs) == 0)
 		m->st.rmap_entries++;
 }
 
@@ -204,21 +219,25 @@ static void unsync_done(struct shadow_mmu *m, struct shadow_page *sp)
  * parents, stops tracking its guest table and frees it. A root stays,
  * empty, and is refilled on use.
  */
+/* Clears every entry that points to sp, each found without a walk. */
+static void unlink_parents(struct shadow_mmu *m, struct shadow_page *sp)
+{
+	for (uint64_t *p; (p = rmap_first(&sp->parent_ptes));) {
+		*p = 0;
+		shadow_page_remove_parent(&m->pool, sp, p);
+	}
+	m->flush = true;
+}
+
 static void zap_page(struct guest *g, struct shadow_mmu *m,
 		     struct shadow_page *sp, enum shadow_zap_cause why)
 {
-	struct rmap_iter it;
-
 	for (unsigned int i = 0; i < SHADOW_PT_ENTRIES; i++)
 		drop_spte(g, m, sp, i);
 	m->st.zaps[why]++;
 	if (sp->root_count)
 		return;
-	for (uint64_t *p = rmap_iter_first(&it, &sp->parent_ptes); p;
-	     p = rmap_iter_next(&it)) {
-		*p = 0;
-		shadow_page_remove_parent(&m->pool, sp, p);
-	}
+	unlink_parents(m, sp);
 	if (sp->unsync) {
 		unsync_done(m, sp);
 	} else if (!is_shadow_role_direct(sp->role)) {
@@ -740,6 +759,20 @@ static enum shadow_fill_result fill_leaf(struct guest *g,
 	return SHADOW_FILL_DONE;
 }
 
+/* Links child page c from entry i of sp. A page already linked from
+ * SHADOW_RMAP_MAX entries loses them first: they relink on use. None of
+ * them is on this walk's path, which reaches c through sp->spt[i] only. */
+static void link_child(struct shadow_mmu *m, struct shadow_page *sp,
+		       unsigned int i, struct shadow_page *c)
+{
+	if (rmap_count(&c->parent_ptes) >= SHADOW_RMAP_MAX) {
+		unlink_parents(m, c);
+		m->st.zaps[SHADOW_ZAP_ALIAS]++;
+	}
+	sp->spt[i] = make_shadow_nonleaf(c->spt_pa);
+	shadow_page_add_parent(&m->pool, c, &sp->spt[i]);
+}
+
 static enum shadow_fill_result fill_locked(struct guest *g,
 					   struct shadow_mmu *m,
 					   struct shadow_root *rt, uint64_t la,
@@ -790,8 +823,7 @@ static enum shadow_fill_result fill_locked(struct guest *g,
 		c = get_page(g, m, gfn, role);
 		if (!c)
 			return SHADOW_FILL_NO_ROOM;
-		sp->spt[i] = make_shadow_nonleaf(c->spt_pa);
-		shadow_page_add_parent(&m->pool, c, &sp->spt[i]);
+		link_child(m, sp, i, c);
 		sp = c;
 	}
 	return fill_leaf(g, m, sp, la, access, acc, p);
@@ -1333,8 +1365,8 @@ void shadow_vcpu_destroy(struct guest *g, struct shadow_vcpu *sv)
 
 /* ---- counters ------------------------------------------------------------ */
 
-_Static_assert(SHADOW_PF_NR == 7 && SHADOW_ZAP_NR == 7,
-	      "shadow_print_stats prints seven of each");
+_Static_assert(SHADOW_PF_NR == 7 && SHADOW_ZAP_NR == 8,
+	      "shadow_print_stats prints seven #PF kinds and eight zap causes");
 
 static const char *const pf_names[SHADOW_PF_NR] = {
 	"fill", "guest", "tracked-write", "unsync", "mmio", "mmio-cached",
@@ -1342,6 +1374,7 @@ static const char *const pf_names[SHADOW_PF_NR] = {
 };
 static const char *const zap_names[SHADOW_ZAP_NR] = {
 	"pt-write", "flood", "lru", "obsolete", "unprotect", "sync", "invlpg",
+	"alias",
 };
 
 _Static_assert(SHADOW_PF_NR <= KEEL_COUNTER_SHADOW_ZAPS - KEEL_COUNTER_SHADOW_PF,
@@ -1400,9 +1433,9 @@ void shadow_print_stats(struct guest *g)
 		  pf_names[4], s->pf[4], pf_names[5], s->pf[5],
 		  pf_names[6], s->pf[6]);
 	guest_log(LOG_INFO, g, "shadow: zaps %s %lu, %s %lu, %s %lu, %s %lu, "
-		  "%s %lu, %s %lu, %s %lu\n",
+		  "%s %lu, %s %lu, %s %lu, %s %lu\n",
 		  zap_names[0], s->zaps[0], zap_names[1], s->zaps[1],
 		  zap_names[2], s->zaps[2], zap_names[3], s->zaps[3],
 		  zap_names[4], s->zaps[4], zap_names[5], s->zaps[5],
-		  zap_names[6], s->zaps[6]);
+		  zap_names[6], s->zaps[6], zap_names[7], s->zaps[7]);
 }

@@ -49,6 +49,14 @@
 #define SHADOW_ROOT_SLOTS       (1 + SHADOW_PREV_ROOTS)
 #define SHADOW_DEFAULT_PAGES    1024    /* 4 MiB of tables per guest */
 #define SHADOW_DESCS_PER_PAGE   8
+/*
+ * Most entries a reverse map holds: a guest frame's leaves, or a shadow
+ * page's parents. One more drops them all (they refill on use), so that
+ * no removal walks a long chain and no guest makes Keel's work on one
+ * frame quadratic by mapping it from everywhere. One instruction needs a
+ * handful of them at once, never this many.
+ */
+#define SHADOW_RMAP_MAX         256
 
 struct guest;
 struct vcpu;
@@ -62,6 +70,8 @@ enum shadow_zap_cause {
 				 * (now: made unsync, not zapped) */
 	SHADOW_ZAP_SYNC,        /* entries: changed while unsync */
 	SHADOW_ZAP_INVLPG,      /* entries: INVLPG of an unsync leaf */
+	SHADOW_ZAP_ALIAS,       /* entries: a frame or a shadow page linked
+				 * from SHADOW_RMAP_MAX places */
 	SHADOW_ZAP_NR,
 };
 

@@ -78,7 +78,8 @@
  * its cached marker, 6 spurious. */
 #define KEEL_COUNTER_SHADOW_PF          0x210
 /* 0x220 + cause: zaps: 0 table write, 1 write flooding, 2 pool full (LRU),
- * 3 obsolete, 4 unprotect, 5 sync, 6 INVLPG. */
+ * 3 obsolete, 4 unprotect, 5 sync, 6 INVLPG, 7 a frame or table mapped
+ * from too many places. */
 #define KEEL_COUNTER_SHADOW_ZAPS        0x220
 #define KEEL_COUNTER_SHADOW_END         0x230
 

@@ -23,10 +23,17 @@
  *              through the first, a write through the second, then a write
  *              through the first must set D in the first PDE (SDM Vol. 3A
  *              4.8; kvm-unit-tests' check_large_pte_dirty_for_nowp).
+ *   alias      one 4 KiB frame mapped 65,536 times (64 page tables whose
+ *              every PTE points to it), each alias read once, then every
+ *              PTE cleared and CR3 reloaded: Keel's reverse map for that
+ *              frame must not make each removal walk all the others.
+ *              Prints the ticks per mapping of both phases. Then one
+ *              page table under 512 PDEs: its shadow has 512 parents.
  *
  * Before Keel's fixes: smep and rootwrite made the vCPU exit forever on
  * one instruction, pdpte ended the guest with "VM entry failed" under EPT,
- * dirty left D clear under shadow paging.
+ * dirty left D clear under shadow paging, and alias took quadratic time
+ * (each removal from the frame's reverse map searched the whole chain).
  *
  *   0x000000 - 0x1000000  identity, four 4 MiB supervisor pages
  *   0x600000              32-bit page directory
@@ -34,6 +41,7 @@
  *   0x602000              PAE page directory: 2 MiB identity pages
  *   0x800000              frame of the remapped 4 MiB pages (tagged)
  *   0xc00000              user page for the SMEP fetch (RET at its start)
+ *   0xd00000 - 0xd40000   alias page tables, all PTEs to the tag's frame
  */
 #include "guest.h"
 
@@ -75,6 +83,13 @@
 #define VA_USER         0x41000000u     /* PDE 260 */
 #define VA_DIRTY1       0x41400000u     /* PDE 261 */
 #define VA_DIRTY2       0x41800000u     /* PDE 262 */
+#define VA_ALIAS        0x80000000u     /* PDEs 512-575 */
+
+#define ALIAS_PT_PA     0xd00000u
+#define ALIAS_PTS       64u
+#define ALIAS_MAPPINGS  (ALIAS_PTS * 1024u)
+#define ALIAS_FRAME_PA  (FRAME_PA + (TAG_OFF & ~0xfffu))   /* holds the tag */
+#define ALIAS_OFF       (TAG_OFF & 0xfffu)
 
 /* MOV to CRn that may raise #GP: the vector it raised, or TRAP_NONE. */
 #define WR_CR_SAFE(n)                                                   \
@@ -443,6 +458,90 @@ static void test_dirty(void)
 	paging_off();
 }
 
+/* ---- alias ---------------------------------------------------------------- */
+
+static uint32_t alias_va(uint32_t n)
+{
+	return VA_ALIAS + n * 4096u;
+}
+
+static void build_alias_tables(void)
+{
+	uint32_t *pd = pd32();
+	uint32_t *pt = (uint32_t *)(uintptr_t)ALIAS_PT_PA;
+
+	for (uint32_t n = 0; n < ALIAS_MAPPINGS; n++)
+		pt[n] = ALIAS_FRAME_PA | PTE_RW | PTE_P;
+	for (uint32_t k = 0; k < ALIAS_PTS; k++)
+		pd[(VA_ALIAS >> 22) + k] = (ALIAS_PT_PA + k * 4096u) | PTE_RW |
+					   PTE_P;
+}
+
+/* Reads every alias: each read fills one more leaf for the frame. */
+static uint64_t alias_fill(void)
+{
+	uint64_t t0 = rdtsc_ordered();
+	uint32_t bad = 0;
+
+	for (uint32_t n = 0; n < ALIAS_MAPPINGS; n++)
+		bad += *at(alias_va(n) + ALIAS_OFF) != TAG;
+	EXPECT_EQ(bad, 0);
+	return rdtsc_ordered() - t0;
+}
+
+/* Clears every PTE (each store to a shadowed table) and reloads CR3. */
+static uint64_t alias_unmap(void)
+{
+	uint32_t *pt = (uint32_t *)(uintptr_t)ALIAS_PT_PA;
+	uint64_t t0 = rdtsc_ordered();
+
+	for (uint32_t n = 0; n < ALIAS_MAPPINGS; n++)
+		pt[n] = 0;
+	cr3_write(PD_PA);
+	return rdtsc_ordered() - t0;
+}
+
+/* All 512 PDEs from VA_ALIAS up point to one page table: its shadow is
+ * linked from 512 places, one per 4 MiB read. */
+static void alias_one_table(void)
+{
+	uint32_t *pd = pd32(), *pt = (uint32_t *)(uintptr_t)ALIAS_PT_PA;
+	uint32_t bad = 0;
+
+	pt[5] = ALIAS_FRAME_PA | PTE_RW | PTE_P;
+	for (uint32_t k = 0; k < 512; k++)
+		pd[(VA_ALIAS >> 22) + k] = ALIAS_PT_PA | PTE_RW | PTE_P;
+	cr3_write(PD_PA);
+	for (uint32_t k = 0; k < 512; k++)
+		bad += *at(VA_ALIAS + (k << 22) + 5 * 4096 + ALIAS_OFF) != TAG;
+	EXPECT_EQ(bad, 0);
+	printf("hostile: alias: one page table under 512 PDEs: all read\n");
+}
+
+static void test_alias(void)
+{
+	uint64_t fill, unmap;
+
+	build_pd32();
+	tag_frame();
+	build_alias_tables();
+	paging32_on();
+	fill = alias_fill();
+	/* A store through one alias shows through another. */
+	*at(alias_va(3 * 1024 + 5) + ALIAS_OFF + 4) = 0xa11a5u;
+	EXPECT_EQ(*at(alias_va(11 * 1024 + 1000) + ALIAS_OFF + 4), 0xa11a5u);
+	EXPECT_EQ(*at(FRAME_PA + TAG_OFF + 4), 0xa11a5u);
+	unmap = alias_unmap();
+	EXPECT_EQ(read_safe(alias_va(7 * 1024 + 9) + ALIAS_OFF), VEC_PF);
+	EXPECT_EQ(*at(FRAME_PA + TAG_OFF), TAG);
+	alias_one_table();
+	printf("hostile: alias: %u mappings of one frame: fill %llu, unmap %llu"
+	       " ticks per mapping\n", ALIAS_MAPPINGS,
+	       (unsigned long long)(fill / ALIAS_MAPPINGS),
+	       (unsigned long long)(unmap / ALIAS_MAPPINGS));
+	paging_off();
+}
+
 void guest_main(void)
 {
 	char test[16] = "all";
@@ -460,5 +559,7 @@ void guest_main(void)
 		test_pdpte();
 	if (all || !strncmp(test, "dirty", 6))
 		test_dirty();
+	if (all || !strncmp(test, "alias", 6))
+		test_alias();
 	printf("hostile: done\n");
 }

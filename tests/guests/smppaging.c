@@ -209,7 +209,9 @@ static void check_counters(uint32_t rounds)
 	       hc_counter(KEEL_COUNTER_SHADOW_PAGES_PEAK));
 	EXPECT_EQ(invlpg, (long)(2 * WIN_PAGES * rounds));
 	EXPECT(fills >= (long)(WIN_PAGES * rounds));
-	EXPECT_EQ(hc_counter(KEEL_COUNTER_SHADOW_ZAPS + 7), KEEL_HC_EINVAL);
+	/* Zap causes 0-7 are counters (guest/hypercall.h); 8 is not. */
+	EXPECT(hc_counter(KEEL_COUNTER_SHADOW_ZAPS + 7) >= 0);
+	EXPECT_EQ(hc_counter(KEEL_COUNTER_SHADOW_ZAPS + 8), KEEL_HC_EINVAL);
 }
 
 void guest_main(void)
