@@ -1138,11 +1138,28 @@ static void report(void)
 		       (unsigned long long)actions[i].faults);
 }
 
+/*
+ * Ticks since *last, for the ticks= bound. A step may write IA32_TSC_ADJUST
+ * (or, through a raw instruction, the TSC itself) and move the TSC by any
+ * amount, either way: such a step counts as none, so the run still lasts
+ * its budget.
+ */
+#define STEP_TICKS_MAX  (1ULL << 36)
+
+static uint64_t step_ticks(uint64_t *last)
+{
+	uint64_t now = rdtsc_ordered(), d = now - *last;
+
+	*last = now;
+	return d < STEP_TICKS_MAX ? d : 0;
+}
+
 void guest_main(void)
 {
 	uint64_t seed = arg_u64("seed", 1), steps = arg_u64("steps", 2000);
 	uint64_t ticks = arg_u64("ticks", 0), every = arg_u64("every", 500);
-	uint64_t trace_from = arg_u64("trace", ~0ULL), start, step;
+	uint64_t trace_from = arg_u64("trace", ~0ULL), start, last, step;
+	uint64_t elapsed = 0;
 
 	rng_state = seed ? seed : 1;
 	ram_end = (mb_ram_end() + LARGE - 1) & ~(LARGE - 1);
@@ -1153,9 +1170,10 @@ void guest_main(void)
 	paging_init();
 	control_init();
 	base_pat = rdmsr(MSR_PAT);
-	start = rdtsc_ordered();
+	start = last = rdtsc_ordered();
 	for (step = 0; !steps || step < steps; step++) {
-		if (ticks && rdtsc_ordered() - start > ticks)
+		elapsed += step_ticks(&last);
+		if (ticks && elapsed > ticks)
 			break;
 		if (every && step && step % every == 0)
 			printf("fuzz: step %llu, %llu faults, %ld exits\n",
@@ -1165,7 +1183,9 @@ void guest_main(void)
 		run_step(step, trace_from);
 	}
 	report();
-	printf("fuzz: %llu ticks\n",
+	elapsed += step_ticks(&last);
+	printf("fuzz: %llu ticks (TSC moved by %llu)\n",
+	       (unsigned long long)elapsed,
 	       (unsigned long long)(rdtsc_ordered() - start));
 	printf("fuzz: %llu steps, seed %llu, %ld exits\n",
 	       (unsigned long long)step, (unsigned long long)seed,
