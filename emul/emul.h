@@ -290,7 +290,8 @@ struct emul_ops {
 	int (*set_tr)(struct emul_ctx *ctx, const struct emul_seg *tr);
 };
 
-/* Bound on REP string iterations per emul_step(); see emul/strops.c. */
+/* Bound on REP string iterations per emul_step() (one with RFLAGS.TF);
+ * see emul/strops.c. */
 #define EMUL_REP_BATCH 64
 
 /* A translation the caller already knows (one 4 KiB page); emul_walk()
@@ -326,6 +327,8 @@ struct emul_ctx {
 	/* Output of the last step. */
 	struct emul_exception exc;
 	struct emul_insn insn;
+	bool rep_left;			/* EMUL_OK, but a REP string
+					 * instruction has iterations left */
 };
 
 /* ---- API ---------------------------------------------------------------- */
@@ -338,8 +341,9 @@ static inline void emul_begin(struct emul_ctx *ctx)
 
 /* Fetches, decodes and executes the instruction at CS:RIP. On EMUL_OK
  * registers, RFLAGS and RIP are updated (RIP is left unchanged while a REP
- * string instruction has iterations left, so it runs again). On any other
- * result nothing of the faulting iteration is committed. */
+ * string instruction has iterations left, so it runs again, and rep_left
+ * says so). On any other result nothing of the faulting iteration is
+ * committed. */
 int emul_step(struct emul_ctx *ctx);
 
 /* Decodes bytes[0..avail) for a processor whose default operand size is

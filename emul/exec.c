@@ -829,6 +829,7 @@ int emul_execute(struct emul_ctx *ctx)
 {
 	unsigned int h = ctx->insn.handler;
 
+	ctx->rep_left = false;
 	if (h >= EMUL_H_NR || !exec_table[h]) {
 		emul_fault(ctx, EMUL_VEC_UD, false, 0);
 		return EMUL_UNSUPPORTED;

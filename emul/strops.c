@@ -11,7 +11,11 @@
  * registers, and RIP moves past the instruction only when it is finished,
  * so the guest resumes it (or it is emulated again) like a REP instruction
  * interrupted between iterations. A fault in an iteration leaves the
- * earlier iterations committed and RIP on the instruction. */
+ * earlier iterations committed and RIP on the instruction. With EFLAGS.TF
+ * set the batch is one iteration: the processor takes the single-step
+ * trap after each iteration, with RIP on the instruction while iterations
+ * are left (SDM Vol. 3B 17.3.1.4; Vol. 2B "REP": a repeated string
+ * instruction can be interrupted between iterations). */
 #include "arch/string.h"
 #include "emul/internal.h"
 
@@ -234,11 +238,18 @@ static void rep_touch_registers(struct emul_ctx *ctx, const struct str_op *s)
 		emul_gpr_add(ctx, EMUL_RDI, 4, 0);
 }
 
+static unsigned int rep_batch(const struct emul_ctx *ctx)
+{
+	return (ctx->rflags & EMUL_RFLAGS_TF) ? 1 : EMUL_REP_BATCH;
+}
+
 static int str_repeat(struct emul_ctx *ctx, const struct str_op *s)
 {
+	unsigned int batch = rep_batch(ctx);
+
 	if (str_reg(ctx, EMUL_RCX, s) == 0)
 		rep_touch_registers(ctx, s);
-	for (unsigned int n = 0; n < EMUL_REP_BATCH; n++) {
+	for (unsigned int n = 0; n < batch; n++) {
 		int rc;
 
 		if (str_reg(ctx, EMUL_RCX, s) == 0)
@@ -254,6 +265,8 @@ static int str_repeat(struct emul_ctx *ctx, const struct str_op *s)
 	}
 	if (str_reg(ctx, EMUL_RCX, s) == 0)
 		emul_advance_rip(ctx);
+	else
+		ctx->rep_left = true;
 	return EMUL_OK;
 }
 

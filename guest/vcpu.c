@@ -33,23 +33,44 @@ static void vcpu_single_step_trap(uint64_t rflags)
 			      PENDING_DBG_BS);
 }
 
-void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
-			     uint64_t rflags)
+/* A completed instruction ends STI/MOV SS blocking (SDM Vol. 3C 25.4.2);
+ * blocking by NMI lasts until the guest's IRET. */
+static void vcpu_end_shadow(void)
 {
 	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
 
-	(void)v;        /* the current VMCS is v's */
-	vmcs_writenat(VMCS_GUEST_RIP, next_rip);
-	/* A completed instruction ends STI/MOV SS blocking (SDM Vol. 3C
-	 * 25.4.2); blocking by NMI lasts until the guest's IRET. */
 	if (unlikely(intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)))
 		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, intr &
 			     ~(uint32_t)(INTERRUPTIBILITY_STI |
 					 INTERRUPTIBILITY_MOV_SS));
-	/* ... and clears RF (SDM Vol. 3A 17.3.1.1), which an IRET may have
+}
+
+void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
+			     uint64_t rflags)
+{
+	(void)v;        /* the current VMCS is v's */
+	vmcs_writenat(VMCS_GUEST_RIP, next_rip);
+	vcpu_end_shadow();
+	/* A completed instruction clears RF (SDM Vol. 3A 17.3.1.1), which an IRET may have
 	 * set to get past an instruction breakpoint on it. */
 	if (unlikely(rflags & X86_RFLAGS_RF))
 		vmcs_writenat(VMCS_GUEST_RFLAGS, rflags & ~X86_RFLAGS_RF);
+	vcpu_single_step_trap(rflags);
+}
+
+/*
+ * Interrupts and traps are taken between iterations of a REP string
+ * instruction, and one taken after an iteration other than the last
+ * pushes RF = 1 (SDM Vol. 3B 17.3.1.1), so that resuming the instruction
+ * does not stop again at an instruction breakpoint on it. With TF the
+ * processor single-steps each iteration (17.3.1.4).
+ */
+void vcpu_retire_iteration(struct vcpu *v, uint64_t rflags)
+{
+	(void)v;
+	vcpu_end_shadow();
+	vmcs_writenat(VMCS_GUEST_RFLAGS,
+		      vmcs_readnat(VMCS_GUEST_RFLAGS) | X86_RFLAGS_RF);
 	vcpu_single_step_trap(rflags);
 }
 

@@ -133,6 +133,10 @@ void vcpu_dump(struct vcpu *v);
 void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
 			     uint64_t rflags);
 void vcpu_skip_instruction(struct vcpu *v);
+/* An iteration of a REP string instruction completed with iterations left
+ * (RIP stays on it): the same as a completed instruction for blocking and
+ * the single-step trap, and RF set (see vcpu.c). `rflags` as above. */
+void vcpu_retire_iteration(struct vcpu *v, uint64_t rflags);
 /* An instruction beginning with these RFLAGS ends in a single-step trap. */
 bool vcpu_single_steps(uint64_t rflags);
 /* A #DB trap (single step, data or I/O breakpoint) waits for VM entry:

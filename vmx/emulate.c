@@ -515,6 +515,15 @@ static void vemu_commit(struct vemu *e)
 		vemu_retire(e);
 }
 
+/* A completed step: an instruction, or iterations of a REP string one
+ * with more left (RIP stays on it). */
+static void vemu_commit_done(struct vemu *e)
+{
+	vemu_commit(e);
+	if (e->ctx.rep_left)
+		vcpu_retire_iteration(e->v, e->rflags0);
+}
+
 /*
  * The fault goes to the guest at the next VM entry. CR2 is not part of
  * the VMCS: while the guest runs, the processor's own CR2 is the guest's,
@@ -571,6 +580,8 @@ static int vemu_finish(struct vemu *e, int rc)
 {
 	switch (rc) {
 	case EMUL_OK:
+		vemu_commit_done(e);
+		return EXIT_RESUME;
 	case EMUL_RETRY:
 		vemu_commit(e);
 		return EXIT_RESUME;

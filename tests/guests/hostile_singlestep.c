@@ -10,6 +10,12 @@
  * follows), runs one instruction and counts the #DBs: exactly one, at the
  * address right after the instruction. The #DB handler clears TF in the
  * frame it returns to. 64-bit only.
+ *
+ * A REP INS from a port Keel handles is one VM exit and Keel runs its
+ * iterations; the processor takes the single-step trap after each
+ * iteration, RIP on the instruction and RF = 1 in the pushed RFLAGS until
+ * the last (SDM Vol. 3B 17.3.1.1, 17.3.1.4), so that case keeps TF until
+ * RIP has moved past it.
  */
 #include "guest.h"
 
@@ -37,6 +43,38 @@ __asm__(
 	"popq %rax\n\t"
 	"iretq\n");
 extern char db_stub[];
+
+#define REP_COUNT       4
+#define RFLAGS_RF       0x10000
+
+/* #DB for the REP case: note each trap's RIP and pushed RFLAGS, keep TF
+ * while RIP is on the REP instruction (rep_insn). */
+volatile uint64_t rep_insn, rep_rips[8], rep_rflags[8], rep_traps;
+__asm__(
+	".text\n"
+	"db_rep_stub:\n\t"
+	"pushq %rax\n\t"
+	"pushq %rbx\n\t"
+	"movq rep_traps(%rip), %rbx\n\t"
+	"andq $7, %rbx\n\t"
+	"leaq rep_rips(%rip), %rax\n\t"
+	"pushq 16(%rsp)\n\t"
+	"popq (%rax,%rbx,8)\n\t"
+	"leaq rep_rflags(%rip), %rax\n\t"
+	"pushq 32(%rsp)\n\t"
+	"popq (%rax,%rbx,8)\n\t"
+	"incq rep_traps(%rip)\n\t"
+	"xorl %eax, %eax\n\t"
+	"movq %rax, %dr6\n\t"
+	"movq 16(%rsp), %rax\n\t"
+	"cmpq rep_insn(%rip), %rax\n\t"
+	"je 1f\n\t"
+	"andq $~0x100, 32(%rsp)\n"
+	"1:\n\t"
+	"popq %rbx\n\t"
+	"popq %rax\n\t"
+	"iretq\n");
+extern char db_rep_stub[];
 
 /* Runs INSN (one instruction, operands in the usual registers) with TF
  * set; `after` is the address just past it. */
@@ -121,6 +159,39 @@ static void step_xsetbv(void)
 	expect_one_trap("xsetbv", after);
 }
 
+/* REP INSB of REP_COUNT bytes from an unclaimed port (all ones). */
+static void step_rep_ins(void)
+{
+	static volatile uint8_t buf[REP_COUNT + 1];
+	uint64_t after, c = REP_COUNT, d = PORT_UNCLAIMED;
+	volatile uint8_t *di = buf;
+
+	idt_set_gate(VEC_DB, (uintptr_t)db_rep_stub);
+	__asm__ volatile("leaq 1f(%%rip), %%rax\n\t"
+			 "movq %%rax, rep_insn(%%rip)\n\t"
+			 "pushfq\n\t"
+			 "orq $0x100, (%%rsp)\n\t"
+			 "popfq\n\t"
+			 "1: rep insb\n\t"
+			 "2: leaq 2b(%%rip), %0\n\t"
+			 : "=r"(after), "+D"(di), "+c"(c), "+d"(d)
+			 :: "rax", "memory");
+	idt_set_gate(VEC_DB, (uintptr_t)db_stub);
+	printf("rep insb of %u: %llu #DB\n", REP_COUNT,
+	       (unsigned long long)rep_traps);
+	EXPECT_EQ(rep_traps, REP_COUNT);
+	for (unsigned int i = 0; i < REP_COUNT && i < rep_traps; i++) {
+		bool last = i == REP_COUNT - 1;
+
+		EXPECT_EQ(rep_rips[i], last ? after : rep_insn);
+		EXPECT_EQ(!!(rep_rflags[i] & RFLAGS_RF), !last);
+	}
+	EXPECT_EQ(c, 0);
+	for (unsigned int i = 0; i < REP_COUNT; i++)
+		EXPECT_EQ(buf[i], 0xff);
+	EXPECT_EQ(buf[REP_COUNT], 0);
+}
+
 void guest_main(void)
 {
 	idt_set_gate(VEC_DB, (uintptr_t)db_stub);
@@ -131,4 +202,5 @@ void guest_main(void)
 	step_out();
 	step_cr8();
 	step_xsetbv();
+	step_rep_ins();
 }

@@ -120,6 +120,59 @@ TEST(rep_stosq_batches)
 	fm_free(fm);
 }
 
+/* With TF the processor traps after every iteration (SDM Vol. 3B
+ * 17.3.1.4): one iteration per step, rep_left until the last. */
+TEST(rep_movsb_single_steps_each_iteration_with_tf)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.rflags |= EMUL_RFLAGS_TF;
+	fm->ctx.gpr[EMUL_RCX] = 3;
+	ASSERT(FM_RUN(fm, 0xf3, 0xa4) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 2);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDI], DST + 1);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	EXPECT(fm->ctx.rep_left);
+	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 1);
+	EXPECT(fm->ctx.rep_left);
+	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0);
+	EXPECT_EQ(fm->ctx.rip, CODE + 2);
+	EXPECT(!fm->ctx.rep_left);
+	EXPECT_EQ(memcmp(fm->ram + DST, fm->ram + SRC, 3), 0);
+	fm_free(fm);
+}
+
+/* rep_left only while iterations are left: not after the last one, a
+ * count of zero, a REPE that ended on ZF, or a plain instruction. */
+TEST(rep_left_only_with_iterations_left)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.gpr[EMUL_RCX] = EMUL_REP_BATCH + 1;
+	ASSERT(FM_RUN(fm, 0xf3, 0xaa) == EMUL_OK);
+	EXPECT(fm->ctx.rep_left);
+	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
+	EXPECT(!fm->ctx.rep_left);
+	fm->ctx.gpr[EMUL_RCX] = 0;
+	fm->ctx.rip = CODE;
+	ASSERT(FM_RUN(fm, 0xf3, 0xaa) == EMUL_OK);
+	EXPECT(!fm->ctx.rep_left);
+	fm->ram[DST] = 0xee;
+	fm->ctx.gpr[EMUL_RDI] = DST;
+	fm->ctx.gpr[EMUL_RSI] = SRC;
+	fm->ctx.gpr[EMUL_RCX] = 100;
+	fm->ctx.rip = CODE;
+	ASSERT(FM_RUN(fm, 0xf3, 0xa6) == EMUL_OK);      /* differs at once */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 99);
+	EXPECT(!fm->ctx.rep_left);
+	fm->ctx.rip = CODE;
+	ASSERT(FM_RUN(fm, 0xaa) == EMUL_OK);
+	EXPECT(!fm->ctx.rep_left);
+	fm_free(fm);
+}
+
 TEST(repe_cmpsb_stops_at_difference)
 {
 	struct fake_machine *fm = setup64();
