@@ -106,6 +106,9 @@ struct vcpu {
 	uint64_t cr0_owned, cr4_owned;  /* guest/host masks: bits Keel owns */
 	bool shadow;                    /* paging = shadow */
 	bool vmcs_efer_pat;             /* VM entry/exit switch EFER and PAT */
+	/* Without them (shadow paging only): the VM-entry and VM-exit
+	 * MSR-load areas that switch EFER, guest's then Keel's. */
+	struct vmx_msr_entry efer_switch[2];
 	bool vnmi;                      /* virtual NMIs and NMI-window exiting */
 	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
 	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */

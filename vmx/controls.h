@@ -195,4 +195,14 @@ static inline bool vmx_adjust_controls(uint64_t cap, uint32_t required,
 	return (*out & required) == required;
 }
 
+/* An entry of a VM-exit or VM-entry MSR-load area (SDM Vol. 3C 25.7.2,
+ * 25.8.2, Table 25-15); the area is 16-byte aligned. */
+struct vmx_msr_entry {
+	uint32_t index;
+	uint32_t reserved;
+	uint64_t value;
+} __aligned(16);
+
+_Static_assert(sizeof(struct vmx_msr_entry) == 16, "SDM Table 25-15");
+
 #endif

@@ -133,12 +133,31 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 
 /* The controls that switch EFER and PAT (SDM Vol. 3C 25.7.1, 25.8.1).
  * With EPT the guest's EFER and PAT are its own and need them; shadow
- * paging keeps the guest's EFER in Keel and can do without (Core 2 CPUs
- * have neither): the guest then runs with Keel's PAT and EFER, with
- * LME/LMA from the "IA-32e mode guest" control (SDM Vol. 3C 27.3.2.1). */
+ * paging keeps the guest's EFER and PAT in Keel and can do without (Core
+ * 2 CPUs have neither): the guest then runs with Keel's PAT, and its
+ * EFER comes through the MSR-load areas (efer_switch_setup). */
 #define EXIT_EFER_PAT  (EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | \
 			EXIT_LOAD_PAT)
 #define ENTRY_EFER_PAT (ENTRY_LOAD_EFER | ENTRY_LOAD_PAT)
+
+/*
+ * EFER without the controls: VM entry loads the guest's from an MSR-load
+ * area and VM exit Keel's (SDM Vol. 3C 26.4, 27.6), each as WRMSR would.
+ * LME must then equal what the "IA-32e mode guest" control already made
+ * it (SDM Vol. 3C 26.3.2.1), or the load would fault and the entry fail:
+ * vcpu_set_guest_efer() keeps LME equal to LMA, which that control
+ * follows. Guests see SCE (SYSCALL) and NXE of their own.
+ */
+static void efer_switch_setup(struct vcpu *v)
+{
+	struct vmx_msr_entry *e = v->efer_switch;
+	uint64_t host = rdmsr(MSR_IA32_EFER);
+
+	e[0] = (struct vmx_msr_entry){ .index = MSR_IA32_EFER, .value = host };
+	e[1] = (struct vmx_msr_entry){ .index = MSR_IA32_EFER, .value = host };
+	vmcs_write64(VMCS_ENTRY_MSR_LOAD_ADDR, virt_to_phys(&e[0]));
+	vmcs_write64(VMCS_EXIT_MSR_LOAD_ADDR, virt_to_phys(&e[1]));
+}
 
 static const char *vmcs_setup_exit_entry(struct vcpu *v)
 {
@@ -162,6 +181,7 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 	if (!v->vmcs_efer_pat) {
 		exit &= ~(uint32_t)EXIT_EFER_PAT;
 		entry &= ~(uint32_t)ENTRY_EFER_PAT;
+		efer_switch_setup(v);
 	}
 	vmcs_write32(VMCS_EXIT_CONTROLS, exit);
 	vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
@@ -181,8 +201,8 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 	vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
 	vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
 	vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
-	vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
-	vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, v->vmcs_efer_pat ? 0 : 1);
+	vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, v->vmcs_efer_pat ? 0 : 1);
 	vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
 	return NULL;
 }
@@ -487,4 +507,6 @@ void vcpu_set_guest_efer(struct vcpu *v, uint64_t efer)
 	}
 	if (v->vmcs_efer_pat)
 		vmcs_write64(VMCS_GUEST_EFER, efer);
+	else
+		v->efer_switch[0].value = efer;
 }
