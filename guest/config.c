@@ -2299,11 +2299,78 @@ static void cfg_check_cpu_conflicts(struct config *cfg)
 	}
 }
 
-/* Hand out the free memory in file order. */
+/* The block shm_regions_alloc() takes for size bytes: pages, a power of
+ * two of them. */
+static uint64_t cfg_shm_block(uint64_t size)
+{
+	uint64_t block = 4096;
+
+	while (block < size)
+		block <<= 1;
+	return block;
+}
+
+static bool cfg_shm_in_use(const struct config *cfg,
+			   const struct config_shm *s)
+{
+	for (uint32_t i = 0; s->valid && i < s->guest_count; i++)
+		if (cfg->guests[s->guests[i]].valid)
+			return true;
+	return false;
+}
+
+/* A region that does not fit takes its members with it: they cannot run
+ * as configured. */
+static void cfg_shm_not_fit(struct config *cfg, struct config_shm *s,
+			    uint64_t left, uint64_t free)
+{
+	struct cfg_buf m = cfg_error_shm(cfg, s->key_line[CONFIG_SHM_KEY_SIZE],
+					 s);
+
+	buf_puts(&m, "size ");
+	buf_put_size(&m, s->size);
+	buf_puts(&m, " does not fit: ");
+	buf_put_size(&m, left);
+	buf_puts(&m, " left of ");
+	buf_put_size(&m, free);
+	buf_puts(&m, " free for shared memory and guests");
+	for (uint32_t i = 0; i < s->guest_count; i++) {
+		struct config_guest *g = &cfg->guests[s->guests[i]];
+
+		if (!g->valid)
+			continue;
+		m = cfg_error(cfg, s->line, g, NULL, 0);
+		buf_puts(&m, "its shared memory '");
+		buf_putn(&m, s->name, strnlen(s->name, sizeof(s->name)));
+		buf_puts(&m, "' does not fit");
+	}
+}
+
+/* Shared memory first: shm_regions_alloc() runs before any guest loads. */
+static uint64_t cfg_check_shm_fit(struct config *cfg,
+				  const struct config_platform *plat)
+{
+	uint64_t left = plat->free_memory;
+
+	for (uint32_t si = 0; si < cfg->shm_count; si++) {
+		struct config_shm *s = &cfg->shm[si];
+		uint64_t need = cfg_shm_block(s->size);
+
+		if (!cfg_shm_in_use(cfg, s))
+			continue;
+		if (need <= left)
+			left -= need;
+		else
+			cfg_shm_not_fit(cfg, s, left, plat->free_memory);
+	}
+	return left;
+}
+
+/* Hand out the free memory in file order, after shared memory. */
 static void cfg_check_memory_fit(struct config *cfg,
 				 const struct config_platform *plat)
 {
-	uint64_t left = plat->free_memory;
+	uint64_t left = cfg_check_shm_fit(cfg, plat);
 
 	for (uint32_t gi = 0; gi < cfg->guest_count; gi++) {
 		struct config_guest *g = &cfg->guests[gi];
@@ -2325,6 +2392,8 @@ static void cfg_check_memory_fit(struct config *cfg,
 		buf_puts(&m, " left of ");
 		buf_put_size(&m, plat->free_memory);
 		buf_puts(&m, " free for guests");
+		if (cfg->shm_count)
+			buf_puts(&m, " and shared memory");
 	}
 }
 

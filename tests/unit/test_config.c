@@ -1460,6 +1460,30 @@ TEST(shm_edges_of_the_holes)
 	EXPECT_EQ(config_guest_pci_funcs(guest("b")), 3);
 }
 
+/* Shared memory takes its blocks (pages, a power of two of them) from the
+ * free memory before the guests do. */
+TEST(shm_memory_fit)
+{
+	/* 12M takes a 16M block: a (16M) fits in the 24M left, b not. */
+	EXPECT_EQ(parse_and_check(AB SHM("r", "12M", "0x2000000", "0x2000000"),
+				  &plat4), 1);
+	EXPECT_ERROR(9, "guest b: memory 16M does not fit: 8M left of 40M "
+			"free for guests and shared memory");
+	EXPECT(shm_valid("r") && guest_valid("a") && !guest_valid("b"));
+
+	/* A region that does not fit names its size line, and takes its
+	 * guests with it; the memory stays for the others. */
+	EXPECT_EQ(parse_and_check(AB SHM("big", "64M", "0x2000000", "0x2000000")
+				  "[guest.c]\nimage=\"a\"\nformat=\"multiboot\"\n"
+				  "memory=32M\ncpus=[3]\n", &plat4), 3);
+	EXPECT_ERROR(12, "shm big: size 64M does not fit: 40M left of 40M "
+			 "free for shared memory and guests");
+	EXPECT_ERROR(11, "guest a: its shared memory 'big' does not fit");
+	EXPECT_ERROR(11, "guest b: its shared memory 'big' does not fit");
+	EXPECT(!shm_valid("big") && !guest_valid("a") && !guest_valid("b"));
+	EXPECT(guest_valid("c"));
+}
+
 TEST(shm_missing_keys)
 {
 	EXPECT_EQ(parse(AB "[shm.x]\n"), 3);
