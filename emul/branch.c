@@ -198,7 +198,6 @@ int emul_exec_far_branch(struct emul_ctx *ctx)
 	if (rc != EMUL_OK)
 		return rc;
 	ctx->gpr[EMUL_RSP] = rsp;
-	ctx->rip = t.off;
-	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	emul_jump(ctx, t.off);
 	return EMUL_OK;
 }

@@ -359,6 +359,10 @@ struct emul_ctx {
 	struct emul_exception exc;
 	uint8_t blocking;		/* EMUL_BLOCK_*: what an EMUL_OK step
 					 * leaves for the next instruction */
+	bool retired;			/* EMUL_OK: the instruction completed
+					 * (a branch may land on itself);
+					 * false while a REP string one has
+					 * iterations left */
 	struct emul_insn insn;
 };
 

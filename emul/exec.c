@@ -67,15 +67,21 @@ uint64_t emul_ea(const struct emul_ctx *ctx)
 	return ea & emul_size_mask(insn->addrsize);
 }
 
+void emul_jump(struct emul_ctx *ctx, uint64_t target)
+{
+	ctx->rip = target;
+	/* RF is cleared once an instruction completes (SDM Vol. 3A 18.3.1.1). */
+	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	ctx->retired = true;
+}
+
 void emul_advance_rip(struct emul_ctx *ctx)
 {
 	uint64_t rip = ctx->rip + ctx->insn.len;
 
 	if (ctx->insn.mode != 64)
 		rip &= emul_size_mask(ctx->insn.mode / 8);
-	ctx->rip = rip;
-	/* RF is cleared once an instruction completes (SDM Vol. 3A 18.3.1.1). */
-	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	emul_jump(ctx, rip);
 }
 
 /* ---- operand access ----------------------------------------------------------- */
@@ -611,8 +617,7 @@ static int exec_ret(struct emul_ctx *ctx)
 	if (rc != EMUL_OK)
 		return rc;
 	ctx->gpr[EMUL_RSP] = emul_stack_add(rsp, width, (int64_t)size + release);
-	ctx->rip = target;
-	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	emul_jump(ctx, target);
 	return EMUL_OK;
 }
 
@@ -648,8 +653,7 @@ done:
 	if (rc != EMUL_OK)
 		return rc;
 	ctx->gpr[EMUL_RSP] = rsp;
-	ctx->rip = target;
-	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	emul_jump(ctx, target);
 	return EMUL_OK;
 }
 
@@ -888,6 +892,7 @@ int emul_execute(struct emul_ctx *ctx)
 	unsigned int h = ctx->insn.handler;
 
 	ctx->blocking = 0;
+	ctx->retired = false;
 	if (h >= EMUL_H_NR || !exec_table[h]) {
 		emul_fault(ctx, EMUL_VEC_UD, false, 0);
 		return EMUL_UNSUPPORTED;
@@ -926,8 +931,11 @@ unsigned int emul_mode_bits(struct emul_ctx *ctx)
 int emul_step(struct emul_ctx *ctx)
 {
 	unsigned int mode = 16;
-	int rc = mode_of(ctx, &mode);
+	int rc;
 
+	ctx->blocking = 0;
+	ctx->retired = false;
+	rc = mode_of(ctx, &mode);
 	if (rc != EMUL_OK)
 		return rc;
 	ctx->insn.mode = (uint8_t)mode;

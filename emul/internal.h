@@ -98,7 +98,10 @@ uint64_t emul_ea(const struct emul_ctx *ctx);
 void emul_gpr_add(struct emul_ctx *ctx, unsigned int reg, unsigned int size,
 		  int64_t delta);
 
+/* Completes the instruction: RIP to the next one, or to a branch's
+ * target (emul_jump); RF cleared. */
 void emul_advance_rip(struct emul_ctx *ctx);
+void emul_jump(struct emul_ctx *ctx, uint64_t target);
 
 /* ---- ALU (emul/alu.c) ------------------------------------------------------ */
 

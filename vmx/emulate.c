@@ -588,7 +588,9 @@ static void vemu_retire(struct vemu *e)
 }
 
 /* Registers and RFLAGS as the emulator left them (after a fault: as
- * before the faulting iteration); RIP only once the instruction is done. */
+ * before the faulting iteration); RIP only once the instruction is done
+ * (ctx->retired: a branch to itself completes too, with what that
+ * implies). */
 static void vemu_commit(struct vemu *e)
 {
 	const struct emul_ctx *ctx = &e->ctx;
@@ -598,7 +600,7 @@ static void vemu_commit(struct vemu *e)
 		vmcs_writenat(VMCS_GUEST_RSP, ctx->gpr[EMUL_RSP]);
 	if (ctx->rflags != e->rflags0)
 		vmcs_writenat(VMCS_GUEST_RFLAGS, ctx->rflags);
-	if (ctx->rip != e->rip0)
+	if (ctx->retired)
 		vemu_retire(e);
 }
 
@@ -768,7 +770,7 @@ int vcpu_emulate_forced(struct vcpu *v)
 		vcpu_inject_exception(v, EMUL_VEC_UD, false, 0);
 		return EXIT_RESUME;
 	}
-	if (e.ctx.rip == next)
+	if (rc != EMUL_OK || !e.ctx.retired)
 		e.ctx.rip = e.rip0;
 	return vemu_finish(&e, rc);
 }

@@ -229,6 +229,14 @@ TEST(near_jmp_call_through_memory)
 	fm_set64(fm, DATA, 0x123456);
 	ASSERT(FM_RUN(fm, 0xff, 0x23) == EMUL_OK);		/* jmp [rbx] */
 	EXPECT_EQ(fm->ctx.rip, 0x123456);
+	EXPECT(fm->ctx.retired);
+	/* A jump to itself completes too, though RIP is where it was */
+	fm->ctx.rip = CODE;
+	fm_set64(fm, DATA, CODE);
+	ASSERT(FM_RUN(fm, 0xff, 0x23) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rip, CODE);
+	EXPECT(fm->ctx.retired);
+	fm_set64(fm, DATA, 0x123456);
 	fm->ctx.rip = CODE;
 	ASSERT(FM_RUN(fm, 0x66, 0xff, 0x13) == EMUL_OK);	/* call [rbx]: 66 ignored */
 	EXPECT_EQ(fm->ctx.rip, 0x123456);

@@ -110,9 +110,11 @@ TEST(rep_stosq_batches)
 	fm->ctx.gpr[EMUL_RCX] = n;
 	ASSERT(FM_RUN(fm, 0xf3, 0x48, 0xab) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.rip, CODE);			/* not finished */
+	EXPECT(!fm->ctx.retired);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 36);
 	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.rip, CODE + 3);
+	EXPECT(fm->ctx.retired);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RDI], DST + 8 * n);
 	EXPECT_EQ(fm_get(fm, DST + 8 * (n - 1), 8), 0x5555aaaa5555aaaaULL);
