@@ -10,8 +10,10 @@
  *                             task gates and TSSs (a task switch) are not
  *                             Keel's: EMUL_UNSUPPORTED
  *
- * A far CALL pushes CS (zero-extended to the operand size) and then the
- * return address, at the operand size, on the current stack.
+ * A far CALL pushes CS, "padded" to the operand size (written as zeros
+ * here), and then the return address, at the operand size, on the
+ * current stack. m16:64 is Intel's (AMD processors ignore REX.W here);
+ * Keel runs on VT-x, so it is modelled.
  */
 #include "arch/string.h"
 #include "emul/internal.h"

@@ -44,8 +44,8 @@ static struct emul_seg load_real(struct emul_ctx *ctx, unsigned int seg,
 
 /* A null selector: #GP(0) for SS, except in 64-bit mode at CPL < 3 with
  * RPL = CPL; the register is marked unusable (SDM Vol. 3C 24.4.1), SS
- * keeping DPL = CPL, which VMX reads as the CPL. Intel processors clear
- * the base of FS and GS too. */
+ * keeping DPL = CPL, which VMX reads as the CPL. The base is cleared, FS's
+ * and GS's too, as Intel processors do (some AMD ones keep it). */
 static int load_null(struct emul_ctx *ctx, unsigned int seg, uint16_t sel,
 		     struct emul_seg *out)
 {
