@@ -166,7 +166,7 @@ static uint8_t decode_opsize(const struct emul_insn *insn)
 
 	switch (insn->mode) {
 	case 64:
-		if (insn->rex & EMUL_REX_W)
+		if (insn->rex & EMUL_REX_W || (insn->flags & EMUL_F_FORCE64))
 			return 8;
 		if (p66)
 			return 2;
@@ -201,6 +201,8 @@ static uint8_t size_of_class(const struct emul_insn *insn, uint8_t spec)
 	case EMUL_SZ_Y: return rexw ? 8 : 4;
 	case EMUL_SZ_MWRV: return (insn->modrm >> 6) == 3 ? insn->opsize : 2;
 	case EMUL_SZ_DQ: return 16;
+	case EMUL_SZ_Q: return 8;
+	case EMUL_SZ_FARP: return insn->opsize + 2;
 	default:        return insn->opsize;
 	}
 }
@@ -357,6 +359,18 @@ static void decode_operand(struct emul_insn *insn, uint8_t spec,
 	case EMUL_OK_G:
 		set_reg(insn, op, MODRM_REG(modrm) | rex_r);
 		break;
+	case EMUL_OK_SREG:		/* REX.R does not extend Sreg */
+		op->kind = EMUL_OPND_SREG;
+		op->reg = MODRM_REG(modrm);
+		break;
+	case EMUL_OK_P:		/* nor the MMX registers */
+		op->kind = EMUL_OPND_MMX;
+		op->reg = MODRM_REG(modrm);
+		break;
+	case EMUL_OK_Q:
+		op->kind = MODRM_MOD(modrm) == 3 ? EMUL_OPND_MMX : EMUL_OPND_MEM;
+		op->reg = MODRM_RM(modrm);
+		break;
 	case EMUL_OK_ACC:
 		set_reg(insn, op, EMUL_RAX);
 		break;
@@ -411,6 +425,9 @@ static int decode_opcode(struct dec *d, uint8_t op)
 	if (rc != EMUL_OK)
 		return rc;
 	insn->has_modrm = true;
+	if ((d->desc->flags & EMUL_F_MMXNP) && !(insn->prefixes &
+	    (EMUL_PFX_OPSZ | EMUL_PFX_REP | EMUL_PFX_REPNE)))
+		d->desc = &emul_mmx_movq_table[op == 0x7f];
 	if (d->desc->flags & EMUL_F_GROUP)
 		d->desc = &emul_group_table[d->desc->handler][MODRM_REG(insn->modrm)];
 	return EMUL_OK;
@@ -437,6 +454,22 @@ static int check_form(struct dec *d)
 		return dec_unsupported(d);
 	if (insn->has_modrm && (f & EMUL_F_MEMONLY) && is_reg)
 		return dec_unsupported(d);
+	return EMUL_OK;
+}
+
+/* Sreg encodings 6 and 7 are reserved, and CS cannot be loaded with MOV:
+ * both #UD (SDM Vol. 2B "MOV"). */
+static int check_sreg(struct dec *d)
+{
+	const struct emul_insn *insn = d->insn;
+
+	if (insn->handler != EMUL_H_MOV_FROM_SREG &&
+	    insn->handler != EMUL_H_MOV_TO_SREG)
+		return EMUL_OK;
+	if (MODRM_REG(insn->modrm) >= EMUL_SEG_NR ||
+	    (insn->handler == EMUL_H_MOV_TO_SREG &&
+	     MODRM_REG(insn->modrm) == EMUL_CS))
+		return dec_fault(d, EMUL_VEC_UD, false);
 	return EMUL_OK;
 }
 
@@ -534,6 +567,8 @@ int emul_decode(struct emul_insn *insn, const uint8_t *bytes, size_t avail,
 	rc = decode_operands(&d, seg);
 	if (rc == EMUL_OK)
 		rc = check_lock(&d);
+	if (rc == EMUL_OK)
+		rc = check_sreg(&d);
 	if (rc != EMUL_OK)
 		return rc;
 	insn->len = (uint8_t)d.pos;

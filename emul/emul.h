@@ -24,17 +24,22 @@
  * iteration of a REP string instruction). The caller injects the event.
  *
  * Instructions (emul/opcodes.c has the exact forms): MOV (88-8B, A0-A3,
- * B0-BF, C6/C7), MOVZX, MOVSX, MOVSXD, MOVNTI, ADD OR ADC SBB AND SUB XOR
- * CMP (00-3D, 80-83), TEST, INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG,
- * CMPXCHG8B/16B, BT BTS BTR BTC, SETcc, CMOVcc, PUSH/POP (register, r/m,
- * immediate), MOVS CMPS STOS LODS SCAS INS OUTS with REP prefixes, SMSW,
- * LMSW, LTR, RET (near), ENTER (level 0), LEAVE, IMUL (two and three operands), MUL,
- * IMUL, DIV, IDIV, BSF, BSR, SHLD, SHRD, and the 128-bit SSE moves
- * MOVUPS MOVUPD MOVAPS MOVAPD MOVDQU MOVDQA. Everything else is
- * EMUL_UNSUPPORTED, among it MOV to/from segment registers (8C/8E), the
- * short XCHG forms 91-97, the undocumented F6/F7 /1 alias of TEST, MMX, and every control transfer but the near RET. Not modelled: the
- * TF/RF debug trap after an emulated instruction (the caller raises it), protection
- * keys for supervisor pages (PKS) and shadow stacks.
+ * B0-BF, C6/C7), MOV to and from segment registers (8C/8E), MOVZX, MOVSX,
+ * MOVSXD, MOVNTI, ADD OR ADC SBB AND SUB XOR CMP (00-3D, 80-83), TEST,
+ * INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BT BTS BTR BTC,
+ * SETcc, CMOVcc, PUSH/POP (register, r/m, immediate), MOVS CMPS STOS LODS
+ * SCAS INS OUTS with REP prefixes, SMSW, LMSW, LTR, RET (near), JMP and
+ * CALL through a register or memory (FF /2 /4) and far through memory
+ * to a code segment (FF /3 /5), ENTER (level 0), LEAVE, IMUL (two and
+ * three operands), MUL, IMUL, DIV, IDIV, BSF, BSR, SHLD, SHRD, the
+ * 128-bit SSE moves MOVUPS MOVUPD MOVAPS MOVAPD MOVDQU MOVDQA and the
+ * MMX MOVQ (0F 6F/7F). Everything else is EMUL_UNSUPPORTED, among it the
+ * short XCHG forms 91-97, the undocumented F6/F7 /1 alias of TEST, the
+ * other MMX instructions, relative and far-immediate branches, far
+ * branches through call gates or to a task (a task switch). Not
+ * modelled: the TF/RF debug trap after an emulated instruction (the
+ * caller raises it), protection keys for supervisor pages (PKS) and
+ * shadow stacks.
  */
 #ifndef KEEL_EMUL_EMUL_H
 #define KEEL_EMUL_EMUL_H
@@ -69,6 +74,7 @@ enum emul_status {
 #define EMUL_VEC_SS	12
 #define EMUL_VEC_GP	13
 #define EMUL_VEC_PF	14
+#define EMUL_VEC_MF	16
 #define EMUL_VEC_AC	17
 
 /* #PF error code bits (SDM Vol. 3A 4.7, Figure 4-12). */
@@ -110,6 +116,7 @@ struct emul_exception {
 #define EMUL_CR0_PE		BIT_ULL(0)
 #define EMUL_CR0_EM		BIT_ULL(2)
 #define EMUL_CR0_TS		BIT_ULL(3)
+#define EMUL_CR0_NE		BIT_ULL(5)
 #define EMUL_CR0_WP		BIT_ULL(16)
 #define EMUL_CR0_AM		BIT_ULL(18)
 #define EMUL_CR0_PG		BIT_ULL(31)
@@ -171,11 +178,14 @@ enum emul_opnd_kind {
 	EMUL_OPND_MEM,		/* the ModRM/moffs memory operand, insn->mem */
 	EMUL_OPND_IMM,		/* insn->imm */
 	EMUL_OPND_XMM,		/* XMM register `reg` (0-15) */
+	EMUL_OPND_SREG,		/* segment register `reg` (enum emul_segreg) */
+	EMUL_OPND_MMX,		/* MMX register `reg` (0-7) */
 };
 
 struct emul_operand {
 	uint8_t kind;		/* enum emul_opnd_kind */
-	uint8_t size;		/* bytes: 1, 2, 4, 8 or 16 */
+	uint8_t size;		/* bytes: 1, 2, 4, 8 or 16; a far pointer
+				 * m16:16/32/64 is 4, 6 or 10 */
 	uint8_t reg;		/* EMUL_OPND_REG: enum emul_gpr */
 	bool high8;		/* AH/CH/DH/BH: bits 15:8 of reg 0..3 */
 };
@@ -288,7 +298,29 @@ struct emul_ops {
 	 * When NULL, LTR is EMUL_UNHANDLEABLE. */
 	int (*get_gdtr)(struct emul_ctx *ctx, uint64_t *base, uint32_t *limit);
 	int (*set_tr)(struct emul_ctx *ctx, const struct emul_seg *tr);
+	/* Optional, for MOV to a segment register and far JMP/CALL: loads
+	 * segment register seg (selector, base, byte-granular limit, VMCS
+	 * access rights) once every check passed; the emulator's cache in
+	 * ctx->seg follows. When NULL, those are EMUL_UNHANDLEABLE. */
+	int (*set_seg)(struct emul_ctx *ctx, enum emul_segreg seg,
+		       const struct emul_seg *val);
+	/* Optional: the guest's LDTR, for selectors with TI set. When NULL,
+	 * such a selector makes the step EMUL_UNHANDLEABLE. */
+	int (*get_ldtr)(struct emul_ctx *ctx, struct emul_seg *out);
+	/* Optional, for the MMX moves: the guest's MMX registers (8 bytes
+	 * each, written as an MMX instruction writes them) and its x87 FPU
+	 * status word (the pending-exception check). When NULL, those moves
+	 * are EMUL_UNHANDLEABLE. */
+	int (*get_mm)(struct emul_ctx *ctx, unsigned int reg, void *buf);
+	int (*set_mm)(struct emul_ctx *ctx, unsigned int reg, const void *buf);
+	int (*get_fsw)(struct emul_ctx *ctx, uint16_t *fsw);
 };
+
+/* ctx->blocking: a MOV to SS blocks interrupts, NMIs and debug traps
+ * until the next instruction completes (SDM Vol. 2B "MOV", Vol. 3A 6.8.3);
+ * the caller records it (with VMX: blocking by MOV SS in the guest
+ * interruptibility state, SDM Vol. 3C 24.4.2). */
+#define EMUL_BLOCK_MOV_SS	BIT_ULL(0)
 
 /* Bound on REP string iterations per emul_step() (one with RFLAGS.TF);
  * see emul/strops.c. */
@@ -326,9 +358,13 @@ struct emul_ctx {
 
 	/* Output of the last step. */
 	struct emul_exception exc;
+	uint8_t blocking;		/* EMUL_BLOCK_*: what an EMUL_OK step
+					 * leaves for the next instruction */
+	bool retired;			/* EMUL_OK: the instruction completed
+					 * (a branch may land on itself);
+					 * false while a REP string one has
+					 * iterations left */
 	struct emul_insn insn;
-	bool rep_left;			/* EMUL_OK, but a REP string
-					 * instruction has iterations left */
 };
 
 /* ---- API ---------------------------------------------------------------- */
@@ -341,8 +377,8 @@ static inline void emul_begin(struct emul_ctx *ctx)
 
 /* Fetches, decodes and executes the instruction at CS:RIP. On EMUL_OK
  * registers, RFLAGS and RIP are updated (RIP is left unchanged while a REP
- * string instruction has iterations left, so it runs again, and rep_left
- * says so). On any other result nothing of the faulting iteration is
+ * string instruction has iterations left, so it runs again, and retired
+ * is false). On any other result nothing of the faulting iteration is
  * committed. */
 int emul_step(struct emul_ctx *ctx);
 

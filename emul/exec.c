@@ -67,15 +67,21 @@ uint64_t emul_ea(const struct emul_ctx *ctx)
 	return ea & emul_size_mask(insn->addrsize);
 }
 
+void emul_jump(struct emul_ctx *ctx, uint64_t target)
+{
+	ctx->rip = target;
+	/* RF is cleared once an instruction completes (SDM Vol. 3A 18.3.1.1). */
+	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	ctx->retired = true;
+}
+
 void emul_advance_rip(struct emul_ctx *ctx)
 {
 	uint64_t rip = ctx->rip + ctx->insn.len;
 
 	if (ctx->insn.mode != 64)
 		rip &= emul_size_mask(ctx->insn.mode / 8);
-	ctx->rip = rip;
-	/* RF is cleared once an instruction completes (SDM Vol. 3A 18.3.1.1). */
-	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	emul_jump(ctx, rip);
 }
 
 /* ---- operand access ----------------------------------------------------------- */
@@ -235,6 +241,23 @@ static int exec_mov(struct emul_ctx *ctx)
 		rc = dst_open(ctx, &d, &insn->dst, true, false);
 	if (rc == EMUL_OK)
 		rc = dst_commit(ctx, &d, src);
+	return rc == EMUL_OK ? retire(ctx, ctx->rflags) : rc;
+}
+
+/* MOV r/m, Sreg (SDM Vol. 2B "MOV"): memory gets the 16-bit selector; a
+ * register gets it zero-extended to the operand size (with 66, only bits
+ * 15:0 change), as processors since the P6 family do. */
+static int exec_mov_from_sreg(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	const struct emul_seg *s;
+	struct dst_ref d;
+	int rc = emul_get_seg(ctx, insn->src.reg, &s);
+
+	if (rc == EMUL_OK)
+		rc = dst_open(ctx, &d, &insn->dst, true, false);
+	if (rc == EMUL_OK)
+		rc = dst_commit(ctx, &d, s->sel);
 	return rc == EMUL_OK ? retire(ctx, ctx->rflags) : rc;
 }
 
@@ -475,7 +498,7 @@ static int exec_bt(struct emul_ctx *ctx)
 /* ---- stack ------------------------------------------------------------------------- */
 
 /* Stack-pointer width: 64 in 64-bit mode, else SS.B (SDM Vol. 1 6.2.3). */
-static int stack_width(struct emul_ctx *ctx, unsigned int *size)
+int emul_stack_width(struct emul_ctx *ctx, unsigned int *size)
 {
 	const struct emul_seg *ss;
 	int rc;
@@ -489,7 +512,7 @@ static int stack_width(struct emul_ctx *ctx, unsigned int *size)
 	return rc;
 }
 
-static uint64_t stack_add(uint64_t rsp, unsigned int width, int64_t delta)
+uint64_t emul_stack_add(uint64_t rsp, unsigned int width, int64_t delta)
 {
 	uint64_t m = emul_size_mask(width);
 
@@ -508,10 +531,10 @@ static int exec_push(struct emul_ctx *ctx)
 	int rc = load_operand(ctx, &insn->src, &val);
 
 	if (rc == EMUL_OK)
-		rc = stack_width(ctx, &width);
+		rc = emul_stack_width(ctx, &width);
 	if (rc != EMUL_OK)
 		return rc;
-	rsp = stack_add(ctx->gpr[EMUL_RSP], width, -(int64_t)size);
+	rsp = emul_stack_add(ctx->gpr[EMUL_RSP], width, -(int64_t)size);
 	rc = emul_mem_xlat(ctx, EMUL_SS, rsp & emul_size_mask(width), size,
 			   EMUL_ACC_WRITE, &x);
 	if (rc == EMUL_OK)
@@ -531,7 +554,7 @@ static int exec_pop(struct emul_ctx *ctx)
 	uint64_t val = 0, old_rsp = ctx->gpr[EMUL_RSP];
 	uint8_t buf[8];
 	struct dst_ref d;
-	int rc = stack_width(ctx, &width);
+	int rc = emul_stack_width(ctx, &width);
 
 	if (rc == EMUL_OK)
 		rc = emul_mem_load(ctx, EMUL_SS, old_rsp & emul_size_mask(width),
@@ -539,7 +562,7 @@ static int exec_pop(struct emul_ctx *ctx)
 	if (rc != EMUL_OK)
 		return rc;
 	val = le_value(buf, size);
-	ctx->gpr[EMUL_RSP] = stack_add(old_rsp, width, size);
+	ctx->gpr[EMUL_RSP] = emul_stack_add(old_rsp, width, size);
 	rc = dst_open(ctx, &d, &insn->dst, true, false);
 	if (rc == EMUL_OK)
 		rc = dst_commit(ctx, &d, val);
@@ -564,15 +587,13 @@ static int stack_peek(struct emul_ctx *ctx, uint64_t rsp, unsigned int width,
 
 /* A near branch target: canonical in 64-bit mode, else within CS's limit
  * (#GP(0), SDM Vol. 2B "RET"). */
-static int check_near_target(struct emul_ctx *ctx, uint64_t target)
+int emul_check_near_target(struct emul_ctx *ctx, uint64_t target)
 {
-	unsigned int shift = (ctx->cr4 & EMUL_CR4_LA57) ? 7 : 16;
 	const struct emul_seg *cs;
 	int rc;
 
 	if (ctx->insn.mode == 64)
-		return (uint64_t)((int64_t)(target << shift) >> shift) == target ?
-		       EMUL_OK : emul_gp0(ctx);
+		return emul_is_canonical(ctx, target) ? EMUL_OK : emul_gp0(ctx);
 	rc = emul_get_seg(ctx, EMUL_CS, &cs);
 	if (rc == EMUL_OK && target > cs->limit)
 		rc = emul_gp0(ctx);
@@ -587,17 +608,52 @@ static int exec_ret(struct emul_ctx *ctx)
 	unsigned int size = insn->opsize, width = 8;
 	uint64_t target = 0, rsp = ctx->gpr[EMUL_RSP];
 	uint16_t release = insn->src.kind == EMUL_OPND_IMM ? (uint16_t)insn->imm : 0;
-	int rc = stack_width(ctx, &width);
+	int rc = emul_stack_width(ctx, &width);
 
 	if (rc == EMUL_OK)
 		rc = stack_peek(ctx, rsp, width, size, &target);
 	if (rc == EMUL_OK)
-		rc = check_near_target(ctx, target);
+		rc = emul_check_near_target(ctx, target);
 	if (rc != EMUL_OK)
 		return rc;
-	ctx->gpr[EMUL_RSP] = stack_add(rsp, width, (int64_t)size + release);
-	ctx->rip = target;
-	ctx->rflags &= ~EMUL_RFLAGS_RF;
+	ctx->gpr[EMUL_RSP] = emul_stack_add(rsp, width, (int64_t)size + release);
+	emul_jump(ctx, target);
+	return EMUL_OK;
+}
+
+/* The next instruction's address, which a near CALL pushes: EIP wraps
+ * at the operand size outside 64-bit mode. */
+static uint64_t next_ip(const struct emul_ctx *ctx)
+{
+	return (ctx->rip + ctx->insn.len) & emul_size_mask(ctx->insn.opsize);
+}
+
+/* JMP r/m and CALL r/m near (SDM Vol. 2B "JMP", Vol. 2A "CALL"): the
+ * target, at the operand size, is checked before anything is pushed. */
+static int exec_near_branch(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int size = insn->opsize, width = 8;
+	uint64_t target = 0, rsp = ctx->gpr[EMUL_RSP], ret = next_ip(ctx);
+	struct emul_xlat x;
+	int rc = load_operand(ctx, &insn->src, &target);
+
+	if (rc == EMUL_OK)
+		rc = emul_check_near_target(ctx, target);
+	if (rc != EMUL_OK || insn->handler == EMUL_H_JMP)
+		goto done;
+	rc = emul_stack_width(ctx, &width);
+	rsp = emul_stack_add(rsp, width, -(int64_t)size);
+	if (rc == EMUL_OK)
+		rc = emul_mem_xlat(ctx, EMUL_SS, rsp & emul_size_mask(width),
+				   size, EMUL_ACC_WRITE, &x);
+	if (rc == EMUL_OK)
+		rc = emul_mem_write(ctx, &x, &ret);
+done:
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->gpr[EMUL_RSP] = rsp;
+	emul_jump(ctx, target);
 	return EMUL_OK;
 }
 
@@ -607,7 +663,7 @@ static int exec_leave(struct emul_ctx *ctx)
 {
 	unsigned int size = ctx->insn.opsize, width = 8;
 	uint64_t rsp = ctx->gpr[EMUL_RSP], val = 0;
-	int rc = stack_width(ctx, &width);
+	int rc = emul_stack_width(ctx, &width);
 
 	if (rc != EMUL_OK)
 		return rc;
@@ -616,7 +672,7 @@ static int exec_leave(struct emul_ctx *ctx)
 	rc = stack_peek(ctx, rsp, width, size, &val);
 	if (rc != EMUL_OK)
 		return rc;
-	ctx->gpr[EMUL_RSP] = stack_add(rsp, width, size);
+	ctx->gpr[EMUL_RSP] = emul_stack_add(rsp, width, size);
 	emul_gpr_set(ctx, EMUL_RBP, size, val);
 	return retire(ctx, ctx->rflags);
 }
@@ -641,11 +697,11 @@ static int exec_enter(struct emul_ctx *ctx)
 		emul_fault(ctx, EMUL_VEC_UD, false, 0);
 		return EMUL_UNSUPPORTED;
 	}
-	rc = stack_width(ctx, &width);
+	rc = emul_stack_width(ctx, &width);
 	if (rc != EMUL_OK)
 		return rc;
-	frame = stack_add(ctx->gpr[EMUL_RSP], width, -(int64_t)size);
-	rsp = stack_add(frame, width, -(int64_t)(uint16_t)insn->imm);
+	frame = emul_stack_add(ctx->gpr[EMUL_RSP], width, -(int64_t)size);
+	rsp = emul_stack_add(frame, width, -(int64_t)(uint16_t)insn->imm);
 	rc = emul_mem_xlat(ctx, EMUL_SS, frame & emul_size_mask(width), size,
 			   EMUL_ACC_WRITE, &x);
 	if (rc == EMUL_OK)
@@ -823,13 +879,20 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_LTR] = emul_exec_ltr,
 	[EMUL_H_RET] = exec_ret, [EMUL_H_LEAVE] = exec_leave,
 	[EMUL_H_ENTER] = exec_enter,
+	[EMUL_H_MOV_FROM_SREG] = exec_mov_from_sreg,
+	[EMUL_H_MOV_TO_SREG] = emul_exec_mov_to_sreg,
+	[EMUL_H_JMP] = exec_near_branch, [EMUL_H_CALL] = exec_near_branch,
+	[EMUL_H_JMP_FAR] = emul_exec_far_branch,
+	[EMUL_H_CALL_FAR] = emul_exec_far_branch,
+	[EMUL_H_MOVMMX] = emul_exec_movmmx,
 };
 
 int emul_execute(struct emul_ctx *ctx)
 {
 	unsigned int h = ctx->insn.handler;
 
-	ctx->rep_left = false;
+	ctx->blocking = 0;
+	ctx->retired = false;
 	if (h >= EMUL_H_NR || !exec_table[h]) {
 		emul_fault(ctx, EMUL_VEC_UD, false, 0);
 		return EMUL_UNSUPPORTED;
@@ -868,8 +931,11 @@ unsigned int emul_mode_bits(struct emul_ctx *ctx)
 int emul_step(struct emul_ctx *ctx)
 {
 	unsigned int mode = 16;
-	int rc = mode_of(ctx, &mode);
+	int rc;
 
+	ctx->blocking = 0;
+	ctx->retired = false;
+	rc = mode_of(ctx, &mode);
 	if (rc != EMUL_OK)
 		return rc;
 	ctx->insn.mode = (uint8_t)mode;

@@ -98,7 +98,10 @@ uint64_t emul_ea(const struct emul_ctx *ctx);
 void emul_gpr_add(struct emul_ctx *ctx, unsigned int reg, unsigned int size,
 		  int64_t delta);
 
+/* Completes the instruction: RIP to the next one, or to a branch's
+ * target (emul_jump); RF cleared. */
 void emul_advance_rip(struct emul_ctx *ctx);
+void emul_jump(struct emul_ctx *ctx, uint64_t target);
 
 /* ---- ALU (emul/alu.c) ------------------------------------------------------ */
 
@@ -119,6 +122,50 @@ bool emul_muldiv(unsigned int handler, uint64_t *ax, uint64_t *dx,
 /* SHLD (right false) / SHRD of dst by count, bits from src. */
 uint64_t emul_shxd(bool right, uint64_t dst, uint64_t src, unsigned int count,
 		   unsigned int size, uint64_t *fl);
+
+/* Canonical for the guest's linear-address width (48, or 57 with LA57). */
+bool emul_is_canonical(const struct emul_ctx *ctx, uint64_t la);
+
+/* ---- stack (emul/exec.c) ------------------------------------------------------ */
+
+/* Stack-pointer width in bytes: 8 in 64-bit mode, else by SS.B. */
+int emul_stack_width(struct emul_ctx *ctx, unsigned int *size);
+/* rSP + delta at that width; the bits above it are kept. */
+uint64_t emul_stack_add(uint64_t rsp, unsigned int width, int64_t delta);
+/* A near branch target: canonical in 64-bit mode, else within CS. */
+int emul_check_near_target(struct emul_ctx *ctx, uint64_t target);
+
+/* ---- selectors and descriptors (emul/desc.c) ---------------------------------- */
+
+#define EMUL_SEL_RPL		0x3u
+#define EMUL_SEL_TI		0x4u
+#define EMUL_SEL_INDEX		0xfff8u
+#define EMUL_DESC_ACCESSED	BIT_ULL(40)
+
+int emul_sel_fault(struct emul_ctx *ctx, uint8_t vector, uint16_t sel);
+/* Reads the len-byte (8, or 16 for an IA-32e system descriptor)
+ * descriptor sel names in the GDT or LDT as a supervisor access acc;
+ * #GP(sel) past the table's limit. x is where it was found. */
+int emul_read_desc(struct emul_ctx *ctx, uint16_t sel, unsigned int len,
+		   unsigned int acc, uint64_t desc[2], struct emul_xlat *x);
+/* Base 31:0, and 63:32 from the upper half when wide. */
+uint64_t emul_desc_base(const uint64_t desc[2], bool wide);
+struct emul_seg emul_desc_seg(uint16_t sel, const uint64_t desc[2], bool wide);
+/* Sets the accessed bit of the descriptor desc[0] found at linear la. */
+int emul_desc_set_accessed(struct emul_ctx *ctx, const uint64_t desc[2],
+			   uint64_t la);
+/* Loads segment register seg through ops->set_seg and the cache. */
+int emul_set_seg(struct emul_ctx *ctx, unsigned int seg,
+		 const struct emul_seg *val);
+
+/* ---- segment loads and far branches (emul/segload.c, emul/branch.c) ---------- */
+
+int emul_exec_mov_to_sreg(struct emul_ctx *ctx);
+int emul_exec_far_branch(struct emul_ctx *ctx);
+
+/* ---- MMX moves (emul/sse.c) --------------------------------------------------- */
+
+int emul_exec_movmmx(struct emul_ctx *ctx);
 
 /* ---- string instructions (emul/strops.c) ----------------------------------- */
 

@@ -30,6 +30,21 @@ int emul_get_seg(struct emul_ctx *ctx, unsigned int seg,
 	return EMUL_OK;
 }
 
+int emul_set_seg(struct emul_ctx *ctx, unsigned int seg,
+		 const struct emul_seg *val)
+{
+	int rc;
+
+	if (!ctx->ops->set_seg)
+		return EMUL_UNHANDLEABLE;
+	rc = ctx->ops->set_seg(ctx, (enum emul_segreg)seg, val);
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->seg[seg] = *val;
+	ctx->seg_valid |= (uint8_t)BIT_ULL(seg);
+	return EMUL_OK;
+}
+
 /* ---- segmentation (SDM Vol. 3A 3.4.5, 5.3, 5.4; Vol. 1 3.3.7.1) --------- */
 
 static bool is_protected(const struct emul_ctx *ctx)
@@ -49,7 +64,7 @@ static unsigned int la_width(const struct emul_ctx *ctx)
 	return (ctx->cr4 & EMUL_CR4_LA57) ? 57 : 48;
 }
 
-static bool is_canonical(const struct emul_ctx *ctx, uint64_t la)
+bool emul_is_canonical(const struct emul_ctx *ctx, uint64_t la)
 {
 	unsigned int w = la_width(ctx);
 
@@ -72,7 +87,7 @@ static int seg_linear64(struct emul_ctx *ctx, unsigned int seg, uint64_t ea,
 		base = s->base;
 	}
 	*la = base + ea;
-	if (!is_canonical(ctx, *la) || !is_canonical(ctx, *la + len - 1))
+	if (!emul_is_canonical(ctx, *la) || !emul_is_canonical(ctx, *la + len - 1))
 		return seg_fault(ctx, seg);
 	return EMUL_OK;
 }
@@ -297,9 +312,9 @@ static int fetch_window(struct emul_ctx *ctx, struct fetch *f, uint64_t *la)
 	f->avail = EMUL_MAX_INSN_LEN;
 	if (ctx->insn.mode == 64) {
 		*la = ctx->rip;
-		if (!is_canonical(ctx, *la))
+		if (!emul_is_canonical(ctx, *la))
 			return emul_gp0(ctx);
-		while (!is_canonical(ctx, *la + f->avail - 1))
+		while (!emul_is_canonical(ctx, *la + f->avail - 1))
 			f->avail--;
 	} else {
 		rc = emul_get_seg(ctx, EMUL_CS, &cs);

@@ -69,6 +69,10 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	[0x89] = D(MOV, O(E, V), O(G, V), M),
 	[0x8a] = D(MOV, O(G, B), O(E, B), M),
 	[0x8b] = D(MOV, O(G, V), O(E, V), M),
+	/* MOV r/m, Sreg: 16 bits to memory, the operand size to a
+	 * register; MOV Sreg, r/m reads 16 bits (SDM Vol. 2B "MOV"). */
+	[0x8c] = D(MOV_FROM_SREG, O(E, MWRV), O(SREG, W), M),
+	[0x8e] = D(MOV_TO_SREG, O(SREG, W), O(E, W), M),
 	[0x8f] = GRP(8F),
 
 	[0xa0] = D(MOV, O(ACC, B), O(MOFFS, B), 0),
@@ -118,8 +122,8 @@ const struct emul_opdesc emul_twobyte_table[256] = {
 	[0x28] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_NOREP | EMUL_F_ALIGN16),
 	[0x29] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_NOREP | EMUL_F_ALIGN16),
 	CC_ROW(0x40, D(CMOVCC, O(G, V), O(E, V), M)),
-	[0x6f] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_66F3),
-	[0x7f] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_66F3),
+	[0x6f] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_66F3 | EMUL_F_MMXNP),
+	[0x7f] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_66F3 | EMUL_F_MMXNP),
 	/* SETcc ignores ModRM.reg (SDM Vol. 2B "SETcc"). */
 	CC_ROW(0x90, D(SETCC, O(E, B), N, M)),
 
@@ -196,6 +200,13 @@ const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
 	[EMUL_G_FF] = {
 		[0] = D(INC, O(E, V), N, M | L),
 		[1] = D(DEC, O(E, V), N, M | L),
+		/* Near JMP/CALL take 64-bit operands in 64-bit mode whatever
+		 * the prefixes, as Intel processors do (SDM Vol. 2A "CALL",
+		 * Vol. 2B "JMP"); the far forms take m16:16/32/64 (REX.W). */
+		[2] = D(CALL, N, O(E, V), M | EMUL_F_FORCE64),
+		[3] = D(CALL_FAR, N, O(E, FARP), M | EMUL_F_MEMONLY),
+		[4] = D(JMP, N, O(E, V), M | EMUL_F_FORCE64),
+		[5] = D(JMP_FAR, N, O(E, FARP), M | EMUL_F_MEMONLY),
 		[6] = D(PUSH, N, O(E, V), M | EMUL_F_DEF64),
 	},
 	/* Group 6: LTR only (SDM Vol. 2D Table A-6). */
@@ -218,4 +229,11 @@ const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
 	[EMUL_G_0FC7] = {
 		[1] = D(CMPXCHG8B, O(E, X), N, M | L | EMUL_F_MEMONLY),
 	},
+};
+
+/* MOVQ mm, mm/m64 and MOVQ mm/m64, mm (SDM Vol. 2B "MOVQ"): 0F 6F and
+ * 0F 7F without 66 or F3. REX.W does not change them. */
+const struct emul_opdesc emul_mmx_movq_table[2] = {
+	D(MOVMMX, O(P, Q), O(Q, Q), M),
+	D(MOVMMX, O(Q, Q), O(P, Q), M),
 };

@@ -27,6 +27,9 @@ enum emul_handler {
 	EMUL_H_MOVXMM,
 	EMUL_H_MUL, EMUL_H_IMUL1, EMUL_H_DIV, EMUL_H_IDIV,
 	EMUL_H_LTR, EMUL_H_RET, EMUL_H_LEAVE, EMUL_H_ENTER,
+	EMUL_H_MOV_FROM_SREG, EMUL_H_MOV_TO_SREG,
+	EMUL_H_JMP, EMUL_H_CALL, EMUL_H_JMP_FAR, EMUL_H_CALL_FAR,
+	EMUL_H_MOVMMX,
 	EMUL_H_NR
 };
 
@@ -46,6 +49,9 @@ enum emul_opnd_spec_kind {
 	EMUL_OK_MOFFS,		/* memory at an absolute offset */
 	EMUL_OK_V,		/* ModRM reg: an XMM register */
 	EMUL_OK_W,		/* ModRM r/m: an XMM register or memory */
+	EMUL_OK_SREG,		/* ModRM reg: a segment register */
+	EMUL_OK_P,		/* ModRM reg: an MMX register */
+	EMUL_OK_Q,		/* ModRM r/m: an MMX register or memory */
 };
 
 #define EMUL_SZ_SHIFT	4
@@ -59,6 +65,8 @@ enum emul_size_class {
 	EMUL_SZ_MWRV,		/* 2 for memory, operand size for a register
 				 * (SMSW: "Mw/Rv") */
 	EMUL_SZ_DQ,		/* 16 (an XMM register or m128) */
+	EMUL_SZ_Q,		/* 8 (an MMX register or m64) */
+	EMUL_SZ_FARP,		/* far pointer m16:16/32/64: operand size + 2 */
 };
 
 #define EMUL_OPND(kind, sz) \
@@ -80,6 +88,10 @@ enum emul_size_class {
 #define EMUL_F_NOREP	BIT_ULL(11)	/* F2/F3 select another insn */
 #define EMUL_F_ALIGN16	BIT_ULL(12)	/* m128 must be 16-byte aligned */
 #define EMUL_F_66F3	BIT_ULL(13)	/* needs 66 (aligned) or F3 (not) */
+#define EMUL_F_FORCE64	BIT_ULL(14)	/* 64-bit operand size in 64-bit
+					 * mode, 66 and REX.W or not */
+#define EMUL_F_MMXNP	BIT_ULL(15)	/* without 66/F2/F3: the MMX form
+					 * (emul_mmx_movq_table) */
 
 struct emul_opdesc {
 	uint8_t handler;	/* enum emul_handler, or group number */
@@ -96,14 +108,16 @@ enum emul_group {
 	EMUL_G_NR
 };
 
-_Static_assert(EMUL_F_66F3 <= 0xffff, "flags fit emul_opdesc.flags");
+_Static_assert(EMUL_F_MMXNP <= 0xffff, "flags fit emul_opdesc.flags");
 _Static_assert(EMUL_H_NR <= 0xff && EMUL_G_NR <= 0xff,
 	       "handler and group ids fit emul_opdesc.handler");
-_Static_assert(EMUL_SZ_DQ < 16 && EMUL_OK_W <= EMUL_OK_MASK,
+_Static_assert(EMUL_SZ_FARP < 16 && EMUL_OK_Q <= EMUL_OK_MASK,
 	       "operand spec nibbles");
 
 extern const struct emul_opdesc emul_onebyte_table[256];
 extern const struct emul_opdesc emul_twobyte_table[256];
 extern const struct emul_opdesc emul_group_table[EMUL_G_NR][8];
+/* 0F 6F and 0F 7F without a mandatory prefix, in that order. */
+extern const struct emul_opdesc emul_mmx_movq_table[2];
 
 #endif

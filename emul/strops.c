@@ -265,8 +265,6 @@ static int str_repeat(struct emul_ctx *ctx, const struct str_op *s)
 	}
 	if (str_reg(ctx, EMUL_RCX, s) == 0)
 		emul_advance_rip(ctx);
-	else
-		ctx->rep_left = true;
 	return EMUL_OK;
 }
 

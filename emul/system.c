@@ -1,24 +1,16 @@
 /*
  * LTR (SDM Vol. 2A "LTR"; Vol. 3A 8.2.2, 8.2.3, 3.5.1): loads the task
  * register from a TSS descriptor in the GDT and marks that descriptor
- * busy. Reached when the selector operand sits in MMIO.
- *
- *   GDT entry (8 bytes; 16 in IA-32e mode, the upper 8 holding base
- *   63:32 and a type field that must be 0):
- *     bits 15:0 limit 15:0, 39:16 base 23:0, 43:40 type, 44 S, 46:45 DPL,
- *     47 P, 51:48 limit 19:16, 52 AVL, 53 L, 54 D/B, 55 G, 63:56 base 31:24
+ * busy. Reached when the selector operand sits in MMIO. The descriptor
+ * layout: emul/desc.c; in IA-32e mode it takes 16 bytes, the upper 8
+ * holding base 63:32 and a type field that must be 0.
  */
 #include "emul/internal.h"
-#include "emul/walk.h"
 
-#define SEL_RPL             0x3u
-#define SEL_RPL_TI          0x7u
-#define SEL_TI              0x4u
 #define DESC_TYPE_SHIFT     40
 #define DESC_TYPE           (0xfULL << DESC_TYPE_SHIFT)
 #define DESC_S              BIT_ULL(44)
 #define DESC_P              BIT_ULL(47)
-#define DESC_G              BIT_ULL(55)
 #define DESC_TSS_BUSY_BIT   BIT_ULL(41)
 #define TSS16_AVAIL         0x1
 #define TSS_AVAIL           0x9             /* 32-bit, or 64-bit in IA-32e */
@@ -27,48 +19,6 @@
 static bool is_long_mode(const struct emul_ctx *ctx)
 {
 	return ctx->efer & EMUL_EFER_LMA;
-}
-
-/* #GP or #NP with the selector as error code: index and TI, EXT and IDT
- * clear (SDM Vol. 3A 6.13). */
-static int sel_fault(struct emul_ctx *ctx, uint8_t vector, uint16_t sel)
-{
-	return emul_fault(ctx, vector, true, sel & ~SEL_RPL);
-}
-
-/* The descriptor the selector names, read as a supervisor access. */
-static int read_desc(struct emul_ctx *ctx, uint16_t sel, uint64_t desc[2],
-		     struct emul_xlat *x)
-{
-	unsigned int len = is_long_mode(ctx) ? 16 : 8;
-	uint64_t base = 0;
-	uint32_t limit = 0;
-	int rc = ctx->ops->get_gdtr(ctx, &base, &limit);
-
-	if (rc != EMUL_OK)
-		return rc;
-	if ((uint64_t)(sel & ~SEL_RPL_TI) + len - 1 > limit)
-		return sel_fault(ctx, EMUL_VEC_GP, sel);
-	rc = emul_mem_xlat_linear(ctx, base + (sel & ~SEL_RPL_TI), len,
-				  EMUL_ACC_WRITE, x);
-	desc[1] = 0;
-	return rc == EMUL_OK ? emul_mem_read(ctx, x, desc) : rc;
-}
-
-static uint64_t desc_base(const uint64_t desc[2], bool lm)
-{
-	uint64_t base = ((desc[0] >> 16) & 0xffffff) |
-			((desc[0] >> 32) & 0xff000000);
-
-	return lm ? base | (desc[1] << 32) : base;
-}
-
-/* Canonical for the guest's linear-address width (48, or 57 with LA57). */
-static bool is_canonical_la(const struct emul_ctx *ctx, uint64_t la)
-{
-	unsigned int shift = (ctx->cr4 & EMUL_CR4_LA57) ? 7 : 16;
-
-	return (uint64_t)((int64_t)(la << shift) >> shift) == la;
 }
 
 /* An available TSS (16-bit or 32-bit; in IA-32e mode only the 64-bit
@@ -81,24 +31,13 @@ static int check_tss_desc(struct emul_ctx *ctx, uint16_t sel,
 	bool lm = is_long_mode(ctx);
 
 	if ((desc[0] & DESC_S) || (type != TSS_AVAIL && (lm || type != TSS16_AVAIL)))
-		return sel_fault(ctx, EMUL_VEC_GP, sel);
+		return emul_sel_fault(ctx, EMUL_VEC_GP, sel);
 	if (lm && ((desc[1] & HIGH_TYPE) ||
-		   !is_canonical_la(ctx, desc_base(desc, true))))
-		return sel_fault(ctx, EMUL_VEC_GP, sel);
+		   !emul_is_canonical(ctx, emul_desc_base(desc, true))))
+		return emul_sel_fault(ctx, EMUL_VEC_GP, sel);
 	if (!(desc[0] & DESC_P))
-		return sel_fault(ctx, EMUL_VEC_NP, sel);
+		return emul_sel_fault(ctx, EMUL_VEC_NP, sel);
 	return EMUL_OK;
-}
-
-static struct emul_seg tr_of(uint16_t sel, const uint64_t desc[2], bool lm)
-{
-	uint64_t d = desc[0] | DESC_TSS_BUSY_BIT;
-	uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
-
-	if (d & DESC_G)
-		limit = (limit << 12) | 0xfff;
-	return (struct emul_seg){ desc_base(desc, lm), limit,
-				  (uint32_t)((d >> 40) & 0xf0ff), sel };
 }
 
 int emul_exec_ltr(struct emul_ctx *ctx)
@@ -106,6 +45,7 @@ int emul_exec_ltr(struct emul_ctx *ctx)
 	uint64_t src = 0, desc[2], busy[2];
 	struct emul_seg tr;
 	struct emul_xlat x;
+	unsigned int len = is_long_mode(ctx) ? 16 : 8;
 	uint16_t sel;
 	int rc;
 
@@ -121,9 +61,10 @@ int emul_exec_ltr(struct emul_ctx *ctx)
 				     &src)) != EMUL_OK)
 		return rc;
 	sel = (uint16_t)src;
-	if (!(sel & ~SEL_RPL_TI) || (sel & SEL_TI))
-		return sel_fault(ctx, EMUL_VEC_GP, (sel & SEL_TI) ? sel : 0);
-	rc = read_desc(ctx, sel, desc, &x);
+	if (!(sel & EMUL_SEL_INDEX) || (sel & EMUL_SEL_TI))
+		return emul_sel_fault(ctx, EMUL_VEC_GP,
+				      (sel & EMUL_SEL_TI) ? sel : 0);
+	rc = emul_read_desc(ctx, sel, len, EMUL_ACC_WRITE, desc, &x);
 	if (rc == EMUL_OK)
 		rc = check_tss_desc(ctx, sel, desc);
 	if (rc != EMUL_OK)
@@ -134,7 +75,7 @@ int emul_exec_ltr(struct emul_ctx *ctx)
 	rc = emul_mem_cmpxchg(ctx, &x, desc, busy);
 	if (rc == EMUL_CMPXCHG_FAILED)
 		return EMUL_RETRY;
-	tr = tr_of(sel, desc, is_long_mode(ctx));
+	tr = emul_desc_seg(sel, busy, is_long_mode(ctx));
 	if (rc == EMUL_OK)
 		rc = ctx->ops->set_tr(ctx, &tr);
 	if (rc != EMUL_OK)

@@ -247,6 +247,32 @@ static int op_get_seg(struct emul_ctx *ctx, enum emul_segreg seg,
 	return EMUL_OK;
 }
 
+/* MOV to a segment register, far JMP/CALL: the checks were the
+ * emulator's; the VMCS takes the register as the processor would have
+ * left it. */
+static int op_set_seg(struct emul_ctx *ctx, enum emul_segreg seg,
+		      const struct emul_seg *val)
+{
+	(void)ctx;
+	if ((unsigned int)seg >= EMUL_SEG_NR)
+		return EMUL_UNHANDLEABLE;
+	__vmwrite(seg_fields[seg].sel, val->sel);
+	__vmwrite(seg_fields[seg].base, val->base);
+	__vmwrite(seg_fields[seg].limit, val->limit);
+	__vmwrite(seg_fields[seg].ar, val->ar);
+	return EMUL_OK;
+}
+
+static int op_get_ldtr(struct emul_ctx *ctx, struct emul_seg *out)
+{
+	(void)ctx;
+	out->sel = vmcs_read16(VMCS_GUEST_LDTR_SEL);
+	out->base = vmcs_readnat(VMCS_GUEST_LDTR_BASE);
+	out->limit = vmcs_read32(VMCS_GUEST_LDTR_LIMIT);
+	out->ar = vmcs_read32(VMCS_GUEST_LDTR_AR);
+	return EMUL_OK;
+}
+
 /* Outside IA-32e mode linear addresses wrap at 4 GiB. */
 static uint64_t la_mask(const struct emul_ctx *ctx)
 {
@@ -365,6 +391,49 @@ static int op_set_xmm(struct emul_ctx *ctx, unsigned int reg, const void *buf)
 	return EMUL_OK;
 }
 
+/*
+ * The guest's MMX registers and x87 state are live in this CPU too. An
+ * MOVQ that Keel runs on them has every effect the guest's own MOVQ has
+ * (x87 TOS to 0, tags all valid: SDM Vol. 1 9.5.1); the emulator asked
+ * get_fsw first, so no pending x87 exception can raise #MF here.
+ */
+#define MM_GET(n) case n: __asm__ volatile("movq %%mm" #n ", %0" \
+					    : "=m"(*x)); break
+#define MM_SET(n) case n: __asm__ volatile("movq %0, %%mm" #n \
+					    :: "m"(*x)); break
+
+static int op_get_mm(struct emul_ctx *ctx, unsigned int reg, void *buf)
+{
+	uint8_t (*x)[8] = buf;
+
+	(void)ctx;
+	switch (reg & 7) {
+	MM_GET(0); MM_GET(1); MM_GET(2); MM_GET(3);
+	MM_GET(4); MM_GET(5); MM_GET(6); MM_GET(7);
+	}
+	return EMUL_OK;
+}
+
+static int op_set_mm(struct emul_ctx *ctx, unsigned int reg, const void *buf)
+{
+	const uint8_t (*x)[8] = buf;
+
+	(void)ctx;
+	switch (reg & 7) {
+	MM_SET(0); MM_SET(1); MM_SET(2); MM_SET(3);
+	MM_SET(4); MM_SET(5); MM_SET(6); MM_SET(7);
+	}
+	return EMUL_OK;
+}
+
+/* FNSTSW does not wait, so it raises no pending x87 exception. */
+static int op_get_fsw(struct emul_ctx *ctx, uint16_t *fsw)
+{
+	(void)ctx;
+	__asm__ volatile("fnstsw %0" : "=m"(*fsw));
+	return EMUL_OK;
+}
+
 /* LTR: the guest's GDTR, and its new TR. */
 static int op_get_gdtr(struct emul_ctx *ctx, uint64_t *base, uint32_t *limit)
 {
@@ -400,6 +469,11 @@ static const struct emul_ops vemu_ops = {
 	.set_xmm = op_set_xmm,
 	.get_gdtr = op_get_gdtr,
 	.set_tr = op_set_tr,
+	.set_seg = op_set_seg,
+	.get_ldtr = op_get_ldtr,
+	.get_mm = op_get_mm,
+	.set_mm = op_set_mm,
+	.get_fsw = op_get_fsw,
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */
@@ -492,16 +566,31 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 
 /* ---- committing the result ------------------------------------------------------- */
 
+/* An emulated MOV SS blocks as the processor's own would, until the next
+ * instruction completes (SDM Vol. 3C 24.4.2, "blocking by MOV SS"); the
+ * blocking by STI that vcpu_retire_instruction() ended cannot be set with
+ * it (SDM Vol. 3C 26.3.1.5). */
+static void block_by_mov_ss(void)
+{
+	vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
+		     vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) |
+		     INTERRUPTIBILITY_MOV_SS);
+}
+
 /* The instruction completed: RIP moves on, with what that implies for
  * interrupt shadows and single-stepping (vcpu_retire_instruction; emul/
  * leaves the single-step trap to its caller). */
 static void vemu_retire(struct vemu *e)
 {
 	vcpu_retire_instruction(e->v, e->ctx.rip, e->rflags0);
+	if (e->ctx.blocking & EMUL_BLOCK_MOV_SS)
+		block_by_mov_ss();
 }
 
 /* Registers and RFLAGS as the emulator left them (after a fault: as
- * before the faulting iteration); RIP only once the instruction is done. */
+ * before the faulting iteration); RIP only once the instruction is done
+ * (ctx->retired: a branch to itself completes too, with what that
+ * implies). */
 static void vemu_commit(struct vemu *e)
 {
 	const struct emul_ctx *ctx = &e->ctx;
@@ -511,7 +600,7 @@ static void vemu_commit(struct vemu *e)
 		vmcs_writenat(VMCS_GUEST_RSP, ctx->gpr[EMUL_RSP]);
 	if (ctx->rflags != e->rflags0)
 		vmcs_writenat(VMCS_GUEST_RFLAGS, ctx->rflags);
-	if (ctx->rip != e->rip0)
+	if (ctx->retired)
 		vemu_retire(e);
 }
 
@@ -520,7 +609,7 @@ static void vemu_commit(struct vemu *e)
 static void vemu_commit_done(struct vemu *e)
 {
 	vemu_commit(e);
-	if (e->ctx.rep_left)
+	if (!e->ctx.retired)
 		vcpu_retire_iteration(e->v, e->rflags0);
 }
 
@@ -692,7 +781,7 @@ int vcpu_emulate_forced(struct vcpu *v)
 		vcpu_inject_exception(v, EMUL_VEC_UD, false, 0);
 		return EXIT_RESUME;
 	}
-	if (e.ctx.rip == next)
+	if (rc != EMUL_OK || !e.ctx.retired)
 		e.ctx.rip = e.rip0;
 	return vemu_finish(&e, rc);
 }

@@ -43,6 +43,10 @@ struct fake_machine {
 	uint64_t gdtr_base;	/* get_gdtr */
 	uint32_t gdtr_limit;
 	struct emul_seg tr;	/* set_tr */
+	struct emul_seg ldtr;	/* get_ldtr */
+	int seg_loads;		/* set_seg calls */
+	uint8_t mm[8][8];	/* get_mm / set_mm */
+	uint16_t fsw;		/* get_fsw */
 };
 
 static inline struct fake_machine *fm_of(struct emul_ctx *ctx)
@@ -207,6 +211,41 @@ static inline int fm_set_tr(struct emul_ctx *ctx, const struct emul_seg *tr)
 	return EMUL_OK;
 }
 
+/* The emulator updates ctx->seg itself after set_seg. */
+static inline int fm_set_seg_op(struct emul_ctx *ctx, enum emul_segreg seg,
+				const struct emul_seg *val)
+{
+	(void)seg;
+	(void)val;
+	fm_of(ctx)->seg_loads++;
+	return EMUL_OK;
+}
+
+static inline int fm_get_ldtr(struct emul_ctx *ctx, struct emul_seg *out)
+{
+	*out = fm_of(ctx)->ldtr;
+	return EMUL_OK;
+}
+
+static inline int fm_get_mm(struct emul_ctx *ctx, unsigned int reg, void *buf)
+{
+	memcpy(buf, fm_of(ctx)->mm[reg & 7], 8);
+	return EMUL_OK;
+}
+
+static inline int fm_set_mm(struct emul_ctx *ctx, unsigned int reg,
+			    const void *buf)
+{
+	memcpy(fm_of(ctx)->mm[reg & 7], buf, 8);
+	return EMUL_OK;
+}
+
+static inline int fm_get_fsw(struct emul_ctx *ctx, uint16_t *fsw)
+{
+	*fsw = fm_of(ctx)->fsw;
+	return EMUL_OK;
+}
+
 static const struct emul_ops fm_ops = {
 	.read_phys = fm_read_phys,
 	.write_phys = fm_write_phys,
@@ -221,6 +260,11 @@ static const struct emul_ops fm_ops = {
 	.set_xmm = fm_set_xmm,
 	.get_gdtr = fm_get_gdtr,
 	.set_tr = fm_set_tr,
+	.set_seg = fm_set_seg_op,
+	.get_ldtr = fm_get_ldtr,
+	.get_mm = fm_get_mm,
+	.set_mm = fm_set_mm,
+	.get_fsw = fm_get_fsw,
 };
 
 /* Access rights of the usual flat segments (VMX format). */
@@ -258,6 +302,9 @@ static inline void fm_reset_ctx(struct fake_machine *fm)
 	fm->io_allow = false;
 	fm->cr0_writes = 0;
 	fm->cr0_gp = false;
+	fm->seg_loads = 0;
+	fm->fsw = 0;
+	fm->ldtr = (struct emul_seg){ 0, 0, EMUL_AR_UNUSABLE, 0 };
 }
 
 /* 64-bit mode with paging left off: linear = physical. (Not a state real

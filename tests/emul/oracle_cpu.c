@@ -676,6 +676,11 @@ static bool runs_in_user_mode(const struct emul_opdesc *d)
 	case EMUL_H_SMSW: case EMUL_H_LMSW:     /* CR0: UMIP, CPL 0 */
 	case EMUL_H_LTR:                        /* CPL 0 */
 	case EMUL_H_MOVXMM:     /* XMM registers: not in the oracle's state */
+	case EMUL_H_MOVMMX:     /* nor the MMX registers */
+	case EMUL_H_MOV_FROM_SREG: case EMUL_H_MOV_TO_SREG:
+				/* nor segment registers, GDT or LDT */
+	case EMUL_H_JMP: case EMUL_H_CALL:	/* control leaves the page */
+	case EMUL_H_JMP_FAR: case EMUL_H_CALL_FAR:
 		return false;
 	default:
 		return !(d->flags & EMUL_F_NO64);

@@ -158,6 +158,61 @@ static bool f_io_allowed(struct emul_ctx *ctx, uint16_t port, unsigned int size)
 	return port & 1;
 }
 
+/* Descriptor tables in the fuzzed RAM (GDT at 0x2000, a usable LDT at
+ * 0x3000, both 64 KiB: limits past RAM reach MMIO); segment loads, MMX
+ * registers and an x87 status word with a pending exception now and
+ * then. */
+static uint8_t mm_regs[8][8];
+
+static int f_get_gdtr(struct emul_ctx *ctx, uint64_t *base, uint32_t *limit)
+{
+	(void)ctx;
+	*base = 0x2000;
+	*limit = 0xffff;
+	return EMUL_OK;
+}
+
+static int f_get_ldtr(struct emul_ctx *ctx, struct emul_seg *out)
+{
+	*out = (struct emul_seg){ 0x3000, 0xffff, 0x82, 0x08 };
+	if (ctx->gpr[EMUL_RBP] & 1)
+		out->ar = EMUL_AR_UNUSABLE;
+	return EMUL_OK;
+}
+
+static int f_set_seg(struct emul_ctx *ctx, enum emul_segreg seg,
+		     const struct emul_seg *val)
+{
+	(void)ctx;
+	if ((unsigned int)seg >= EMUL_SEG_NR || !val)
+		abort();
+	return EMUL_OK;
+}
+
+static int f_get_mm(struct emul_ctx *ctx, unsigned int reg, void *buf)
+{
+	(void)ctx;
+	if (reg >= 8)
+		abort();
+	memcpy(buf, mm_regs[reg], 8);
+	return EMUL_OK;
+}
+
+static int f_set_mm(struct emul_ctx *ctx, unsigned int reg, const void *buf)
+{
+	(void)ctx;
+	if (reg >= 8)
+		abort();
+	memcpy(mm_regs[reg], buf, 8);
+	return EMUL_OK;
+}
+
+static int f_get_fsw(struct emul_ctx *ctx, uint16_t *fsw)
+{
+	*fsw = (uint16_t)ctx->gpr[EMUL_RSI];
+	return EMUL_OK;
+}
+
 static const struct emul_ops fuzz_ops = {
 	.read_phys = f_read_phys,
 	.write_phys = f_write_phys,
@@ -167,6 +222,12 @@ static const struct emul_ops fuzz_ops = {
 	.pio_in = f_pio_in,
 	.pio_out = f_pio_out,
 	.io_allowed = f_io_allowed,
+	.get_gdtr = f_get_gdtr,
+	.get_ldtr = f_get_ldtr,
+	.set_seg = f_set_seg,
+	.get_mm = f_get_mm,
+	.set_mm = f_set_mm,
+	.get_fsw = f_get_fsw,
 };
 
 /* ---- state from the input ------------------------------------------------------ */

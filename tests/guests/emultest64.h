@@ -127,7 +127,44 @@ uint32_t rip_var __attribute__((used));
 			      "movl $8, %ecx\n" E "repne scasq\n")           \
 	X(addr32_movsb, F_ALL, "movl $6, %ecx\n" E "addr32 rep movsb\n")     \
 	X(rep_movsb_big, F_ALL, "movl $130, %ecx\n" E "rep movsb\n")         \
-	X(rep_stosl,   F_ALL, "movl $5, %ecx\n" E "rep stosl\n")
+	X(rep_stosl,   F_ALL, "movl $5, %ecx\n" E "rep stosl\n")             \
+	/* Segment registers: stored, and reloaded with their own value */  \
+	X(mov_from_sreg, F_ALL, E "movw %cs, 8(%rbp)\n"                     \
+			      E "data16 movw %ss, 0xa(%rbp)\n"              \
+			      E "movl %ds, %ecx\n" E "movw %es, %dx\n")     \
+	X(mov_to_sreg, F_ALL, "movw %ds, 0x10(%rbp)\n"                      \
+			      "movw %ss, 0x12(%rbp)\n"                      \
+			      E "movw 0x10(%rbp), %ds\n"                    \
+			      E "movw 0x12(%rbp), %ss\n"                    \
+			      "movw %es, %cx\n" E "movw %cx, %es\n")         \
+	/* Branches through memory; the code addresses differ between the   \
+	 * native and the forced copy, so only their differences are kept */ \
+	X(jmp_near_mem, F_ALL, "leaq 1f(%rip), %rcx\n"                      \
+			      "movq %rcx, 0x20(%rbp)\n"                     \
+			      E "jmp *0x20(%rbp)\n" "ud2\n"                 \
+			      "1: movq $0, 0x20(%rbp)\n" "xorl %ecx, %ecx\n") \
+	X(call_near_mem, F_ALL, "leaq 1f(%rip), %rcx\n"                     \
+			      "movq %rcx, 0x28(%rbp)\n"                     \
+			      E "call *0x28(%rbp)\n"                        \
+			      "1: popq %rdx\n" "subq %rcx, %rdx\n"         \
+			      "movq $0, 0x28(%rbp)\n" "xorl %ecx, %ecx\n")  \
+	X(ljmp_m16_64, F_ALL, "leaq 1f(%rip), %rcx\n"                       \
+			      "movq %rcx, 0x30(%rbp)\n"                     \
+			      "movw %cs, 0x38(%rbp)\n"                      \
+			      E "rex64 ljmp *0x30(%rbp)\n" "ud2\n"          \
+			      "1: movq $0, 0x30(%rbp)\n" "xorl %ecx, %ecx\n") \
+	X(lcall_m16_64, F_ALL, "leaq 1f(%rip), %rcx\n"                      \
+			      "movq %rcx, 0x40(%rbp)\n"                     \
+			      "movw %cs, 0x48(%rbp)\n"                      \
+			      E "rex64 lcall *0x40(%rbp)\n"                 \
+			      "1: popq %rdx\n" "popq %r8\n"                 \
+			      "subq %rcx, %rdx\n"                           \
+			      "movq $0, 0x40(%rbp)\n" "xorl %ecx, %ecx\n")  \
+	/* MMX MOVQ to and from memory */                                   \
+	X(movq_mmx,    F_ALL, "movq 0x10(%rbp), %mm1\n"                     \
+			      E "movq %mm1, 0x18(%rbp)\n"                   \
+			      E "movq 0x20(%rbp), %mm2\n"                   \
+			      "movq %mm2, %rcx\n" "emms\n")
 
 /* Entry: frame in, registers loaded; exit: registers and flags out
  * (struct frame: RAX RBX RCX RDX RSI RDI R8-R11, flags, base). */

@@ -297,7 +297,7 @@ TEST(unsupported_is_not_guessed)
 {
 	EXPECT_EQ(DEC(64, 0x90), EMUL_UNSUPPORTED);		/* nop */
 	EXPECT_EQ(DEC(64, 0xf7, 0x08), EMUL_UNSUPPORTED);	/* test alias F7 /1 */
-	EXPECT_EQ(DEC(64, 0xff, 0x10), EMUL_UNSUPPORTED);	/* call */
+	EXPECT_EQ(DEC(64, 0xff, 0x38), EMUL_UNSUPPORTED);	/* FF /7 */
 	EXPECT_EQ(DEC(64, 0x8f, 0xc8), EMUL_UNSUPPORTED);	/* 8F /1 */
 	EXPECT_EQ(DEC(64, 0x0f, 0xba, 0x00, 1), EMUL_UNSUPPORTED);
 	EXPECT_EQ(DEC(64, 0x0f, 0xc7, 0xc8), EMUL_UNSUPPORTED);	/* mod 3 */
@@ -307,7 +307,7 @@ TEST(unsupported_is_not_guessed)
 	EXPECT_EQ(DEC(32, 0x82, 0x00, 1), EMUL_OK);
 	EXPECT_EQ(DEC(32, 0x63, 0x00), EMUL_UNSUPPORTED);	/* arpl */
 	EXPECT_EQ(DEC(64, 0x63, 0x00), EMUL_OK);		/* movsxd */
-	EXPECT_EQ(DEC(64, 0x8c, 0x00), EMUL_UNSUPPORTED);	/* mov m, sreg */
+	EXPECT_EQ(DEC(64, 0xff, 0xd8), EMUL_UNSUPPORTED);	/* far call reg */
 	EXPECT_EQ(DEC(64, 0x0f, 0x0b), EMUL_UNSUPPORTED);	/* ud2 */
 	EXPECT_EQ(exc.vector, EMUL_VEC_UD);
 }
@@ -403,6 +403,79 @@ TEST(every_claimed_opcode_decodes_with_memory_operand)
 			EXPECT(ok);
 		}
 	}
+}
+
+/* MOV r/m, Sreg and MOV Sreg, r/m (SDM Vol. 2B "MOV"): 16 bits in
+ * memory, the operand size in a register; REX.R does not pick a segment
+ * register; Sreg 6/7 and MOV to CS are #UD. */
+TEST(mov_sreg_forms)
+{
+	ASSERT(DEC(64, 0x66, 0x41, 0x8c, 0x08) == EMUL_OK);	/* mov [r8], cs */
+	EXPECT_EQ(insn.handler, EMUL_H_MOV_FROM_SREG);
+	EXPECT_EQ(insn.dst.kind, EMUL_OPND_MEM);
+	EXPECT_EQ(insn.dst.size, 2);
+	EXPECT_EQ(insn.src.kind, EMUL_OPND_SREG);
+	EXPECT_EQ(insn.src.reg, EMUL_CS);
+	EXPECT_EQ(insn.mem.base, EMUL_R8);
+	ASSERT(DEC(64, 0x48, 0x8c, 0xd8) == EMUL_OK);		/* mov rax, ds */
+	EXPECT_EQ(insn.dst.kind, EMUL_OPND_REG);
+	EXPECT_EQ(insn.dst.size, 8);
+	EXPECT_EQ(insn.src.reg, EMUL_DS);
+	ASSERT(DEC(64, 0x44, 0x8c, 0x10) == EMUL_OK);		/* REX.R: still ss */
+	EXPECT_EQ(insn.src.reg, EMUL_SS);
+	ASSERT(DEC(32, 0x8e, 0x13) == EMUL_OK);			/* mov ss, [ebx] */
+	EXPECT_EQ(insn.handler, EMUL_H_MOV_TO_SREG);
+	EXPECT_EQ(insn.dst.kind, EMUL_OPND_SREG);
+	EXPECT_EQ(insn.dst.reg, EMUL_SS);
+	EXPECT_EQ(insn.src.size, 2);
+	EXPECT_EQ(DEC(64, 0x8e, 0x08), EMUL_EXCEPTION);		/* mov cs, [rax] */
+	EXPECT_EQ(exc.vector, EMUL_VEC_UD);
+	EXPECT_EQ(DEC(64, 0x8c, 0x30), EMUL_EXCEPTION);		/* Sreg 6 */
+	EXPECT_EQ(exc.vector, EMUL_VEC_UD);
+	EXPECT_EQ(DEC(64, 0x8e, 0x38), EMUL_EXCEPTION);		/* Sreg 7 */
+}
+
+/* FF /2 /3 /4 /5: near branches are 64-bit in 64-bit mode whatever 66
+ * says (Intel); far pointers are m16:16, m16:32 and m16:64 (REX.W). */
+TEST(branch_forms)
+{
+	ASSERT(DEC(64, 0x66, 0xff, 0x20) == EMUL_OK);		/* jmp [rax] */
+	EXPECT_EQ(insn.handler, EMUL_H_JMP);
+	EXPECT_EQ(insn.src.size, 8);
+	ASSERT(DEC(32, 0x66, 0xff, 0x10) == EMUL_OK);		/* call word [eax] */
+	EXPECT_EQ(insn.handler, EMUL_H_CALL);
+	EXPECT_EQ(insn.src.size, 2);
+	ASSERT(DEC(64, 0x48, 0xff, 0x2b) == EMUL_OK);		/* rex64 ljmp [rbx] */
+	EXPECT_EQ(insn.handler, EMUL_H_JMP_FAR);
+	EXPECT_EQ(insn.opsize, 8);
+	EXPECT_EQ(insn.src.size, 10);
+	ASSERT(DEC(64, 0xff, 0x1b) == EMUL_OK);			/* lcall [rbx] */
+	EXPECT_EQ(insn.handler, EMUL_H_CALL_FAR);
+	EXPECT_EQ(insn.src.size, 6);
+	ASSERT(DEC(16, 0xff, 0x2f) == EMUL_OK);			/* ljmp [bx] */
+	EXPECT_EQ(insn.src.size, 4);
+	EXPECT_EQ(DEC(64, 0xff, 0xe8), EMUL_UNSUPPORTED);	/* ljmp reg: #UD */
+	EXPECT_EQ(exc.vector, EMUL_VEC_UD);
+}
+
+/* 0F 6F / 0F 7F: no prefix is MMX MOVQ (8 bytes, registers 0-7 whatever
+ * REX says), 66 MOVDQA, F3 MOVDQU, F2 nothing. */
+TEST(mmx_movq_forms)
+{
+	ASSERT(DEC(64, 0x0f, 0x6f, 0x03) == EMUL_OK);		/* movq mm0, [rbx] */
+	EXPECT_EQ(insn.handler, EMUL_H_MOVMMX);
+	EXPECT_EQ(insn.dst.kind, EMUL_OPND_MMX);
+	EXPECT_EQ(insn.dst.reg, 0);
+	EXPECT_EQ(insn.src.kind, EMUL_OPND_MEM);
+	EXPECT_EQ(insn.src.size, 8);
+	ASSERT(DEC(64, 0x4d, 0x0f, 0x7f, 0xca) == EMUL_OK);	/* movq mm2, mm1 */
+	EXPECT_EQ(insn.dst.kind, EMUL_OPND_MMX);
+	EXPECT_EQ(insn.dst.reg, 2);
+	EXPECT_EQ(insn.src.reg, 1);
+	ASSERT(DEC(64, 0x66, 0x0f, 0x7f, 0x03) == EMUL_OK);
+	EXPECT_EQ(insn.handler, EMUL_H_MOVXMM);
+	EXPECT_EQ(insn.dst.size, 16);
+	EXPECT_EQ(DEC(64, 0xf2, 0x0f, 0x6f, 0x03), EMUL_UNSUPPORTED);
 }
 
 TEST_MAIN()

@@ -110,9 +110,11 @@ TEST(rep_stosq_batches)
 	fm->ctx.gpr[EMUL_RCX] = n;
 	ASSERT(FM_RUN(fm, 0xf3, 0x48, 0xab) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.rip, CODE);			/* not finished */
+	EXPECT(!fm->ctx.retired);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 36);
 	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.rip, CODE + 3);
+	EXPECT(fm->ctx.retired);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RDI], DST + 8 * n);
 	EXPECT_EQ(fm_get(fm, DST + 8 * (n - 1), 8), 0x5555aaaa5555aaaaULL);
@@ -121,7 +123,7 @@ TEST(rep_stosq_batches)
 }
 
 /* With TF the processor traps after every iteration (SDM Vol. 3B
- * 17.3.1.4): one iteration per step, rep_left until the last. */
+ * 17.3.1.4): one iteration per step, retired only after the last. */
 TEST(rep_movsb_single_steps_each_iteration_with_tf)
 {
 	struct fake_machine *fm = setup64();
@@ -132,33 +134,33 @@ TEST(rep_movsb_single_steps_each_iteration_with_tf)
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 2);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RDI], DST + 1);
 	EXPECT_EQ(fm->ctx.rip, CODE);
-	EXPECT(fm->ctx.rep_left);
+	EXPECT(!fm->ctx.retired);
 	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 1);
-	EXPECT(fm->ctx.rep_left);
+	EXPECT(!fm->ctx.retired);
 	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0);
 	EXPECT_EQ(fm->ctx.rip, CODE + 2);
-	EXPECT(!fm->ctx.rep_left);
+	EXPECT(fm->ctx.retired);
 	EXPECT_EQ(memcmp(fm->ram + DST, fm->ram + SRC, 3), 0);
 	fm_free(fm);
 }
 
-/* rep_left only while iterations are left: not after the last one, a
+/* Not retired only while iterations are left: not after the last one, a
  * count of zero, a REPE that ended on ZF, or a plain instruction. */
-TEST(rep_left_only_with_iterations_left)
+TEST(rep_not_retired_only_with_iterations_left)
 {
 	struct fake_machine *fm = setup64();
 
 	fm->ctx.gpr[EMUL_RCX] = EMUL_REP_BATCH + 1;
 	ASSERT(FM_RUN(fm, 0xf3, 0xaa) == EMUL_OK);
-	EXPECT(fm->ctx.rep_left);
+	EXPECT(!fm->ctx.retired);
 	ASSERT(emul_step(&fm->ctx) == EMUL_OK);
-	EXPECT(!fm->ctx.rep_left);
+	EXPECT(fm->ctx.retired);
 	fm->ctx.gpr[EMUL_RCX] = 0;
 	fm->ctx.rip = CODE;
 	ASSERT(FM_RUN(fm, 0xf3, 0xaa) == EMUL_OK);
-	EXPECT(!fm->ctx.rep_left);
+	EXPECT(fm->ctx.retired);
 	fm->ram[DST] = 0xee;
 	fm->ctx.gpr[EMUL_RDI] = DST;
 	fm->ctx.gpr[EMUL_RSI] = SRC;
@@ -166,10 +168,10 @@ TEST(rep_left_only_with_iterations_left)
 	fm->ctx.rip = CODE;
 	ASSERT(FM_RUN(fm, 0xf3, 0xa6) == EMUL_OK);      /* differs at once */
 	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 99);
-	EXPECT(!fm->ctx.rep_left);
+	EXPECT(fm->ctx.retired);
 	fm->ctx.rip = CODE;
 	ASSERT(FM_RUN(fm, 0xaa) == EMUL_OK);
-	EXPECT(!fm->ctx.rep_left);
+	EXPECT(fm->ctx.retired);
 	fm_free(fm);
 }
 
