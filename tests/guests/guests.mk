@@ -32,7 +32,8 @@
 #                               CMPXCHG16B)
 #   apictest.elf    multiboot   the virtual local APIC: xAPIC and x2APIC
 #                               registers, timers, IPIs, EOI; test=smp starts
-#                               a second vCPU with INIT-SIPI-SIPI
+#                               a second vCPU with INIT-SIPI-SIPI; test=tpr:
+#                               the TPR alone, no timer
 #   apictest64.elf  elf64       the same (x2APIC only), and CR8 as the TPR
 #   debugtest.elf   multiboot   single-stepping across exits (CPUID, port
 #                               I/O, MOV SS, STI;HLT): one #DB each, DR6.BS
