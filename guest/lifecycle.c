@@ -81,6 +81,17 @@ static void config_load(void)
 	config_report(source);
 }
 
+static void vcpu_destroy(struct guest *g, struct vcpu *v)
+{
+	if (v->pml_pa)
+		mm_free_pages(v->pml_pa, 0);
+	if (v->vapic_pa)
+		mm_free_pages(v->vapic_pa, 0);
+	if (v->shadow)
+		shadow_vcpu_destroy(g, &v->sv);
+	mm_free_pages(virt_to_phys(v), 2);
+}
+
 static struct vcpu *vcpu_create(struct guest *g, unsigned int index)
 {
 	uint64_t pa = mm_alloc_pages(2);        /* struct vcpu with its stats */
@@ -105,6 +116,10 @@ static struct vcpu *vcpu_create(struct guest *g, unsigned int index)
 		if (v->pml_pa)
 			mm_free_pages(v->pml_pa, 0);
 		mm_free_pages(pa, 2);
+		return NULL;
+	}
+	if (!vlapic_vmx_init(v)) {
+		vcpu_destroy(g, v);
 		return NULL;
 	}
 	return v;
@@ -209,13 +224,8 @@ static void guest_free(struct guest *g)
 {
 	devices_detach(g);      /* no other guest reaches the vCPUs freed below */
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
-		if (!g->vcpus[i])
-			continue;
-		if (g->vcpus[i]->pml_pa)
-			mm_free_pages(g->vcpus[i]->pml_pa, 0);
-		if (g->vcpus[i]->shadow)
-			shadow_vcpu_destroy(g, &g->vcpus[i]->sv);
-		mm_free_pages(virt_to_phys(g->vcpus[i]), 2);
+		if (g->vcpus[i])
+			vcpu_destroy(g, g->vcpus[i]);
 	}
 	shadow_mmu_destroy(g);
 	snapshot_free(g);

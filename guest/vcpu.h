@@ -99,6 +99,8 @@ struct vcpu {
 	volatile bool paused;           /* left its CPU with `saved` filled */
 	volatile uint64_t tsc_launched; /* when it (re)started on its CPU */
 	uint64_t pml_pa;                /* page-modification log, if PML */
+	uint64_t vapic_pa;              /* virtual-APIC page, if the TPR is
+					 * shadowed (vmx/exit_apic.c) */
 	uint64_t tsc_offset;            /* VMCS TSC offset (guest = host + it) */
 	uint64_t tsc_guest_paused;      /* guest TSC when it was paused out */
 	struct vmsr msr;                /* TSC_ADJUST, MISC_ENABLE, MTRR_DEF_TYPE */

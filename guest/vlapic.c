@@ -62,6 +62,23 @@ static void vlapic_work_set(struct vlapic *a, uint32_t bits)
 	__atomic_fetch_or(&a->work, bits, __ATOMIC_SEQ_CST);
 }
 
+/* Bits 31:8 of the TPR are reserved (SDM Vol. 3A 11.8.3.1). */
+static void vlapic_store_tpr(struct vlapic *a, uint32_t tpr)
+{
+	if (a->vtpr)
+		WRITE_ONCE(*a->vtpr, tpr & 0xff);
+	else
+		a->tpr = tpr & 0xff;
+}
+
+void vlapic_shadow_tpr(struct vlapic *a, uint32_t *vtpr)
+{
+	uint32_t tpr = vlapic_tpr(a);
+
+	a->vtpr = vtpr;
+	vlapic_store_tpr(a, tpr);
+}
+
 /* Register state after power-on or INIT (SDM Vol. 3A 11.4.7.1). */
 static void vlapic_reset_regs(struct vlapic *a, uint32_t id)
 {
@@ -71,7 +88,7 @@ static void vlapic_reset_regs(struct vlapic *a, uint32_t id)
 	a->id = id;
 	a->ldr = 0;
 	a->dfr = 0xffffffff;
-	a->tpr = 0;
+	vlapic_store_tpr(a, 0);
 	a->svr = 0xff;
 	a->esr = a->esr_pending = 0;
 	a->icr = 0;
@@ -110,17 +127,34 @@ static uint32_t vlapic_ppr(const struct vlapic *a)
 {
 	int isrv = highest_bit(a->isr);
 	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
+	uint32_t tpr = vlapic_tpr(a);
 
-	return (a->tpr & 0xf0) >= isr_class ? a->tpr : isr_class;
+	return (tpr & 0xf0) >= isr_class ? tpr : isr_class;
+}
+
+/* PPR's class is the higher of TPR's and the highest ISR vector's
+ * (vlapic_ppr): a vector must be above both. */
+int vlapic_pending_vector_tpr(const struct vlapic *a, uint32_t *threshold)
+{
+	int irrv = highest_bit(a->irr), isrv;
+	uint32_t irr_class = (uint32_t)irrv >> 4;
+
+	*threshold = 0;
+	if (irrv < 0)
+		return -1;
+	if (irr_class <= vlapic_tpr(a) >> 4) {
+		*threshold = irr_class;
+		return -1;
+	}
+	isrv = highest_bit(a->isr);
+	return isrv >= 0 && irr_class <= (uint32_t)isrv >> 4 ? -1 : irrv;
 }
 
 int vlapic_pending_vector(const struct vlapic *a)
 {
-	int irrv = highest_bit(a->irr);
+	uint32_t threshold;
 
-	if (irrv < 0 || ((uint32_t)irrv & 0xf0) <= (vlapic_ppr(a) & 0xf0))
-		return -1;
-	return irrv;
+	return vlapic_pending_vector_tpr(a, &threshold);
 }
 
 void vlapic_ack(struct vlapic *a, uint8_t vector)
@@ -132,7 +166,7 @@ void vlapic_ack(struct vlapic *a, uint8_t vector)
 
 void vlapic_set_tpr(struct vlapic *a, uint32_t tpr)
 {
-	a->tpr = tpr & 0xff;
+	vlapic_store_tpr(a, tpr);
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);   /* a lower TPR may let one in */
 }
 
@@ -517,7 +551,7 @@ static bool vlapic_read_common(struct vlapic *a, unsigned int reg,
 	else if (reg == APIC_REG_VERSION)
 		*val = APIC_VERSION;
 	else if (reg == APIC_REG_TPR)
-		*val = a->tpr;
+		*val = vlapic_tpr(a);
 	else if (reg == APIC_REG_PPR)
 		*val = vlapic_ppr(a);
 	else if (reg == APIC_REG_SVR)

@@ -63,7 +63,12 @@ struct vlapic {
 	uint32_t irr[8];                /* atomic: other vCPUs set bits */
 	uint32_t isr[8], tmr[8];
 	uint64_t apic_base;             /* IA32_APIC_BASE as the guest sees it */
-	uint32_t id, ldr, dfr, tpr, svr, esr, esr_pending;
+	uint32_t id, ldr, dfr, svr, esr, esr_pending;
+	/* The TPR: *vtpr where the CPU shadows it (the VTPR of the vCPU's
+	 * virtual-APIC page, which MOV to and from CR8 reach without an
+	 * exit: SDM Vol. 3C 29.1.1), else `tpr`. vlapic_tpr() reads it. */
+	uint32_t tpr;
+	uint32_t *vtpr;
 	uint64_t icr;
 	uint32_t lvt[VLAPIC_NR_LVT];
 	uint32_t timer_icr, timer_dcr;
@@ -74,6 +79,7 @@ struct vlapic {
 	bool window_on;                 /* interrupt-window exiting is set */
 	bool ptimer_on;                 /* the VMX-preemption timer is active */
 	bool nmi_window_on;             /* NMI-window exiting is set */
+	uint8_t tpr_threshold;          /* in the VMCS, with a shadowed TPR */
 	uint32_t nmi_pending;           /* atomic: NMIs waiting, at most
 					 * VLAPIC_NMI_LATCH (vlapic_nmi_add) */
 	uint32_t state;                 /* VLAPIC_RUNNING / _WAIT_SIPI */
@@ -113,12 +119,24 @@ void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
 			bool lowest, uint8_t vector, bool level);
 /* Highest IRR vector above the processor priority, or -1. */
 int vlapic_pending_vector(const struct vlapic *a);
+/* The same, and in *threshold the TPR threshold for a shadowed TPR (SDM
+ * Vol. 3C 29.1.2): the priority class of the highest IRR vector when the
+ * TPR holds it back, so that lowering the TPR below it exits; else 0.
+ * Never above TPR[7:4], as VM entry requires (26.2.1.1). */
+int vlapic_pending_vector_tpr(const struct vlapic *a, uint32_t *threshold);
 /* Moves `vector` from IRR to ISR (the interrupt is being delivered),
  * and back (its delivery has to wait). */
 void vlapic_ack(struct vlapic *a, uint8_t vector);
 void vlapic_unack(struct vlapic *a, uint8_t vector);
-/* Sets the task priority (CR8 writes). */
+/* The task priority, and setting it (CR8 writes). */
+static inline uint32_t vlapic_tpr(const struct vlapic *a)
+{
+	return a->vtpr ? READ_ONCE(*a->vtpr) : a->tpr;
+}
 void vlapic_set_tpr(struct vlapic *a, uint32_t tpr);
+/* From now on the TPR lives in *vtpr (the virtual-APIC page's VTPR),
+ * which takes its value. */
+void vlapic_shadow_tpr(struct vlapic *a, uint32_t *vtpr);
 /* Fires the timer if its deadline (host TSC) has passed. */
 void vlapic_timer_poll(struct vcpu *v, uint64_t now);
 /* The vCPU's TSC offset changed (a write of IA32_TSC or IA32_TSC_ADJUST),

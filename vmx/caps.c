@@ -1,5 +1,6 @@
 /* Reading the VMX capability MSRs (SDM Vol. 3D Appendix A). */
 #include "vmx/vmx.h"
+#include "vmx/controls.h"
 #include "arch/msr.h"
 #include "arch/x86.h"
 #include "drivers/printk.h"
@@ -51,6 +52,9 @@ static void vmx_caps_derive(struct vmx_caps *c)
 	c->ept_1g = c->ept && (ev & EPT_CAP_1G);
 	c->preempt_timer = vmx_ctl_allows1(c->pinbased, PIN_PREEMPT_TIMER);
 	c->vmfunc_ok = vmx_ctl_allows1(p2, CPU2_ENABLE_VMFUNC);
+	/* Allowed 0-settings in the low half (SDM Vol. 3D A.3.2). */
+	c->tpr_shadow = vmx_ctl_allows1(c->procbased, CPU_USE_TPR_SHADOW) &&
+			!(c->procbased & CPU_CR8_EXITING);
 }
 
 void vmx_caps_init(void)
@@ -63,7 +67,8 @@ void vmx_caps_init(void)
 	vmx_caps_derive(c);
 	c->present = true;
 	pr_info("keel: vmx caps: ept=%d vpid=%d ug=%d ept_ad=%d pml=%d ept_2m=%d "
-		"ept_1g=%d preempt_timer=%d vmfunc=%d revision=%#x\n",
+		"ept_1g=%d preempt_timer=%d vmfunc=%d tpr_shadow=%d "
+		"revision=%#x\n",
 		c->ept, c->vpid, c->ug, c->ept_ad, c->pml, c->ept_2m, c->ept_1g,
-		c->preempt_timer, c->vmfunc_ok, c->revision);
+		c->preempt_timer, c->vmfunc_ok, c->tpr_shadow, c->revision);
 }

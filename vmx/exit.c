@@ -49,6 +49,7 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_PML_FULL]           = handle_pml_full,
 	[EXIT_INVLPG]             = handle_invlpg,
 	[EXIT_PREEMPT_TIMER]      = handle_preemption_timer,
+	[EXIT_TPR_BELOW_THRESHOLD] = handle_tpr_below_threshold,
 };
 
 /* An exit reason with more than a basic reason in it: a failed VM entry

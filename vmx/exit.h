@@ -74,6 +74,11 @@ void shadow_vcpu_reload(struct vcpu *v);
 bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3);
 int shadow_cr3_write(struct vcpu *v, uint64_t val);
 exit_handler_fn handle_interrupt_window, handle_preemption_timer;
+exit_handler_fn handle_tpr_below_threshold;
+/* The TPR shadow (vmx/exit_apic.c): keel.tpr_shadow, and v's virtual-APIC
+ * page where the CPU has one and it is on; false: no memory for it. */
+extern bool vlapic_tpr_shadow_on;
+bool vlapic_vmx_init(struct vcpu *v);
 /* vmx/exit_apic.c: the APIC MSRs (called by handle_rdmsr/handle_wrmsr),
  * HLT with interrupts on, and the interrupt work before a VM entry. */
 exit_handler_fn handle_apic_rdmsr, handle_apic_wrmsr, vcpu_halt;

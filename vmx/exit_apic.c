@@ -19,6 +19,14 @@
  * The preemption timer counts down at the TSC rate >> IA32_VMX_MISC[4:0]
  * (SDM Vol. 3C 26.5.1) and only in guest mode, so it is programmed from
  * the absolute deadline at every entry while the APIC timer is armed.
+ *
+ * Where the CPU has a TPR shadow (and keel.tpr_shadow is not 0), each
+ * vCPU has a virtual-APIC page whose VTPR is its TPR: MOV to and from
+ * CR8 need no exit (SDM Vol. 3C 29.1-29.3, without "virtualize APIC
+ * accesses" the CPU uses only the VTPR). Every evaluation sets the TPR
+ * threshold to the class of the highest vector the TPR holds back, so a
+ * MOV to CR8 that lets it in exits (TPR below threshold) and WORK_EVAL
+ * injects it. Elsewhere CR8 accesses exit (handle_cr8_access).
  */
 #include "vmx/exit.h"
 #include "vmx/controls.h"
@@ -30,8 +38,28 @@
 #include "drivers/lapic.h"
 #include "guest/guest.h"
 #include "guest/vlapic_regs.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
 
 #define VMX_MISC_PREEMPT_RATE   GENMASK_ULL(4, 0)
+#define VAPIC_VTPR_OFFSET       (APIC_REG_TPR * 16)     /* 0x80 */
+
+bool vlapic_tpr_shadow_on = true;
+
+bool vlapic_vmx_init(struct vcpu *v)
+{
+	uint64_t pa;
+
+	if (!vmx_caps.tpr_shadow || !vlapic_tpr_shadow_on)
+		return true;
+	pa = mm_alloc_pages(0);
+	if (pa == FRAME_NONE)
+		return false;
+	v->vapic_pa = pa;
+	vlapic_shadow_tpr(&v->lapic, (uint32_t *)((uint8_t *)phys_to_virt(pa) +
+						  VAPIC_VTPR_OFFSET));
+	return true;
+}
 
 static void vlapic_window(struct vlapic *a, bool on)
 {
@@ -48,34 +76,46 @@ static bool vlapic_can_inject(void)
 	       !vcpu_debug_trap_pending();
 }
 
+/* A vector still pending (>= 0) waits for the interrupt window; one the
+ * TPR holds back, for a MOV to CR8 below the threshold. */
+static void vlapic_wait(struct vcpu *v, int vector, uint32_t threshold)
+{
+	struct vlapic *a = &v->lapic;
+
+	vlapic_window(a, vector >= 0);
+	if (v->vapic_pa && threshold != a->tpr_threshold) {
+		a->tpr_threshold = (uint8_t)threshold;
+		vmcs_write32(VMCS_TPR_THRESHOLD, threshold);
+	}
+}
+
 /* SDM Vol. 3C 27.6 (event injection) and 26.7.5 (interrupt window). */
 static void vlapic_evaluate(struct vcpu *v)
 {
 	struct vlapic *a = &v->lapic;
+	uint32_t threshold;
 	int vector;
 
 	__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_EVAL,
 			   __ATOMIC_SEQ_CST);
 	if (unlikely(vnmi_evaluate(v))) {
 		/* The interrupt waits for the window after the NMI. */
-		vlapic_window(a, vlapic_pending_vector(a) >= 0);
-		return;
+		vector = vlapic_pending_vector_tpr(a, &threshold);
+	} else {
+		vector = vlapic_pending_vector_tpr(a, &threshold);
+		if (vector >= 0 && vlapic_can_inject()) {
+			vlapic_ack(a, (uint8_t)vector);
+			vmcs_write32(VMCS_ENTRY_INTR_INFO, (uint32_t)vector |
+				     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) |
+				     INTR_INFO_VALID);
+			__atomic_fetch_or(&a->work, VLAPIC_WORK_INJECTED,
+					  __ATOMIC_SEQ_CST);
+			/* A higher vector still pending waits for the
+			 * handler's STI. */
+			vector = vlapic_pending_vector_tpr(a, &threshold);
+		}
 	}
-	vector = vlapic_pending_vector(a);
-	if (vector < 0) {
-		vlapic_window(a, false);
-		return;
-	}
-	if (!vlapic_can_inject()) {
-		vlapic_window(a, true);
-		return;
-	}
-	vlapic_ack(a, (uint8_t)vector);
-	vmcs_write32(VMCS_ENTRY_INTR_INFO, (uint32_t)vector |
-		     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
-	__atomic_fetch_or(&a->work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
-	/* A higher vector still pending waits for the handler's STI. */
-	vlapic_window(a, vlapic_pending_vector(a) >= 0);
+	vlapic_wait(v, vector, threshold);
 }
 
 static uint32_t preempt_ticks(uint64_t deadline, uint64_t now)
@@ -169,6 +209,7 @@ int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift)
 
 	a->window_on = false;
 	a->nmi_window_on = false;
+	a->tpr_threshold = 0;           /* as vmcs_create wrote it */
 	a->ptimer_on = false;
 	if (a->timer_deadline) {
 		a->timer_deadline += tsc_shift;
@@ -181,9 +222,10 @@ int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift)
 }
 
 /*
- * CR8 is the TPR's priority class (SDM Vol. 3A 11.8.6.1): it exits, so a
- * guest never reaches the real TPR (which would hold back Keel's kicks).
- * Bits 63:4 of a value written are reserved (#GP).
+ * CR8 is the TPR's priority class (SDM Vol. 3A 11.8.6.1): without a TPR
+ * shadow it exits, so a guest never reaches the real TPR (which would
+ * hold back Keel's kicks). Bits 63:4 of a value written are reserved
+ * (#GP).
  */
 int handle_cr8_access(struct vcpu *v, uint64_t q)
 {
@@ -192,7 +234,7 @@ int handle_cr8_access(struct vcpu *v, uint64_t q)
 	uint64_t val;
 
 	if (type == CRQ_TYPE_MOV_FROM_CR) {
-		vcpu_set_gpr(v, gpr, (v->lapic.tpr >> 4) & 0xf);
+		vcpu_set_gpr(v, gpr, (vlapic_tpr(&v->lapic) >> 4) & 0xf);
 	} else {
 		val = vcpu_gpr(v, gpr);
 		if (val & ~0xfULL) {
@@ -215,6 +257,15 @@ void vlapic_kick(struct vcpu *t)
 
 /* The guest can take an interrupt now: the entry path injects it. */
 int handle_interrupt_window(struct vcpu *v)
+{
+	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_EVAL, __ATOMIC_SEQ_CST);
+	return EXIT_RESUME;
+}
+
+/* A MOV to CR8 lowered the VTPR below the threshold (a trap: the
+ * instruction is done, SDM Vol. 3C 29.1.2): the interrupt it held back
+ * may go in, and VM entry needs a threshold no higher than the VTPR. */
+int handle_tpr_below_threshold(struct vcpu *v)
 {
 	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_EVAL, __ATOMIC_SEQ_CST);
 	return EXIT_RESUME;

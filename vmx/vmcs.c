@@ -85,6 +85,8 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 {
 	const struct vmx_caps *c = &vmx_caps;
 	uint32_t pin, proc, proc2 = 0, want2, opt2;
+	/* CR8 is the TPR: in the virtual-APIC page, or Keel's (exits). */
+	uint32_t cr8 = v->vapic_pa ? CPU_USE_TPR_SHADOW : CPU_CR8_EXITING;
 	bool ok = true;
 
 	ok &= vmx_adjust_controls(c->pinbased, PIN_EXTINT_EXITING |
@@ -93,8 +95,7 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 				  CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS |
 				  CPU_RDPMC_EXITING | CPU_MWAIT_EXITING |
 				  CPU_MONITOR_EXITING | CPU_ACTIVATE_SECONDARY |
-				  CPU_CR8_LOAD_EXITING | CPU_CR8_STORE_EXITING,
-				  CPU_USE_TSC_OFFSETTING, &proc);
+				  cr8, CPU_USE_TSC_OFFSETTING, &proc);
 	if (!ok)
 		return "the CPU lacks a required pin-based or processor-based control";
 	/* With EPT, CR3 accesses need not exit (SDM Vol. 3C 25.6.2); with
@@ -191,6 +192,10 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 						: msr_bitmap_pa);
 	if (!v->shadow)
 		vmcs_write64(VMCS_EPT_POINTER, v->guest->ept.eptp);
+	if (v->vapic_pa) {      /* threshold: vmx/exit_apic.c, before entry */
+		vmcs_write64(VMCS_VIRTUAL_APIC_ADDR, v->vapic_pa);
+		vmcs_write32(VMCS_TPR_THRESHOLD, 0);
+	}
 	vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
 	/* #UD exits only for force_emulation (vmx/emulate.c): a guest marks
 	 * an instruction with ud2 and "keel" to have it emulated. */

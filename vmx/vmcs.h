@@ -41,6 +41,7 @@ enum vmcs_field {
 	VMCS_ENTRY_MSR_LOAD_ADDR        = 0x200a,
 	VMCS_PML_ADDRESS                = 0x200e,
 	VMCS_TSC_OFFSET                 = 0x2010,
+	VMCS_VIRTUAL_APIC_ADDR          = 0x2012,
 	VMCS_EPT_POINTER                = 0x201a,
 	/* 64-bit read-only */
 	VMCS_GUEST_PHYSICAL_ADDRESS     = 0x2400,

@@ -50,6 +50,7 @@ struct vmx_caps {
 	/* Derived, for readers. */
 	bool ept, vpid, ug, ept_ad, pml, ept_2m, ept_1g, preempt_timer;
 	bool vmfunc_ok;
+	bool tpr_shadow;                /* and CR8 accesses need not exit */
 	uint32_t revision;
 };
 

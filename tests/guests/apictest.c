@@ -22,6 +22,9 @@
  * an IPI to the BSP and waits in HLT for the BSP's IPIs (physical, logical,
  * all-but-self and all-including-self).
  *
+ * Command line test=tpr (one vCPU): only the TPR's checks (xAPIC page,
+ * x2APIC MSR, CR8 in the 64-bit image) and nested interrupts, no timer.
+ *
  * Command line test=storm (one vCPU): a periodic timer with initial count
  * 1 and divide 1 (a deadline every TSC tick) while a fixed loop runs with
  * interrupts on, in xAPIC mode (EOI through the MMIO page) and then in
@@ -93,6 +96,8 @@
 #define CPUID1_ECX_X2APIC   (1u << 21)
 #define CPUID1_ECX_TSC_DL   (1u << 24)
 #define EXIT_REASON_HLT     12
+#define EXIT_REASON_CR      28
+#define EXIT_REASON_TPR_BELOW 43
 
 /* Vectors: their priority class is the high nibble. */
 #define VEC_NMI             2
@@ -615,17 +620,24 @@ static void test_tsc_deadline(void)
 	apic_write(APIC_LVT_TIMER, LVT_MASKED);
 }
 
-/* CR8 is TPR[7:4] (SDM Vol. 3A 11.8.6.1); 64-bit mode only. */
+/* CR8 is TPR[7:4] (SDM Vol. 3A 11.8.6.1); 64-bit mode only. With IF = 1
+ * a MOV to CR8 that lets a held vector in has it taken before the next
+ * instruction (under a TPR shadow: by its TPR-below-threshold exit). The
+ * exits of its six CR8 accesses and the TPR-below-threshold exits are
+ * printed: 6 and 0 where CR8 exits, 0 and 2 under a TPR shadow. */
 static void test_cr8(void)
 {
 #if GUEST_BITS == 64
+	long cr_exits = hc_counter(EXIT_REASON_CR);
+	long below = hc_counter(EXIT_REASON_TPR_BELOW);
 	uint64_t cr8 = 0;
+	uint32_t at_once;
 	bool held;
 
-	__asm__ volatile("mov %0, %%cr8" :: "r"(5ULL));
+	cr8_write(5);
 	EXPECT_EQ(apic_read(APIC_TPR), 0x50);
 	apic_write(APIC_TPR, 0x70);
-	__asm__ volatile("mov %%cr8, %0" : "=r"(cr8));
+	cr8 = cr8_read();
 	EXPECT_EQ(cr8, 7);
 	trap_arm();
 	__asm__ volatile("1: mov %0, %%cr8\n2:\n" EX_TABLE("1b", "2b")
@@ -635,13 +647,25 @@ static void test_cr8(void)
 	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_LOW);
 	spin_ticks(100000);
 	held = irq_count[0][VEC_LOW] == 0;
-	__asm__ volatile("mov %0, %%cr8" :: "r"(0ULL));
+	cr8_write(0);
 	__asm__ volatile("sti; nop; cli" ::: "memory");
+	cr8_write(7);
+	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_LOW);
+	__asm__ volatile("sti; nop; mov %1, %%cr8; mov %2, %0; cli"
+			 : "=r"(at_once) : "r"(0ULL), "m"(irq_count[0][VEC_LOW])
+			 : "memory");
+	cr_exits = hc_counter(EXIT_REASON_CR) - cr_exits;
+	below = hc_counter(EXIT_REASON_TPR_BELOW) - below;
 	printf("cr8: reads TPR >> 4: %llu; with CR8 7 vector 0x40 held: %s, "
-	       "taken after CR8 0: %u\n", (unsigned long long)cr8,
-	       held ? "yes" : "no", irq_count[0][VEC_LOW]);
+	       "taken after CR8 0: %u; with IF=1 at once: %s\n",
+	       (unsigned long long)cr8, held ? "yes" : "no", at_once - 1,
+	       at_once == 2 ? "yes" : "no");
+	printf("cr8: %ld CR-access exits, %ld TPR-below-threshold exits\n",
+	       cr_exits, below);
+	EXPECT((cr_exits == 6 && below == 0) || (cr_exits == 0 && below == 2));
 	EXPECT(held);
-	EXPECT_EQ(irq_count[0][VEC_LOW], 1);
+	EXPECT_EQ(at_once, 2);
+	EXPECT_EQ(irq_count[0][VEC_LOW], 2);
 	EXPECT_EQ(apic_read(APIC_TPR), 0);
 #endif
 }
@@ -742,6 +766,22 @@ static void test_up(void)
 	test_x2apic_periodic();
 	test_x2apic_masked_timer();
 	test_tsc_deadline();
+}
+
+/* The task priority without timers (a CPU without the VMX-preemption
+ * timer runs it too): xAPIC TPR and PPR through the page, x2APIC TPR,
+ * CR8, nested interrupts. */
+static void test_tpr(void)
+{
+#if GUEST_BITS == 32
+	test_xapic_regs();
+	test_xapic_self_ipi();
+#endif
+	test_x2apic_enable();
+	apic_write(APIC_SVR, 0x1ff);
+	test_x2apic_tpr();
+	test_cr8();
+	test_x2apic_nested_eoi();
 }
 
 /* ---- a timer storm --------------------------------------------------------- */
@@ -1004,6 +1044,8 @@ void guest_main(void)
 		test_smp();
 	else if (!strncmp(test, "storm", 6))
 		test_storm();
+	else if (!strncmp(test, "tpr", 4))
+		test_tpr();
 	else
 		test_up();
 }

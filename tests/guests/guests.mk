@@ -12,7 +12,11 @@
 #   rtctest.elf     multiboot   the CMOS RTC: registers, seconds against
 #                               the TSC, SET, CMOS RAM; rtc=0: absent
 #   isolation.elf   multiboot   reads past its RAM: Keel must stop it
-#   bench.elf       multiboot   ticks per VM exit (CPUID, VMCALL, OUT)
+#   bench.elf       multiboot   ticks per VM exit (CPUID, VMCALL, OUT);
+#                               apic=1: local APIC paths (EOI, register
+#                               reads, self IPI, TSC deadline, IPI ping-pong
+#                               between two vCPUs)
+#   bench64.elf     elf64       the same; apic=1: MOV to and from CR8
 #   migrate.elf     multiboot   dirties its RAM while Keel migrates it, then
 #                               checks every page against its checksum;
 #                               hostile=MODE: fights over the dirty log
@@ -28,7 +32,8 @@
 #                               CMPXCHG16B)
 #   apictest.elf    multiboot   the virtual local APIC: xAPIC and x2APIC
 #                               registers, timers, IPIs, EOI; test=smp starts
-#                               a second vCPU with INIT-SIPI-SIPI
+#                               a second vCPU with INIT-SIPI-SIPI; test=tpr:
+#                               the TPR alone, no timer
 #   apictest64.elf  elf64       the same (x2APIC only), and CR8 as the TPR
 #   debugtest.elf   multiboot   single-stepping across exits (CPUID, port
 #                               I/O, MOV SS, STI;HLT): one #DB each, DR6.BS
@@ -132,7 +137,7 @@ GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.
-GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 \
+GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 bench \
 	hostile_singlestep hostile_cr fuzz avxstate
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \

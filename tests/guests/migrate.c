@@ -22,7 +22,8 @@
  * The initial APIC id (CPUID leaf 1, EBX[31:24]) is printed at the start,
  * with every pass and at the end: it changes when Keel moves the guest to
  * other CPUs, which, with the time it was paused, is all a migrated guest
- * is meant to notice. It is not checked.
+ * is meant to notice. It is not checked. The local APIC's TPR, set before
+ * the move, must read the same after it.
  *
  * hostile=MODE (pml, ad or wp: the guest's config's dirty_log) makes the
  * guest fight over the dirty log while it is migrated: every HOSTILE_EVERY
@@ -42,6 +43,7 @@
  * DEFAULT_PASSES), hostile=MODE, restore=1.
  */
 #include "guest.h"
+#include "apic.h"
 
 #define PAGE            4096u
 #define WORDS_PER_PAGE  (PAGE / 4)
@@ -444,9 +446,13 @@ static uint32_t table_total(void)
 	return total;
 }
 
+/* A TPR value set before the move (it holds back nothing: interrupts
+ * stay off) that must read the same after it. */
+#define MIGRATE_TPR         0x20
+
 void guest_main(void)
 {
-	uint32_t passes, total, apic_start, apic_end;
+	uint32_t passes, total, apic_start, apic_end, tpr_end;
 	uint64_t t0;
 
 	if (!EXPECT_EQ(boot_magic, MB1_BOOTLOADER_MAGIC) ||
@@ -457,6 +463,7 @@ void guest_main(void)
 		return;
 	passes = cmdline_number("passes", DEFAULT_PASSES, MAX_PASSES);
 	apic_start = apic_id();
+	apic_write(APIC_TPR, MIGRATE_TPR);
 	printf("migrate: region %#x-%#x (%u pages), %u passes of %u writes, "
 	       "apic id %u\n", region.start, region.end, region.pages, passes,
 	       WRITES_PER_PASS, apic_start);
@@ -471,11 +478,14 @@ void guest_main(void)
 		printf("migrate: pass %u/%u apic %u\n", p + 1, passes, apic_id());
 	}
 	apic_end = apic_id();
+	tpr_end = apic_read(APIC_TPR);
 	hostile_finish();
 	EXPECT_EQ(verify_region(), 0);
 	EXPECT_EQ(table_total(), total);
-	printf("migrate: apic id %u at start, %u at end%s\n", apic_start,
-	       apic_end, apic_start != apic_end ? " (moved)" : "");
+	printf("migrate: apic id %u at start, %u at end%s; tpr %#x, then %#x\n",
+	       apic_start, apic_end, apic_start != apic_end ? " (moved)" : "",
+	       MIGRATE_TPR, tpr_end);
+	EXPECT_EQ(tpr_end, MIGRATE_TPR);
 	printf("migrate: %llu ticks\n",
 	       (unsigned long long)(rdtsc_ordered() - t0));
 	if (cmdline_number("restore", 0, 1))    /* returns only if it fails */

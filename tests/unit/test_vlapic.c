@@ -116,6 +116,51 @@ TEST(vlapic_priorities)
 	EXPECT_EQ(vlapic_pending_vector(a), 0x45);
 }
 
+/* A shadowed TPR (the VTPR of a virtual-APIC page) is the TPR of both
+ * forms, what MOV to CR8 writes there counts for priorities, and the
+ * threshold is the class of the highest vector the TPR holds back. */
+TEST(vlapic_shadowed_tpr)
+{
+	struct vcpu *v = setup();
+	struct vlapic *a = &v->lapic;
+	uint32_t page[0x100 / 4] = { 0 }, threshold = 0xdead;
+	uint32_t *vtpr = &page[0x80 / 4];
+	uint64_t val = 0;
+
+	enable(v);
+	vlapic_reg_write(v, APIC_REG_TPR, false, 0x52);
+	vlapic_shadow_tpr(a, vtpr);
+	EXPECT_EQ(*vtpr, 0x52);                 /* it takes the TPR along */
+	vlapic_reg_write(v, APIC_REG_TPR, false, 0x1ff);
+	EXPECT_EQ(*vtpr, 0xff);                 /* bits 31:8 reserved */
+	*vtpr = 0x60;                           /* MOV to CR8 with 6 */
+	EXPECT_EQ(rd(v, APIC_REG_TPR, false), 0x60);
+	EXPECT_EQ(rd(v, APIC_REG_PPR, false), 0x60);
+	vlapic_accept(v, 0x41);
+	vlapic_accept(v, 0x65);
+	EXPECT_EQ(vlapic_pending_vector_tpr(a, &threshold), -1);
+	EXPECT_EQ(threshold, 6);
+	*vtpr = 0x50;                           /* below it: 0x65 goes in */
+	EXPECT_EQ(vlapic_pending_vector_tpr(a, &threshold), 0x65);
+	EXPECT_EQ(threshold, 0);
+	vlapic_ack(a, 0x65);
+	EXPECT_EQ(vlapic_pending_vector_tpr(a, &threshold), -1);
+	EXPECT_EQ(threshold, 4);                /* 0x41, under TPR 0x50 */
+	vlapic_reg_write(v, APIC_REG_EOI, false, 0);
+	to_x2apic(v);
+	EXPECT(vlapic_wrmsr(v, 0x808, 0x30));
+	EXPECT_EQ(*vtpr, 0x30);
+	EXPECT_EQ(vlapic_pending_vector_tpr(a, &threshold), 0x41);
+	EXPECT_EQ(threshold, 0);
+	*vtpr = 0x70;
+	EXPECT(vlapic_rdmsr(v, 0x808, &val));
+	EXPECT_EQ(val, 0x70);
+	/* Disabling the APIC resets the TPR, in the page. */
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, VLAPIC_BASE_DEFAULT |
+			    APIC_BASE_BSP));
+	EXPECT_EQ(*vtpr, 0);
+}
+
 TEST(vlapic_illegal_vectors_and_esr)
 {
 	struct vcpu *v = setup();

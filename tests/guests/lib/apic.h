@@ -1,7 +1,8 @@
 /*
  * The xAPIC and I/O APIC registers a test guest uses to take device
  * interrupts (SDM Vol. 3A 11.4.1, 11.8.5; 82093AA datasheet 3.0-3.2),
- * at their default addresses (the MADT Keel builds names them).
+ * at their default addresses (the MADT Keel builds names them), and the
+ * x2APIC MSRs of the same registers (11.12.1.2).
  */
 #ifndef KEEL_TEST_APIC_H
 #define KEEL_TEST_APIC_H
@@ -9,8 +10,19 @@
 #include <stdint.h>
 
 #define APIC_MMIO           0xfee00000u
+#define APIC_TPR            0x080
 #define APIC_EOI            0x0b0
 #define APIC_SVR            0x0f0
+#define APIC_ICR            0x300
+#define APIC_LVT_TIMER      0x320
+#define APIC_SELF_IPI       0x3f0       /* x2APIC only */
+#define  ICR_SELF           (1u << 18)  /* destination shorthand */
+#define  LVT_MASKED         (1u << 16)
+#define  LVT_TSC_DEADLINE   (2u << 17)
+#define MSR_APIC_BASE       0x1b
+#define  APIC_BASE_EXTD     (1u << 10)
+#define MSR_TSC_DEADLINE    0x6e0
+#define X2APIC_MSR(off)     (0x800u + ((off) >> 4))
 #define IOAPIC_MMIO         0xfec00000u
 #define IOAPIC_SEL          0x00
 #define IOAPIC_WIN          0x10
@@ -26,6 +38,11 @@
 static inline void apic_write(uint32_t off, uint32_t val)
 {
 	*(volatile uint32_t *)(uintptr_t)(APIC_MMIO + off) = val;
+}
+
+static inline uint32_t apic_read(uint32_t off)
+{
+	return *(volatile uint32_t *)(uintptr_t)(APIC_MMIO + off);
 }
 
 static inline uint32_t ioapic_read(uint32_t reg)

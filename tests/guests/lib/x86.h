@@ -132,6 +132,22 @@ static inline void cr4_write(uintptr_t v)
 	__asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory");
 }
 
+#ifdef __x86_64__
+/* CR8, the TPR's priority class (SDM Vol. 3A 11.8.6.1): 64-bit mode. */
+static inline uint64_t cr8_read(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr8, %0" : "=r"(v));
+	return v;
+}
+
+static inline void cr8_write(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr8" :: "r"(v) : "memory");
+}
+#endif
+
 static inline void cpu_halt(void)
 {
 	__asm__ volatile("cli; hlt" ::: "memory");
