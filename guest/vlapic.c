@@ -114,11 +114,14 @@ static uint32_t vlapic_ppr(const struct vlapic *a)
 	return (a->tpr & 0xf0) >= isr_class ? a->tpr : isr_class;
 }
 
+/* Nothing is delivered while the APIC is off (SDM Vol. 3A 11.4.3): a
+ * sender that found it on may still set an IRR bit as it goes off. */
 int vlapic_pending_vector(const struct vlapic *a)
 {
 	int irrv = highest_bit(a->irr);
 
-	if (irrv < 0 || ((uint32_t)irrv & 0xf0) <= (vlapic_ppr(a) & 0xf0))
+	if (irrv < 0 || !vlapic_hw_enabled(a) ||
+	    ((uint32_t)irrv & 0xf0) <= (vlapic_ppr(a) & 0xf0))
 		return -1;
 	return irrv;
 }
@@ -577,11 +580,15 @@ static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
 		return false;
 	if (vlapic_x2apic_mode(a) && en && !extd)
 		return false;
-	if (!en) {
+	/* Off: the reset state. On again: still that, less what a sender
+	 * racing with the switch-off left in IRR (vlapic_pending_vector). */
+	if (!en || !vlapic_hw_enabled(a)) {
+		__atomic_store_n(&a->apic_base, val & ~(uint64_t)APIC_BASE_EN,
+				 __ATOMIC_SEQ_CST);
 		vlapic_reset_regs(a, a->id);
 		vlapic_work_set(a, VLAPIC_WORK_TIMER | VLAPIC_WORK_EVAL);
 	}
-	a->apic_base = val;
+	__atomic_store_n(&a->apic_base, val, __ATOMIC_SEQ_CST);
 	return true;
 }
 

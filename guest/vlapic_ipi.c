@@ -8,7 +8,8 @@
  * INIT and SIPI start a secondary vCPU (SDM Vol. 3A 9.4.4): it waits in
  * Keel (guest/vcpu.c) in VLAPIC_WAIT_SIPI; an INIT arms it and the first
  * SIPI after that starts it in real mode at CS = vector << 8, IP = 0.
- * Later SIPIs, and INIT to a vCPU that runs, are ignored.
+ * Later SIPIs, and INIT to a vCPU that runs, are ignored. A vCPU whose
+ * APIC is off in IA32_APIC_BASE gets no message at all.
  */
 #include "guest/vlapic_regs.h"
 #include "guest/guest.h"
@@ -40,6 +41,10 @@ static bool vlapic_match(const struct vcpu *src, const struct vcpu *t,
 	unsigned int shorthand = (icr >> ICR_SHORTHAND_SHIFT) & 3;
 	uint32_t dest = x2 ? (uint32_t)(icr >> 32) : (uint32_t)(icr >> 56);
 
+	/* An APIC switched off in IA32_APIC_BASE is no APIC at all (SDM
+	 * Vol. 3A 11.4.3): no message reaches it, NMI and INIT included. */
+	if (!vlapic_hw_enabled(&t->lapic))
+		return false;
 	switch (shorthand) {
 	case ICR_SELF:
 		return t == src;
@@ -119,6 +124,8 @@ static bool vlapic_match_irq(const struct vlapic *t, uint32_t dest,
 {
 	bool x2 = vlapic_x2apic_mode(t);
 
+	if (!vlapic_hw_enabled(t))
+		return false;
 	if (x2 && dest == 0xff)
 		return true;
 	if (logical)

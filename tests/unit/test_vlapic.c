@@ -485,4 +485,33 @@ TEST(vlapic_nmi_ipi)
 	EXPECT_EQ(v->lapic.nmi_pending, VLAPIC_NMI_LATCH);
 }
 
+/* IA32_APIC_BASE.EN clear: no APIC (SDM Vol. 3A 11.4.3). No IPI reaches
+ * it, NMIs and device interrupts included; a vector a racing sender left
+ * in IRR is neither delivered nor kept when the APIC comes back. */
+TEST(vlapic_off_gets_nothing)
+{
+	struct vcpu *v = setup(), *t = &vcpus[1];
+	uint64_t nmi = (uint64_t)ICR_DM_NMI << ICR_DM_SHIFT | ICR_LEVEL_ASSERT;
+	uint64_t base = t->lapic.apic_base;
+
+	t->lapic.state = VLAPIC_RUNNING;
+	enable(t);
+	to_x2apic(v);
+	EXPECT(vlapic_wrmsr(t, MSR_IA32_APIC_BASE, base & ~APIC_BASE_EN));
+	vlapic_wrmsr(v, 0x830, (1ull << 32) | nmi);
+	vlapic_wrmsr(v, 0x830, (1ull << 32) | 0x40);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_ALL << ICR_SHORTHAND_SHIFT) | nmi);
+	vlapic_deliver_irq(&g, 1, false, false, 0x41, false);
+	EXPECT_EQ(t->lapic.nmi_pending, 0);
+	EXPECT_EQ(t->lapic.irr[0x40 / 32], 0);
+	EXPECT_EQ(kicks[1], 0);
+	t->lapic.irr[0x50 / 32] = 1u << (0x50 % 32);    /* a racing sender */
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), -1);
+	EXPECT(vlapic_wrmsr(t, MSR_IA32_APIC_BASE, base));
+	EXPECT_EQ(t->lapic.irr[0x50 / 32], 0);
+	enable(t);
+	vlapic_wrmsr(v, 0x830, (1ull << 32) | nmi);
+	EXPECT_EQ(t->lapic.nmi_pending, 1);
+}
+
 TEST_MAIN()
