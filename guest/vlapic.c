@@ -171,6 +171,20 @@ void vlapic_accept(struct vcpu *t, uint8_t vector)
 	vlapic_accept_irq(t, vector, false);
 }
 
+/* The ESR logs the error for the next write to it, and the APIC raises
+ * the interrupt its LVT Error entry names unless that is masked (SDM
+ * Vol. 3A 11.5.3). An illegal vector there would be one more error, not
+ * an interrupt: none is raised. */
+void vlapic_error(struct vcpu *t, uint32_t bits)
+{
+	struct vlapic *a = vlapic_of(t);
+	uint32_t lvt = READ_ONCE(a->lvt[LVT_ERROR]);
+
+	__atomic_fetch_or(&a->esr_pending, bits, __ATOMIC_RELAXED);
+	if (!(lvt & LVT_MASKED) && (lvt & LVT_VECTOR) >= 16)
+		vlapic_accept(t, lvt & LVT_VECTOR);
+}
+
 /* TMR is set for a level-triggered vector as it enters IRR, cleared for
  * an edge-triggered one (11.8.4). A vector already pending merges into
  * its IRR bit (11.8.4: one request per vector is held), and whoever set
@@ -182,8 +196,7 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 	uint32_t bit = 1u << (vector % 32);
 
 	if (vector < 16) {              /* reserved vectors (11.5.2) */
-		__atomic_fetch_or(&a->esr_pending, ESR_RECV_ILLEGAL,
-				  __ATOMIC_RELAXED);
+		vlapic_error(t, ESR_RECV_ILLEGAL);
 		return;
 	}
 	if (!vlapic_sw_enabled(a))

@@ -88,8 +88,7 @@ static void vlapic_deliver(struct vcpu *src, struct vcpu *t, uint64_t icr)
 	case ICR_DM_FIXED:
 	case ICR_DM_LOWEST:
 		if (vector < 16)
-			__atomic_fetch_or(&src->lapic.esr_pending,
-					  ESR_SEND_ILLEGAL, __ATOMIC_RELAXED);
+			vlapic_error(src, ESR_SEND_ILLEGAL);
 		vlapic_accept(t, vector);
 		break;
 	case ICR_DM_NMI:

@@ -132,6 +132,33 @@ TEST(vlapic_illegal_vectors_and_esr)
 	EXPECT_EQ(rd(&vcpus[1], APIC_REG_ESR, false), ESR_RECV_ILLEGAL);
 }
 
+/* Each error raises the LVT Error interrupt where it is unmasked (SDM
+ * Vol. 3A 11.5.3): on the sender and on the receiver of an illegal
+ * vector; none for a masked entry or an illegal vector in it. */
+TEST(vlapic_error_interrupt)
+{
+	struct vcpu *v = setup(), *t = &vcpus[1];
+
+	enable(v);
+	enable(t);
+	vlapic_reg_write(v, APIC_REG_LVT_ERROR, false, 0xe0);
+	vlapic_reg_write(t, APIC_REG_LVT_ERROR, false, 0xe1);
+	vlapic_reg_write(v, APIC_REG_ICR_HI, false, 1u << 24);
+	vlapic_reg_write(v, APIC_REG_ICR, false, 0x03);
+	EXPECT_EQ(vlapic_pending_vector(&v->lapic), 0xe0);
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), 0xe1);
+	vlapic_ack(&t->lapic, 0xe1);
+	vlapic_reg_write(t, APIC_REG_EOI, false, 0);
+	vlapic_reg_write(t, APIC_REG_LVT_ERROR, false, LVT_MASKED | 0xe1);
+	vlapic_reg_write(v, APIC_REG_ICR, false, 0x04);
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), -1);
+	vlapic_reg_write(t, APIC_REG_LVT_ERROR, false, 0x05);
+	vlapic_reg_write(v, APIC_REG_ICR, false, 0x04);
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), -1);
+	vlapic_reg_write(t, APIC_REG_ESR, false, 0);
+	EXPECT_EQ(rd(t, APIC_REG_ESR, false), ESR_RECV_ILLEGAL);
+}
+
 TEST(vlapic_x2apic_access_rules)
 {
 	struct vcpu *v = setup();
