@@ -95,17 +95,7 @@
 /* ---- interrupts ----------------------------------------------------------- */
 
 __asm__(
-	".text\n"
-	".macro irq_stub vec\n"
-	"irq_stub_\\vec:\n"
-	"	pushal\n"
-	"	cld\n"
-	"	pushl $\\vec\n"
-	"	call irq_entry\n"
-	"	addl $4, %esp\n"
-	"	popal\n"
-	"	iret\n"
-	".endm\n"
+	IRQ_ENTRY_MACRO
 	".irp v, 2,0x30,0x40,0x41,0x42,0x50,0x70,0xe0\n"
 	"	irq_stub \\v\n"
 	".endr\n"
