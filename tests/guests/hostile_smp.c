@@ -45,6 +45,7 @@
 
 /* xAPIC register offsets (SDM Vol. 3A Table 11-1). */
 #define APIC_ID             0x020
+#define APIC_TPR            0x080
 #define APIC_EOI            0x0b0
 #define APIC_LDR            0x0d0
 #define APIC_DFR            0x0e0
@@ -439,6 +440,34 @@ static bool logical_match(const struct logical_case *c)
 	return (ldr >> 4) == (c->dest >> 4) && (ldr & c->dest & 0xf);
 }
 
+/* Lowest priority to both vCPUs (SDM Vol. 3A 11.6.2.4): one of them
+ * takes each message, the one whose priority is lower (vCPU 0 raises its
+ * TPR for the second half). */
+static void test_lowest(void)
+{
+	uint32_t n0 = irqs[0][VEC_LOGICAL], n1 = irqs[1][VEC_LOGICAL];
+	uint32_t low0, low1;
+
+	apic_write(APIC_LDR, 0x01000000);
+	apic_write(APIC_DFR, DFR_FLAT);
+	ap_do(OP_LDR, 0x02000000, DFR_FLAT);
+	for (unsigned int i = 0; i < 8; i++) {
+		apic_write(APIC_TPR, i < 4 ? 0 : 0x20);
+		send_ipi(0x03, ICR_LOGICAL | ICR_LOWEST | VEC_LOGICAL);
+		apic_write(APIC_TPR, 0);
+		__asm__ volatile("sti; nop; nop; cli" ::: "memory");
+		EXPECT(ap_settle());
+	}
+	low0 = irqs[0][VEC_LOGICAL] - n0;
+	low1 = irqs[1][VEC_LOGICAL] - n1;
+	apic_write(APIC_LDR, 0);
+	ap_do(OP_LDR, 0, DFR_FLAT);
+	printf("logical: 8 lowest-priority IPIs to both vCPUs: %u taken by "
+	       "vCPU 0, %u by vCPU 1\n", low0, low1);
+	EXPECT_EQ(low0 + low1, 8);
+	EXPECT(low1 >= 4);
+}
+
 static void test_logical(void)
 {
 	static const struct logical_case cases[] = {
@@ -480,6 +509,7 @@ static void test_logical(void)
 	printf("logical: %u LDR/DFR/MDA cases, %u delivered, %u wrong\n",
 	       (unsigned int)ARRAY_SIZE(cases), hits, wrong);
 	EXPECT_EQ(wrong, 0);
+	test_lowest();
 }
 
 /* ---- illegal ---------------------------------------------------------------- */
