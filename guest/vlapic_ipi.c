@@ -1,7 +1,7 @@
 /*
  * IPIs between the vCPUs of one guest (SDM Vol. 3A 11.6): the ICR's
  * destination (shorthands, physical and logical mode) and delivery modes
- * fixed, lowest priority (delivered like fixed, to every vCPU it names),
+ * fixed, lowest priority (to the vCPU of lowest task priority it names),
  * NMI (the vector is ignored), INIT and start-up. Other delivery modes
  * (SMI, ExtINT) are dropped.
  *
@@ -103,13 +103,34 @@ static void vlapic_deliver(struct vcpu *src, struct vcpu *t, uint64_t icr)
 	}
 }
 
+/* The priority lowest-priority delivery compares: the task priority's
+ * class (Keel keeps no arbitration priority apart from it). */
+static uint32_t vlapic_lowest_key(const struct vcpu *t)
+{
+	return READ_ONCE(t->lapic.tpr) & 0xf0;
+}
+
+/* Lowest priority goes to one of the vCPUs the destination names, the
+ * one with the lowest priority (SDM Vol. 3A 11.6.2.4), the first such on
+ * a tie; every other mode to each of them. */
 void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2)
 {
 	struct guest *g = v->guest;
+	bool lowest = ((icr >> ICR_DM_SHIFT) & 7) == ICR_DM_LOWEST;
+	struct vcpu *pick = NULL;
 
-	for (unsigned int i = 0; i < g->nr_vcpus; i++)
-		if (vlapic_match(v, g->vcpus[i], icr, x2))
-			vlapic_deliver(v, g->vcpus[i], icr);
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		struct vcpu *t = g->vcpus[i];
+
+		if (!vlapic_match(v, t, icr, x2))
+			continue;
+		if (!lowest)
+			vlapic_deliver(v, t, icr);
+		else if (!pick || vlapic_lowest_key(t) < vlapic_lowest_key(pick))
+			pick = t;
+	}
+	if (pick)
+		vlapic_deliver(v, pick, icr);
 }
 
 /*

@@ -512,6 +512,30 @@ TEST(vlapic_nmi_ipi)
 	EXPECT_EQ(v->lapic.nmi_pending, VLAPIC_NMI_LATCH);
 }
 
+/* Lowest priority: one vCPU of those named, the one whose task priority
+ * is lowest, the first on a tie (SDM Vol. 3A 11.6.2.4). */
+TEST(vlapic_lowest_priority_ipi)
+{
+	struct vcpu *v = setup();
+	uint64_t low = (uint64_t)ICR_DM_LOWEST << ICR_DM_SHIFT | 0x70;
+
+	for (unsigned int i = 0; i < NVCPUS; i++) {
+		vcpus[i].lapic.state = VLAPIC_RUNNING;
+		enable(&vcpus[i]);
+	}
+	to_x2apic(v);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_ALL_BUT_SELF <<
+				ICR_SHORTHAND_SHIFT) | low);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), 0x70);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[2].lapic), -1);
+	vcpus[1].lapic.irr[0x70 / 32] = 0;
+	vlapic_set_tpr(&vcpus[1].lapic, 0x30);
+	vlapic_wrmsr(v, 0x830, (0xffffffffull << 32) | ICR_LOGICAL | low);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), -1);
+	EXPECT(v->lapic.irr[0x70 / 32] & (1u << (0x70 % 32)));
+	EXPECT_EQ(vcpus[2].lapic.irr[0x70 / 32], 0);
+}
+
 /* IA32_APIC_BASE.EN clear: no APIC (SDM Vol. 3A 11.4.3). No IPI reaches
  * it, NMIs and device interrupts included; a vector a racing sender left
  * in IRR is neither delivered nor kept when the APIC comes back. */
