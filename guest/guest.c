@@ -209,9 +209,37 @@ void guest_kick_nmi(const struct vcpu *v)
 		lapic_send_nmi(percpu[READ_ONCE(v->cpu)].apic_id);
 }
 
+/*
+ * Whether v still owes an answer to req, posted before it had begun pass
+ * `since`. Any pass begun after the request acted on it: the bit alone
+ * may be set again meanwhile. PAUSE is answered by leaving the CPU,
+ * which clears its bit. A flush is owed only by a vCPU in the guest:
+ * one in Keel does it before it enters (vcpu_entering()). Waiting for
+ * its next exit instead livelocked shadow paging (hostile_smp, test
+ * paging): a vCPU's store into a page table it had just been let write
+ * (an unsync table) waited for the other vCPU's next exit, a MOV to CR3
+ * that synced the table and write-protected it again, and faulted again
+ * when it retried, for ever.
+ */
+static bool request_pending(const struct vcpu *v, uint32_t req,
+			    uint32_t since)
+{
+	if (!v->on_cpu || !(__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) &
+			    req))
+		return false;
+	if (!(req & ~(uint32_t)VCPU_REQ_FLUSH_ONLY) &&
+	    !__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST))
+		return false;
+	return (req & VCPU_REQ_PAUSE) ||
+	       (int32_t)(__atomic_load_n(&v->req_answered, __ATOMIC_ACQUIRE) -
+			 since) <= 0;
+}
+
 void guest_request(struct guest *g, uint32_t req)
 {
 	struct vcpu *self = this_cpu()->vcpu;
+	uint32_t since[GUEST_MAX_VCPUS];
+	bool posted[GUEST_MAX_VCPUS] = { false };
 
 	/* What the caller changed before (the dirty-log mode) is visible to
 	 * a vCPU that comes on its CPU after this looks at on_cpu: pairs with
@@ -222,7 +250,9 @@ void guest_request(struct guest *g, uint32_t req)
 
 		if (!v->on_cpu)
 			continue;
-		__atomic_fetch_or(&v->requests, req, __ATOMIC_ACQ_REL);
+		__atomic_fetch_or(&v->requests, req, __ATOMIC_SEQ_CST);
+		since[i] = __atomic_load_n(&v->req_passes, __ATOMIC_SEQ_CST);
+		posted[i] = true;
 		if (v == self)
 			vcpu_process_requests(v);
 		else
@@ -234,8 +264,7 @@ void guest_request(struct guest *g, uint32_t req)
 
 		/* Two vCPUs may ask each other at once: answer our own
 		 * requests while waiting, or both would wait forever. */
-		while (v->on_cpu && (__atomic_load_n(&v->requests,
-						     __ATOMIC_ACQUIRE) & req)) {
+		while (posted[i] && request_pending(v, req, since[i])) {
 			if (self && (READ_ONCE(self->requests) &
 				     ~(uint32_t)VCPU_REQ_PAUSE))
 				vcpu_process_requests(self);

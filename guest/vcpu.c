@@ -207,9 +207,16 @@ void vcpu_dump(struct vcpu *v)
 		  vmcs_read32(VMCS_IDT_VECTORING_INFO));
 }
 
+/*
+ * A pass numbers itself before it reads the requests and publishes the
+ * number when done, so that a requester knows a pass that began after
+ * its request answered it (guest_request). Passes nest (a root reload
+ * may request a flush of this vCPU too); only this vCPU writes them.
+ */
 bool vcpu_process_requests(struct vcpu *v)
 {
-	uint32_t req = __atomic_load_n(&v->requests, __ATOMIC_ACQUIRE);
+	uint32_t pass = __atomic_add_fetch(&v->req_passes, 1, __ATOMIC_SEQ_CST);
+	uint32_t req = __atomic_load_n(&v->requests, __ATOMIC_SEQ_CST);
 	uint32_t done = req & ~(uint32_t)VCPU_REQ_PAUSE;
 
 	if (req & VCPU_REQ_PML_ON)
@@ -225,6 +232,8 @@ bool vcpu_process_requests(struct vcpu *v)
 	if (req & (VCPU_REQ_FLUSH_TLB | VCPU_REQ_MMU_RELOAD))
 		vpid_invalidate(v->vpid);
 	__atomic_fetch_and(&v->requests, ~done, __ATOMIC_RELEASE);
+	if ((int32_t)(pass - v->req_answered) > 0)
+		__atomic_store_n(&v->req_answered, pass, __ATOMIC_RELEASE);
 	return req & VCPU_REQ_PAUSE;
 }
 
@@ -368,11 +377,13 @@ void vcpu_run(void *arg)
 		v->on_cpu = true;
 		v->tsc_launched = rdtsc();
 		vcpu_pml_catch_up(v);
+		vcpu_entering(v);
 		if (READ_ONCE(v->requests) & ~(uint32_t)VCPU_REQ_PAUSE)
 			vcpu_process_requests(v);
 		if (vlapic_vmcs_loaded(v, old_offset - v->tsc_offset) == EXIT_RESUME)
 			vmx_launch(&v->regs);
 	}
+	WRITE_ONCE(v->in_guest, false);
 	if (v->requests & VCPU_REQ_PAUSE) {
 		vcpu_pause_out(v);
 	} else {

@@ -71,6 +71,10 @@ struct guest;
 /*
  * Requests to a vCPU from another CPU (guest_request()): set here, acted on
  * by the vCPU at its next exit (a kick IPI forces one), cleared when done.
+ * The bit alone cannot tell the requester that it was answered: another
+ * request may set it again before the requester looks (req_passes).
+ * VCPU_REQ_FLUSH_ONLY needs no answer from a vCPU outside the guest: it
+ * looks at its requests after setting in_guest, before each VM entry.
  */
 #define VCPU_REQ_FLUSH_EPT  BIT_ULL(0)      /* INVEPT: EPT entries changed */
 #define VCPU_REQ_DRAIN_PML  BIT_ULL(1)      /* page-modification log to bitmap */
@@ -79,6 +83,8 @@ struct guest;
 #define VCPU_REQ_PAUSE      BIT_ULL(4)      /* save state, leave the CPU */
 #define VCPU_REQ_FLUSH_TLB  BIT_ULL(5)      /* INVVPID: shadow entries changed */
 #define VCPU_REQ_MMU_RELOAD BIT_ULL(6)      /* shadow roots obsolete: reload */
+#define VCPU_REQ_FLUSH_ONLY (VCPU_REQ_FLUSH_EPT | VCPU_REQ_FLUSH_TLB | \
+			     VCPU_REQ_MMU_RELOAD)
 
 struct vcpu {
 	struct guest_regs regs;         /* must stay first: see vmx/entry.S */
@@ -95,7 +101,10 @@ struct vcpu {
 	uint64_t tsc_exit;              /* TSC when the current exit began */
 	struct vcpu_watchdog wd;        /* livelock watchdog (vmx/exit.c) */
 	uint32_t requests;              /* VCPU_REQ_*, atomic */
+	uint32_t req_passes;            /* vcpu_process_requests begun */
+	uint32_t req_answered;          /* the latest such pass that ended */
 	volatile bool on_cpu;           /* between vmcs_create and leaving */
+	volatile bool in_guest;         /* entering or in VMX non-root mode */
 	volatile bool paused;           /* left its CPU with `saved` filled */
 	volatile uint64_t tsc_launched; /* when it (re)started on its CPU */
 	uint64_t pml_pa;                /* page-modification log, if PML */
@@ -126,6 +135,12 @@ void vcpu_run(void *arg);
 
 /* Acts on pending requests; true when the vCPU must leave (pause). */
 bool vcpu_process_requests(struct vcpu *v);
+/* Marks v as about to enter the guest; a request posted from now on needs
+ * its answer, one posted before is seen by the check that follows. */
+static inline void vcpu_entering(struct vcpu *v)
+{
+	__atomic_store_n(&v->in_guest, true, __ATOMIC_SEQ_CST);
+}
 
 /* Prints the vCPU's registers and key VMCS fields (the fatal path's
  * dump; also after a triple fault). On the vCPU's own CPU. */

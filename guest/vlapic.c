@@ -133,14 +133,16 @@ static uint32_t vlapic_ppr(const struct vlapic *a)
 }
 
 /* PPR's class is the higher of TPR's and the highest ISR vector's
- * (vlapic_ppr): a vector must be above both. */
+ * (vlapic_ppr): a vector must be above both. Nothing is delivered while
+ * the APIC is off (SDM Vol. 3A 11.4.3): a sender that found it on may
+ * still set an IRR bit as it goes off. */
 int vlapic_pending_vector_tpr(const struct vlapic *a, uint32_t *threshold)
 {
 	int irrv = highest_bit(a->irr), isrv;
 	uint32_t irr_class = (uint32_t)irrv >> 4;
 
 	*threshold = 0;
-	if (irrv < 0)
+	if (irrv < 0 || !vlapic_hw_enabled(a))
 		return -1;
 	if (irr_class <= vlapic_tpr(a) >> 4) {
 		*threshold = irr_class;
@@ -202,6 +204,20 @@ void vlapic_accept(struct vcpu *t, uint8_t vector)
 	vlapic_accept_irq(t, vector, false);
 }
 
+/* The ESR logs the error for the next write to it, and the APIC raises
+ * the interrupt its LVT Error entry names unless that is masked (SDM
+ * Vol. 3A 11.5.3). An illegal vector there would be one more error, not
+ * an interrupt: none is raised. */
+void vlapic_error(struct vcpu *t, uint32_t bits)
+{
+	struct vlapic *a = vlapic_of(t);
+	uint32_t lvt = READ_ONCE(a->lvt[LVT_ERROR]);
+
+	__atomic_fetch_or(&a->esr_pending, bits, __ATOMIC_RELAXED);
+	if (!(lvt & LVT_MASKED) && (lvt & LVT_VECTOR) >= 16)
+		vlapic_accept(t, lvt & LVT_VECTOR);
+}
+
 /* TMR is set for a level-triggered vector as it enters IRR, cleared for
  * an edge-triggered one (11.8.4). A vector already pending merges into
  * its IRR bit (11.8.4: one request per vector is held), and whoever set
@@ -213,8 +229,7 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 	uint32_t bit = 1u << (vector % 32);
 
 	if (vector < 16) {              /* reserved vectors (11.5.2) */
-		__atomic_fetch_or(&a->esr_pending, ESR_RECV_ILLEGAL,
-				  __ATOMIC_RELAXED);
+		vlapic_error(t, ESR_RECV_ILLEGAL);
 		return;
 	}
 	if (!vlapic_sw_enabled(a))
@@ -611,11 +626,15 @@ static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
 		return false;
 	if (vlapic_x2apic_mode(a) && en && !extd)
 		return false;
-	if (!en) {
+	/* Off: the reset state. On again: still that, less what a sender
+	 * racing with the switch-off left in IRR (vlapic_pending_vector). */
+	if (!en || !vlapic_hw_enabled(a)) {
+		__atomic_store_n(&a->apic_base, val & ~(uint64_t)APIC_BASE_EN,
+				 __ATOMIC_SEQ_CST);
 		vlapic_reset_regs(a, a->id);
 		vlapic_work_set(a, VLAPIC_WORK_TIMER | VLAPIC_WORK_EVAL);
 	}
-	a->apic_base = val;
+	__atomic_store_n(&a->apic_base, val, __ATOMIC_SEQ_CST);
 	return true;
 }
 

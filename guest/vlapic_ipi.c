@@ -1,14 +1,15 @@
 /*
  * IPIs between the vCPUs of one guest (SDM Vol. 3A 11.6): the ICR's
  * destination (shorthands, physical and logical mode) and delivery modes
- * fixed, lowest priority (delivered like fixed, to every vCPU it names),
+ * fixed, lowest priority (to the vCPU of lowest task priority it names),
  * NMI (the vector is ignored), INIT and start-up. Other delivery modes
  * (SMI, ExtINT) are dropped.
  *
  * INIT and SIPI start a secondary vCPU (SDM Vol. 3A 9.4.4): it waits in
  * Keel (guest/vcpu.c) in VLAPIC_WAIT_SIPI; an INIT arms it and the first
  * SIPI after that starts it in real mode at CS = vector << 8, IP = 0.
- * Later SIPIs, and INIT to a vCPU that runs, are ignored.
+ * Later SIPIs, and INIT to a vCPU that runs, are ignored. A vCPU whose
+ * APIC is off in IA32_APIC_BASE gets no message at all.
  */
 #include "guest/vlapic_regs.h"
 #include "guest/guest.h"
@@ -40,6 +41,10 @@ static bool vlapic_match(const struct vcpu *src, const struct vcpu *t,
 	unsigned int shorthand = (icr >> ICR_SHORTHAND_SHIFT) & 3;
 	uint32_t dest = x2 ? (uint32_t)(icr >> 32) : (uint32_t)(icr >> 56);
 
+	/* An APIC switched off in IA32_APIC_BASE is no APIC at all (SDM
+	 * Vol. 3A 11.4.3): no message reaches it, NMI and INIT included. */
+	if (!vlapic_hw_enabled(&t->lapic))
+		return false;
 	switch (shorthand) {
 	case ICR_SELF:
 		return t == src;
@@ -83,8 +88,7 @@ static void vlapic_deliver(struct vcpu *src, struct vcpu *t, uint64_t icr)
 	case ICR_DM_FIXED:
 	case ICR_DM_LOWEST:
 		if (vector < 16)
-			__atomic_fetch_or(&src->lapic.esr_pending,
-					  ESR_SEND_ILLEGAL, __ATOMIC_RELAXED);
+			vlapic_error(src, ESR_SEND_ILLEGAL);
 		vlapic_accept(t, vector);
 		break;
 	case ICR_DM_NMI:
@@ -99,13 +103,34 @@ static void vlapic_deliver(struct vcpu *src, struct vcpu *t, uint64_t icr)
 	}
 }
 
+/* The priority lowest-priority delivery compares: the task priority's
+ * class (Keel keeps no arbitration priority apart from it). */
+static uint32_t vlapic_lowest_key(const struct vcpu *t)
+{
+	return vlapic_tpr(&t->lapic) & 0xf0;
+}
+
+/* Lowest priority goes to one of the vCPUs the destination names, the
+ * one with the lowest priority (SDM Vol. 3A 11.6.2.4), the first such on
+ * a tie; every other mode to each of them. */
 void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2)
 {
 	struct guest *g = v->guest;
+	bool lowest = ((icr >> ICR_DM_SHIFT) & 7) == ICR_DM_LOWEST;
+	struct vcpu *pick = NULL;
 
-	for (unsigned int i = 0; i < g->nr_vcpus; i++)
-		if (vlapic_match(v, g->vcpus[i], icr, x2))
-			vlapic_deliver(v, g->vcpus[i], icr);
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		struct vcpu *t = g->vcpus[i];
+
+		if (!vlapic_match(v, t, icr, x2))
+			continue;
+		if (!lowest)
+			vlapic_deliver(v, t, icr);
+		else if (!pick || vlapic_lowest_key(t) < vlapic_lowest_key(pick))
+			pick = t;
+	}
+	if (pick)
+		vlapic_deliver(v, pick, icr);
 }
 
 /*
@@ -119,6 +144,8 @@ static bool vlapic_match_irq(const struct vlapic *t, uint32_t dest,
 {
 	bool x2 = vlapic_x2apic_mode(t);
 
+	if (!vlapic_hw_enabled(t))
+		return false;
 	if (x2 && dest == 0xff)
 		return true;
 	if (logical)

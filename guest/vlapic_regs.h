@@ -109,6 +109,9 @@ bool vlapic_reg_write(struct vcpu *v, unsigned int reg, bool x2,
 /* Makes t (another vCPU) leave guest mode soon, so that it looks at its
  * `work` before it enters again (vmx/exit_apic.c). */
 void vlapic_kick(struct vcpu *t);
+/* An error t's APIC detected (ESR_* bits): logged, and signalled through
+ * its LVT Error entry (guest/vlapic.c). */
+void vlapic_error(struct vcpu *t, uint32_t bits);
 /* Sends the IPI the ICR describes (guest/vlapic_ipi.c). */
 void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2);
 /* The logical destination register of an x2APIC with this ID. */

@@ -113,6 +113,7 @@ static __attribute__((noinline)) int exit_ticked(struct vcpu *v,
 	uint32_t basic = reason & EXIT_REASON_BASIC_MASK;
 
 	v->stats[basic < VMX_NR_EXIT_REASONS ? basic : 0].ticks += rdtsc() - t0;
+	vcpu_entering(v);
 	return exit_finish(v, r);
 }
 
@@ -125,10 +126,14 @@ int vmx_exit_handler(struct guest_regs *regs)
 {
 	struct vcpu *v = (struct vcpu *)regs;
 	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
+	int r;
 
+	WRITE_ONCE(v->in_guest, false);
 	if (unlikely(vmx_exit_ticks))
 		return exit_ticked(v, reason);
-	return exit_finish(v, exit_dispatch(v, reason));
+	r = exit_dispatch(v, reason);
+	vcpu_entering(v);
+	return exit_finish(v, r);
 }
 
 /* ---- livelock watchdog (see vmx/exit.h) --------------------------------- */

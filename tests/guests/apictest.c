@@ -122,38 +122,8 @@ static uint32_t tick_scale = 1;     /* scale=N */
 
 /* ---- interrupt entry ------------------------------------------------------ */
 
-/* One stub per vector used: save the registers a C call may clobber,
- * call irq_entry(vector). */
-#if GUEST_BITS == 32
-__asm__(
-	".text\n"
-	".macro irq_stub vec\n"
-	"irq_stub_\\vec:\n"
-	"	pushal\n"
-	"	cld\n"
-	"	pushl $\\vec\n"
-	"	call irq_entry\n"
-	"	addl $4, %esp\n"
-	"	popal\n"
-	"	iret\n"
-	".endm\n");
-#else
-/* The CPU leaves RSP 16-byte aligned minus 40 (SDM Vol. 3A 6.14.2); nine
- * pushes make the call's alignment right. */
-__asm__(
-	".text\n"
-	".macro irq_stub vec\n"
-	"irq_stub_\\vec:\n"
-	"	push %rax; push %rcx; push %rdx; push %rsi; push %rdi\n"
-	"	push %r8; push %r9; push %r10; push %r11\n"
-	"	cld\n"
-	"	mov $\\vec, %edi\n"
-	"	call irq_entry\n"
-	"	pop %r11; pop %r10; pop %r9; pop %r8\n"
-	"	pop %rdi; pop %rsi; pop %rdx; pop %rcx; pop %rax\n"
-	"	iretq\n"
-	".endm\n");
-#endif
+/* One stub per vector used, calling irq_entry(vector). */
+__asm__(IRQ_ENTRY_MACRO);
 __asm__(
 	".text\n"
 	".irp v, 2,0x40,0x41,0x50,0x60,0x62,0x63,0x64,0x80\n"

@@ -99,6 +99,12 @@
 #                               trips, the init optimization; xsavec=judge
 #                               judges XSAVEC where its layout is wrong
 #   avxstate64.elf  elf64       the same with ZMM0-31
+#   hostile_smp.elf multiboot   two vCPUs at once: IPI, NMI, INIT/SIPI and
+#                               timer storms, illegal vectors, bad LDR/DFR,
+#                               the APIC switched off under IPIs, device
+#                               ports, bad hypercalls, page tables rewritten
+#                               under the other vCPU (test=, ipis=, flaps=,
+#                               loops=, rounds=)
 #   fuzz64.elf      elf64       random but reproducible attacks on Keel
 #                               (seed=, steps=, ticks=, trace=), surviving
 #                               its own faults
@@ -133,7 +139,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
 	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
-	pcitest shmtest blktest hostile_virtio avxstate hostile_net
+	pcitest shmtest blktest hostile_virtio avxstate hostile_net hostile_smp
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
 # tests/guests/NAME.c.

@@ -177,6 +177,33 @@ TEST(vlapic_illegal_vectors_and_esr)
 	EXPECT_EQ(rd(&vcpus[1], APIC_REG_ESR, false), ESR_RECV_ILLEGAL);
 }
 
+/* Each error raises the LVT Error interrupt where it is unmasked (SDM
+ * Vol. 3A 11.5.3): on the sender and on the receiver of an illegal
+ * vector; none for a masked entry or an illegal vector in it. */
+TEST(vlapic_error_interrupt)
+{
+	struct vcpu *v = setup(), *t = &vcpus[1];
+
+	enable(v);
+	enable(t);
+	vlapic_reg_write(v, APIC_REG_LVT_ERROR, false, 0xe0);
+	vlapic_reg_write(t, APIC_REG_LVT_ERROR, false, 0xe1);
+	vlapic_reg_write(v, APIC_REG_ICR_HI, false, 1u << 24);
+	vlapic_reg_write(v, APIC_REG_ICR, false, 0x03);
+	EXPECT_EQ(vlapic_pending_vector(&v->lapic), 0xe0);
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), 0xe1);
+	vlapic_ack(&t->lapic, 0xe1);
+	vlapic_reg_write(t, APIC_REG_EOI, false, 0);
+	vlapic_reg_write(t, APIC_REG_LVT_ERROR, false, LVT_MASKED | 0xe1);
+	vlapic_reg_write(v, APIC_REG_ICR, false, 0x04);
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), -1);
+	vlapic_reg_write(t, APIC_REG_LVT_ERROR, false, 0x05);
+	vlapic_reg_write(v, APIC_REG_ICR, false, 0x04);
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), -1);
+	vlapic_reg_write(t, APIC_REG_ESR, false, 0);
+	EXPECT_EQ(rd(t, APIC_REG_ESR, false), ESR_RECV_ILLEGAL);
+}
+
 TEST(vlapic_x2apic_access_rules)
 {
 	struct vcpu *v = setup();
@@ -528,6 +555,59 @@ TEST(vlapic_nmi_ipi)
 	EXPECT_EQ(v->lapic.nmi_pending, 2);
 	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_SELF << ICR_SHORTHAND_SHIFT) | nmi);
 	EXPECT_EQ(v->lapic.nmi_pending, VLAPIC_NMI_LATCH);
+}
+
+/* Lowest priority: one vCPU of those named, the one whose task priority
+ * is lowest, the first on a tie (SDM Vol. 3A 11.6.2.4). */
+TEST(vlapic_lowest_priority_ipi)
+{
+	struct vcpu *v = setup();
+	uint64_t low = (uint64_t)ICR_DM_LOWEST << ICR_DM_SHIFT | 0x70;
+
+	for (unsigned int i = 0; i < NVCPUS; i++) {
+		vcpus[i].lapic.state = VLAPIC_RUNNING;
+		enable(&vcpus[i]);
+	}
+	to_x2apic(v);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_ALL_BUT_SELF <<
+				ICR_SHORTHAND_SHIFT) | low);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), 0x70);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[2].lapic), -1);
+	vcpus[1].lapic.irr[0x70 / 32] = 0;
+	vlapic_set_tpr(&vcpus[1].lapic, 0x30);
+	vlapic_wrmsr(v, 0x830, (0xffffffffull << 32) | ICR_LOGICAL | low);
+	EXPECT_EQ(vlapic_pending_vector(&vcpus[1].lapic), -1);
+	EXPECT(v->lapic.irr[0x70 / 32] & (1u << (0x70 % 32)));
+	EXPECT_EQ(vcpus[2].lapic.irr[0x70 / 32], 0);
+}
+
+/* IA32_APIC_BASE.EN clear: no APIC (SDM Vol. 3A 11.4.3). No IPI reaches
+ * it, NMIs and device interrupts included; a vector a racing sender left
+ * in IRR is neither delivered nor kept when the APIC comes back. */
+TEST(vlapic_off_gets_nothing)
+{
+	struct vcpu *v = setup(), *t = &vcpus[1];
+	uint64_t nmi = (uint64_t)ICR_DM_NMI << ICR_DM_SHIFT | ICR_LEVEL_ASSERT;
+	uint64_t base = t->lapic.apic_base;
+
+	t->lapic.state = VLAPIC_RUNNING;
+	enable(t);
+	to_x2apic(v);
+	EXPECT(vlapic_wrmsr(t, MSR_IA32_APIC_BASE, base & ~APIC_BASE_EN));
+	vlapic_wrmsr(v, 0x830, (1ull << 32) | nmi);
+	vlapic_wrmsr(v, 0x830, (1ull << 32) | 0x40);
+	vlapic_wrmsr(v, 0x830, ((uint64_t)ICR_ALL << ICR_SHORTHAND_SHIFT) | nmi);
+	vlapic_deliver_irq(&g, 1, false, false, 0x41, false);
+	EXPECT_EQ(t->lapic.nmi_pending, 0);
+	EXPECT_EQ(t->lapic.irr[0x40 / 32], 0);
+	EXPECT_EQ(kicks[1], 0);
+	t->lapic.irr[0x50 / 32] = 1u << (0x50 % 32);    /* a racing sender */
+	EXPECT_EQ(vlapic_pending_vector(&t->lapic), -1);
+	EXPECT(vlapic_wrmsr(t, MSR_IA32_APIC_BASE, base));
+	EXPECT_EQ(t->lapic.irr[0x50 / 32], 0);
+	enable(t);
+	vlapic_wrmsr(v, 0x830, (1ull << 32) | nmi);
+	EXPECT_EQ(t->lapic.nmi_pending, 1);
 }
 
 TEST_MAIN()

@@ -25,6 +25,23 @@ _Static_assert(sizeof(struct trap_frame) == 13 * 4, "x86_32/entry.S layout");
 	__asm__(".text\n" #fn "_stub:\n\tpushal\n\tcld\n\tcall " #fn \
 		"\n\tpopal\n\tiret\n")
 
+/* The assembler macro `irq_stub VEC`, for guests that count many vectors
+ * in one C function: it defines irq_stub_VEC, which saves the registers
+ * a C call may clobber around irq_entry(VEC) and returns with IRET
+ * (irq_entry does the EOI). Put it in a top-level __asm__ once. */
+#define IRQ_ENTRY_MACRO \
+	".text\n" \
+	".macro irq_stub vec\n" \
+	"irq_stub_\\vec:\n" \
+	"	pushal\n" \
+	"	cld\n" \
+	"	pushl $\\vec\n" \
+	"	call irq_entry\n" \
+	"	addl $4, %esp\n" \
+	"	popal\n" \
+	"	iret\n" \
+	".endm\n"
+
 void idt_set_gate(unsigned int vector, uintptr_t handler);
 /* The same gate, but INT n may reach it from ring 3 (DPL 3). */
 void idt_set_user_gate(unsigned int vector, uintptr_t handler);
