@@ -343,16 +343,17 @@ run-console: deps-test
 # make fuzz-guest SEED=N MINUTES=M [PAGING=ept|shadow] [TRACE=S].
 # FUZZ_TICKS_PER_SECOND_*: the fuzz guest's TSC ticks per wall-clock
 # second in Bochs on the 2-core build machines, per paging mode (measured
-# 1.5-2.5 million under EPT, 6.7 million under shadow paging, which
-# spends more of Bochs's time in Keel; the load of the machine moves
-# them), so MINUTES is approximate: a slower run may take up to twice
-# MINUTES before tools/run gives up.
+# 21 million under EPT and 12 million under shadow paging, which spends
+# more of Bochs's time in Keel, with both running at once beside other
+# Bochs runs; the load of the machine moves them), so MINUTES is
+# approximate: a slower run may take up to twice MINUTES before tools/run
+# gives up.
 SEED := 1
 MINUTES := 10
 PAGING := ept
 TRACE :=
-FUZZ_TICKS_PER_SECOND_ept := 2000000
-FUZZ_TICKS_PER_SECOND_shadow := 6000000
+FUZZ_TICKS_PER_SECOND_ept := 21000000
+FUZZ_TICKS_PER_SECOND_shadow := 12000000
 fuzz-guest: deps-test
 	@$(MAKE) -s all
 	@tools/fuzz-guest $(SEED) $(MINUTES) $(PAGING) \
