@@ -14,6 +14,8 @@
 #   make test-linux-scenarios stage: the Linux scenario next to memtest
 #   make scenarios  both scenario stages in one pool, Linux first
 #   make bench      the bench guest in Bochs, ticks per operation
+#   make bench-linux Linux to power-off on bare Bochs and as a Keel guest,
+#                   and Keel's share of its time (tools/bench-linux)
 #   make test-nested Keel's scenarios under Linux KVM's nested VMX, in
 #                   Bochs (tests/nested/, tools/nested; not in make test)
 #   make test-linux Debian's bzImage as a 2-vCPU guest in Bochs, through the
@@ -145,7 +147,7 @@ DEFAULT_GUESTS := hello32:hello32.elf hello64:hello64.elf hello16:hello16.bin
 .DEFAULT_GOAL := all
 include tests/guests/guests.mk
 
-.PHONY: all run run-console test unit fuzz oracle-long scenarios bench deps-build deps-test clean \
+.PHONY: all run run-console test unit fuzz oracle-long scenarios bench bench-linux deps-build deps-test clean \
 	test-linux deps-linux linux-images check unit-check test-unit test-scenarios \
 	test-linux-scenarios test-conformance test-conformance-slow test-nested fuzz-guest
 all: $(BUILD)/keel.elf $(BUILD)/keel.iso
@@ -362,6 +364,10 @@ fuzz-guest: deps-test
 bench: deps-test
 	@$(MAKE) -s all $(BUILD)/host/bench_emul
 	@tools/bench
+
+bench-linux: linux-images
+	@$(MAKE) -s all
+	@tools/bench-linux
 
 clean:
 	rm -rf $(BUILD)

@@ -328,8 +328,24 @@ unsigned int guests_start(unsigned int *refused)
 	return started;
 }
 
-static void guest_print_stats(struct guest *g)
+/* One exit reason's count and tick total: `exits` for the guest's
+ * vCPUs together (who is empty), `vcpu N: exits` for one of them. */
+static void exit_stat_line(struct guest *g, const char *who, unsigned int r,
+			   uint64_t count, uint64_t ticks)
 {
+	if (count)
+		guest_log(LOG_INFO, g, "%sexits %-24s %10lu, %12lu ticks, "
+			  "%lu per exit\n", who, vmx_exit_reason_name(r),
+			  count, ticks, ticks / count);
+}
+
+/* With more than one vCPU, each one's lines follow the guest's: where
+ * the time goes on each CPU (an idle vCPU's HLT exits hold its idle
+ * time, vcpu_halt waiting in Keel). */
+static void guest_print_exit_stats(struct guest *g)
+{
+	char who[16];
+
 	for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++) {
 		uint64_t count = 0, ticks = 0;
 
@@ -337,11 +353,23 @@ static void guest_print_stats(struct guest *g)
 			count += g->vcpus[i]->stats[r].count;
 			ticks += g->vcpus[i]->stats[r].ticks;
 		}
-		if (count)
-			guest_log(LOG_INFO, g, "exits %-24s %10lu, %12lu ticks, "
-				  "%lu per exit\n", vmx_exit_reason_name(r),
-				  count, ticks, ticks / count);
+		exit_stat_line(g, "", r, count, ticks);
 	}
+	if (g->nr_vcpus < 2)
+		return;
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		const struct vcpu *v = g->vcpus[i];
+
+		snprintf(who, sizeof(who), "vcpu %u: ", v->index);
+		for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
+			exit_stat_line(g, who, r, v->stats[r].count,
+				       v->stats[r].ticks);
+	}
+}
+
+static void guest_print_stats(struct guest *g)
+{
+	guest_print_exit_stats(g);
 	if (console_out_waits(g))
 		guest_log(LOG_INFO, g, "%lu console lines waited for COM1\n",
 			  console_out_waits(g));
