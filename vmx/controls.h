@@ -151,6 +151,8 @@ enum vmx_exit_reason {
 #define EPTQ_WRITE                  BIT_ULL(1)
 #define EPTQ_FETCH                  BIT_ULL(2)
 #define EPTQ_GLA_VALID              BIT_ULL(7)
+#define EPTQ_GLA_XLAT               BIT_ULL(8)  /* to the translation of
+						 * that linear address */
 
 /* VM-entry/exit interruption information (Tables 25-17, 25-19). */
 #define INTR_INFO_VECTOR_MASK       GENMASK_ULL(7, 0)

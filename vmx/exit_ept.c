@@ -8,6 +8,26 @@
 #include "ept/dirty.h"
 #include "vmx/emulate.h"
 
+/*
+ * MMIO. Where the processor faulted on the translation of a linear
+ * address (SDM Vol. 3C 28.2.1, Table 28-7, bits 7 and 8), its own walk of
+ * the guest's tables gave gpa for that page and this access, so the
+ * emulator takes that translation instead of walking them again (with
+ * paging off there is nothing to walk). Not while an event was being
+ * delivered: vcpu_emulate() stops the guest.
+ */
+static int ept_mmio(struct vcpu *v, uint64_t q, uint64_t gpa)
+{
+	const uint64_t gla = EPTQ_GLA_VALID | EPTQ_GLA_XLAT;
+
+	if ((q & gla) != gla ||
+	    !(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PG) ||
+	    (vmcs_read32(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID))
+		return vcpu_emulate(v);
+	return vcpu_emulate_hinted(v, vmcs_readnat(VMCS_GUEST_LINEAR_ADDRESS),
+				   gpa, q & EPTQ_WRITE ? EMUL_ACC_WRITE : 0);
+}
+
 int handle_ept_violation(struct vcpu *v)
 {
 	uint64_t q = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
@@ -19,7 +39,7 @@ int handle_ept_violation(struct vcpu *v)
 	if (dirty_log_wp_fault(v, gpa, q))
 		return vcpu_retry_exit(v, EXIT_EPT_VIOLATION, q, gpa);
 	if (!(q & EPTQ_FETCH) && mmio_find(v->guest, gpa))
-		return vcpu_emulate(v);
+		return ept_mmio(v, q, gpa);
 	return vcpu_fatal(v, "%s at guest-physical %#lx outside its memory",
 			  access, gpa);
 }
