@@ -8,21 +8,8 @@
 #define KEEL_TEST_APIC_H
 
 #include <stdint.h>
+#include "apic_regs.h"
 
-#define APIC_MMIO           0xfee00000u
-#define APIC_TPR            0x080
-#define APIC_EOI            0x0b0
-#define APIC_SVR            0x0f0
-#define APIC_ICR            0x300
-#define APIC_LVT_TIMER      0x320
-#define APIC_SELF_IPI       0x3f0       /* x2APIC only */
-#define  ICR_SELF           (1u << 18)  /* destination shorthand */
-#define  LVT_MASKED         (1u << 16)
-#define  LVT_TSC_DEADLINE   (2u << 17)
-#define MSR_APIC_BASE       0x1b
-#define  APIC_BASE_EXTD     (1u << 10)
-#define MSR_TSC_DEADLINE    0x6e0
-#define X2APIC_MSR(off)     (0x800u + ((off) >> 4))
 #define IOAPIC_MMIO         0xfec00000u
 #define IOAPIC_SEL          0x00
 #define IOAPIC_WIN          0x10
