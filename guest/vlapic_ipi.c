@@ -153,16 +153,22 @@ static bool vlapic_match_irq(const struct vlapic *t, uint32_t dest,
 	return dest == 0xff || dest == t->id;
 }
 
+/* Lowest priority as for IPIs (vlapic_send_icr). */
 void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
 			bool lowest, uint8_t vector, bool level)
 {
+	struct vcpu *pick = NULL;
+
 	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
 		struct vcpu *t = g->vcpus[i];
 
 		if (!vlapic_match_irq(&t->lapic, dest, logical))
 			continue;
-		vlapic_accept_irq(t, vector, level);
-		if (lowest)
-			return;
+		if (!lowest)
+			vlapic_accept_irq(t, vector, level);
+		else if (!pick || vlapic_lowest_key(t) < vlapic_lowest_key(pick))
+			pick = t;
 	}
+	if (pick)
+		vlapic_accept_irq(pick, vector, level);
 }

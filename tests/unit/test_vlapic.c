@@ -581,6 +581,27 @@ TEST(vlapic_lowest_priority_ipi)
 	EXPECT_EQ(vcpus[2].lapic.irr[0x70 / 32], 0);
 }
 
+/* A device's lowest-priority message too: one vCPU, the one of lowest
+ * task priority among those it names. */
+TEST(vlapic_lowest_priority_irq)
+{
+	static const uint32_t tpr[NVCPUS] = { 0x30, 0x10, 0x20 };
+
+	setup();
+	for (unsigned int i = 0; i < NVCPUS; i++) {
+		vcpus[i].lapic.state = VLAPIC_RUNNING;
+		enable(&vcpus[i]);
+		vlapic_set_tpr(&vcpus[i].lapic, tpr[i]);
+	}
+	vlapic_deliver_irq(&g, 0xff, false, true, 0x71, false);
+	EXPECT_EQ(vcpus[0].lapic.irr[0x71 / 32], 0);
+	EXPECT(vcpus[1].lapic.irr[0x71 / 32] & (1u << (0x71 % 32)));
+	EXPECT_EQ(vcpus[2].lapic.irr[0x71 / 32], 0);
+	vlapic_deliver_irq(&g, 0xff, false, false, 0x72, false);
+	for (unsigned int i = 0; i < NVCPUS; i++)
+		EXPECT(vcpus[i].lapic.irr[0x72 / 32] & (1u << (0x72 % 32)));
+}
+
 /* IA32_APIC_BASE.EN clear: no APIC (SDM Vol. 3A 11.4.3). No IPI reaches
  * it, NMIs and device interrupts included; a vector a racing sender left
  * in IRR is neither delivered nor kept when the APIC comes back. */
