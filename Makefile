@@ -64,7 +64,8 @@ KERNEL_SRCS := \
 	guest/devices.c \
 	guest/vuart.c guest/fwcfg.c guest/snapshot.c guest/migrate.c \
 	vmx/vcpu_state.c vmx/xcr0.c \
-	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c vmx/exit_apic.c \
+	guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_access.c guest/vlapic_page.c \
+	vmx/exit_apic.c \
 	vmx/exit_nmi.c \
 	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c guest/aml.c \
 	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
@@ -93,7 +94,8 @@ UNIT_SRCS_rmap := ept/rmap.c
 UNIT_SRCS_shadow_page := ept/shadow_page.c ept/rmap.c
 UNIT_SRCS_shadow_pte :=
 UNIT_SRCS_page_track := ept/page_track.c
-UNIT_SRCS_vlapic := guest/vlapic.c guest/vlapic_ipi.c guest/ioapic.c
+UNIT_SRCS_vlapic := guest/vlapic.c guest/vlapic_ipi.c guest/vlapic_page.c \
+	guest/ioapic.c
 UNIT_SRCS_linux_boot := guest/linux_boot.c
 UNIT_SRCS_linux_elf := guest/linux_elf.c guest/linux_boot.c
 UNIT_SRCS_acpi_tables := guest/acpi_tables.c guest/aml.c drivers/acpi.c
@@ -105,7 +107,8 @@ UNIT_SRCS_vmsr := guest/vmsr.c
 UNIT_SRCS_port92 := guest/port92.c
 UNIT_SRCS_pci_cfg := guest/pci_cfg.c
 UNIT_SRCS_virtq := guest/virtq.c
-UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c
+UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c \
+	guest/vlapic_page.c
 UNIT_SRCS_vuart := guest/vuart.c
 UNIT_SRCS_xcr0 := vmx/xcr0.c
 UNIT_SRCS_console :=

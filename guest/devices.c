@@ -294,6 +294,9 @@ int devices_init(struct guest *g)
 {
 	int err = vlapic_mmio_init(g);
 
+	if (!err)
+		err = vlapic_page_init(g);
+
 	vrtc_reset(&g->dev.rtc);
 	g->dev.port92 = PORT92_RESET_VALUE;
 
@@ -367,6 +370,7 @@ void devices_free(struct guest *g)
 {
 	pci_devices_free(g);
 	testdev_free(g);
+	vlapic_page_free(g);
 	g->dev.mmio.nr = 0;
 	g->dev.ioapic.present = false;
 	g->dev.acpi_pm = false;

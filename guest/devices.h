@@ -14,6 +14,7 @@
 #include "guest/virtio_net.h"
 #include "guest/virtio_console.h"
 #include "guest/shm.h"
+#include "guest/vlapic.h"
 
 #define VUART_LINE_MAX      200
 #define DEV_MAX_PORT_COUNTS 16
@@ -87,6 +88,7 @@ struct guest_devices {
 	uint8_t port92;                 /* system control port A (guest/port92.h) */
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
+	struct vlapic_page apic_page;   /* where the CPU virtualizes it */
 	struct pci_devices *pci;        /* with CONFIG_DEVICE_PCI, else NULL */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];

@@ -52,6 +52,11 @@ bool vlapic_hw_enabled(const struct vlapic *a)
 	return a->apic_base & APIC_BASE_EN;
 }
 
+bool vlapic_xapic_mode(const struct vlapic *a)
+{
+	return vlapic_hw_enabled(a) && !vlapic_x2apic_mode(a);
+}
+
 static bool vlapic_sw_enabled(const struct vlapic *a)
 {
 	return READ_ONCE(a->svr) & APIC_SVR_ENABLE;
@@ -92,11 +97,13 @@ static void vlapic_reset_regs(struct vlapic *a, uint32_t id)
 	a->svr = 0xff;
 	a->esr = a->esr_pending = 0;
 	a->icr = 0;
+	vlapic_set_icr_hi(a, 0);
 	for (unsigned int i = 0; i < VLAPIC_NR_LVT; i++)
 		a->lvt[i] = LVT_MASKED;
 	a->timer_icr = a->timer_dcr = 0;
 	a->timer_shift = 1;             /* DCR 0: divide by 2 */
 	a->timer_deadline = a->timer_period = a->tsc_deadline = 0;
+	vlapic_page_sync(a);
 }
 
 void vlapic_init(struct vcpu *v)
@@ -111,6 +118,32 @@ void vlapic_init(struct vcpu *v)
 }
 
 /* ---- IRR, ISR and priorities (SDM Vol. 3A 11.8.3) ---------------------- */
+
+/* IRR, ISR and TMR bits change through these two only, which make the
+ * same atomic change to the copy on the virtual-APIC page (guest/
+ * vlapic_page.c): with senders on other CPUs, both stay equal. reg0 is
+ * the first register of the eight; the word's old value is returned. */
+static uint32_t vec_or(struct vlapic *a, uint32_t *bits, unsigned int reg0,
+		       unsigned int vector)
+{
+	uint32_t bit = 1u << (vector % 32);
+
+	if (a->page)
+		__atomic_fetch_or(vlapic_page_reg(a, reg0 + vector / 32), bit,
+				  __ATOMIC_SEQ_CST);
+	return __atomic_fetch_or(&bits[vector / 32], bit, __ATOMIC_SEQ_CST);
+}
+
+static void vec_clear(struct vlapic *a, uint32_t *bits, unsigned int reg0,
+		      unsigned int vector)
+{
+	uint32_t bit = 1u << (vector % 32);
+
+	if (a->page)
+		__atomic_fetch_and(vlapic_page_reg(a, reg0 + vector / 32), ~bit,
+				   __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&bits[vector / 32], ~bit, __ATOMIC_SEQ_CST);
+}
 
 static int highest_bit(const uint32_t *bits)
 {
@@ -161,9 +194,8 @@ int vlapic_pending_vector(const struct vlapic *a)
 
 void vlapic_ack(struct vlapic *a, uint8_t vector)
 {
-	__atomic_fetch_and(&a->irr[vector / 32], ~(1u << (vector % 32)),
-			   __ATOMIC_SEQ_CST);
-	a->isr[vector / 32] |= 1u << (vector % 32);
+	vec_clear(a, a->irr, APIC_REG_IRR0, vector);
+	vec_or(a, a->isr, APIC_REG_ISR0, vector);
 }
 
 void vlapic_set_tpr(struct vlapic *a, uint32_t tpr)
@@ -174,9 +206,8 @@ void vlapic_set_tpr(struct vlapic *a, uint32_t tpr)
 
 void vlapic_unack(struct vlapic *a, uint8_t vector)
 {
-	a->isr[vector / 32] &= ~(1u << (vector % 32));
-	__atomic_fetch_or(&a->irr[vector / 32], 1u << (vector % 32),
-			  __ATOMIC_SEQ_CST);
+	vec_clear(a, a->isr, APIC_REG_ISR0, vector);
+	vec_or(a, a->irr, APIC_REG_IRR0, vector);
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 }
 
@@ -193,7 +224,7 @@ static void vlapic_eoi(struct vcpu *v)
 	if (isrv < 0)
 		return;
 	bit = 1u << (isrv % 32);
-	a->isr[isrv / 32] &= ~bit;
+	vec_clear(a, a->isr, APIC_REG_ISR0, (unsigned int)isrv);
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	if (READ_ONCE(a->tmr[isrv / 32]) & bit)
 		ioapic_eoi(v->guest, (uint8_t)isrv);
@@ -235,10 +266,10 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 	if (!vlapic_sw_enabled(a))
 		return;
 	if (level)
-		__atomic_fetch_or(&a->tmr[vector / 32], bit, __ATOMIC_SEQ_CST);
+		vec_or(a, a->tmr, APIC_REG_TMR0, vector);
 	else
-		__atomic_fetch_and(&a->tmr[vector / 32], ~bit, __ATOMIC_SEQ_CST);
-	if (__atomic_fetch_or(&a->irr[vector / 32], bit, __ATOMIC_SEQ_CST) & bit)
+		vec_clear(a, a->tmr, APIC_REG_TMR0, vector);
+	if (vec_or(a, a->irr, APIC_REG_IRR0, vector) & bit)
 		return;
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	vlapic_kick(t);
@@ -512,12 +543,13 @@ bool vlapic_reg_write(struct vcpu *v, unsigned int reg, bool x2, uint64_t val)
 	if (x2 && (val >> 32))
 		return false;
 	if (!x2 && reg == APIC_REG_ICR) {
-		a->icr = (a->icr & GENMASK_ULL(63, 32)) | (val & ICR_LOW_WRITABLE);
+		a->icr = ((uint64_t)vlapic_icr_hi(a) << 32) |
+			 (val & ICR_LOW_WRITABLE);
 		vlapic_send_icr(v, a->icr, false);
 		return true;
 	}
 	if (!x2 && reg == APIC_REG_ICR_HI) {
-		a->icr = (a->icr & 0xffffffffULL) | ((val & 0xff000000ULL) << 32);
+		vlapic_set_icr_hi(a, (uint32_t)val & 0xff000000u);
 		return true;
 	}
 	if (!x2 && reg == APIC_REG_LDR) {
@@ -546,7 +578,7 @@ static bool vlapic_read_xapic_only(const struct vlapic *a, unsigned int reg,
 		*val = a->dfr;
 		return true;
 	case APIC_REG_ICR_HI:
-		*val = a->icr >> 32;
+		*val = vlapic_icr_hi(a);
 		return true;
 	}
 	return false;
@@ -617,6 +649,7 @@ bool vlapic_reg_read(struct vcpu *v, unsigned int reg, bool x2, uint64_t *val)
 static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
 {
 	struct vlapic *a = vlapic_of(v);
+	bool was_xapic = vlapic_xapic_mode(a);
 	uint64_t fixed = VLAPIC_BASE_DEFAULT | (a->apic_base & APIC_BASE_BSP);
 	bool en = val & APIC_BASE_EN, extd = val & APIC_BASE_EXTD;
 
@@ -635,6 +668,7 @@ static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
 		vlapic_work_set(a, VLAPIC_WORK_TIMER | VLAPIC_WORK_EVAL);
 	}
 	__atomic_store_n(&a->apic_base, val, __ATOMIC_SEQ_CST);
+	vlapic_page_mode(v, was_xapic, vlapic_xapic_mode(a));
 	return true;
 }
 

@@ -27,6 +27,7 @@
 #define KEEL_GUEST_VLAPIC_H
 
 #include "arch/compiler.h"
+#include "arch/spinlock.h"
 #include "arch/tsc_calc.h"
 
 #define VLAPIC_BASE_DEFAULT     0xfee00000ULL
@@ -85,12 +86,37 @@ struct vlapic {
 	uint32_t state;                 /* VLAPIC_RUNNING / _WAIT_SIPI */
 	uint32_t init_seen;             /* atomic: INIT received while waiting */
 	uint32_t sipi;                  /* atomic: VLAPIC_SIPI_VALID | vector */
+	/* The virtual-APIC page where the guest reads the xAPIC registers
+	 * without exits (guest/vlapic_page.c), else NULL. */
+	uint32_t *page;
+};
+
+/* A guest's xAPIC page as the CPU virtualizes it (guest/vlapic_page.c). */
+struct vlapic_page {
+	uint64_t access_pa;             /* APIC-access page; 0: not in use */
+	unsigned int xapic_vcpus;       /* vCPUs with their APIC in xAPIC mode */
+	struct spinlock lock;           /* over the count and the mapping */
 };
 
 /* Power-on state (vCPU 0 runs, the others wait for a SIPI). */
 void vlapic_init(struct vcpu *v);
 /* Registers the xAPIC page of guest g (if it is above its RAM). */
 int vlapic_mmio_init(struct guest *g);
+
+/*
+ * The xAPIC page without exits (guest/vlapic_page.c), where the CPU and
+ * keel.apic_virt allow: vlapic_page_init maps g's APIC-access page (0 or
+ * -ENOMEM), vlapic_page_free releases it, vlapic_page_attach gives a vCPU
+ * its register copy on its virtual-APIC page, vlapic_page_sync refreshes
+ * all of the copy, vlapic_page_written takes an APIC-write exit's value at
+ * that page offset.
+ */
+extern bool vlapic_apic_virt_on;
+int vlapic_page_init(struct guest *g);
+void vlapic_page_free(struct guest *g);
+void vlapic_page_attach(struct vcpu *v, uint32_t *vapic);
+void vlapic_page_sync(struct vlapic *a);
+void vlapic_page_written(struct vcpu *v, unsigned int offset);
 
 /* Makes `vector` pending in t's IRR and has t look at it (from any vCPU
  * of the same guest); edge-triggered. */

@@ -20,19 +20,14 @@
 /* The page answers only in xAPIC mode. Disabled in IA32_APIC_BASE the
  * processor has no APIC (SDM Vol. 3A 11.4.3), and in x2APIC mode the page
  * behaves as when disabled (11.12.1.2): the address is then one that no
- * device claims and reads all ones. */
-static bool vlapic_mmio_answers(const struct vlapic *a)
-{
-	return vlapic_hw_enabled(a) && !vlapic_x2apic_mode(a);
-}
-
-/* Registers are 32 bits wide at 16-byte boundaries (11.4.1); other
+ * device claims and reads all ones.
+ * Registers are 32 bits wide at 16-byte boundaries (11.4.1); other
  * accesses to the answering page read 0 and writes to them are dropped. */
 static bool vlapic_mmio_reg(struct vlapic *a, uint64_t off, unsigned int len,
 			    unsigned int *reg)
 {
 	*reg = (unsigned int)(off >> 4);
-	return vlapic_mmio_answers(a) && len == 4 && (off & 15) == 0;
+	return vlapic_xapic_mode(a) && len == 4 && (off & 15) == 0;
 }
 
 static void vlapic_mmio_read(struct guest *g, void *opaque, uint64_t off,
@@ -44,7 +39,7 @@ static void vlapic_mmio_read(struct guest *g, void *opaque, uint64_t off,
 	unsigned int reg;
 
 	(void)g, (void)opaque;
-	memset(buf, vlapic_mmio_answers(vlapic_of(v)) ? 0 : 0xff, len);
+	memset(buf, vlapic_xapic_mode(vlapic_of(v)) ? 0 : 0xff, len);
 	if (!vlapic_mmio_reg(vlapic_of(v), off, len, &reg))
 		return;
 	vlapic_reg_read(v, reg, false, &val);
@@ -64,6 +59,7 @@ static void vlapic_mmio_write(struct guest *g, void *opaque, uint64_t off,
 		return;
 	memcpy(&val, buf, 4);
 	vlapic_reg_write(v, reg, false, val);
+	vlapic_page_sync_regs(vlapic_of(v));
 }
 
 /* A guest whose RAM reaches the APIC page has x2APIC only. */

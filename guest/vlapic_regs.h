@@ -100,6 +100,8 @@
 struct vlapic *vlapic_of(struct vcpu *v);
 bool vlapic_x2apic_mode(const struct vlapic *a);
 bool vlapic_hw_enabled(const struct vlapic *a);
+/* On and in xAPIC mode: the MMIO page is its interface. */
+bool vlapic_xapic_mode(const struct vlapic *a);
 /* One register access; x2 selects the x2APIC rules. false: #GP (x2APIC)
  * or an access that has no effect (xAPIC: callers ignore it). */
 bool vlapic_reg_read(struct vcpu *v, unsigned int reg, bool x2,
@@ -112,6 +114,32 @@ void vlapic_kick(struct vcpu *t);
 /* An error t's APIC detected (ESR_* bits): logged, and signalled through
  * its LVT Error entry (guest/vlapic.c). */
 void vlapic_error(struct vcpu *t, uint32_t bits);
+/* The copy of register reg on the virtual-APIC page (registers sit 16
+ * bytes apart), and refreshing the copy of all but IRR, ISR and TMR
+ * (which change with it: vec_or in guest/vlapic.c) after a write. */
+static inline uint32_t *vlapic_page_reg(const struct vlapic *a,
+					unsigned int reg)
+{
+	return &a->page[reg * 4];
+}
+void vlapic_page_sync_regs(struct vlapic *a);
+
+/* ICR high in xAPIC mode, which the guest may have written to its page
+ * without an exit (guest/vlapic_page.c); and setting it. */
+static inline uint32_t vlapic_icr_hi(const struct vlapic *a)
+{
+	return a->page ? READ_ONCE(*vlapic_page_reg(a, APIC_REG_ICR_HI))
+		       : a->icr >> 32;
+}
+
+static inline void vlapic_set_icr_hi(struct vlapic *a, uint32_t hi)
+{
+	a->icr = (a->icr & 0xffffffffULL) | ((uint64_t)hi << 32);
+	if (a->page)
+		WRITE_ONCE(*vlapic_page_reg(a, APIC_REG_ICR_HI), hi);
+}
+/* v's APIC went in or out of xAPIC mode (on, not x2APIC). */
+void vlapic_page_mode(struct vcpu *v, bool was_xapic, bool now_xapic);
 /* Sends the IPI the ICR describes (guest/vlapic_ipi.c). */
 void vlapic_send_icr(struct vcpu *v, uint64_t icr, bool x2);
 /* The logical destination register of an x2APIC with this ID. */

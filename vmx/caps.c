@@ -55,6 +55,9 @@ static void vmx_caps_derive(struct vmx_caps *c)
 	/* Allowed 0-settings in the low half (SDM Vol. 3D A.3.2). */
 	c->tpr_shadow = vmx_ctl_allows1(c->procbased, CPU_USE_TPR_SHADOW) &&
 			!(c->procbased & CPU_CR8_EXITING);
+	c->apic_reg_virt = c->tpr_shadow && c->ept &&
+			   vmx_ctl_allows1(p2, CPU2_VIRT_APIC_ACCESSES |
+					   CPU2_APIC_REG_VIRT);
 }
 
 void vmx_caps_init(void)
@@ -68,7 +71,8 @@ void vmx_caps_init(void)
 	c->present = true;
 	pr_info("keel: vmx caps: ept=%d vpid=%d ug=%d ept_ad=%d pml=%d ept_2m=%d "
 		"ept_1g=%d preempt_timer=%d vmfunc=%d tpr_shadow=%d "
-		"revision=%#x\n",
+		"apic_reg_virt=%d revision=%#x\n",
 		c->ept, c->vpid, c->ug, c->ept_ad, c->pml, c->ept_2m, c->ept_1g,
-		c->preempt_timer, c->vmfunc_ok, c->tpr_shadow, c->revision);
+		c->preempt_timer, c->vmfunc_ok, c->tpr_shadow, c->apic_reg_virt,
+		c->revision);
 }

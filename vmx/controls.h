@@ -41,6 +41,8 @@
 #define CPU2_WBINVD_EXITING         BIT_ULL(6)
 #define CPU2_ENABLE_INVPCID         BIT_ULL(12)
 #define CPU2_ENABLE_XSAVES          BIT_ULL(20)
+_Static_assert((CPU2_VIRT_APIC_ACCESSES | CPU2_APIC_REG_VIRT) == 0x101,
+	       "Table 25-7 bits 0 and 8");
 
 /* VM-exit controls (Table 25-13). */
 #define EXIT_SAVE_DEBUG_CONTROLS    BIT_ULL(2)
@@ -153,6 +155,14 @@ enum vmx_exit_reason {
 #define EPTQ_GLA_VALID              BIT_ULL(7)
 #define EPTQ_GLA_XLAT               BIT_ULL(8)  /* to the translation of
 						 * that linear address */
+
+/* APIC-access qualification (Table 28-6); an APIC-write exit's holds
+ * only the offset. */
+#define APICQ_OFFSET                GENMASK_ULL(11, 0)
+#define APICQ_TYPE_SHIFT            12
+#define APICQ_TYPE                  GENMASK_ULL(15, 12)
+#define  APICQ_LINEAR_READ          0
+#define  APICQ_LINEAR_WRITE         1
 
 /* VM-entry/exit interruption information (Tables 25-17, 25-19). */
 #define INTR_INFO_VECTOR_MASK       GENMASK_ULL(7, 0)

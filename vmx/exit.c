@@ -50,6 +50,8 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_INVLPG]             = handle_invlpg,
 	[EXIT_PREEMPT_TIMER]      = handle_preemption_timer,
 	[EXIT_TPR_BELOW_THRESHOLD] = handle_tpr_below_threshold,
+	[EXIT_APIC_ACCESS]        = handle_apic_access,
+	[EXIT_APIC_WRITE]         = handle_apic_write,
 };
 
 /* An exit reason with more than a basic reason in it: a failed VM entry

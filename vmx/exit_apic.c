@@ -31,6 +31,7 @@
 #include "vmx/exit.h"
 #include "vmx/controls.h"
 #include "vmx/vmcs.h"
+#include "vmx/emulate.h"
 #include "vmx/vmx.h"
 #include "arch/idt.h"
 #include "arch/x86.h"
@@ -58,6 +59,7 @@ bool vlapic_vmx_init(struct vcpu *v)
 	v->vapic_pa = pa;
 	vlapic_shadow_tpr(&v->lapic, (uint32_t *)((uint8_t *)phys_to_virt(pa) +
 						  VAPIC_VTPR_OFFSET));
+	vlapic_page_attach(v, phys_to_virt(pa));
 	return true;
 }
 
@@ -269,6 +271,35 @@ int handle_tpr_below_threshold(struct vcpu *v)
 {
 	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_EVAL, __ATOMIC_SEQ_CST);
 	return EXIT_RESUME;
+}
+
+/*
+ * The xAPIC page (guest/vlapic_page.c). A write the CPU put in the
+ * virtual-APIC page and left to Keel: the exit is a trap, the instruction
+ * done (SDM Vol. 3C 29.4.3.3), and the qualification's bits 11:0 are the
+ * offset (27.2.1).
+ */
+int handle_apic_write(struct vcpu *v)
+{
+	vlapic_page_written(v, (unsigned int)vmcs_readnat(VMCS_EXIT_QUALIFICATION) &
+				   APICQ_OFFSET);
+	return EXIT_RESUME;
+}
+
+/* An access the CPU does not virtualize (PPR, the current count, other
+ * widths and offsets): a fault, emulated as on the page without the
+ * virtualization. Fetches and event delivery through the page stop the
+ * guest, as they do on an emulated page (Table 28-6 gives the type). */
+int handle_apic_access(struct vcpu *v)
+{
+	uint64_t q = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
+	unsigned int type = (unsigned int)(q & APICQ_TYPE) >> APICQ_TYPE_SHIFT;
+
+	if (type == APICQ_LINEAR_READ || type == APICQ_LINEAR_WRITE)
+		return vcpu_emulate(v);
+	return vcpu_fatal(v, "access of type %u to its APIC page at offset "
+			  "%#x (an instruction fetch or event delivery)", type,
+			  (unsigned int)(q & APICQ_OFFSET));
 }
 
 /* The deadline came (or a capped count ran out): the entry path fires

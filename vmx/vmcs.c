@@ -114,6 +114,8 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 		if (v->boot.mode == VCPU_MODE_REAL || vmx_caps.ug)
 			want2 |= CPU2_UNRESTRICTED_GUEST;
 	}
+	if (v->lapic.page)      /* xAPIC reads without exits: 29.4 */
+		want2 |= CPU2_VIRT_APIC_ACCESSES | CPU2_APIC_REG_VIRT;
 	if (!vmx_adjust_controls(c->procbased2, want2, opt2, &proc2))
 		return "the CPU lacks EPT or unrestricted guest";
 	/* Virtual NMIs give the guest NMI blocking of its own and, with it,
@@ -196,6 +198,9 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 		vmcs_write64(VMCS_VIRTUAL_APIC_ADDR, v->vapic_pa);
 		vmcs_write32(VMCS_TPR_THRESHOLD, 0);
 	}
+	if (v->lapic.page)
+		vmcs_write64(VMCS_APIC_ACCESS_ADDR,
+			     v->guest->dev.apic_page.access_pa);
 	vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
 	/* #UD exits only for force_emulation (vmx/emulate.c): a guest marks
 	 * an instruction with ud2 and "keel" to have it emulated. */

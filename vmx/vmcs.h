@@ -42,6 +42,7 @@ enum vmcs_field {
 	VMCS_PML_ADDRESS                = 0x200e,
 	VMCS_TSC_OFFSET                 = 0x2010,
 	VMCS_VIRTUAL_APIC_ADDR          = 0x2012,
+	VMCS_APIC_ACCESS_ADDR           = 0x2014,
 	VMCS_EPT_POINTER                = 0x201a,
 	/* 64-bit read-only */
 	VMCS_GUEST_PHYSICAL_ADDRESS     = 0x2400,

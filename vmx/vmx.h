@@ -12,9 +12,11 @@
 /* Primary processor-based controls (25.6.2, Table 25-6). */
 #define CPU_ACTIVATE_SECONDARY      BIT_ULL(31)
 /* Secondary processor-based controls (25.6.2, Table 25-7). */
+#define CPU2_VIRT_APIC_ACCESSES     BIT_ULL(0)
 #define CPU2_ENABLE_EPT             BIT_ULL(1)
 #define CPU2_ENABLE_VPID            BIT_ULL(5)
 #define CPU2_UNRESTRICTED_GUEST     BIT_ULL(7)
+#define CPU2_APIC_REG_VIRT          BIT_ULL(8)
 #define CPU2_ENABLE_VMFUNC          BIT_ULL(13)
 #define CPU2_ENABLE_PML             BIT_ULL(17)
 /* IA32_VMX_EPT_VPID_CAP (SDM Vol. 3D A.10). */
@@ -51,6 +53,10 @@ struct vmx_caps {
 	bool ept, vpid, ug, ept_ad, pml, ept_2m, ept_1g, preempt_timer;
 	bool vmfunc_ok;
 	bool tpr_shadow;                /* and CR8 accesses need not exit */
+	/* With the TPR shadow and EPT: "virtualize APIC accesses" and
+	 * "APIC-register virtualization" (SDM Vol. 3C 29.4), xAPIC
+	 * register reads without exits. */
+	bool apic_reg_virt;
 	uint32_t revision;
 };
 

@@ -17,6 +17,9 @@
  *
  *   BENCH name=eoi_xapic ticks=N        EOI through the MMIO page
  *   BENCH name=tpr_read_xapic ticks=N   a read of the TPR there
+ *   BENCH name=lvt_read_xapic ticks=N   a read of LVT LINT0 there
+ *   BENCH name=ccr_read_xapic ticks=N   a read of the timer's current
+ *                                       count (emulated in any case)
  *   BENCH name=self_ipi_xapic ticks=N   ICR write to self, the handler's
  *                                       entry and its EOI, and back
  *   BENCH name=eoi_x2apic ticks=N       WRMSR 0x80b
@@ -171,6 +174,8 @@ static void bench_xapic(void)
 {
 	report("eoi_xapic", BENCH_LOOP(apic_write(APIC_EOI, 0)));
 	report("tpr_read_xapic", BENCH_LOOP(apic_read(APIC_TPR)));
+	report("lvt_read_xapic", BENCH_LOOP(apic_read(APIC_LVT_LINT0)));
+	report("ccr_read_xapic", BENCH_LOOP(apic_read(APIC_TIMER_CCR)));
 	self_irqs = 0;
 	report("self_ipi_xapic", IRQ_LOOP(APIC_ITERATIONS,
 		apic_write(APIC_ICR, ICR_SELF | VEC_SELF)));

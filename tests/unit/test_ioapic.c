@@ -8,6 +8,7 @@
 #include "arch/x86.h"
 #include "vmx/vmx.h"
 #include "tests/unit/test.h"
+#include "tests/unit/fake_apic_page.h"
 
 #define NVCPUS 2
 

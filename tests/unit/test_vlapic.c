@@ -6,6 +6,7 @@
 #include "arch/x86.h"
 #include "vmx/vmx.h"
 #include "tests/unit/test.h"
+#include "tests/unit/fake_apic_page.h"
 
 #define NVCPUS 3
 
@@ -629,6 +630,122 @@ TEST(vlapic_off_gets_nothing)
 	enable(t);
 	vlapic_wrmsr(v, 0x830, (1ull << 32) | nmi);
 	EXPECT_EQ(t->lapic.nmi_pending, 1);
+}
+
+/* ---- the xAPIC page the CPU virtualizes (guest/vlapic_page.c) ---------- */
+
+static uint32_t vapic[NVCPUS][1024];    /* each vCPU's virtual-APIC page */
+
+static struct vcpu *setup_page(void)
+{
+	static const struct config_guest cfg = { .cpu_count = NVCPUS };
+	struct vcpu *v = setup();
+
+	memset(vapic, 0, sizeof(vapic));
+	g.cfg = &cfg;
+	vmx_caps.apic_reg_virt = true;
+	EXPECT_EQ(vlapic_page_init(&g), 0);
+	vmx_caps.apic_reg_virt = false;
+	for (unsigned int i = 0; i < NVCPUS; i++)
+		vlapic_page_attach(&vcpus[i], vapic[i]);
+	return v;
+}
+
+static uint32_t pg(unsigned int i, unsigned int reg)
+{
+	return vapic[i][reg * 4];
+}
+
+/* The guest's 32-bit write that the CPU put in the page, then the
+ * APIC-write exit. */
+static void page_write(unsigned int i, unsigned int reg, uint32_t val)
+{
+	vapic[i][reg * 4] = val;
+	vlapic_page_written(&vcpus[i], reg << 4);
+}
+
+/* What the CPU reads without an exit is what the registers say, at
+ * once: the copy changes with every write, delivery and EOI. */
+TEST(vlapic_page_copy)
+{
+	struct vcpu *v = setup_page();
+	struct vlapic *a = &v->lapic;
+
+	EXPECT(a->page == vapic[0]);
+	EXPECT_EQ(pg(2, APIC_REG_ID), 2u << 24);
+	EXPECT_EQ(pg(2, APIC_REG_VERSION), rd(v, APIC_REG_VERSION, false));
+	EXPECT_EQ(pg(2, APIC_REG_DFR), 0xffffffffu);
+	EXPECT_EQ(pg(2, APIC_REG_SVR), 0xffu);
+	for (unsigned int r = APIC_REG_LVT_TIMER; r <= APIC_REG_LVT_ERROR; r++)
+		EXPECT_EQ(pg(2, r), LVT_MASKED);
+	page_write(0, APIC_REG_SVR, 0x1ff);
+	EXPECT_EQ(a->svr, 0x1ffu);
+	page_write(0, APIC_REG_LVT_TIMER, 0xffffffff);  /* reserved bits */
+	EXPECT_EQ(pg(0, APIC_REG_LVT_TIMER), rd(v, APIC_REG_LVT_TIMER, false));
+	EXPECT(pg(0, APIC_REG_LVT_TIMER) != 0xffffffffu);
+	page_write(0, APIC_REG_LDR, 0x12345678);
+	EXPECT_EQ(pg(0, APIC_REG_LDR), 0x12000000u);
+	vlapic_accept(v, 0x51);
+	vlapic_accept(v, 0x62);
+	vlapic_ack(a, 0x62);
+	EXPECT_EQ(pg(0, APIC_REG_IRR0 + 2), 1u << 0x11);
+	EXPECT_EQ(pg(0, APIC_REG_ISR0 + 3), 1u << 2);
+	page_write(0, APIC_REG_EOI, 0);
+	EXPECT_EQ(rd(v, APIC_REG_ISR0 + 3, false), 0);
+	EXPECT_EQ(pg(0, APIC_REG_ISR0 + 3), 0);
+	EXPECT_EQ(pg(0, APIC_REG_EOI), 0);
+	vlapic_accept_irq(v, 0x93, true);
+	EXPECT_EQ(pg(0, APIC_REG_TMR0 + 4), 1u << 0x13);
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, a->apic_base &
+			    ~(uint64_t)APIC_BASE_EN));   /* off: the reset state */
+	EXPECT_EQ(pg(0, APIC_REG_TMR0 + 4), 0);
+	EXPECT_EQ(pg(0, APIC_REG_IRR0 + 2), 0);
+	EXPECT_EQ(pg(0, APIC_REG_SVR), 0xffu);
+}
+
+/* ICR high, which the guest writes to the page without an exit, names
+ * the destination of the ICR low write that follows. */
+TEST(vlapic_page_icr_high)
+{
+	struct vcpu *v = setup_page();
+
+	enable(v);
+	enable(&vcpus[1]);
+	enable(&vcpus[2]);
+	vapic[0][APIC_REG_ICR_HI * 4] = 2u << 24;
+	EXPECT_EQ(rd(v, APIC_REG_ICR_HI, false), 2u << 24);
+	page_write(0, APIC_REG_ICR, 0x4055);    /* fixed, vector 0x55 */
+	EXPECT_EQ(rd(&vcpus[2], APIC_REG_IRR0 + 2, false), 1u << 0x15);
+	EXPECT_EQ(rd(&vcpus[1], APIC_REG_IRR0 + 2, false), 0);
+	EXPECT(vlapic_reg_write(v, APIC_REG_ICR_HI, false, 0x01ffffff));
+	EXPECT_EQ(pg(0, APIC_REG_ICR_HI), 0x01000000u);
+}
+
+/* The page is mapped while every vCPU's APIC is on in xAPIC mode; each
+ * one that leaves it drops its CPU's cached translations. */
+TEST(vlapic_page_mapping_follows_xapic_mode)
+{
+	uint64_t xapic, off;
+
+	setup_page();
+	xapic = vcpus[1].lapic.apic_base;
+	off = xapic & ~(uint64_t)APIC_BASE_EN;
+	EXPECT(is_ept_present(fake_apic_leaf));
+	EXPECT_EQ(fake_apic_leaf & EPT_ADDR_MASK, FAKE_APIC_ACCESS_PA);
+	EXPECT(fake_apic_leaf & EPT_SW_SHARED);         /* not RAM */
+	fake_invepts = 0;
+	to_x2apic(&vcpus[1]);
+	EXPECT_EQ(fake_apic_leaf, 0);
+	EXPECT_EQ(fake_invepts, 1);
+	EXPECT(vlapic_wrmsr(&vcpus[2], MSR_IA32_APIC_BASE,
+			    vcpus[2].lapic.apic_base & ~(uint64_t)APIC_BASE_EN));
+	EXPECT_EQ(fake_invepts, 2);
+	EXPECT(vlapic_wrmsr(&vcpus[1], MSR_IA32_APIC_BASE, off));
+	EXPECT(vlapic_wrmsr(&vcpus[1], MSR_IA32_APIC_BASE, xapic));
+	EXPECT_EQ(fake_apic_leaf, 0);           /* vCPU 2 is still off */
+	EXPECT(vlapic_wrmsr(&vcpus[2], MSR_IA32_APIC_BASE, xapic));
+	EXPECT(is_ept_present(fake_apic_leaf));
+	EXPECT_EQ(fake_invepts, 2);
 }
 
 TEST_MAIN()
