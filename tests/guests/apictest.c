@@ -58,6 +58,9 @@
 #define EXIT_REASON_HLT     12
 #define EXIT_REASON_CR      28
 #define EXIT_REASON_TPR_BELOW 43
+#define EXIT_REASON_APIC_ACCESS 44
+#define EXIT_REASON_EPT_VIOLATION 48
+#define EXIT_REASON_APIC_WRITE 56
 
 /* Vectors: their priority class is the high nibble. */
 #define VEC_NMI             2
@@ -312,6 +315,48 @@ static void test_xapic_disable(void)
 	EXPECT_EQ(apic_read(APIC_TPR), 0);
 	EXPECT_EQ(apic_read(APIC_LVT_TIMER), LVT_MASKED);
 	apic_write(APIC_SVR, 0x1ff);
+}
+
+/* The exits of 16 register reads, 2 writes (an LVT entry, an EOI with
+ * nothing in service) and a PPR read: all emulated MMIO on an EPT
+ * violation, or, where the CPU virtualizes the page (SDM Vol. 3C 29.4),
+ * no exit, 2 trap-like APIC-write exits and 1 APIC-access exit. Run
+ * after test_xapic_disable: the page is virtualized again once the APIC
+ * is back on. */
+static const uint32_t xapic_read_regs[] = {
+	APIC_ID, APIC_VERSION, APIC_TPR, APIC_LDR, APIC_DFR, APIC_SVR,
+	APIC_ISR, APIC_ISR + 0x70, APIC_IRR, APIC_IRR + 0x10, APIC_ESR,
+	APIC_ICR, APIC_LVT_TIMER, APIC_LVT_LINT0, APIC_TIMER_ICR,
+	APIC_TIMER_DCR,
+};
+
+static void xapic_exits(long *ept, long *access, long *write)
+{
+	*ept = hc_counter(EXIT_REASON_EPT_VIOLATION);
+	*access = hc_counter(EXIT_REASON_APIC_ACCESS);
+	*write = hc_counter(EXIT_REASON_APIC_WRITE);
+}
+
+static void test_xapic_exits(void)
+{
+	long ept0, acc0, wr0, ept1, acc1, wr1, ept2, acc2, wr2;
+	uint32_t sum = 0;
+
+	xapic_exits(&ept0, &acc0, &wr0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(xapic_read_regs); i++)
+		sum += apic_read(xapic_read_regs[i]);
+	xapic_exits(&ept1, &acc1, &wr1);
+	apic_write(APIC_LVT_LINT0, 0x700 | LVT_MASKED);
+	apic_write(APIC_EOI, 0);
+	(void)apic_read(APIC_PPR);
+	xapic_exits(&ept2, &acc2, &wr2);
+	printf("xapic: %u register reads: %ld EPT-violation, %ld APIC-access "
+	       "exits; 2 writes and a PPR read: %ld EPT-violation, %ld "
+	       "APIC-write, %ld APIC-access exits\n",
+	       (unsigned int)ARRAY_SIZE(xapic_read_regs), ept1 - ept0,
+	       acc1 - acc0, ept2 - ept1, wr2 - wr1, acc2 - acc1);
+	EXPECT(sum != 0);
+	EXPECT_EQ(apic_read(APIC_LVT_LINT0), 0x700 | LVT_MASKED);
 }
 
 #endif
@@ -681,6 +726,7 @@ static void test_up(void)
 	test_xapic_regs();
 	test_xapic_self_ipi();
 	test_xapic_disable();
+	test_xapic_exits();
 	test_nmi_self("xapic");
 	test_oneshot();
 	test_x2apic_enable();
