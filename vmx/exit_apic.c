@@ -288,8 +288,9 @@ int handle_apic_write(struct vcpu *v)
 
 /* An access the CPU does not virtualize (PPR, the current count, other
  * widths and offsets): a fault, emulated as on the page without the
- * virtualization. Fetches and event delivery through the page stop the
- * guest, as they do on an emulated page (Table 28-6 gives the type). */
+ * virtualization. Other accesses (Table 28-6: fetches, event delivery,
+ * physical accesses such as a page walk through the page) stop the
+ * guest, as they do on the emulated page. */
 int handle_apic_access(struct vcpu *v)
 {
 	uint64_t q = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
@@ -298,7 +299,8 @@ int handle_apic_access(struct vcpu *v)
 	if (type == APICQ_LINEAR_READ || type == APICQ_LINEAR_WRITE)
 		return vcpu_emulate(v);
 	return vcpu_fatal(v, "access of type %u to its APIC page at offset "
-			  "%#x (an instruction fetch or event delivery)", type,
+			  "%#x (not a read or write by an instruction: SDM "
+			  "Vol. 3C Table 28-6)", type,
 			  (unsigned int)(q & APICQ_OFFSET));
 }
 
