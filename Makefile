@@ -13,7 +13,8 @@
 #                            (tools/scenarios; ONLY=name for one)
 #   make test-linux-scenarios stage: the Linux scenario next to memtest
 #   make scenarios  both scenario stages in one pool, Linux first
-#   make bench      the bench guest in Bochs, ticks per operation
+#   make bench      the bench guests and kvm-unit-tests' vmexit in Bochs,
+#                   ticks per operation
 #   make bench-linux Linux to power-off on bare Bochs and as a Keel guest,
 #                   and Keel's share of its time (tools/bench-linux)
 #   make test-nested Keel's scenarios under Linux KVM's nested VMX, in
