@@ -25,6 +25,7 @@
 #define __packed            __attribute__((packed))
 #define __aligned(n)        __attribute__((aligned(n)))
 #define __noreturn          __attribute__((noreturn))
+#define __always_inline     inline __attribute__((always_inline))
 #define __unused            __attribute__((unused))
 #define __printf(a, b)      __attribute__((format(printf, a, b)))
 #define __section(s)        __attribute__((section(s)))

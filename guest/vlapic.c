@@ -122,9 +122,10 @@ void vlapic_init(struct vcpu *v)
 /* IRR, ISR and TMR bits change through these two only, which make the
  * same atomic change to the copy on the virtual-APIC page (guest/
  * vlapic_page.c): with senders on other CPUs, both stay equal. reg0 is
- * the first register of the eight; the word's old value is returned. */
-static uint32_t vec_or(struct vlapic *a, uint32_t *bits, unsigned int reg0,
-		       unsigned int vector)
+ * the first register of the eight; the word's old value is returned.
+ * Inline: they are on the path of every interrupt. */
+static __always_inline uint32_t vec_or(struct vlapic *a, uint32_t *bits,
+				       unsigned int reg0, unsigned int vector)
 {
 	uint32_t bit = 1u << (vector % 32);
 
@@ -134,8 +135,8 @@ static uint32_t vec_or(struct vlapic *a, uint32_t *bits, unsigned int reg0,
 	return __atomic_fetch_or(&bits[vector / 32], bit, __ATOMIC_SEQ_CST);
 }
 
-static void vec_clear(struct vlapic *a, uint32_t *bits, unsigned int reg0,
-		      unsigned int vector)
+static __always_inline void vec_clear(struct vlapic *a, uint32_t *bits,
+				      unsigned int reg0, unsigned int vector)
 {
 	uint32_t bit = 1u << (vector % 32);
 
