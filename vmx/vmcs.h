@@ -166,14 +166,13 @@ static inline uint64_t __vmread(uint64_t field)
 	return v;
 }
 
-/* Returns false on VMfail (bad field for this CPU, or no current VMCS). */
-static inline bool __vmwrite(uint64_t field, uint64_t v)
+/* VMfail (a bad field for this CPU, or no current VMCS) is not looked
+ * at: no caller had a use for it, and reading the flags into a register
+ * cost an instruction on every VMWRITE of the exit path. */
+static inline void __vmwrite(uint64_t field, uint64_t v)
 {
-	uint8_t fail;
-
-	__asm__ volatile("vmwrite %2, %1; setbe %0"
-			 : "=qm"(fail) : "r"(field), "r"(v) : "cc", "memory");
-	return !fail;
+	__asm__ volatile("vmwrite %1, %0"
+			 : : "r"(field), "r"(v) : "cc", "memory");
 }
 
 #define VMCS_CHECK_WIDTH(f, w) \
