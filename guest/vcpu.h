@@ -5,6 +5,7 @@
 #include "arch/compiler.h"
 #include "arch/x86.h"
 #include "vmx/controls.h"
+#include "vmx/vmcs.h"
 #include "vmx/vcpu_state.h"
 #include "ept/shadow_mmu.h"
 #include "guest/vlapic.h"
@@ -148,11 +149,34 @@ void vcpu_dump(struct vcpu *v);
 
 /* Helpers for exit handlers. vcpu_retire_instruction() completes the
  * instruction that exited: RIP to next_rip, STI/MOV-SS blocking ended,
- * and with `rflags` (as the instruction began) holding TF the single-step
- * trap made pending; vcpu_skip_instruction() retires it by its length. */
-void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
-			     uint64_t rflags);
-void vcpu_skip_instruction(struct vcpu *v);
+ * RF cleared, and with `rflags` (as the instruction began) holding TF the
+ * single-step trap made pending; vcpu_skip_instruction() retires it by
+ * its length. Inline, since nearly every exit ends here: the common case
+ * (no blocking, RF and TF clear) is one VMREAD and one VMWRITE, and the
+ * rest (vcpu_retire_rest, guest/vcpu.c) is called only when needed. */
+#define VCPU_RETIRE_INTR_BITS   (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)
+#define VCPU_RETIRE_RFLAGS_BITS (X86_RFLAGS_TF | X86_RFLAGS_RF)
+
+void vcpu_retire_rest(uint64_t rflags);
+
+static inline void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
+					   uint64_t rflags)
+{
+	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
+
+	(void)v;        /* the current VMCS is v's */
+	vmcs_writenat(VMCS_GUEST_RIP, next_rip);
+	if (unlikely(intr & VCPU_RETIRE_INTR_BITS) ||
+	    unlikely(rflags & VCPU_RETIRE_RFLAGS_BITS))
+		vcpu_retire_rest(rflags);
+}
+
+static inline void vcpu_skip_instruction(struct vcpu *v)
+{
+	vcpu_retire_instruction(v, vmcs_readnat(VMCS_GUEST_RIP) +
+				vmcs_read32(VMCS_EXIT_INSTR_LEN),
+				vmcs_readnat(VMCS_GUEST_RFLAGS));
+}
 /* An iteration of a REP string instruction completed with iterations left
  * (RIP stays on it): the same as a completed instruction for blocking and
  * the single-step trap, and RF set (see vcpu.c). `rflags` as above. */
