@@ -178,8 +178,21 @@ static inline void __vmwrite(uint64_t field, uint64_t v)
 #define VMCS_CHECK_WIDTH(f, w) \
 	_Static_assert(VMCS_WIDTH(f) == (w), #f " has another width")
 
-#define vmcs_read16(f)  ({ VMCS_CHECK_WIDTH(f, VMCS_W16); (uint16_t)__vmread(f); })
-#define vmcs_read32(f)  ({ VMCS_CHECK_WIDTH(f, VMCS_W32); (uint32_t)__vmread(f); })
+/* VMREAD clears the bits of the register above a shorter field (SDM Vol.
+ * 3C 31.3, VMREAD): telling the compiler saves it a zero extension. */
+static inline uint64_t __vmread_narrow(uint64_t field, uint64_t max)
+{
+	uint64_t v = __vmread(field);
+
+	if (v > max)
+		__builtin_unreachable();
+	return v;
+}
+
+#define vmcs_read16(f)  ({ VMCS_CHECK_WIDTH(f, VMCS_W16); \
+			   (uint16_t)__vmread_narrow(f, UINT16_MAX); })
+#define vmcs_read32(f)  ({ VMCS_CHECK_WIDTH(f, VMCS_W32); \
+			   (uint32_t)__vmread_narrow(f, UINT32_MAX); })
 #define vmcs_read64(f)  ({ VMCS_CHECK_WIDTH(f, VMCS_W64); (uint64_t)__vmread(f); })
 #define vmcs_readnat(f) ({ VMCS_CHECK_WIDTH(f, VMCS_WNAT); (uint64_t)__vmread(f); })
 
