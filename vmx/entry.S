@@ -4,8 +4,9 @@
  * HOST_RSP in every VMCS points just past the vCPU's struct guest_regs
  * (at vcpu->host_rsp), so a VM exit pushes the guest's registers straight
  * into that struct: no copy. The stub then switches to the C stack saved
- * by vmx_launch, calls vmx_exit_handler(regs), and either reloads the
- * registers and resumes the guest or returns from vmx_launch.
+ * by vmx_launch, calls vmx_exit_dispatch(regs) and vmx_exit_finish(regs,
+ * r), and either reloads the registers and resumes the guest or returns
+ * from vmx_launch.
  *
  *   struct vcpu:  +0   regs.rax ... +120 regs.r15   (x86 register numbers)
  *                 +128 host_rsp  <- VMCS HOST_RSP
@@ -36,7 +37,7 @@
 
 /*
  * int vmx_launch(struct guest_regs *regs)
- * Runs the guest of the current VMCS until vmx_exit_handler() returns 0.
+ * Runs the guest of the current VMCS until vmx_exit_finish() returns 0.
  * Returns 0 then, or -1 if VMLAUNCH/VMRESUME failed (VM-instruction error
  * in the VMCS; vmx_entry_failed() has reported it).
  */
@@ -83,7 +84,10 @@ vmx_exit_stub:
 	mov %rsp, %rbx                  /* struct guest_regs *, callee-saved */
 	mov REGS_HOST_RSP(%rsp), %rsp
 	mov %rbx, %rdi
-	call vmx_exit_handler
+	call *vmx_exit_dispatch(%rip)   /* the handler's answer in eax */
+	mov %rbx, %rdi
+	mov %eax, %esi
+	call vmx_exit_finish
 	test %eax, %eax
 	jz vmx_return_ok
 	LOAD_GUEST_REGS

@@ -80,10 +80,8 @@ static __attribute__((noinline)) int exit_attention(struct vcpu *v, int r)
 	return r;
 }
 
-bool vmx_exit_ticks;
-
 /* The handler for reason, counted (before it runs: then only v is live
- * across the call). */
+ * across the call, which is a tail call). */
 static inline int exit_dispatch(struct vcpu *v, uint32_t reason)
 {
 	exit_handler_fn *fn;
@@ -96,44 +94,52 @@ static inline int exit_dispatch(struct vcpu *v, uint32_t reason)
 	return exit_unusual(v, reason);
 }
 
-static inline int exit_finish(struct vcpu *v, int r)
+/* The vCPU is in Keel from here to vmx_exit_finish(). */
+static struct vcpu *exit_begin(struct guest_regs *regs)
 {
-	if (unlikely(READ_ONCE(v->requests) | READ_ONCE(v->lapic.work) |
-		     (READ_ONCE(v->guest->state) ^ GUEST_RUNNING)))
-		return exit_attention(v, r);
-	return r;
+	struct vcpu *v = (struct vcpu *)regs;
+
+	WRITE_ONCE(v->in_guest, false);
+	return v;
 }
 
-/* The same with the handler's ticks added to its reason's total. */
-static __attribute__((noinline)) int exit_ticked(struct vcpu *v,
-						 uint32_t reason)
+static int exit_counted(struct guest_regs *regs)
 {
+	return exit_dispatch(exit_begin(regs), vmcs_read32(VMCS_EXIT_REASON));
+}
+
+/* The same with the handler's ticks added to its reason's total: two
+ * RDTSCs, so only keel.stats=1 asks for them. */
+static int exit_ticked(struct guest_regs *regs)
+{
+	struct vcpu *v = exit_begin(regs);
+	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
 	uint64_t t0 = rdtsc();
 	int r = exit_dispatch(v, reason);
 	uint32_t basic = reason & EXIT_REASON_BASIC_MASK;
 
 	v->stats[basic < VMX_NR_EXIT_REASONS ? basic : 0].ticks += rdtsc() - t0;
-	vcpu_entering(v);
-	return exit_finish(v, r);
+	return r;
 }
 
-/* Called by vmx/entry.S at every VM exit, with the guest's registers
- * saved in v->regs. Returns nonzero to resume the guest. The common case
- * (a basic exit reason with a handler, nothing pending) takes one branch
- * each for the dispatch and for the pending work; tick totals
- * (vmx_exit_ticks) cost two RDTSCs, so only keel.stats=1 asks for them. */
-int vmx_exit_handler(struct guest_regs *regs)
+int (*vmx_exit_dispatch)(struct guest_regs *regs) = exit_counted;
+
+void vmx_exit_count_ticks(bool on)
+{
+	vmx_exit_dispatch = on ? exit_ticked : exit_counted;
+}
+
+/* The common case (a basic exit reason with a handler, nothing pending)
+ * takes one branch each for the dispatch and for the pending work. */
+int vmx_exit_finish(struct guest_regs *regs, int r)
 {
 	struct vcpu *v = (struct vcpu *)regs;
-	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
-	int r;
 
-	WRITE_ONCE(v->in_guest, false);
-	if (unlikely(vmx_exit_ticks))
-		return exit_ticked(v, reason);
-	r = exit_dispatch(v, reason);
 	vcpu_entering(v);
-	return exit_finish(v, r);
+	if (unlikely(READ_ONCE(v->requests) | READ_ONCE(v->lapic.work) |
+		     (READ_ONCE(v->guest->state) ^ GUEST_RUNNING)))
+		return exit_attention(v, r);
+	return r;
 }
 
 /* ---- livelock watchdog (see vmx/exit.h) --------------------------------- */
@@ -148,7 +154,7 @@ static bool exit_is_async(unsigned int reason)
 }
 
 /* Exits so far that were neither retries nor asynchronous; the current
- * one is in both the counts (vmx_exit_handler() adds it before the
+ * one is in both the counts (exit_dispatch() adds it before the
  * handler) and wd.retries (vcpu_retry_exit() first thing). Summed when a streak starts and every WD_CHECK_EVERY
  * retries of it, so that a loop that retries the same access between
  * other exits (remap, INVLPG, touch) pays for it only now and then. */
