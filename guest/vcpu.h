@@ -30,9 +30,10 @@ struct exit_stat {
 
 /* One CPUID answer that depends only on its leaf and subleaf, kept so
  * that a repeated CPUID exit skips the host CPUID and the adjustments
- * (vmx/exit_misc.c). tag = (sub << 32 | leaf) + 1; 0 is an empty slot. */
+ * (vmx/exit_misc.c). leaf1 = leaf + 1, so that a zeroed slot is empty
+ * (leaf ~0 is never kept). */
 struct cpuid_cached {
-	uint64_t tag;
+	uint32_t leaf1, sub;
 	struct cpuid_regs r;
 };
 
