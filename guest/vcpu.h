@@ -102,7 +102,15 @@ struct vcpu {
 	uint64_t exits_total;
 	uint64_t tsc_exit;              /* TSC when the current exit began */
 	struct vcpu_watchdog wd;        /* livelock watchdog (vmx/exit.c) */
-	uint32_t requests;              /* VCPU_REQ_*, atomic */
+	/* What the exit path must look at before it enters (requests and
+	 * the guest's end) in one word, for a single load there. */
+	union {
+		struct {
+			uint32_t requests;      /* VCPU_REQ_*, atomic */
+			uint32_t guest_ending;  /* set once, by guest_end() */
+		};
+		uint64_t attention;
+	};
 	uint32_t req_passes;            /* vcpu_process_requests begun */
 	uint32_t req_answered;          /* the latest such pass that ended */
 	volatile bool on_cpu;           /* between vmcs_create and leaving */

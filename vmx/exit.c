@@ -136,8 +136,7 @@ int vmx_exit_finish(struct guest_regs *regs, int r)
 	struct vcpu *v = (struct vcpu *)regs;
 
 	vcpu_entering(v);
-	if (unlikely(READ_ONCE(v->requests) | READ_ONCE(v->lapic.work) |
-		     (READ_ONCE(v->guest->state) ^ GUEST_RUNNING)))
+	if (unlikely(READ_ONCE(v->attention) | READ_ONCE(v->lapic.work)))
 		return exit_attention(v, r);
 	return r;
 }
