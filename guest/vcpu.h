@@ -23,11 +23,6 @@ enum gpr {
 	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
 };
 
-struct exit_stat {
-	uint64_t count;
-	uint64_t ticks;         /* TSC ticks in Keel's handler (keel.stats=1) */
-};
-
 /* One CPUID answer that depends only on its leaf and subleaf, kept so
  * that a repeated CPUID exit skips the host CPUID and the adjustments
  * (vmx/exit_misc.c). leaf1 = leaf + 1, so that a zeroed slot is empty
@@ -97,7 +92,11 @@ struct vcpu {
 	uint64_t vmcs_pa;
 	uint16_t vpid;
 	struct vcpu_boot boot;
-	struct exit_stat stats[VMX_NR_EXIT_REASONS];
+	/* Per exit reason: exits, and TSC ticks in Keel's handler
+	 * (keel.stats=1). Two arrays, so that the exit path indexes the
+	 * counts with a scaled index and no multiply. */
+	uint64_t exit_counts[VMX_NR_EXIT_REASONS];
+	uint64_t exit_ticks[VMX_NR_EXIT_REASONS];
 	struct cpuid_cached cpuid_cache[VCPU_CPUID_CACHE];
 	uint64_t exits_total;
 	uint64_t tsc_exit;              /* TSC when the current exit began */

@@ -53,13 +53,14 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 };
 
 /* An exit reason with more than a basic reason in it: a failed VM entry
- * (bit 31, SDM Vol. 3C 28.2.1), or one no handler claims. */
-static __attribute__((noinline)) int exit_unusual(struct vcpu *v,
-						  uint32_t reason)
+ * (bit 31, SDM Vol. 3C 28.2.1), or one no handler claims. Reads the
+ * reason again, so that the dispatch need not keep a copy for here. */
+static __attribute__((noinline)) int exit_unusual(struct vcpu *v)
 {
+	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
 	uint32_t basic = reason & EXIT_REASON_BASIC_MASK;
 
-	v->stats[basic < VMX_NR_EXIT_REASONS ? basic : 0].count++;
+	v->exit_counts[basic < VMX_NR_EXIT_REASONS ? basic : 0]++;
 	if (reason & EXIT_REASON_ENTRY_FAILURE)
 		return vcpu_fatal(v, "VM entry failed on guest state");
 	if (basic < VMX_NR_EXIT_REASONS && exit_handlers[basic])
@@ -82,16 +83,16 @@ static __attribute__((noinline)) int exit_attention(struct vcpu *v, int r)
 
 /* The handler for reason, counted (before it runs: then only v is live
  * across the call, which is a tail call). */
-static inline int exit_dispatch(struct vcpu *v, uint32_t reason)
+static inline int exit_dispatch(struct vcpu *v, uint64_t reason)
 {
 	exit_handler_fn *fn;
 
 	fn = likely(reason < VMX_NR_EXIT_REASONS) ? exit_handlers[reason] : NULL;
 	if (likely(fn)) {
-		v->stats[reason].count++;
+		v->exit_counts[reason]++;
 		return fn(v);
 	}
-	return exit_unusual(v, reason);
+	return exit_unusual(v);
 }
 
 /* The vCPU is in Keel from here to vmx_exit_finish(). */
@@ -118,7 +119,7 @@ static int exit_ticked(struct guest_regs *regs)
 	int r = exit_dispatch(v, reason);
 	uint32_t basic = reason & EXIT_REASON_BASIC_MASK;
 
-	v->stats[basic < VMX_NR_EXIT_REASONS ? basic : 0].ticks += rdtsc() - t0;
+	v->exit_ticks[basic < VMX_NR_EXIT_REASONS ? basic : 0] += rdtsc() - t0;
 	return r;
 }
 
@@ -165,7 +166,7 @@ static uint64_t exits_with_progress(const struct vcpu *v)
 
 	for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
 		if (!exit_is_async(r))
-			n += v->stats[r].count;
+			n += v->exit_counts[r];
 	return n - v->wd.retries - v->wd.async;
 }
 

@@ -44,11 +44,11 @@ static int64_t hc_counter(struct vcpu *v)
 		const struct vcpu *o = g->vcpus[i];
 
 		if (id != KEEL_COUNTER_EXITS_TOTAL) {
-			sum += o->stats[id].count;
+			sum += o->exit_counts[id];
 			continue;
 		}
 		for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
-			sum += o->stats[r].count;
+			sum += o->exit_counts[r];
 	}
 	return (int64_t)sum;
 }
