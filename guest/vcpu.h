@@ -86,6 +86,18 @@ struct guest;
 struct vcpu {
 	struct guest_regs regs;         /* must stay first: see vmx/entry.S */
 	uint64_t host_rsp;              /* C stack while the guest runs */
+	/* What vmx/entry.S looks at after each exit's handler, at offsets
+	 * it knows. `attention`: the requests and the guest's end in one
+	 * word, for a single load there. */
+	union {
+		struct {
+			uint32_t requests;      /* VCPU_REQ_*, atomic */
+			uint32_t guest_ending;  /* set once, by guest_end() */
+		};
+		uint64_t attention;
+	};
+	volatile bool in_guest;         /* entering or in VMX non-root mode */
+	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */
 	struct guest *guest;
 	uint32_t index;                 /* vCPU number inside its guest */
 	uint32_t cpu;                   /* physical CPU it is pinned to */
@@ -101,19 +113,9 @@ struct vcpu {
 	uint64_t exits_total;
 	uint64_t tsc_exit;              /* TSC when the current exit began */
 	struct vcpu_watchdog wd;        /* livelock watchdog (vmx/exit.c) */
-	/* What the exit path must look at before it enters (requests and
-	 * the guest's end) in one word, for a single load there. */
-	union {
-		struct {
-			uint32_t requests;      /* VCPU_REQ_*, atomic */
-			uint32_t guest_ending;  /* set once, by guest_end() */
-		};
-		uint64_t attention;
-	};
 	uint32_t req_passes;            /* vcpu_process_requests begun */
 	uint32_t req_answered;          /* the latest such pass that ended */
 	volatile bool on_cpu;           /* between vmcs_create and leaving */
-	volatile bool in_guest;         /* entering or in VMX non-root mode */
 	volatile bool paused;           /* left its CPU with `saved` filled */
 	volatile uint64_t tsc_launched; /* when it (re)started on its CPU */
 	uint64_t pml_pa;                /* page-modification log, if PML */
@@ -131,11 +133,14 @@ struct vcpu {
 	struct vmx_msr_entry efer_switch[2];
 	bool vnmi;                      /* virtual NMIs and NMI-window exiting */
 	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
-	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */
 };
 
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");
 _Static_assert(offsetof(struct vcpu, host_rsp) == 128, "vmx/entry.S layout");
+_Static_assert(offsetof(struct vcpu, attention) == 136, "vmx/entry.S layout");
+_Static_assert(offsetof(struct vcpu, in_guest) == 144, "vmx/entry.S layout");
+_Static_assert(offsetof(struct vcpu, lapic.work) == 152, "vmx/entry.S layout");
+_Static_assert(sizeof(((struct vcpu *)0)->lapic.work) == 4, "vmx/entry.S layout");
 _Static_assert(sizeof(struct guest_regs) == 128, "vmx/entry.S layout");
 
 /* Runs on the vCPU's own CPU: builds its VMCS and runs it until the guest
@@ -145,7 +150,8 @@ void vcpu_run(void *arg);
 /* Acts on pending requests; true when the vCPU must leave (pause). */
 bool vcpu_process_requests(struct vcpu *v);
 /* Marks v as about to enter the guest; a request posted from now on needs
- * its answer, one posted before is seen by the check that follows. */
+ * its answer, one posted before is seen by the check that follows.
+ * vmx/entry.S does the same after each exit's handler. */
 static inline void vcpu_entering(struct vcpu *v)
 {
 	__atomic_store_n(&v->in_guest, true, __ATOMIC_SEQ_CST);

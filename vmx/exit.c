@@ -68,10 +68,13 @@ static __attribute__((noinline)) int exit_unusual(struct vcpu *v)
 	return handle_unknown(v);
 }
 
-/* What may stop the vCPU or change what it is entered with, checked
- * together on the hot path and sorted out here. */
-static __attribute__((noinline)) int exit_attention(struct vcpu *v, int r)
+/* What may stop the vCPU or change what it is entered with: vmx/entry.S
+ * checks it all with one load of v->attention and one of v->lapic.work,
+ * and calls here when either is nonzero. */
+int vmx_exit_attention(struct guest_regs *regs, int r)
 {
+	struct vcpu *v = (struct vcpu *)regs;
+
 	if (READ_ONCE(v->requests) && vcpu_process_requests(v))
 		return EXIT_STOP;       /* paused: vcpu_run saves the state */
 	if (READ_ONCE(v->guest->state) != GUEST_RUNNING)
@@ -95,7 +98,7 @@ static inline int exit_dispatch(struct vcpu *v, uint64_t reason)
 	return exit_unusual(v);
 }
 
-/* The vCPU is in Keel from here to vmx_exit_finish(). */
+/* The vCPU is in Keel from here until vmx/entry.S marks it entering. */
 static struct vcpu *exit_begin(struct guest_regs *regs)
 {
 	struct vcpu *v = (struct vcpu *)regs;
@@ -128,18 +131,6 @@ int (*vmx_exit_dispatch)(struct guest_regs *regs) = exit_counted;
 void vmx_exit_count_ticks(bool on)
 {
 	vmx_exit_dispatch = on ? exit_ticked : exit_counted;
-}
-
-/* The common case (a basic exit reason with a handler, nothing pending)
- * takes one branch each for the dispatch and for the pending work. */
-int vmx_exit_finish(struct guest_regs *regs, int r)
-{
-	struct vcpu *v = (struct vcpu *)regs;
-
-	vcpu_entering(v);
-	if (unlikely(READ_ONCE(v->attention) | READ_ONCE(v->lapic.work)))
-		return exit_attention(v, r);
-	return r;
 }
 
 /* ---- livelock watchdog (see vmx/exit.h) --------------------------------- */

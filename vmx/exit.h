@@ -44,14 +44,14 @@ typedef int exit_handler_fn(struct vcpu *v);
 int vcpu_retry_exit(struct vcpu *v, uint32_t reason, uint64_t qual,
 		    uint64_t addr);
 
-/* vmx/entry.S at every VM exit, with the guest's registers saved in the
- * vCPU: vmx_exit_dispatch runs the exit's handler and returns its
- * EXIT_RESUME or EXIT_STOP; vmx_exit_finish then looks at the work
- * pending for the vCPU and returns nonzero to resume the guest. Two calls
- * rather than one, so that the dispatch reaches the handler by a tail
- * call and neither needs a stack frame in the common case. */
+/* Called by vmx/entry.S at every VM exit, with the guest's registers
+ * saved in the vCPU: vmx_exit_dispatch runs the exit's handler (reached
+ * by a tail call, no stack frame) and returns its EXIT_RESUME or
+ * EXIT_STOP. The stub then marks the vCPU as entering and, only when it
+ * finds work pending, calls vmx_exit_attention with that answer, which
+ * returns it or EXIT_STOP. */
 extern int (*vmx_exit_dispatch)(struct guest_regs *regs);
-int vmx_exit_finish(struct guest_regs *regs, int r);
+int vmx_exit_attention(struct guest_regs *regs, int r);
 /* Per-exit-reason tick totals besides the counts (keel.stats=1). */
 void vmx_exit_count_ticks(bool on);
 void vmx_entry_failed(int resume);
