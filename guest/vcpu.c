@@ -133,15 +133,6 @@ void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val)
 		((uint64_t *)&v->regs)[n & 15] = val;
 }
 
-/* CPL is SS.DPL (SDM Vol. 3A 5.5); in real mode it is 0. CR0.PE is not
- * a bit Keel owns, so the real CR0 holds the guest's value. */
-unsigned int vcpu_cpl(void)
-{
-	if (!(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PE))
-		return 0;
-	return (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
-}
-
 /* Owned bits from the read shadow, the rest from the real register. */
 uint64_t vcpu_guest_cr0(const struct vcpu *v)
 {

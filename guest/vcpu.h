@@ -207,7 +207,18 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 void vcpu_fault_rf(uint32_t intr_info);
 uint64_t vcpu_gpr(const struct vcpu *v, unsigned int n);
 void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val);
-unsigned int vcpu_cpl(void);
+/* CPL is SS.DPL (SDM Vol. 3A 5.5); in real mode it is 0. CR0.PE is not
+ * a bit Keel owns, so the real CR0 holds the guest's value. SS.DPL is
+ * read first: when it is 0, so is the CPL, whatever the mode, and CR0
+ * need not be read. */
+static inline unsigned int vcpu_cpl(void)
+{
+	unsigned int dpl = (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
+
+	if (likely(!dpl) || !(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PE))
+		return 0;
+	return dpl;
+}
 /* Control registers as the guest sees them (shadow paging keeps CR3 and
  * EFER in v->sv; the VMCS holds the real ones). */
 uint64_t vcpu_guest_cr0(const struct vcpu *v);
