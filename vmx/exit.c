@@ -12,8 +12,13 @@ static int handle_unknown(struct vcpu *v)
 	return vcpu_fatal(v, "unhandled exit reason");
 }
 
-/* Indexed by basic exit reason; see vmx/exit.h for the contract. */
+/* Indexed by basic exit reason; see vmx/exit.h for the contract. Every
+ * entry is set (the range first, the handlers overriding it), so that the
+ * dispatch needs no test for a missing one. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
+	[0 ... VMX_NR_EXIT_REASONS - 1] = handle_unknown,
 	[EXIT_EXCEPTION_NMI]      = handle_exception_nmi,
 	[EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_TRIPLE_FAULT]       = handle_triple_fault,
@@ -51,10 +56,11 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_PREEMPT_TIMER]      = handle_preemption_timer,
 	[EXIT_TPR_BELOW_THRESHOLD] = handle_tpr_below_threshold,
 };
+#pragma GCC diagnostic pop
 
 /* An exit reason with more than a basic reason in it: a failed VM entry
- * (bit 31, SDM Vol. 3C 28.2.1), or one no handler claims. Reads the
- * reason again, so that the dispatch need not keep a copy for here. */
+ * (bit 31, SDM Vol. 3C 28.2.1), or one past the table. Reads the reason
+ * again, so that the dispatch need not keep a copy for here. */
 static __attribute__((noinline)) int exit_unusual(struct vcpu *v)
 {
 	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
@@ -63,7 +69,7 @@ static __attribute__((noinline)) int exit_unusual(struct vcpu *v)
 	v->exit_counts[basic < VMX_NR_EXIT_REASONS ? basic : 0]++;
 	if (reason & EXIT_REASON_ENTRY_FAILURE)
 		return vcpu_fatal(v, "VM entry failed on guest state");
-	if (basic < VMX_NR_EXIT_REASONS && exit_handlers[basic])
+	if (basic < VMX_NR_EXIT_REASONS)
 		return exit_handlers[basic](v);
 	return handle_unknown(v);
 }
@@ -88,12 +94,9 @@ int vmx_exit_attention(struct guest_regs *regs, int r)
  * across the call, which is a tail call). */
 static inline int exit_dispatch(struct vcpu *v, uint64_t reason)
 {
-	exit_handler_fn *fn;
-
-	fn = likely(reason < VMX_NR_EXIT_REASONS) ? exit_handlers[reason] : NULL;
-	if (likely(fn)) {
+	if (likely(reason < VMX_NR_EXIT_REASONS)) {
 		v->exit_counts[reason]++;
-		return fn(v);
+		return exit_handlers[reason](v);
 	}
 	return exit_unusual(v);
 }
