@@ -170,6 +170,13 @@ void vcpu_dump(struct vcpu *v);
  * rest (vcpu_retire_rest, guest/vcpu.c) is called only when needed. */
 #define VCPU_RETIRE_INTR_BITS   (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)
 #define VCPU_RETIRE_RFLAGS_BITS (X86_RFLAGS_TF | X86_RFLAGS_RF)
+/* Both tested at once: the interruptibility bits moved to RFLAGS bits
+ * 22 and up, which are reserved and 0 in the guest's RFLAGS (a VM entry
+ * checks it: SDM Vol. 3C 26.3.1.4). A set one there would only send the
+ * rest down the slow path, which tests each bit again. */
+#define VCPU_RETIRE_INTR_SHIFT  22
+#define VCPU_RETIRE_ANY_BITS    (VCPU_RETIRE_RFLAGS_BITS | \
+				 VCPU_RETIRE_INTR_BITS << VCPU_RETIRE_INTR_SHIFT)
 
 void vcpu_retire_rest(uint64_t rflags);
 
@@ -180,8 +187,8 @@ static inline void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
 
 	(void)v;        /* the current VMCS is v's */
 	vmcs_writenat(VMCS_GUEST_RIP, next_rip);
-	if (unlikely(intr & VCPU_RETIRE_INTR_BITS) ||
-	    unlikely(rflags & VCPU_RETIRE_RFLAGS_BITS))
+	if (unlikely(((uint64_t)intr << VCPU_RETIRE_INTR_SHIFT | rflags) &
+		     VCPU_RETIRE_ANY_BITS))
 		vcpu_retire_rest(rflags);
 }
 
