@@ -189,8 +189,22 @@ static int64_t hc_restore(struct vcpu *v)
 	return hc_exit_code(snapshot_restore(v));
 }
 
-/* Indexed by RAX, the hypercall number (guest/hypercall.h). */
-static hypercall_fn *const hypercalls[] = {
+static int64_t hc_enosys(struct vcpu *v)
+{
+	(void)v;
+	return KEEL_HC_ENOSYS;
+}
+
+/* Indexed by RAX, the hypercall number (guest/hypercall.h). Every entry
+ * is set (the range first, the hypercalls overriding it), so that the
+ * call needs no test for a missing one. A new hypercall numbered past
+ * HC_COUNT - 1 does not compile until HC_COUNT follows it. */
+#define HC_COUNT        (KEEL_HC_VCPU_START + 1)
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static hypercall_fn *const hypercalls[HC_COUNT] = {
+	[0 ... HC_COUNT - 1]    = hc_enosys,
 	[KEEL_HC_CONSOLE_WRITE] = hc_console_write,
 	[KEEL_HC_EXIT]          = hc_exit,
 	[KEEL_HC_COUNTER]       = hc_counter,
@@ -200,6 +214,7 @@ static hypercall_fn *const hypercalls[] = {
 	[KEEL_HC_DIRTY_GET]     = hc_dirty_get,
 	[KEEL_HC_VCPU_START]    = hc_vcpu_start,
 };
+#pragma GCC diagnostic pop
 
 static int64_t hc_call(struct vcpu *v)
 {
@@ -207,7 +222,7 @@ static int64_t hc_call(struct vcpu *v)
 
 	if (vcpu_cpl())
 		return KEEL_HC_EPERM;
-	if (nr >= ARRAY_SIZE(hypercalls) || !hypercalls[nr])
+	if (nr >= ARRAY_SIZE(hypercalls))
 		return KEEL_HC_ENOSYS;
 	return hypercalls[nr](v);
 }
