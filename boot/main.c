@@ -64,7 +64,7 @@ static void boot_options(const char *cmdline)
 	    !strcmp(val, "emu"))
 		platform_shutdown_emu = true;
 	boot.stats = mb2_cmdline_bool(cmdline, "keel.stats", false);
-	vmx_exit_ticks = boot.stats;
+	vmx_exit_count_ticks(boot.stats);
 	boot.bench = mb2_cmdline_bool(cmdline, "keel.bench", false);
 	migrate_verify = mb2_cmdline_bool(cmdline, "keel.migrate_verify", false);
 	shadow_unsync_default = mb2_cmdline_bool(cmdline, "keel.shadow_unsync",

@@ -54,11 +54,10 @@ static void rtc_io(struct guest *g, uint16_t off, bool in, uint32_t *val)
 	spin_unlock(&g->dev.rtc.lock);
 }
 
-static void count_unhandled(struct guest_devices *d, uint16_t port)
+static void count_unhandled_search(struct guest_devices *d, uint16_t port)
 {
 	unsigned int i;
 
-	d->unhandled_total++;
 	for (i = 0; i < d->nr_unhandled; i++)
 		if (d->unhandled[i].port == port)
 			break;
@@ -68,6 +67,20 @@ static void count_unhandled(struct guest_devices *d, uint16_t port)
 		d->unhandled[d->nr_unhandled++].port = port;
 	}
 	d->unhandled[i].count++;
+	d->unhandled_last = i;
+}
+
+/* The entry counted last is looked at first: a guest that polls a port
+ * no device claims comes back to the same one at every exit. */
+static void count_unhandled(struct guest_devices *d, uint16_t port)
+{
+	struct port_count *last = &d->unhandled[d->unhandled_last];
+
+	d->unhandled_total++;
+	if (likely(d->nr_unhandled && last->port == port))
+		last->count++;
+	else
+		count_unhandled_search(d, port);
 }
 
 /* The ACPI power registers (guest/acpi_pm.c): byte-wide sleep and reset

@@ -93,6 +93,7 @@ struct guest_devices {
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
+	unsigned int unhandled_last;    /* the entry counted last */
 	uint64_t unhandled_total;
 };
 

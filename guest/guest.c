@@ -178,10 +178,15 @@ void guest_end(struct guest *g, uint64_t status, const char *reason)
 	if (!first)
 		return;
 	/* Kick the guest's other CPUs out of guest mode: the IPI makes an
-	 * external-interrupt exit, after which they see GUEST_ENDING. */
-	for (unsigned int i = 0; i < g->nr_vcpus; i++)
-		if (g->vcpus[i]->cpu != cpu_id())
-			lapic_send_ipi(percpu[g->vcpus[i]->cpu].apic_id, VEC_KICK);
+	 * external-interrupt exit, after which they see guest_ending (the
+	 * exit path looks there, not at g->state). */
+	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
+		struct vcpu *v = g->vcpus[i];
+
+		__atomic_store_n(&v->guest_ending, 1, __ATOMIC_SEQ_CST);
+		if (v->cpu != cpu_id())
+			lapic_send_ipi(percpu[v->cpu].apic_id, VEC_KICK);
+	}
 	/* CPU 0 (guests_wait) retries those kicks until they are answered. */
 	if (cpu_id() != 0)
 		lapic_send_ipi(percpu[0].apic_id, VEC_KICK);

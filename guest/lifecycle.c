@@ -350,8 +350,8 @@ static void guest_print_exit_stats(struct guest *g)
 		uint64_t count = 0, ticks = 0;
 
 		for (unsigned int i = 0; i < g->nr_vcpus; i++) {
-			count += g->vcpus[i]->stats[r].count;
-			ticks += g->vcpus[i]->stats[r].ticks;
+			count += g->vcpus[i]->exit_counts[r];
+			ticks += g->vcpus[i]->exit_ticks[r];
 		}
 		exit_stat_line(g, "", r, count, ticks);
 	}
@@ -362,8 +362,8 @@ static void guest_print_exit_stats(struct guest *g)
 
 		snprintf(who, sizeof(who), "vcpu %u: ", v->index);
 		for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
-			exit_stat_line(g, who, r, v->stats[r].count,
-				       v->stats[r].ticks);
+			exit_stat_line(g, who, r, v->exit_counts[r],
+				       v->exit_ticks[r]);
 	}
 }
 

@@ -35,24 +35,20 @@ static void vcpu_single_step_trap(uint64_t rflags)
 
 /* A completed instruction ends STI/MOV SS blocking (SDM Vol. 3C 25.4.2);
  * blocking by NMI lasts until the guest's IRET. */
-static void vcpu_end_shadow(void)
+static void vcpu_end_shadow(uint32_t intr)
 {
-	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
-
-	if (unlikely(intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)))
-		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, intr &
-			     ~(uint32_t)(INTERRUPTIBILITY_STI |
-					 INTERRUPTIBILITY_MOV_SS));
+	if (unlikely(intr & VCPU_RETIRE_INTR_BITS))
+		vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
+			     intr & ~(uint32_t)VCPU_RETIRE_INTR_BITS);
 }
 
-void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
-			     uint64_t rflags)
+/* What vcpu_retire_instruction() leaves here: the blocking it ends, RF a
+ * completed instruction clears (SDM Vol. 3A 17.3.1.1; an IRET may have
+ * set it to get past an instruction breakpoint on it), the single-step
+ * trap. RIP is written already. */
+void vcpu_retire_rest(uint64_t rflags)
 {
-	(void)v;        /* the current VMCS is v's */
-	vmcs_writenat(VMCS_GUEST_RIP, next_rip);
-	vcpu_end_shadow();
-	/* A completed instruction clears RF (SDM Vol. 3A 17.3.1.1), which an IRET may have
-	 * set to get past an instruction breakpoint on it. */
+	vcpu_end_shadow(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY));
 	if (unlikely(rflags & X86_RFLAGS_RF))
 		vmcs_writenat(VMCS_GUEST_RFLAGS, rflags & ~X86_RFLAGS_RF);
 	vcpu_single_step_trap(rflags);
@@ -68,17 +64,10 @@ void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
 void vcpu_retire_iteration(struct vcpu *v, uint64_t rflags)
 {
 	(void)v;
-	vcpu_end_shadow();
+	vcpu_end_shadow(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY));
 	vmcs_writenat(VMCS_GUEST_RFLAGS,
 		      vmcs_readnat(VMCS_GUEST_RFLAGS) | X86_RFLAGS_RF);
 	vcpu_single_step_trap(rflags);
-}
-
-void vcpu_skip_instruction(struct vcpu *v)
-{
-	vcpu_retire_instruction(v, vmcs_readnat(VMCS_GUEST_RIP) +
-				vmcs_read32(VMCS_EXIT_INSTR_LEN),
-				vmcs_readnat(VMCS_GUEST_RFLAGS));
 }
 
 bool vcpu_debug_trap_pending(void)
@@ -142,15 +131,6 @@ void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val)
 		vmcs_writenat(VMCS_GUEST_RSP, val);
 	else
 		((uint64_t *)&v->regs)[n & 15] = val;
-}
-
-/* CPL is SS.DPL (SDM Vol. 3A 5.5); in real mode it is 0. CR0.PE is not
- * a bit Keel owns, so the real CR0 holds the guest's value. */
-unsigned int vcpu_cpl(void)
-{
-	if (!(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PE))
-		return 0;
-	return (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
 }
 
 /* Owned bits from the read shadow, the rest from the real register. */

@@ -5,6 +5,7 @@
 #include "arch/compiler.h"
 #include "arch/x86.h"
 #include "vmx/controls.h"
+#include "vmx/vmcs.h"
 #include "vmx/vcpu_state.h"
 #include "ept/shadow_mmu.h"
 #include "guest/vlapic.h"
@@ -22,16 +23,12 @@ enum gpr {
 	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
 };
 
-struct exit_stat {
-	uint64_t count;
-	uint64_t ticks;         /* TSC ticks in Keel's handler (keel.stats=1) */
-};
-
 /* One CPUID answer that depends only on its leaf and subleaf, kept so
  * that a repeated CPUID exit skips the host CPUID and the adjustments
- * (vmx/exit_misc.c). tag = (sub << 32 | leaf) + 1; 0 is an empty slot. */
+ * (vmx/exit_misc.c). leaf1 = leaf + 1, so that a zeroed slot is empty
+ * (leaf ~0 is never kept). */
 struct cpuid_cached {
-	uint64_t tag;
+	uint32_t leaf1, sub;
 	struct cpuid_regs r;
 };
 
@@ -89,22 +86,36 @@ struct guest;
 struct vcpu {
 	struct guest_regs regs;         /* must stay first: see vmx/entry.S */
 	uint64_t host_rsp;              /* C stack while the guest runs */
+	/* What vmx/entry.S looks at after each exit's handler, at offsets
+	 * it knows. `attention`: the requests and the guest's end in one
+	 * word, for a single load there. */
+	union {
+		struct {
+			uint32_t requests;      /* VCPU_REQ_*, atomic */
+			uint32_t guest_ending;  /* set once, by guest_end() */
+		};
+		uint64_t attention;
+	};
+	volatile bool in_guest;         /* entering or in VMX non-root mode */
+	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */
 	struct guest *guest;
 	uint32_t index;                 /* vCPU number inside its guest */
 	uint32_t cpu;                   /* physical CPU it is pinned to */
 	uint64_t vmcs_pa;
 	uint16_t vpid;
 	struct vcpu_boot boot;
-	struct exit_stat stats[VMX_NR_EXIT_REASONS];
+	/* Per exit reason: exits, and TSC ticks in Keel's handler
+	 * (keel.stats=1). Two arrays, so that the exit path indexes the
+	 * counts with a scaled index and no multiply. */
+	uint64_t exit_counts[VMX_NR_EXIT_REASONS];
+	uint64_t exit_ticks[VMX_NR_EXIT_REASONS];
 	struct cpuid_cached cpuid_cache[VCPU_CPUID_CACHE];
 	uint64_t exits_total;
 	uint64_t tsc_exit;              /* TSC when the current exit began */
 	struct vcpu_watchdog wd;        /* livelock watchdog (vmx/exit.c) */
-	uint32_t requests;              /* VCPU_REQ_*, atomic */
 	uint32_t req_passes;            /* vcpu_process_requests begun */
 	uint32_t req_answered;          /* the latest such pass that ended */
 	volatile bool on_cpu;           /* between vmcs_create and leaving */
-	volatile bool in_guest;         /* entering or in VMX non-root mode */
 	volatile bool paused;           /* left its CPU with `saved` filled */
 	volatile uint64_t tsc_launched; /* when it (re)started on its CPU */
 	uint64_t pml_pa;                /* page-modification log, if PML */
@@ -122,11 +133,14 @@ struct vcpu {
 	struct vmx_msr_entry efer_switch[2];
 	bool vnmi;                      /* virtual NMIs and NMI-window exiting */
 	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
-	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */
 };
 
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");
 _Static_assert(offsetof(struct vcpu, host_rsp) == 128, "vmx/entry.S layout");
+_Static_assert(offsetof(struct vcpu, attention) == 136, "vmx/entry.S layout");
+_Static_assert(offsetof(struct vcpu, in_guest) == 144, "vmx/entry.S layout");
+_Static_assert(offsetof(struct vcpu, lapic.work) == 152, "vmx/entry.S layout");
+_Static_assert(sizeof(((struct vcpu *)0)->lapic.work) == 4, "vmx/entry.S layout");
 _Static_assert(sizeof(struct guest_regs) == 128, "vmx/entry.S layout");
 
 /* Runs on the vCPU's own CPU: builds its VMCS and runs it until the guest
@@ -136,7 +150,8 @@ void vcpu_run(void *arg);
 /* Acts on pending requests; true when the vCPU must leave (pause). */
 bool vcpu_process_requests(struct vcpu *v);
 /* Marks v as about to enter the guest; a request posted from now on needs
- * its answer, one posted before is seen by the check that follows. */
+ * its answer, one posted before is seen by the check that follows.
+ * vmx/entry.S does the same after each exit's handler. */
 static inline void vcpu_entering(struct vcpu *v)
 {
 	__atomic_store_n(&v->in_guest, true, __ATOMIC_SEQ_CST);
@@ -148,11 +163,41 @@ void vcpu_dump(struct vcpu *v);
 
 /* Helpers for exit handlers. vcpu_retire_instruction() completes the
  * instruction that exited: RIP to next_rip, STI/MOV-SS blocking ended,
- * and with `rflags` (as the instruction began) holding TF the single-step
- * trap made pending; vcpu_skip_instruction() retires it by its length. */
-void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
-			     uint64_t rflags);
-void vcpu_skip_instruction(struct vcpu *v);
+ * RF cleared, and with `rflags` (as the instruction began) holding TF the
+ * single-step trap made pending; vcpu_skip_instruction() retires it by
+ * its length. Inline, since nearly every exit ends here: the common case
+ * (no blocking, RF and TF clear) is one VMREAD and one VMWRITE, and the
+ * rest (vcpu_retire_rest, guest/vcpu.c) is called only when needed. */
+#define VCPU_RETIRE_INTR_BITS   (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)
+#define VCPU_RETIRE_RFLAGS_BITS (X86_RFLAGS_TF | X86_RFLAGS_RF)
+/* Both tested at once: the interruptibility bits moved to RFLAGS bits
+ * 22 and up, which are reserved and 0 in the guest's RFLAGS (a VM entry
+ * checks it: SDM Vol. 3C 26.3.1.4). A set one there would only send the
+ * rest down the slow path, which tests each bit again. */
+#define VCPU_RETIRE_INTR_SHIFT  22
+#define VCPU_RETIRE_ANY_BITS    (VCPU_RETIRE_RFLAGS_BITS | \
+				 VCPU_RETIRE_INTR_BITS << VCPU_RETIRE_INTR_SHIFT)
+
+void vcpu_retire_rest(uint64_t rflags);
+
+static inline void vcpu_retire_instruction(struct vcpu *v, uint64_t next_rip,
+					   uint64_t rflags)
+{
+	uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
+
+	(void)v;        /* the current VMCS is v's */
+	vmcs_writenat(VMCS_GUEST_RIP, next_rip);
+	if (unlikely(((uint64_t)intr << VCPU_RETIRE_INTR_SHIFT | rflags) &
+		     VCPU_RETIRE_ANY_BITS))
+		vcpu_retire_rest(rflags);
+}
+
+static inline void vcpu_skip_instruction(struct vcpu *v)
+{
+	vcpu_retire_instruction(v, vmcs_readnat(VMCS_GUEST_RIP) +
+				vmcs_read32(VMCS_EXIT_INSTR_LEN),
+				vmcs_readnat(VMCS_GUEST_RFLAGS));
+}
 /* An iteration of a REP string instruction completed with iterations left
  * (RIP stays on it): the same as a completed instruction for blocking and
  * the single-step trap, and RF set (see vcpu.c). `rflags` as above. */
@@ -169,7 +214,18 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 void vcpu_fault_rf(uint32_t intr_info);
 uint64_t vcpu_gpr(const struct vcpu *v, unsigned int n);
 void vcpu_set_gpr(struct vcpu *v, unsigned int n, uint64_t val);
-unsigned int vcpu_cpl(void);
+/* CPL is SS.DPL (SDM Vol. 3A 5.5); in real mode it is 0. CR0.PE is not
+ * a bit Keel owns, so the real CR0 holds the guest's value. SS.DPL is
+ * read first: when it is 0, so is the CPL, whatever the mode, and CR0
+ * need not be read. */
+static inline unsigned int vcpu_cpl(void)
+{
+	unsigned int dpl = (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
+
+	if (likely(!dpl) || !(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PE))
+		return 0;
+	return dpl;
+}
 /* Control registers as the guest sees them (shadow paging keeps CR3 and
  * EFER in v->sv; the VMCS holds the real ones). */
 uint64_t vcpu_guest_cr0(const struct vcpu *v);

@@ -8,7 +8,7 @@
  *   ICR write / timer / self IPI
  *     vlapic_accept: IRR bit (atomic),  -->  exit (the kick IPI forces one)
  *     (NMI: nmi_pending instead)
- *     work |= EVAL (atomic), kick CPU         vmx_exit_handler tests `work`
+ *     work |= EVAL (atomic), kick CPU         vmx_exit_finish tests `work` 
  *                                             vlapic_before_entry:
  *                                               IRR -> ISR, VM-entry
  *                                               interruption info, or an

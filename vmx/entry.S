@@ -4,13 +4,22 @@
  * HOST_RSP in every VMCS points just past the vCPU's struct guest_regs
  * (at vcpu->host_rsp), so a VM exit pushes the guest's registers straight
  * into that struct: no copy. The stub then switches to the C stack saved
- * by vmx_launch, calls vmx_exit_handler(regs), and either reloads the
- * registers and resumes the guest or returns from vmx_launch.
+ * by vmx_launch, calls vmx_exit_dispatch(regs), marks the vCPU as
+ * entering and looks for pending work (vmx_exit_attention() if there is
+ * some), and either reloads the registers and resumes the guest or
+ * returns from vmx_launch.
  *
  *   struct vcpu:  +0   regs.rax ... +120 regs.r15   (x86 register numbers)
  *                 +128 host_rsp  <- VMCS HOST_RSP
+ *                 +136 attention (requests, guest_ending)
+ *                 +144 in_guest
+ *                 +152 lapic.work
+ * (static asserts in guest/vcpu.h)
  */
 #define REGS_HOST_RSP   128
+#define VCPU_ATTENTION  136
+#define VCPU_IN_GUEST   144
+#define VCPU_LAPIC_WORK 152
 #define VMCS_HOST_RSP   0x6c14
 
 	.text
@@ -36,7 +45,7 @@
 
 /*
  * int vmx_launch(struct guest_regs *regs)
- * Runs the guest of the current VMCS until vmx_exit_handler() returns 0.
+ * Runs the guest of the current VMCS until an exit's answer is 0.
  * Returns 0 then, or -1 if VMLAUNCH/VMRESUME failed (VM-instruction error
  * in the VMCS; vmx_entry_failed() has reported it).
  */
@@ -83,7 +92,15 @@ vmx_exit_stub:
 	mov %rsp, %rbx                  /* struct guest_regs *, callee-saved */
 	mov REGS_HOST_RSP(%rsp), %rsp
 	mov %rbx, %rdi
-	call vmx_exit_handler
+	call *vmx_exit_dispatch(%rip)   /* the handler's answer in eax */
+	/* vcpu_entering() (guest/vcpu.h): from here a request needs an
+	 * answer; one posted before is in the loads that follow. */
+	mov $1, %ecx
+	xchg %cl, VCPU_IN_GUEST(%rbx)
+	mov VCPU_LAPIC_WORK(%rbx), %ecx
+	or VCPU_ATTENTION(%rbx), %rcx
+	jnz vmx_exit_pending
+vmx_resume:
 	test %eax, %eax
 	jz vmx_return_ok
 	LOAD_GUEST_REGS
@@ -92,6 +109,12 @@ vmx_exit_stub:
 	mov $1, %edi
 	call vmx_entry_failed
 	jmp vmx_return_fail
+
+vmx_exit_pending:
+	mov %rbx, %rdi
+	mov %eax, %esi
+	call vmx_exit_attention         /* the answer, or EXIT_STOP */
+	jmp vmx_resume
 
 vmx_return_ok:
 	xor %eax, %eax

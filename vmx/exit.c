@@ -12,8 +12,13 @@ static int handle_unknown(struct vcpu *v)
 	return vcpu_fatal(v, "unhandled exit reason");
 }
 
-/* Indexed by basic exit reason; see vmx/exit.h for the contract. */
+/* Indexed by basic exit reason; see vmx/exit.h for the contract. Every
+ * entry is set (the range first, the handlers overriding it), so that the
+ * dispatch needs no test for a missing one. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
+	[0 ... VMX_NR_EXIT_REASONS - 1] = handle_unknown,
 	[EXIT_EXCEPTION_NMI]      = handle_exception_nmi,
 	[EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_TRIPLE_FAULT]       = handle_triple_fault,
@@ -53,26 +58,31 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_APIC_ACCESS]        = handle_apic_access,
 	[EXIT_APIC_WRITE]         = handle_apic_write,
 };
+#pragma GCC diagnostic pop
 
 /* An exit reason with more than a basic reason in it: a failed VM entry
- * (bit 31, SDM Vol. 3C 28.2.1), or one no handler claims. */
-static __attribute__((noinline)) int exit_unusual(struct vcpu *v,
-						  uint32_t reason)
+ * (bit 31, SDM Vol. 3C 28.2.1), or one past the table. Reads the reason
+ * again, so that the dispatch need not keep a copy for here. */
+static __attribute__((noinline)) int exit_unusual(struct vcpu *v)
 {
+	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
 	uint32_t basic = reason & EXIT_REASON_BASIC_MASK;
 
-	v->stats[basic < VMX_NR_EXIT_REASONS ? basic : 0].count++;
+	v->exit_counts[basic < VMX_NR_EXIT_REASONS ? basic : 0]++;
 	if (reason & EXIT_REASON_ENTRY_FAILURE)
 		return vcpu_fatal(v, "VM entry failed on guest state");
-	if (basic < VMX_NR_EXIT_REASONS && exit_handlers[basic])
+	if (basic < VMX_NR_EXIT_REASONS)
 		return exit_handlers[basic](v);
 	return handle_unknown(v);
 }
 
-/* What may stop the vCPU or change what it is entered with, checked
- * together on the hot path and sorted out here. */
-static __attribute__((noinline)) int exit_attention(struct vcpu *v, int r)
+/* What may stop the vCPU or change what it is entered with: vmx/entry.S
+ * checks it all with one load of v->attention and one of v->lapic.work,
+ * and calls here when either is nonzero. */
+int vmx_exit_attention(struct guest_regs *regs, int r)
 {
+	struct vcpu *v = (struct vcpu *)regs;
+
 	if (READ_ONCE(v->requests) && vcpu_process_requests(v))
 		return EXIT_STOP;       /* paused: vcpu_run saves the state */
 	if (READ_ONCE(v->guest->state) != GUEST_RUNNING)
@@ -82,60 +92,50 @@ static __attribute__((noinline)) int exit_attention(struct vcpu *v, int r)
 	return r;
 }
 
-bool vmx_exit_ticks;
-
 /* The handler for reason, counted (before it runs: then only v is live
- * across the call). */
-static inline int exit_dispatch(struct vcpu *v, uint32_t reason)
+ * across the call, which is a tail call). */
+static inline int exit_dispatch(struct vcpu *v, uint64_t reason)
 {
-	exit_handler_fn *fn;
-
-	fn = likely(reason < VMX_NR_EXIT_REASONS) ? exit_handlers[reason] : NULL;
-	if (likely(fn)) {
-		v->stats[reason].count++;
-		return fn(v);
+	if (likely(reason < VMX_NR_EXIT_REASONS)) {
+		v->exit_counts[reason]++;
+		return exit_handlers[reason](v);
 	}
-	return exit_unusual(v, reason);
+	return exit_unusual(v);
 }
 
-static inline int exit_finish(struct vcpu *v, int r)
+/* The vCPU is in Keel from here until vmx/entry.S marks it entering. */
+static struct vcpu *exit_begin(struct guest_regs *regs)
 {
-	if (unlikely(READ_ONCE(v->requests) | READ_ONCE(v->lapic.work) |
-		     (READ_ONCE(v->guest->state) ^ GUEST_RUNNING)))
-		return exit_attention(v, r);
-	return r;
+	struct vcpu *v = (struct vcpu *)regs;
+
+	WRITE_ONCE(v->in_guest, false);
+	return v;
 }
 
-/* The same with the handler's ticks added to its reason's total. */
-static __attribute__((noinline)) int exit_ticked(struct vcpu *v,
-						 uint32_t reason)
+static int exit_counted(struct guest_regs *regs)
 {
+	return exit_dispatch(exit_begin(regs), vmcs_read32(VMCS_EXIT_REASON));
+}
+
+/* The same with the handler's ticks added to its reason's total: two
+ * RDTSCs, so only keel.stats=1 asks for them. */
+static int exit_ticked(struct guest_regs *regs)
+{
+	struct vcpu *v = exit_begin(regs);
+	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
 	uint64_t t0 = rdtsc();
 	int r = exit_dispatch(v, reason);
 	uint32_t basic = reason & EXIT_REASON_BASIC_MASK;
 
-	v->stats[basic < VMX_NR_EXIT_REASONS ? basic : 0].ticks += rdtsc() - t0;
-	vcpu_entering(v);
-	return exit_finish(v, r);
+	v->exit_ticks[basic < VMX_NR_EXIT_REASONS ? basic : 0] += rdtsc() - t0;
+	return r;
 }
 
-/* Called by vmx/entry.S at every VM exit, with the guest's registers
- * saved in v->regs. Returns nonzero to resume the guest. The common case
- * (a basic exit reason with a handler, nothing pending) takes one branch
- * each for the dispatch and for the pending work; tick totals
- * (vmx_exit_ticks) cost two RDTSCs, so only keel.stats=1 asks for them. */
-int vmx_exit_handler(struct guest_regs *regs)
-{
-	struct vcpu *v = (struct vcpu *)regs;
-	uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
-	int r;
+int (*vmx_exit_dispatch)(struct guest_regs *regs) = exit_counted;
 
-	WRITE_ONCE(v->in_guest, false);
-	if (unlikely(vmx_exit_ticks))
-		return exit_ticked(v, reason);
-	r = exit_dispatch(v, reason);
-	vcpu_entering(v);
-	return exit_finish(v, r);
+void vmx_exit_count_ticks(bool on)
+{
+	vmx_exit_dispatch = on ? exit_ticked : exit_counted;
 }
 
 /* ---- livelock watchdog (see vmx/exit.h) --------------------------------- */
@@ -150,7 +150,7 @@ static bool exit_is_async(unsigned int reason)
 }
 
 /* Exits so far that were neither retries nor asynchronous; the current
- * one is in both the counts (vmx_exit_handler() adds it before the
+ * one is in both the counts (exit_dispatch() adds it before the
  * handler) and wd.retries (vcpu_retry_exit() first thing). Summed when a streak starts and every WD_CHECK_EVERY
  * retries of it, so that a loop that retries the same access between
  * other exits (remap, INVLPG, touch) pays for it only now and then. */
@@ -162,7 +162,7 @@ static uint64_t exits_with_progress(const struct vcpu *v)
 
 	for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
 		if (!exit_is_async(r))
-			n += v->stats[r].count;
+			n += v->exit_counts[r];
 	return n - v->wd.retries - v->wd.async;
 }
 

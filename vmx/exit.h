@@ -44,9 +44,16 @@ typedef int exit_handler_fn(struct vcpu *v);
 int vcpu_retry_exit(struct vcpu *v, uint32_t reason, uint64_t qual,
 		    uint64_t addr);
 
-int vmx_exit_handler(struct guest_regs *regs);
+/* Called by vmx/entry.S at every VM exit, with the guest's registers
+ * saved in the vCPU: vmx_exit_dispatch runs the exit's handler (reached
+ * by a tail call, no stack frame) and returns its EXIT_RESUME or
+ * EXIT_STOP. The stub then marks the vCPU as entering and, only when it
+ * finds work pending, calls vmx_exit_attention with that answer, which
+ * returns it or EXIT_STOP. */
+extern int (*vmx_exit_dispatch)(struct guest_regs *regs);
+int vmx_exit_attention(struct guest_regs *regs, int r);
 /* Per-exit-reason tick totals besides the counts (keel.stats=1). */
-extern bool vmx_exit_ticks;
+void vmx_exit_count_ticks(bool on);
 void vmx_entry_failed(int resume);
 /* Ends the guest with a dump of why; returns EXIT_STOP. */
 int vcpu_fatal(struct vcpu *v, const char *fmt, ...) __printf(2, 3);

@@ -341,15 +341,16 @@ static struct cpuid_cached *cpuid_slot(struct vcpu *v, uint32_t leaf,
 			       (VCPU_CPUID_CACHE - 1)];
 }
 
-static uint64_t cpuid_tag(uint32_t leaf, uint32_t sub)
+static bool cpuid_hit(const struct cpuid_cached *c, uint32_t leaf,
+		      uint32_t sub)
 {
-	return ((uint64_t)sub << 32 | leaf) + 1;
+	return c->leaf1 == leaf + 1 && c->sub == sub;
 }
 
 void vcpu_cpuid_flush(struct vcpu *v)
 {
 	for (unsigned int i = 0; i < VCPU_CPUID_CACHE; i++)
-		v->cpuid_cache[i].tag = 0;
+		v->cpuid_cache[i].leaf1 = 0;
 }
 
 static int cpuid_complete(struct vcpu *v, const struct cpuid_regs *r)
@@ -362,15 +363,16 @@ static int cpuid_complete(struct vcpu *v, const struct cpuid_regs *r)
 	return EXIT_RESUME;
 }
 
-/* A leaf not in the cache: answered, and kept if it may be. */
-static __attribute__((noinline)) int cpuid_miss(struct vcpu *v,
-						 uint32_t leaf, uint32_t sub)
+/* A leaf not in the cache: answered, and kept if it may be. Reads EAX
+ * and ECX again, which keeps handle_cpuid from holding copies of them. */
+static __attribute__((noinline)) int cpuid_miss(struct vcpu *v)
 {
+	uint32_t leaf = (uint32_t)v->regs.rax, sub = (uint32_t)v->regs.rcx;
 	struct cpuid_regs r = guest_cpuid(v, leaf, sub);
 
 	if (cpuid_cacheable(leaf))
 		*cpuid_slot(v, leaf, sub) =
-			(struct cpuid_cached){ cpuid_tag(leaf, sub), r };
+			(struct cpuid_cached){ leaf + 1, sub, r };
 	return cpuid_complete(v, &r);
 }
 
@@ -379,8 +381,8 @@ int handle_cpuid(struct vcpu *v)
 	uint32_t leaf = (uint32_t)v->regs.rax, sub = (uint32_t)v->regs.rcx;
 	const struct cpuid_cached *c = cpuid_slot(v, leaf, sub);
 
-	if (unlikely(c->tag != cpuid_tag(leaf, sub)))
-		return cpuid_miss(v, leaf, sub);
+	if (unlikely(!cpuid_hit(c, leaf, sub)))
+		return cpuid_miss(v);
 	return cpuid_complete(v, &c->r);
 }
 

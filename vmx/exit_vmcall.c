@@ -27,30 +27,42 @@ static int64_t hc_console_write(struct vcpu *v)
 	return (int64_t)len;
 }
 
+/* Exits of one reason, over the guest's vCPUs. */
+static uint64_t exits_of(const struct guest *g, uint64_t reason)
+{
+	uint64_t sum = 0;
+
+	for (unsigned int i = 0; i < g->nr_vcpus; i++)
+		sum += g->vcpus[i]->exit_counts[reason];
+	return sum;
+}
+
+/* The counters other than one exit reason's. */
+static __attribute__((noinline)) int64_t hc_counter_other(struct guest *g,
+							  uint64_t id)
+{
+	uint64_t sum = 0, val;
+
+	if (id == KEEL_COUNTER_EXITS_TOTAL) {
+		for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
+			sum += exits_of(g, r);
+		return (int64_t)sum;
+	}
+	if (id == KEEL_COUNTER_PORTS_UNCLAIMED)
+		return (int64_t)g->dev.unhandled_total;
+	if (id >= 0x200 && id < KEEL_COUNTER_SHADOW_END)
+		return g->mmu && shadow_counter(g, (unsigned int)id, &val) ?
+		       (int64_t)val : KEEL_HC_EINVAL;
+	return id < 0x100 ? 0 : KEEL_HC_EINVAL;
+}
+
 static int64_t hc_counter(struct vcpu *v)
 {
-	struct guest *g = v->guest;
-	uint64_t id = v->regs.rbx, sum = 0, val;
+	uint64_t id = v->regs.rbx;
 
-	if (id >= VMX_NR_EXIT_REASONS && id != KEEL_COUNTER_EXITS_TOTAL) {
-		if (id == KEEL_COUNTER_PORTS_UNCLAIMED)
-			return (int64_t)g->dev.unhandled_total;
-		if (id >= 0x200 && id < KEEL_COUNTER_SHADOW_END)
-			return g->mmu && shadow_counter(g, (unsigned int)id, &val) ?
-			       (int64_t)val : KEEL_HC_EINVAL;
-		return id < 0x100 ? 0 : KEEL_HC_EINVAL;
-	}
-	for (unsigned int i = 0; i < g->nr_vcpus; i++) {
-		const struct vcpu *o = g->vcpus[i];
-
-		if (id != KEEL_COUNTER_EXITS_TOTAL) {
-			sum += o->stats[id].count;
-			continue;
-		}
-		for (unsigned int r = 0; r < VMX_NR_EXIT_REASONS; r++)
-			sum += o->stats[r].count;
-	}
-	return (int64_t)sum;
+	if (id < VMX_NR_EXIT_REASONS)
+		return (int64_t)exits_of(v->guest, id);
+	return hc_counter_other(v->guest, id);
 }
 
 /* Outside 64-bit mode the upper halves of the registers are undefined
@@ -65,10 +77,21 @@ static void hc_narrow_args(struct vcpu *v)
 	v->regs.rdx = (uint32_t)v->regs.rdx;
 }
 
-/* A hypercall that found the dirty log busy on another CPU (-EAGAIN):
- * the guest runs the VMCALL again, after its exit path has answered the
- * requests of whoever holds the log. */
-#define HC_RETRY INT64_MIN
+/*
+ * What a hypercall returns: the value for RAX (the VMCALL then
+ * completes), or one of these, below any value for RAX:
+ * HC_RETRY   the dirty log was busy on another CPU (-EAGAIN): the guest
+ *            runs the VMCALL again, after its exit path has answered the
+ *            requests of whoever holds the log;
+ * HC_DONE    the hypercall set RAX and RIP itself (a snapshot);
+ * HC_STOP    the vCPU stops (the guest ended).
+ */
+#define HC_RETRY        INT64_MIN
+#define HC_DONE         (INT64_MIN + 1)
+#define HC_STOP         (INT64_MIN + 2)
+_Static_assert(HC_STOP < KEEL_HC_ENOSYS, "hypercall answers");
+
+typedef int64_t hypercall_fn(struct vcpu *v);
 
 static int64_t hc_dirty_answer(int64_t err)
 {
@@ -144,44 +167,77 @@ static int64_t hc_vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+static int64_t hc_exit(struct vcpu *v)
+{
+	guest_end(v->guest, (v->regs.rbx << 1) | 1, "exit hypercall");
+	return HC_STOP;
+}
+
+/* A snapshot and its restore answer the VMCALL themselves. */
+static int64_t hc_exit_code(int r)
+{
+	return r == EXIT_RESUME ? HC_DONE : HC_STOP;
+}
+
+static int64_t hc_snapshot(struct vcpu *v)
+{
+	return hc_exit_code(snapshot_take(v));
+}
+
+static int64_t hc_restore(struct vcpu *v)
+{
+	return hc_exit_code(snapshot_restore(v));
+}
+
+static int64_t hc_enosys(struct vcpu *v)
+{
+	(void)v;
+	return KEEL_HC_ENOSYS;
+}
+
+/* Indexed by RAX, the hypercall number (guest/hypercall.h). Every entry
+ * is set (the range first, the hypercalls overriding it), so that the
+ * call needs no test for a missing one. A new hypercall numbered past
+ * HC_COUNT - 1 does not compile until HC_COUNT follows it. */
+#define HC_COUNT        (KEEL_HC_VCPU_START + 1)
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static hypercall_fn *const hypercalls[HC_COUNT] = {
+	[0 ... HC_COUNT - 1]    = hc_enosys,
+	[KEEL_HC_CONSOLE_WRITE] = hc_console_write,
+	[KEEL_HC_EXIT]          = hc_exit,
+	[KEEL_HC_COUNTER]       = hc_counter,
+	[KEEL_HC_SNAPSHOT]      = hc_snapshot,
+	[KEEL_HC_RESTORE]       = hc_restore,
+	[KEEL_HC_DIRTY_LOG]     = hc_dirty_log,
+	[KEEL_HC_DIRTY_GET]     = hc_dirty_get,
+	[KEEL_HC_VCPU_START]    = hc_vcpu_start,
+};
+#pragma GCC diagnostic pop
+
+static int64_t hc_call(struct vcpu *v)
+{
+	uint64_t nr = v->regs.rax;
+
+	if (vcpu_cpl())
+		return KEEL_HC_EPERM;
+	if (nr >= ARRAY_SIZE(hypercalls))
+		return KEEL_HC_ENOSYS;
+	return hypercalls[nr](v);
+}
+
 int handle_vmcall(struct vcpu *v)
 {
 	int64_t ret;
 
 	hc_narrow_args(v);
-	if (vcpu_cpl()) {
-		ret = KEEL_HC_EPERM;
-	} else {
-		switch (v->regs.rax) {
-		case KEEL_HC_CONSOLE_WRITE:
-			ret = hc_console_write(v);
-			break;
-		case KEEL_HC_EXIT:
-			guest_end(v->guest, (v->regs.rbx << 1) | 1, "exit hypercall");
+	ret = hc_call(v);
+	if (unlikely(ret <= HC_STOP)) {
+		if (ret == HC_STOP)
 			return EXIT_STOP;
-		case KEEL_HC_COUNTER:
-			ret = hc_counter(v);
-			break;
-		case KEEL_HC_SNAPSHOT:
-			return snapshot_take(v);
-		case KEEL_HC_RESTORE:
-			return snapshot_restore(v);
-		case KEEL_HC_DIRTY_LOG:
-			ret = hc_dirty_log(v);
-			break;
-		case KEEL_HC_DIRTY_GET:
-			ret = hc_dirty_get(v);
-			break;
-		case KEEL_HC_VCPU_START:
-			ret = hc_vcpu_start(v);
-			break;
-		default:
-			ret = KEEL_HC_ENOSYS;
-			break;
-		}
+		return EXIT_RESUME;     /* HC_RETRY, HC_DONE */
 	}
-	if (ret == HC_RETRY)
-		return EXIT_RESUME;
 	v->regs.rax = (uint64_t)ret;
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
