@@ -25,7 +25,9 @@
 #define __packed            __attribute__((packed))
 #define __aligned(n)        __attribute__((aligned(n)))
 #define __noreturn          __attribute__((noreturn))
+#ifndef __always_inline             /* host builds: glibc has one */
 #define __always_inline     inline __attribute__((always_inline))
+#endif
 #define __unused            __attribute__((unused))
 #define __printf(a, b)      __attribute__((format(printf, a, b)))
 #define __section(s)        __attribute__((section(s)))
