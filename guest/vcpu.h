@@ -4,6 +4,7 @@
 
 #include "arch/compiler.h"
 #include "arch/x86.h"
+#include "emul/emul.h"
 #include "vmx/controls.h"
 #include "vmx/vcpu_state.h"
 #include "ept/shadow_mmu.h"
@@ -123,6 +124,7 @@ struct vcpu {
 	bool vnmi;                      /* virtual NMIs and NMI-window exiting */
 	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
 	struct vlapic lapic;            /* its local APIC (guest/vlapic.h) */
+	struct emul_icache icache;      /* instructions it emulated lately */
 };
 
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");

@@ -173,6 +173,14 @@ static int op_cmpxchg_phys(struct emul_ctx *ctx, uint64_t gpa, const void *old,
 	return rc;
 }
 
+/* The instruction cache's pointers: good until guest_ram_gen changes
+ * (vemu_init puts it in the context). */
+static const void *op_map_phys(struct emul_ctx *ctx, uint64_t gpa,
+			       unsigned int len)
+{
+	return guest_gpa_to_hva(vemu_guest(ctx), gpa, len);
+}
+
 /* ---- MMIO and ports ---------------------------------------------------------- */
 
 /* A gpa that is neither RAM nor a device's: on hardware the access would
@@ -474,6 +482,7 @@ static const struct emul_ops vemu_ops = {
 	.get_mm = op_get_mm,
 	.set_mm = op_set_mm,
 	.get_fsw = op_get_fsw,
+	.map_phys = op_map_phys,
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */
@@ -541,6 +550,7 @@ static void vemu_control_state(struct emul_ctx *ctx, const struct vcpu *v)
 	ctx->maxphyaddr = guest_maxphyaddr();
 	ctx->pkru = (ctx->cr4 & X86_CR4_PKE) ? guest_pkru() : 0;
 	ctx->hint.valid = false;
+	ctx->icache = NULL;
 	vemu_pdptes(ctx, v);
 }
 
@@ -561,6 +571,8 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 	ctx->rip = e->rip0 = vmcs_readnat(VMCS_GUEST_RIP);
 	ctx->rflags = e->rflags0 = vmcs_readnat(VMCS_GUEST_RFLAGS);
 	vemu_control_state(ctx, v);
+	ctx->icache = &v->icache;
+	ctx->ram_gen = READ_ONCE(guest_ram_gen);
 	emul_begin(ctx);
 }
 
