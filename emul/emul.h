@@ -333,7 +333,10 @@ struct emul_ops {
 #define EMUL_REP_BATCH 64
 
 /* A translation the caller already knows (one 4 KiB page); emul_walk()
- * uses it for data accesses the rights in acc (EMUL_ACC_WRITE/USER) allow. */
+ * uses it for data accesses the rights in acc (EMUL_ACC_WRITE/USER) allow.
+ * With ctx->hint_mmio set, the caller also knows that gpa's page is not
+ * RAM: data accesses to it go to mmio_read/mmio_write without asking
+ * read_phys/write_phys first. */
 struct emul_xlat_hint {
 	uint64_t la, gpa;
 	unsigned int acc;
@@ -392,6 +395,7 @@ struct emul_ctx {
 	uint8_t cpl;
 	uint8_t maxphyaddr;		/* CPUID.80000008H:EAX[7:0]; 0 = 52 */
 	struct emul_xlat_hint hint;	/* set by the caller, or invalid */
+	bool hint_mmio;			/* hint.gpa's page is a device's */
 	struct emul_icache *icache;	/* the caller's (one per vCPU), or
 					 * NULL: fetch and decode every time */
 	uint64_t ram_gen;		/* see emul_ops.map_phys */

@@ -213,10 +213,18 @@ int emul_mem_xlat_linear(struct emul_ctx *ctx, uint64_t la, unsigned int len,
 	return xlat_pages(ctx, acc | EMUL_ACC_IMPLICIT, x);
 }
 
+/* In the page the caller said is not RAM (emul_ctx.hint_mmio). */
+static bool is_hinted_mmio(const struct emul_ctx *ctx, uint64_t gpa)
+{
+	return ctx->hint_mmio && ctx->hint.valid &&
+	       !((gpa ^ ctx->hint.gpa) >> 12);
+}
+
 static int phys_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 		     unsigned int len)
 {
-	int rc = ctx->ops->read_phys(ctx, gpa, buf, len);
+	int rc = is_hinted_mmio(ctx, gpa) ? EMUL_NOT_RAM
+					  : ctx->ops->read_phys(ctx, gpa, buf, len);
 
 	if (rc != EMUL_NOT_RAM)
 		return rc;
@@ -228,7 +236,9 @@ static int phys_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 static int phys_write(struct emul_ctx *ctx, uint64_t gpa, const void *buf,
 		      unsigned int len)
 {
-	int rc = ctx->ops->write_phys(ctx, gpa, buf, len);
+	int rc = is_hinted_mmio(ctx, gpa) ? EMUL_NOT_RAM
+					  : ctx->ops->write_phys(ctx, gpa, buf,
+								 len);
 
 	if (rc != EMUL_NOT_RAM)
 		return rc;

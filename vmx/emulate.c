@@ -37,6 +37,7 @@ struct vemu {
 	struct vcpu *v;
 	uint64_t rip0, rsp0, rflags0;   /* as the exit left them */
 	uint64_t bad_gpa;               /* an access nothing holds, or NO_GPA */
+	const struct mmio_region *mmio; /* the exit's device region, or NULL */
 };
 
 _Static_assert(sizeof(struct guest_regs) == sizeof(((struct emul_ctx *)0)->gpr),
@@ -195,7 +196,7 @@ static int mmio_missing(struct emul_ctx *ctx, uint64_t gpa)
 static int op_mmio_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 			unsigned int len)
 {
-	if (!mmio_read(vemu_guest(ctx), gpa, buf, len))
+	if (!mmio_read_near(vemu_guest(ctx), vemu_of(ctx)->mmio, gpa, buf, len))
 		return mmio_missing(ctx, gpa);
 	return EMUL_OK;
 }
@@ -203,7 +204,8 @@ static int op_mmio_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 static int op_mmio_write(struct emul_ctx *ctx, uint64_t gpa, const void *buf,
 			 unsigned int len)
 {
-	if (!mmio_write(vemu_guest(ctx), gpa, buf, len))
+	if (!mmio_write_near(vemu_guest(ctx), vemu_of(ctx)->mmio, gpa, buf,
+			     len))
 		return mmio_missing(ctx, gpa);
 	return EMUL_OK;
 }
@@ -550,6 +552,7 @@ static void vemu_control_state(struct emul_ctx *ctx, const struct vcpu *v)
 	ctx->maxphyaddr = guest_maxphyaddr();
 	ctx->pkru = (ctx->cr4 & X86_CR4_PKE) ? guest_pkru() : 0;
 	ctx->hint.valid = false;
+	ctx->hint_mmio = false;
 	ctx->icache = NULL;
 	vemu_pdptes(ctx, v);
 }
@@ -564,6 +567,7 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 
 	e->v = v;
 	e->bad_gpa = NO_GPA;
+	e->mmio = NULL;
 	ctx->ops = &vemu_ops;
 	ctx->opaque = v;
 	memcpy(ctx->gpr, &v->regs, sizeof(ctx->gpr));
@@ -725,15 +729,19 @@ bool vcpu_emulate_pt_write(struct vcpu *v, int *ret)
 	return true;
 }
 
-/* MMIO through a translation the shadow MMU had cached: the emulator's
- * data access to that page skips the guest page walk. */
+/* MMIO through a translation the processor or the shadow MMU gave: the
+ * emulator's data access to that page skips the guest page walk; with
+ * the device's region known (r), it skips the RAM lookup and the region
+ * search too. */
 int vcpu_emulate_hinted(struct vcpu *v, uint64_t la, uint64_t gpa,
-			unsigned int acc)
+			unsigned int acc, const struct mmio_region *r)
 {
 	struct vemu e;
 
 	vemu_init(&e, v);
+	e.mmio = r;
 	e.ctx.hint = (struct emul_xlat_hint){ la, gpa, acc, true };
+	e.ctx.hint_mmio = r != NULL;
 	return vemu_finish(&e, emul_step(&e.ctx));
 }
 
