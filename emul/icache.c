@@ -79,6 +79,17 @@ static bool line_walk_unchanged(const struct emul_ctx *ctx,
 	return true;
 }
 
+/* Instructions are a few bytes long: a loop beats a call to memcmp(). */
+static bool line_bytes_unchanged(const struct emul_icache_line *l)
+{
+	const volatile uint8_t *code = l->code;
+
+	for (unsigned int i = 0; i < l->insn.len; i++)
+		if (code[i] != l->insn.bytes[i])
+			return false;
+	return true;
+}
+
 bool emul_icache_hit(struct emul_ctx *ctx, uint64_t la, unsigned int avail)
 {
 	const struct emul_icache_line *l;
@@ -92,7 +103,7 @@ bool emul_icache_hit(struct emul_ctx *ctx, uint64_t la, unsigned int avail)
 	l = &ctx->icache->line[i];
 	if (!line_key_matches(ctx, l, avail) ||
 	    !line_walk_unchanged(ctx, l) ||
-	    memcmp(l->code, l->insn.bytes, l->insn.len))
+	    !line_bytes_unchanged(l))
 		return false;
 	ctx->insn = l->insn;
 	return true;

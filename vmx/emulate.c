@@ -257,6 +257,14 @@ static int op_get_seg(struct emul_ctx *ctx, enum emul_segreg seg,
 	return EMUL_OK;
 }
 
+/* Every step asks for CS first (its mode): read it with the rest of the
+ * context, without a round trip through the get_seg op. */
+static void vemu_load_cs(struct emul_ctx *ctx)
+{
+	op_get_seg(ctx, EMUL_CS, &ctx->seg[EMUL_CS]);
+	ctx->seg_valid = (uint8_t)BIT_ULL(EMUL_CS);
+}
+
 /* MOV to a segment register, far JMP/CALL: the checks were the
  * emulator's; the VMCS takes the register as the processor would have
  * left it. */
@@ -578,6 +586,7 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 	ctx->icache = &v->icache;
 	ctx->ram_gen = READ_ONCE(guest_ram_gen);
 	emul_begin(ctx);
+	vemu_load_cs(ctx);
 }
 
 /* ---- committing the result ------------------------------------------------------- */
