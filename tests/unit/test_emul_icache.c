@@ -4,7 +4,8 @@
  * a large page, accessed and permission bits), CR3, CPL, the mode, PAE
  * PDPTE registers, the VMM's RAM generation. A randomized test runs two
  * machines, one with the cache and one without, through the same
- * changes and expects the same results at every step. */
+ * changes and expects the same results at every step. Also the hint
+ * that marks a device's page (emul_ctx.hint_mmio). */
 #include "tests/unit/test.h"
 #include "tests/emul/fake_machine.h"
 
@@ -36,13 +37,20 @@
 #define UPPER		(EMUL_PTE_P | EMUL_PTE_RW | EMUL_PTE_US)
 #define LEAF		(EMUL_PTE_P | EMUL_PTE_RW | EMUL_PTE_US)
 
-static int phys_reads;
+static int phys_reads, phys_writes;
 
 static int counting_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 			 unsigned int len)
 {
 	phys_reads++;
 	return fm_read_phys(ctx, gpa, buf, len);
+}
+
+static int counting_write(struct emul_ctx *ctx, uint64_t gpa,
+			  const void *buf, unsigned int len)
+{
+	phys_writes++;
+	return fm_write_phys(ctx, gpa, buf, len);
 }
 
 static struct emul_ops counting_ops;
@@ -73,6 +81,7 @@ static struct fake_machine *machine(struct emul_icache *cache)
 	fm->ctx.icache = cache;
 	counting_ops = fm_ops;
 	counting_ops.read_phys = counting_read;
+	counting_ops.write_phys = counting_write;
 	fm->ctx.ops = &counting_ops;
 	return fm;
 }
@@ -298,6 +307,32 @@ TEST(pae_pdpte_register_change_misses)
 	fm->ctx.pdpte[0] = PD_ALT | EMUL_PTE_P;
 	step(fm, &rc);
 	EXPECT_EQ(data(fm), 0x2222);
+	fm_free(fm);
+}
+
+/* A hint the caller marks as a device's page (emul_ctx.hint_mmio): the
+ * store goes to mmio_write without write_phys being asked; an access to
+ * another page is not affected. */
+TEST(hinted_mmio_page_skips_ram)
+{
+	struct fake_machine *fm = machine(NULL);
+	int rc;
+
+	fm_put(fm, PAGE_A, MOV_EBX, sizeof(MOV_EBX));
+	fm->ctx.gpr[EMUL_RBX] = 0x1234;
+	fm->ctx.hint = (struct emul_xlat_hint){ DATA_LA, FM_MMIO_BASE,
+						EMUL_ACC_WRITE, true };
+	fm->ctx.hint_mmio = true;
+	phys_writes = 0;
+	step(fm, &rc);
+	EXPECT_EQ(rc, EMUL_OK);
+	EXPECT_EQ(phys_writes, 0);
+	EXPECT_EQ(fm->mmio_count, 1);
+	EXPECT_EQ(fm->mmio_log[0].addr, FM_MMIO_BASE);
+	EXPECT_EQ(fm->mmio_log[0].val, 0x1234);
+	fm->ctx.gpr[EMUL_RAX] = CODE_LA + 0x100;
+	step(fm, &rc);
+	EXPECT_EQ(phys_writes, 1);
 	fm_free(fm);
 }
 
