@@ -314,6 +314,12 @@ struct emul_ops {
 	int (*get_mm)(struct emul_ctx *ctx, unsigned int reg, void *buf);
 	int (*set_mm)(struct emul_ctx *ctx, unsigned int reg, const void *buf);
 	int (*get_fsw)(struct emul_ctx *ctx, uint16_t *fsw);
+	/* Optional, for the instruction cache (ctx->icache): a host pointer
+	 * to len bytes of guest RAM at gpa (within one page), or NULL when
+	 * they are not RAM. It must stay valid, and keep reading what
+	 * read_phys() would, while ctx->ram_gen keeps its value. */
+	const void *(*map_phys)(struct emul_ctx *ctx, uint64_t gpa,
+				unsigned int len);
 };
 
 /* ctx->blocking: a MOV to SS blocks interrupts, NMIs and debug traps
@@ -327,11 +333,49 @@ struct emul_ops {
 #define EMUL_REP_BATCH 64
 
 /* A translation the caller already knows (one 4 KiB page); emul_walk()
- * uses it for data accesses the rights in acc (EMUL_ACC_WRITE/USER) allow. */
+ * uses it for data accesses the rights in acc (EMUL_ACC_WRITE/USER) allow.
+ * With ctx->hint_mmio set, the caller also knows that gpa's page is not
+ * RAM: data accesses to it go to mmio_read/mmio_write without asking
+ * read_phys/write_phys first. */
 struct emul_xlat_hint {
 	uint64_t la, gpa;
 	unsigned int acc;
 	bool valid;
+};
+
+/*
+ * Decoded instructions kept from one step to the next (emul/icache.c), so
+ * that an instruction which keeps exiting (an MMIO access in a driver's
+ * loop) is neither walked for nor decoded again. A line holds what its
+ * fetch depended on: the linear address, the control state, host
+ * pointers to the paging entries the fetch walked (map_phys) with the
+ * values it found there, and the bytes. It is used only when all of them
+ * are still what they were, so the result is the fetch and decode of the
+ * bytes in memory now: a changed page table, a changed code byte, another
+ * mode or CR3 all miss. Instructions whose fetch reaches into a second
+ * page are not kept.
+ */
+#define EMUL_ICACHE_LINES	2
+#define EMUL_ICACHE_LEVELS	5
+
+struct emul_icache_line {
+	bool valid;
+	bool pdpte_valid;		/* ctx->pdpte_valid when filled */
+	uint8_t cpl, maxphyaddr;
+	uint8_t levels;			/* paging entries walked, 0 without
+					 * paging */
+	uint8_t pte_bytes;		/* 4 or 8 */
+	uint64_t ram_gen, la, cr0, cr3, cr4, efer;
+	/* Leaf first; NULL for the PAE PDPTE register (ctx->pdpte). */
+	const void *pte_at[EMUL_ICACHE_LEVELS];
+	uint64_t pte[EMUL_ICACHE_LEVELS];
+	const void *code;		/* insn.len bytes at the leaf's gpa */
+	struct emul_insn insn;
+};
+
+struct emul_icache {
+	struct emul_icache_line line[EMUL_ICACHE_LINES];
+	uint8_t victim;			/* the line the next miss refills */
 };
 
 struct emul_ctx {
@@ -351,6 +395,10 @@ struct emul_ctx {
 	uint8_t cpl;
 	uint8_t maxphyaddr;		/* CPUID.80000008H:EAX[7:0]; 0 = 52 */
 	struct emul_xlat_hint hint;	/* set by the caller, or invalid */
+	bool hint_mmio;			/* hint.gpa's page is a device's */
+	struct emul_icache *icache;	/* the caller's (one per vCPU), or
+					 * NULL: fetch and decode every time */
+	uint64_t ram_gen;		/* see emul_ops.map_phys */
 
 	/* Segment cache, see emul_ops.get_seg. */
 	uint8_t seg_valid;		/* bit n: seg[n] is filled */

@@ -63,6 +63,16 @@ int emul_mem_load(struct emul_ctx *ctx, unsigned int seg, uint64_t ea,
 /* Fetches and decodes the instruction at CS:RIP into ctx->insn. */
 int emul_fetch_decode(struct emul_ctx *ctx);
 
+/* ---- instruction cache (emul/icache.c) -------------------------------- */
+
+/* True, with ctx->insn filled, when a line holds the instruction at la
+ * (fetched with avail bytes allowed, all in la's page) and nothing it
+ * was fetched and decoded from has changed. */
+bool emul_icache_hit(struct emul_ctx *ctx, uint64_t la, unsigned int avail);
+/* Keeps ctx->insn, just decoded from la's page through path. */
+void emul_icache_fill(struct emul_ctx *ctx, uint64_t la,
+		      const struct emul_walk_path *path);
+
 /* ---- registers ------------------------------------------------------------ */
 
 static inline uint64_t emul_size_mask(unsigned int size)

@@ -213,10 +213,18 @@ int emul_mem_xlat_linear(struct emul_ctx *ctx, uint64_t la, unsigned int len,
 	return xlat_pages(ctx, acc | EMUL_ACC_IMPLICIT, x);
 }
 
+/* In the page the caller said is not RAM (emul_ctx.hint_mmio). */
+static bool is_hinted_mmio(const struct emul_ctx *ctx, uint64_t gpa)
+{
+	return ctx->hint_mmio && ctx->hint.valid &&
+	       !((gpa ^ ctx->hint.gpa) >> 12);
+}
+
 static int phys_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 		     unsigned int len)
 {
-	int rc = ctx->ops->read_phys(ctx, gpa, buf, len);
+	int rc = is_hinted_mmio(ctx, gpa) ? EMUL_NOT_RAM
+					  : ctx->ops->read_phys(ctx, gpa, buf, len);
 
 	if (rc != EMUL_NOT_RAM)
 		return rc;
@@ -228,7 +236,9 @@ static int phys_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 static int phys_write(struct emul_ctx *ctx, uint64_t gpa, const void *buf,
 		      unsigned int len)
 {
-	int rc = ctx->ops->write_phys(ctx, gpa, buf, len);
+	int rc = is_hinted_mmio(ctx, gpa) ? EMUL_NOT_RAM
+					  : ctx->ops->write_phys(ctx, gpa, buf,
+								 len);
 
 	if (rc != EMUL_NOT_RAM)
 		return rc;
@@ -331,6 +341,20 @@ static int fetch_window(struct emul_ctx *ctx, struct fetch *f, uint64_t *la)
 	return EMUL_OK;
 }
 
+/* The first page of a fetch: its walk's path is what the instruction
+ * cache keeps. */
+static int fetch_first(struct emul_ctx *ctx, uint64_t la, uint8_t *buf,
+		       unsigned int len, struct emul_walk_path *path)
+{
+	unsigned int acc = access_kind(ctx, EMUL_ACC_FETCH);
+	int rc = emul_walk_path(ctx, la, acc, path);
+
+	if (rc != EMUL_OK)
+		return rc;
+	rc = ctx->ops->read_phys(ctx, path->gpa, buf, len);
+	return rc == EMUL_NOT_RAM ? EMUL_UNHANDLEABLE : rc;
+}
+
 static int fetch_part(struct emul_ctx *ctx, uint64_t la, uint8_t *buf,
 		      unsigned int len)
 {
@@ -344,18 +368,16 @@ static int fetch_part(struct emul_ctx *ctx, uint64_t la, uint8_t *buf,
 	return rc == EMUL_NOT_RAM ? EMUL_UNHANDLEABLE : rc;
 }
 
-static int fetch_bytes(struct emul_ctx *ctx, struct fetch *f)
+/* Bytes f->avail from la on; f->avail shrinks when the second page
+ * faults. */
+static int fetch_bytes(struct emul_ctx *ctx, struct fetch *f, uint64_t la,
+		       struct emul_walk_path *path)
 {
-	uint64_t la = 0;
 	unsigned int n0;
 	int rc;
 
-	f->late_rc = EMUL_OK;
-	rc = fetch_window(ctx, f, &la);
-	if (rc != EMUL_OK)
-		return rc;
 	n0 = MIN(f->avail, EMUL_PAGE_SIZE - (unsigned int)(la & 0xfff));
-	rc = fetch_part(ctx, la, f->buf, n0);
+	rc = fetch_first(ctx, la, f->buf, n0, path);
 	if (rc != EMUL_OK || n0 == f->avail)
 		return rc;
 	rc = fetch_part(ctx, la_wrap(ctx, la + n0), f->buf + n0,
@@ -367,15 +389,36 @@ static int fetch_bytes(struct emul_ctx *ctx, struct fetch *f)
 	return EMUL_OK;
 }
 
+/* Whether the fetch at la stays in its first page: only such
+ * instructions are cached (a fetch of the second page would walk it and
+ * set its accessed bits, which a cache hit would not). */
+static bool fetch_in_one_page(uint64_t la, unsigned int avail)
+{
+	return (la & 0xfff) + avail <= EMUL_PAGE_SIZE;
+}
+
 int emul_fetch_decode(struct emul_ctx *ctx)
 {
+	struct emul_walk_path path;
 	struct fetch f;
-	int rc = fetch_bytes(ctx, &f);
+	uint64_t la = 0;
+	bool one_page;
+	int rc;
 
+	f.late_rc = EMUL_OK;
+	rc = fetch_window(ctx, &f, &la);
+	if (rc != EMUL_OK)
+		return rc;
+	one_page = fetch_in_one_page(la, f.avail);
+	if (one_page && emul_icache_hit(ctx, la, f.avail))
+		return EMUL_OK;
+	rc = fetch_bytes(ctx, &f, la, &path);
 	if (rc != EMUL_OK)
 		return rc;
 	rc = emul_decode(&ctx->insn, f.buf, f.avail, ctx->insn.mode,
 			 &ctx->exc);
+	if (rc == EMUL_OK && one_page)
+		emul_icache_fill(ctx, la, &path);
 	if (rc != EMUL_NEED_BYTES)
 		return rc;
 	ctx->exc = f.late_exc;

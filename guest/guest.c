@@ -50,6 +50,7 @@ int guest_mem_alloc(struct guest *g, bool zero)
 	uint64_t gpa = 0, left = g->mem_size;
 	int err = ept_init(&g->ept);
 
+	guest_ram_moved();
 	while (!err && left) {
 		unsigned int order = guest_chunk_order(left);
 		uint64_t hpa = FRAME_NONE;
@@ -80,7 +81,15 @@ void guest_mem_free(struct guest *g)
 	for (unsigned int i = 0; i < g->nr_chunks; i++)
 		mm_free_pages(g->chunks[i].hpa, g->chunks[i].order);
 	g->nr_chunks = 0;
+	guest_ram_moved();
 	ept_destroy(&g->ept);
+}
+
+uint64_t guest_ram_gen;
+
+void guest_ram_moved(void)
+{
+	__atomic_add_fetch(&guest_ram_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 /* The chunk holding gpa, or NULL. */

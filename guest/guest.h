@@ -78,6 +78,12 @@ extern unsigned int nr_guests;
 /* Host virtual address of [gpa, gpa + len) if it is all guest RAM inside
  * one chunk, else NULL. */
 void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, uint64_t len);
+/* Changes whenever any guest's RAM moves to other host memory (allocated,
+ * freed, swapped by a migration): host pointers into guest RAM kept
+ * across exits (the emulator's instruction cache) are good only while it
+ * keeps its value. */
+extern uint64_t guest_ram_gen;
+void guest_ram_moved(void);
 /* Host-physical address of guest-physical gpa, or GUEST_NO_HPA if it is not
  * RAM; and back (GUEST_NO_HPA if hpa is not this guest's RAM). */
 #define GUEST_NO_HPA (~0ULL)

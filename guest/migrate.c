@@ -109,6 +109,7 @@ static void swap_slots(struct guest *g, struct guest *slot)
 	unsigned int n = g->nr_chunks;
 	struct ept e = g->ept;
 
+	guest_ram_moved();
 	memcpy(tmp, g->chunks, sizeof(tmp));
 	memcpy(g->chunks, slot->chunks, sizeof(tmp));
 	g->nr_chunks = slot->nr_chunks;

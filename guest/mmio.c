@@ -49,9 +49,25 @@ static const struct mmio_region *mmio_find_access(const struct guest *g,
 	return r;
 }
 
-bool mmio_read(struct guest *g, uint64_t gpa, void *buf, unsigned int len)
+static bool mmio_holds(const struct mmio_region *r, uint64_t gpa,
+		       unsigned int len)
 {
-	const struct mmio_region *r = mmio_find_access(g, gpa, len);
+	return r && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa);
+}
+
+/* near, when it holds the access, saves the search. */
+static const struct mmio_region *mmio_route(const struct guest *g,
+					    const struct mmio_region *near,
+					    uint64_t gpa, unsigned int len)
+{
+	return mmio_holds(near, gpa, len) ? near
+					  : mmio_find_access(g, gpa, len);
+}
+
+bool mmio_read_near(struct guest *g, const struct mmio_region *near,
+		    uint64_t gpa, void *buf, unsigned int len)
+{
+	const struct mmio_region *r = mmio_route(g, near, gpa, len);
 
 	if (!r)
 		return false;
@@ -59,13 +75,24 @@ bool mmio_read(struct guest *g, uint64_t gpa, void *buf, unsigned int len)
 	return true;
 }
 
-bool mmio_write(struct guest *g, uint64_t gpa, const void *buf,
-		unsigned int len)
+bool mmio_write_near(struct guest *g, const struct mmio_region *near,
+		     uint64_t gpa, const void *buf, unsigned int len)
 {
-	const struct mmio_region *r = mmio_find_access(g, gpa, len);
+	const struct mmio_region *r = mmio_route(g, near, gpa, len);
 
 	if (!r)
 		return false;
 	r->write(g, r->opaque, gpa - r->gpa, buf, len);
 	return true;
+}
+
+bool mmio_read(struct guest *g, uint64_t gpa, void *buf, unsigned int len)
+{
+	return mmio_read_near(g, NULL, gpa, buf, len);
+}
+
+bool mmio_write(struct guest *g, uint64_t gpa, const void *buf,
+		unsigned int len)
+{
+	return mmio_write_near(g, NULL, gpa, buf, len);
 }

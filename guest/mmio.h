@@ -51,5 +51,11 @@ const struct mmio_region *mmio_find(const struct guest *g, uint64_t gpa);
 bool mmio_read(struct guest *g, uint64_t gpa, void *buf, unsigned int len);
 bool mmio_write(struct guest *g, uint64_t gpa, const void *buf,
 		unsigned int len);
+/* The same, trying near (a region mmio_find() gave for this exit, or
+ * NULL) before the search. */
+bool mmio_read_near(struct guest *g, const struct mmio_region *near,
+		    uint64_t gpa, void *buf, unsigned int len);
+bool mmio_write_near(struct guest *g, const struct mmio_region *near,
+		     uint64_t gpa, const void *buf, unsigned int len);
 
 #endif

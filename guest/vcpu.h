@@ -4,6 +4,7 @@
 
 #include "arch/compiler.h"
 #include "arch/x86.h"
+#include "emul/emul.h"
 #include "vmx/controls.h"
 #include "vmx/vmcs.h"
 #include "vmx/vcpu_state.h"
@@ -133,6 +134,7 @@ struct vcpu {
 	struct vmx_msr_entry efer_switch[2];
 	bool vnmi;                      /* virtual NMIs and NMI-window exiting */
 	struct shadow_vcpu sv;          /* shadow paging: guest CR3, EFER, roots */
+	struct emul_icache icache;      /* instructions it emulated lately */
 };
 
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S layout");

@@ -37,6 +37,7 @@ struct vemu {
 	struct vcpu *v;
 	uint64_t rip0, rsp0, rflags0;   /* as the exit left them */
 	uint64_t bad_gpa;               /* an access nothing holds, or NO_GPA */
+	const struct mmio_region *mmio; /* the exit's device region, or NULL */
 };
 
 _Static_assert(sizeof(struct guest_regs) == sizeof(((struct emul_ctx *)0)->gpr),
@@ -173,6 +174,14 @@ static int op_cmpxchg_phys(struct emul_ctx *ctx, uint64_t gpa, const void *old,
 	return rc;
 }
 
+/* The instruction cache's pointers: good until guest_ram_gen changes
+ * (vemu_init puts it in the context). */
+static const void *op_map_phys(struct emul_ctx *ctx, uint64_t gpa,
+			       unsigned int len)
+{
+	return guest_gpa_to_hva(vemu_guest(ctx), gpa, len);
+}
+
 /* ---- MMIO and ports ---------------------------------------------------------- */
 
 /* A gpa that is neither RAM nor a device's: on hardware the access would
@@ -187,7 +196,7 @@ static int mmio_missing(struct emul_ctx *ctx, uint64_t gpa)
 static int op_mmio_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 			unsigned int len)
 {
-	if (!mmio_read(vemu_guest(ctx), gpa, buf, len))
+	if (!mmio_read_near(vemu_guest(ctx), vemu_of(ctx)->mmio, gpa, buf, len))
 		return mmio_missing(ctx, gpa);
 	return EMUL_OK;
 }
@@ -195,7 +204,8 @@ static int op_mmio_read(struct emul_ctx *ctx, uint64_t gpa, void *buf,
 static int op_mmio_write(struct emul_ctx *ctx, uint64_t gpa, const void *buf,
 			 unsigned int len)
 {
-	if (!mmio_write(vemu_guest(ctx), gpa, buf, len))
+	if (!mmio_write_near(vemu_guest(ctx), vemu_of(ctx)->mmio, gpa, buf,
+			     len))
 		return mmio_missing(ctx, gpa);
 	return EMUL_OK;
 }
@@ -245,6 +255,14 @@ static int op_get_seg(struct emul_ctx *ctx, enum emul_segreg seg,
 	out->limit = (uint32_t)__vmread(seg_fields[seg].limit);
 	out->ar = (uint32_t)__vmread(seg_fields[seg].ar);
 	return EMUL_OK;
+}
+
+/* Every step asks for CS first (its mode): read it with the rest of the
+ * context, without a round trip through the get_seg op. */
+static void vemu_load_cs(struct emul_ctx *ctx)
+{
+	op_get_seg(ctx, EMUL_CS, &ctx->seg[EMUL_CS]);
+	ctx->seg_valid = (uint8_t)BIT_ULL(EMUL_CS);
 }
 
 /* MOV to a segment register, far JMP/CALL: the checks were the
@@ -474,6 +492,7 @@ static const struct emul_ops vemu_ops = {
 	.get_mm = op_get_mm,
 	.set_mm = op_set_mm,
 	.get_fsw = op_get_fsw,
+	.map_phys = op_map_phys,
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */
@@ -541,6 +560,8 @@ static void vemu_control_state(struct emul_ctx *ctx, const struct vcpu *v)
 	ctx->maxphyaddr = guest_maxphyaddr();
 	ctx->pkru = (ctx->cr4 & X86_CR4_PKE) ? guest_pkru() : 0;
 	ctx->hint.valid = false;
+	ctx->hint_mmio = false;
+	ctx->icache = NULL;
 	vemu_pdptes(ctx, v);
 }
 
@@ -554,6 +575,7 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 
 	e->v = v;
 	e->bad_gpa = NO_GPA;
+	e->mmio = NULL;
 	ctx->ops = &vemu_ops;
 	ctx->opaque = v;
 	memcpy(ctx->gpr, &v->regs, sizeof(ctx->gpr));
@@ -561,7 +583,10 @@ static void vemu_init(struct vemu *e, struct vcpu *v)
 	ctx->rip = e->rip0 = vmcs_readnat(VMCS_GUEST_RIP);
 	ctx->rflags = e->rflags0 = vmcs_readnat(VMCS_GUEST_RFLAGS);
 	vemu_control_state(ctx, v);
+	ctx->icache = &v->icache;
+	ctx->ram_gen = READ_ONCE(guest_ram_gen);
 	emul_begin(ctx);
+	vemu_load_cs(ctx);
 }
 
 /* ---- committing the result ------------------------------------------------------- */
@@ -713,15 +738,19 @@ bool vcpu_emulate_pt_write(struct vcpu *v, int *ret)
 	return true;
 }
 
-/* MMIO through a translation the shadow MMU had cached: the emulator's
- * data access to that page skips the guest page walk. */
+/* MMIO through a translation the processor or the shadow MMU gave: the
+ * emulator's data access to that page skips the guest page walk; with
+ * the device's region known (r), it skips the RAM lookup and the region
+ * search too. */
 int vcpu_emulate_hinted(struct vcpu *v, uint64_t la, uint64_t gpa,
-			unsigned int acc)
+			unsigned int acc, const struct mmio_region *r)
 {
 	struct vemu e;
 
 	vemu_init(&e, v);
+	e.mmio = r;
 	e.ctx.hint = (struct emul_xlat_hint){ la, gpa, acc, true };
+	e.ctx.hint_mmio = r != NULL;
 	return vemu_finish(&e, emul_step(&e.ctx));
 }
 

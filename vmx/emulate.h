@@ -26,9 +26,12 @@ int vcpu_emulate_forced(struct vcpu *v);
 /* Shadow paging (vmx/exit_shadow.c): see vmx/emulate.c. */
 struct emul_walk_path;
 struct emul_exception;
+struct mmio_region;
 bool vcpu_emulate_pt_write(struct vcpu *v, int *ret);
+/* r: the device region holding gpa (regions are page-aligned and never
+ * RAM), or NULL. */
 int vcpu_emulate_hinted(struct vcpu *v, uint64_t la, uint64_t gpa,
-			unsigned int acc);
+			unsigned int acc, const struct mmio_region *r);
 /* Walks the guest's tables for la (access kind acc, EMUL_ACC_*), setting
  * A/D bits like the processor. Returns an EMUL_* code; on EMUL_EXCEPTION
  * *exc holds the guest's #PF. */

@@ -12,20 +12,25 @@
  * MMIO. Where the processor faulted on the translation of a linear
  * address (SDM Vol. 3C 28.2.1, Table 28-7, bits 7 and 8), its own walk of
  * the guest's tables gave gpa for that page and this access, so the
- * emulator takes that translation instead of walking them again (with
- * paging off there is nothing to walk). Not while an event was being
- * delivered: vcpu_emulate() stops the guest.
+ * emulator takes that translation instead of walking them again. With
+ * paging off every linear address is its physical one, whatever the
+ * access. Either way the emulator is told the page is r's, not RAM. Not
+ * while an event was being delivered: vcpu_emulate() stops the guest.
  */
-static int ept_mmio(struct vcpu *v, uint64_t q, uint64_t gpa)
+static int ept_mmio(struct vcpu *v, uint64_t q, uint64_t gpa,
+		    const struct mmio_region *r)
 {
 	const uint64_t gla = EPTQ_GLA_VALID | EPTQ_GLA_XLAT;
 
-	if ((q & gla) != gla ||
-	    !(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PG) ||
-	    (vmcs_read32(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID))
+	if (vmcs_read32(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID)
+		return vcpu_emulate(v);
+	if (!(vmcs_readnat(VMCS_GUEST_CR0) & X86_CR0_PG))
+		return vcpu_emulate_hinted(v, gpa, gpa,
+					   EMUL_ACC_WRITE | EMUL_ACC_USER, r);
+	if ((q & gla) != gla)
 		return vcpu_emulate(v);
 	return vcpu_emulate_hinted(v, vmcs_readnat(VMCS_GUEST_LINEAR_ADDRESS),
-				   gpa, q & EPTQ_WRITE ? EMUL_ACC_WRITE : 0);
+				   gpa, q & EPTQ_WRITE ? EMUL_ACC_WRITE : 0, r);
 }
 
 int handle_ept_violation(struct vcpu *v)
@@ -34,12 +39,13 @@ int handle_ept_violation(struct vcpu *v)
 	uint64_t gpa = vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS);
 	const char *access = q & EPTQ_FETCH ? "fetch" : q & EPTQ_WRITE ? "write"
 								     : "read";
+	const struct mmio_region *r;
 
 	vnmi_refault_iret(v, q);
 	if (dirty_log_wp_fault(v, gpa, q))
 		return vcpu_retry_exit(v, EXIT_EPT_VIOLATION, q, gpa);
-	if (!(q & EPTQ_FETCH) && mmio_find(v->guest, gpa))
-		return ept_mmio(v, q, gpa);
+	if (!(q & EPTQ_FETCH) && (r = mmio_find(v->guest, gpa)))
+		return ept_mmio(v, q, gpa, r);
 	return vcpu_fatal(v, "%s at guest-physical %#lx outside its memory",
 			  access, gpa);
 }

@@ -231,7 +231,7 @@ int handle_page_fault(struct vcpu *v)
 	    shadow_mmio_cached(v->guest, &v->sv, la, &gpa, &macc) &&
 	    !(vmcs_read32(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID)) {
 		v->guest->mmu->st.pf[SHADOW_PF_MMIO_CACHED]++;
-		return vcpu_emulate_hinted(v, la, gpa, macc);
+		return vcpu_emulate_hinted(v, la, gpa, macc, NULL);
 	}
 	rc = vcpu_walk(v, la, acc, &path, &exc);
 	if (rc == EMUL_EXCEPTION) {

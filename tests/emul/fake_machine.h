@@ -246,6 +246,15 @@ static inline int fm_get_fsw(struct emul_ctx *ctx, uint16_t *fsw)
 	return EMUL_OK;
 }
 
+/* Guest RAM stays where it is: ctx.ram_gen never needs to change. */
+static inline const void *fm_map_phys(struct emul_ctx *ctx, uint64_t gpa,
+				      unsigned int len)
+{
+	struct fake_machine *fm = fm_of(ctx);
+
+	return fm_is_ram(fm, gpa, len) ? fm->ram + gpa : NULL;
+}
+
 static const struct emul_ops fm_ops = {
 	.read_phys = fm_read_phys,
 	.write_phys = fm_write_phys,
@@ -265,6 +274,7 @@ static const struct emul_ops fm_ops = {
 	.get_mm = fm_get_mm,
 	.set_mm = fm_set_mm,
 	.get_fsw = fm_get_fsw,
+	.map_phys = fm_map_phys,
 };
 
 /* Access rights of the usual flat segments (VMX format). */
