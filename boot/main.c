@@ -74,7 +74,10 @@ static void boot_options(const char *cmdline)
 						     true);
 	shadow_audit_on = mb2_cmdline_bool(cmdline, "keel.shadow_audit", false);
 	vlapic_tpr_shadow_on = mb2_cmdline_bool(cmdline, "keel.tpr_shadow", true);
-	vlapic_apic_virt_on = mb2_cmdline_bool(cmdline, "keel.apic_virt", true);
+	/* The xAPIC page's virtualization works on the TPR shadow's
+	 * virtual-APIC page (SDM Vol. 3C 29.4): without it, none. */
+	vlapic_apic_virt_on = mb2_cmdline_bool(cmdline, "keel.apic_virt", true) &&
+			      vlapic_tpr_shadow_on;
 	if (mb2_cmdline_get(cmdline, "keel.paging", val, sizeof(val)) > 0)
 		boot.paging = !strcmp(val, "shadow") ? CONFIG_PAGING_SHADOW :
 			      !strcmp(val, "ept") ? CONFIG_PAGING_EPT :
