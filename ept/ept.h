@@ -31,8 +31,9 @@
 /* Software bit (bits 62:52 are ignored by the CPU, SDM Vol. 3C 29.3.2):
  * W was removed only to log the first write (dirty logging, mode wp). */
 #define EPT_SW_LOG_WP       BIT_ULL(52)
-/* Software bit: the leaf maps memory shared with other guests
- * (guest/shm.h), not the guest's RAM: dirty logging leaves it alone. */
+/* Software bit: the leaf maps memory that is not the guest's RAM (shared
+ * memory, guest/shm.h; the APIC-access page, guest/vlapic_page.c): dirty
+ * logging leaves it alone. */
 #define EPT_SW_SHARED       BIT_ULL(53)
 
 #define EPTP_MT_WB          6ULL

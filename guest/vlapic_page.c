@@ -102,11 +102,14 @@ static bool vlapic_page_wanted(const struct guest *g)
 	       g->mem_size <= VLAPIC_BASE_DEFAULT;
 }
 
+/* The mapping's permissions; not the guest's RAM: dirty logging leaves
+ * it alone. */
+#define APIC_PAGE_EPT_PERM      (EPT_R | EPT_W | EPT_SW_SHARED)
+
 static uint64_t vlapic_page_leaf(const struct guest *g)
 {
-	/* Not the guest's RAM: dirty logging leaves it alone. */
-	return make_ept_leaf(g->dev.apic_page.access_pa, EPT_R | EPT_W |
-			     EPT_SW_SHARED, EPT_MT_WB, 1);
+	return make_ept_leaf(g->dev.apic_page.access_pa, APIC_PAGE_EPT_PERM,
+			     EPT_MT_WB, 1);
 }
 
 int vlapic_page_init(struct guest *g)
@@ -122,7 +125,7 @@ int vlapic_page_init(struct guest *g)
 	p->access_pa = pa;
 	p->xapic_vcpus = g->cfg->cpu_count;    /* all start in xAPIC mode */
 	return ept_map(&g->ept, VLAPIC_BASE_DEFAULT, pa, PAGE_SIZE,
-		       EPT_R | EPT_W | EPT_SW_SHARED, EPT_MT_WB);
+		       APIC_PAGE_EPT_PERM, EPT_MT_WB);
 }
 
 void vlapic_page_free(struct guest *g)

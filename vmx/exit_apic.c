@@ -281,8 +281,7 @@ int handle_tpr_below_threshold(struct vcpu *v)
  */
 int handle_apic_write(struct vcpu *v)
 {
-	vlapic_page_written(v, (unsigned int)vmcs_readnat(VMCS_EXIT_QUALIFICATION) &
-				   APICQ_OFFSET);
+	vlapic_page_written(v, (unsigned int)vmcs_readnat(VMCS_EXIT_QUALIFICATION));
 	return EXIT_RESUME;
 }
 
