@@ -88,6 +88,7 @@ struct guest_devices {
 	uint8_t port92;                 /* system control port A (guest/port92.h) */
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
+	struct vlapic_bases apic_bases; /* the xAPIC pages on the MMIO bus */
 	struct vlapic_page apic_page;   /* where the CPU virtualizes it */
 	struct pci_devices *pci;        /* with CONFIG_DEVICE_PCI, else NULL */
 	bool acpi_pm;                   /* ACPI sleep/reset ports */
