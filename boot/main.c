@@ -78,6 +78,9 @@ static void boot_options(const char *cmdline)
 	 * virtual-APIC page (SDM Vol. 3C 29.4): without it, none. */
 	vlapic_apic_virt_on = mb2_cmdline_bool(cmdline, "keel.apic_virt", true) &&
 			      vlapic_tpr_shadow_on;
+	/* Virtual-interrupt delivery works on that page (29.2). */
+	vlapic_vid_on = mb2_cmdline_bool(cmdline, "keel.vid", true) &&
+			vlapic_apic_virt_on;
 	if (mb2_cmdline_get(cmdline, "keel.paging", val, sizeof(val)) > 0)
 		boot.paging = !strcmp(val, "shadow") ? CONFIG_PAGING_SHADOW :
 			      !strcmp(val, "ept") ? CONFIG_PAGING_EPT :

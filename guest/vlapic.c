@@ -90,6 +90,8 @@ static void vlapic_reset_regs(struct vlapic *a, uint32_t id)
 	memset(a->irr, 0, sizeof(a->irr));
 	memset(a->isr, 0, sizeof(a->isr));
 	memset(a->tmr, 0, sizeof(a->tmr));
+	a->vid_stale = true;
+	WRITE_ONCE(a->tmr_changed, 1);
 	a->id = id;
 	a->ldr = 0;
 	a->dfr = 0xffffffff;
@@ -123,7 +125,12 @@ void vlapic_init(struct vcpu *v)
  * same atomic change to the copy on the virtual-APIC page (guest/
  * vlapic_page.c): with senders on other CPUs, both stay equal. reg0 is
  * the first register of the eight; the word's old value is returned.
- * Inline: they are on the path of every interrupt. */
+ * Inline: they are on the path of every interrupt.
+ * With virtual-interrupt delivery the CPU itself moves vectors from the
+ * page's IRR to its ISR and retires them from its ISR (SDM Vol. 3C
+ * 29.2): then the page holds ISR alone, and IRR is the page's and what
+ * senders posted in a->irr since (irr_post), which only the vCPU's own
+ * CPU moves to the page (vlapic_vid_sync). TMR is as without it. */
 static __always_inline uint32_t vec_or(struct vlapic *a, uint32_t *bits,
 				       unsigned int reg0, unsigned int vector)
 {
@@ -146,6 +153,62 @@ static __always_inline void vec_clear(struct vlapic *a, uint32_t *bits,
 	__atomic_fetch_and(&bits[vector / 32], ~bit, __ATOMIC_SEQ_CST);
 }
 
+static __always_inline uint32_t irr_post(struct vlapic *a,
+					 unsigned int vector)
+{
+	if (a->vid)
+		return __atomic_fetch_or(&a->irr[vector / 32],
+					 1u << (vector % 32), __ATOMIC_SEQ_CST);
+	return vec_or(a, a->irr, APIC_REG_IRR0, vector);
+}
+
+static void page_vec_or(struct vlapic *a, unsigned int reg0,
+			unsigned int vector)
+{
+	__atomic_fetch_or(vlapic_page_reg(a, reg0 + vector / 32),
+			  1u << (vector % 32), __ATOMIC_SEQ_CST);
+}
+
+static void page_vec_clear(struct vlapic *a, unsigned int reg0,
+			   unsigned int vector)
+{
+	__atomic_fetch_and(vlapic_page_reg(a, reg0 + vector / 32),
+			   ~(1u << (vector % 32)), __ATOMIC_SEQ_CST);
+}
+
+static void isr_set(struct vlapic *a, unsigned int vector)
+{
+	a->vid_stale = a->vid;
+	if (a->vid)
+		page_vec_or(a, APIC_REG_ISR0, vector);
+	else
+		vec_or(a, a->isr, APIC_REG_ISR0, vector);
+}
+
+static void isr_clear(struct vlapic *a, unsigned int vector)
+{
+	a->vid_stale = a->vid;
+	if (a->vid)
+		page_vec_clear(a, APIC_REG_ISR0, vector);
+	else
+		vec_clear(a, a->isr, APIC_REG_ISR0, vector);
+}
+
+/* The word i of IRR and of ISR as the guest reads them. */
+static uint32_t irr_word(const struct vlapic *a, unsigned int i)
+{
+	uint32_t w = READ_ONCE(a->irr[i]);
+
+	return a->vid ? w | READ_ONCE(*vlapic_page_reg(a, APIC_REG_IRR0 + i))
+		      : w;
+}
+
+static uint32_t isr_word(const struct vlapic *a, unsigned int i)
+{
+	return a->vid ? READ_ONCE(*vlapic_page_reg(a, APIC_REG_ISR0 + i))
+		      : a->isr[i];
+}
+
 static int highest_bit(const uint32_t *bits)
 {
 	for (int i = 7; i >= 0; i--) {
@@ -157,9 +220,37 @@ static int highest_bit(const uint32_t *bits)
 	return -1;
 }
 
+/* The highest vector of the eight registers from reg0 on the page. */
+int vlapic_page_highest(const struct vlapic *a, unsigned int reg0)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = READ_ONCE(*vlapic_page_reg(a, reg0 + (unsigned)i));
+
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+static int irr_highest(const struct vlapic *a)
+{
+	int posted = highest_bit(a->irr), in_page;
+
+	if (!a->vid)
+		return posted;
+	in_page = vlapic_page_highest(a, APIC_REG_IRR0);
+	return in_page > posted ? in_page : posted;
+}
+
+static int isr_highest(const struct vlapic *a)
+{
+	return a->vid ? vlapic_page_highest(a, APIC_REG_ISR0)
+		      : highest_bit(a->isr);
+}
+
 static uint32_t vlapic_ppr(const struct vlapic *a)
 {
-	int isrv = highest_bit(a->isr);
+	int isrv = isr_highest(a);
 	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
 	uint32_t tpr = vlapic_tpr(a);
 
@@ -172,7 +263,7 @@ static uint32_t vlapic_ppr(const struct vlapic *a)
  * still set an IRR bit as it goes off. */
 int vlapic_pending_vector_tpr(const struct vlapic *a, uint32_t *threshold)
 {
-	int irrv = highest_bit(a->irr), isrv;
+	int irrv = irr_highest(a), isrv;
 	uint32_t irr_class = (uint32_t)irrv >> 4;
 
 	*threshold = 0;
@@ -182,7 +273,7 @@ int vlapic_pending_vector_tpr(const struct vlapic *a, uint32_t *threshold)
 		*threshold = irr_class;
 		return -1;
 	}
-	isrv = highest_bit(a->isr);
+	isrv = isr_highest(a);
 	return isrv >= 0 && irr_class <= (uint32_t)isrv >> 4 ? -1 : irrv;
 }
 
@@ -195,8 +286,8 @@ int vlapic_pending_vector(const struct vlapic *a)
 
 void vlapic_ack(struct vlapic *a, uint8_t vector)
 {
-	vec_clear(a, a->irr, APIC_REG_IRR0, vector);
-	vec_or(a, a->isr, APIC_REG_ISR0, vector);
+	vec_clear(a, a->irr, APIC_REG_IRR0, vector);    /* and the page's */
+	isr_set(a, vector);
 }
 
 void vlapic_set_tpr(struct vlapic *a, uint32_t tpr)
@@ -207,8 +298,8 @@ void vlapic_set_tpr(struct vlapic *a, uint32_t tpr)
 
 void vlapic_unack(struct vlapic *a, uint8_t vector)
 {
-	vec_clear(a, a->isr, APIC_REG_ISR0, vector);
-	vec_or(a, a->irr, APIC_REG_IRR0, vector);
+	isr_clear(a, vector);
+	irr_post(a, vector);
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 }
 
@@ -219,16 +310,46 @@ void vlapic_unack(struct vlapic *a, uint8_t vector)
 static void vlapic_eoi(struct vcpu *v)
 {
 	struct vlapic *a = vlapic_of(v);
-	int isrv = highest_bit(a->isr);
-	uint32_t bit;
+	int isrv = isr_highest(a);
 
 	if (isrv < 0)
 		return;
-	bit = 1u << (isrv % 32);
-	vec_clear(a, a->isr, APIC_REG_ISR0, (unsigned int)isrv);
+	isr_clear(a, (unsigned int)isrv);
+	vlapic_eoi_done(v, (uint8_t)isrv);
+}
+
+void vlapic_eoi_done(struct vcpu *v, uint8_t vector)
+{
+	struct vlapic *a = vlapic_of(v);
+
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
-	if (READ_ONCE(a->tmr[isrv / 32]) & bit)
-		ioapic_eoi(v->guest, (uint8_t)isrv);
+	if (READ_ONCE(a->tmr[vector / 32]) & (1u << (vector % 32)))
+		ioapic_eoi(v->guest, vector);
+}
+
+/*
+ * Before an entry with virtual-interrupt delivery: the vectors senders
+ * posted go to the page's IRR, where the CPU delivers them; the highest
+ * of them is returned (-1: none). TMR is read after a word is taken, so
+ * a level-triggered vector is in the EOI-exit bitmap (vmx/exit_apic.c)
+ * before the CPU can see it; only this CPU writes the page's IRR
+ * outside guest mode.
+ */
+int vlapic_vid_sync(struct vlapic *a)
+{
+	int highest = -1;
+
+	for (unsigned int i = 0; i < 8; i++) {
+		uint32_t w;
+
+		if (!READ_ONCE(a->irr[i]))
+			continue;
+		w = __atomic_exchange_n(&a->irr[i], 0, __ATOMIC_SEQ_CST);
+		*vlapic_page_reg(a, APIC_REG_IRR0 + i) |= w;
+		if (w)
+			highest = (int)i * 32 + 31 - __builtin_clz(w);
+	}
+	return highest;
 }
 
 void vlapic_accept(struct vcpu *t, uint8_t vector)
@@ -266,11 +387,14 @@ void vlapic_accept_irq(struct vcpu *t, uint8_t vector, bool level)
 	}
 	if (!vlapic_sw_enabled(a))
 		return;
-	if (level)
-		vec_or(a, a->tmr, APIC_REG_TMR0, vector);
-	else
+	if (level) {
+		if (!(vec_or(a, a->tmr, APIC_REG_TMR0, vector) & bit))
+			WRITE_ONCE(a->tmr_changed, 1);
+	} else if (READ_ONCE(a->tmr[vector / 32]) & bit) {
 		vec_clear(a, a->tmr, APIC_REG_TMR0, vector);
-	if (vec_or(a, a->irr, APIC_REG_IRR0, vector) & bit)
+		WRITE_ONCE(a->tmr_changed, 1);
+	}
+	if (irr_post(a, vector) & bit)
 		return;
 	vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	vlapic_kick(t);
@@ -589,11 +713,11 @@ static bool vlapic_read_common(struct vlapic *a, unsigned int reg,
 			       uint64_t *val)
 {
 	if (reg >= APIC_REG_ISR0 && reg < APIC_REG_ISR0 + 8)
-		*val = a->isr[reg - APIC_REG_ISR0];
+		*val = isr_word(a, reg - APIC_REG_ISR0);
 	else if (reg >= APIC_REG_TMR0 && reg < APIC_REG_TMR0 + 8)
 		*val = a->tmr[reg - APIC_REG_TMR0];
 	else if (reg >= APIC_REG_IRR0 && reg < APIC_REG_IRR0 + 8)
-		*val = READ_ONCE(a->irr[reg - APIC_REG_IRR0]);
+		*val = irr_word(a, reg - APIC_REG_IRR0);
 	else if (lvt_index(reg) >= 0)
 		*val = a->lvt[lvt_index(reg)];
 	else if (reg == APIC_REG_VERSION)

@@ -89,6 +89,15 @@ struct vlapic {
 	/* The virtual-APIC page where the guest reads the xAPIC registers
 	 * without exits (guest/vlapic_page.c), else NULL. */
 	uint32_t *page;
+	/* The CPU delivers and retires interrupts on that page itself
+	 * (virtual-interrupt delivery, vmx/exit_apic.c); then the EOI-exit
+	 * bitmap as last written to the VMCS, `tmr_changed` (atomic) when
+	 * TMR differs from it, and `vid_stale` when Keel changed the page's
+	 * IRR or ISR itself (RVI and SVI in the VMCS may be stale). */
+	bool vid;
+	bool vid_stale;
+	uint32_t tmr_changed;
+	uint64_t eoi_exit[4];
 };
 
 /* A guest's xAPIC page as the CPU virtualizes it (guest/vlapic_page.c). */
@@ -128,6 +137,7 @@ const char *vlapic_mmio_place(struct vcpu *v, uint64_t base);
  * that page offset.
  */
 extern bool vlapic_apic_virt_on;
+extern bool vlapic_vid_on;              /* keel.vid */
 int vlapic_page_init(struct guest *g);
 void vlapic_page_free(struct guest *g);
 void vlapic_page_attach(struct vcpu *v, uint32_t *vapic);
@@ -170,6 +180,15 @@ int vlapic_pending_vector_tpr(const struct vlapic *a, uint32_t *threshold);
  * and back (its delivery has to wait). */
 void vlapic_ack(struct vlapic *a, uint8_t vector);
 void vlapic_unack(struct vlapic *a, uint8_t vector);
+/* With virtual-interrupt delivery (struct vlapic.vid): moves what
+ * senders posted to the page's IRR, on the vCPU's own CPU before entry
+ * (the highest of them, -1 for none);
+ * the highest vector of the page's eight registers from reg0 (IRR0,
+ * ISR0), -1 for none; and the rest of an EOI the CPU has done, of a
+ * vector the EOI-exit bitmap names (its TMR bit: to the I/O APIC). */
+int vlapic_vid_sync(struct vlapic *a);
+int vlapic_page_highest(const struct vlapic *a, unsigned int reg0);
+void vlapic_eoi_done(struct vcpu *v, uint8_t vector);
 /* The task priority, and setting it (CR8 writes). */
 static inline uint32_t vlapic_tpr(const struct vlapic *a)
 {

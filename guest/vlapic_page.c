@@ -41,6 +41,7 @@
 #include "vmx/vmx.h"
 
 bool vlapic_apic_virt_on = true;
+bool vlapic_vid_on = true;
 
 static void sync_reg(const struct vlapic *a, unsigned int reg, uint32_t val)
 {
@@ -79,6 +80,7 @@ void vlapic_page_sync(struct vlapic *a)
 		sync_reg(a, APIC_REG_TMR0 + i, READ_ONCE(a->tmr[i]));
 		sync_reg(a, APIC_REG_IRR0 + i, READ_ONCE(a->irr[i]));
 	}
+	a->vid_stale = a->vid;          /* RVI and SVI: recomputed */
 	vlapic_page_sync_regs(a);
 }
 
@@ -142,6 +144,7 @@ void vlapic_page_attach(struct vcpu *v, uint32_t *vapic)
 {
 	if (v->guest->dev.apic_page.access_pa) {
 		v->lapic.page = vapic;
+		v->lapic.vid = vlapic_vid_on && vmx_caps.vid;
 		vlapic_page_sync(&v->lapic);
 	}
 }

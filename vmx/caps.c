@@ -58,6 +58,10 @@ static void vmx_caps_derive(struct vmx_caps *c)
 	c->apic_reg_virt = c->tpr_shadow && c->ept &&
 			   vmx_ctl_allows1(p2, CPU2_VIRT_APIC_ACCESSES |
 					   CPU2_APIC_REG_VIRT);
+	/* It also needs external-interrupt exiting, which Keel always sets
+	 * (SDM Vol. 3C 27.2.1.1). */
+	c->vid = c->apic_reg_virt &&
+		 vmx_ctl_allows1(p2, CPU2_VIRT_INTR_DELIVERY);
 }
 
 void vmx_caps_init(void)
@@ -71,8 +75,8 @@ void vmx_caps_init(void)
 	c->present = true;
 	pr_info("keel: vmx caps: ept=%d vpid=%d ug=%d ept_ad=%d pml=%d ept_2m=%d "
 		"ept_1g=%d preempt_timer=%d vmfunc=%d tpr_shadow=%d "
-		"apic_reg_virt=%d revision=%#x\n",
+		"apic_reg_virt=%d vid=%d revision=%#x\n",
 		c->ept, c->vpid, c->ug, c->ept_ad, c->pml, c->ept_2m, c->ept_1g,
 		c->preempt_timer, c->vmfunc_ok, c->tpr_shadow, c->apic_reg_virt,
-		c->revision);
+		c->vid, c->revision);
 }

@@ -57,6 +57,7 @@ static exit_handler_fn *const exit_handlers[VMX_NR_EXIT_REASONS] = {
 	[EXIT_TPR_BELOW_THRESHOLD] = handle_tpr_below_threshold,
 	[EXIT_APIC_ACCESS]        = handle_apic_access,
 	[EXIT_APIC_WRITE]         = handle_apic_write,
+	[EXIT_VIRTUALIZED_EOI]    = handle_virtualized_eoi,
 };
 #pragma GCC diagnostic pop
 

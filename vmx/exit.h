@@ -80,8 +80,12 @@ bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3);
 int shadow_cr3_write(struct vcpu *v, uint64_t val);
 exit_handler_fn handle_interrupt_window, handle_preemption_timer;
 exit_handler_fn handle_tpr_below_threshold;
-/* The xAPIC page the CPU virtualizes (guest/vlapic_page.c). */
-exit_handler_fn handle_apic_access, handle_apic_write;
+/* The xAPIC page the CPU virtualizes (guest/vlapic_page.c), and the
+ * interrupts it delivers: an EOI that exits, and vlapic_vid_redeliver()
+ * for one whose delivery an exit interrupted (from the exits that can
+ * come during delivery: EPT violations Keel retries, PML full). */
+exit_handler_fn handle_apic_access, handle_apic_write, handle_virtualized_eoi;
+void vlapic_vid_redeliver(struct vcpu *v);
 /* The TPR shadow (vmx/exit_apic.c): keel.tpr_shadow, and v's virtual-APIC
  * page where the CPU has one and it is on; false: no memory for it. */
 extern bool vlapic_tpr_shadow_on;

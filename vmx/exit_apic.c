@@ -27,6 +27,11 @@
  * threshold to the class of the highest vector the TPR holds back, so a
  * MOV to CR8 that lets it in exits (TPR below threshold) and WORK_EVAL
  * injects it. Elsewhere CR8 accesses exit (handle_cr8_access).
+ *
+ * With virtual-interrupt delivery (struct vlapic.vid) WORK_EVAL injects
+ * nothing: it moves what senders posted to the page's IRR and tells the
+ * CPU the highest vectors requesting and in service; the CPU delivers
+ * them and the guest's EOIs retire them without exits (vlapic_vid_eval).
  */
 #include "vmx/exit.h"
 #include "vmx/controls.h"
@@ -36,6 +41,7 @@
 #include "arch/idt.h"
 #include "arch/x86.h"
 #include "arch/percpu.h"
+#include "arch/string.h"
 #include "drivers/lapic.h"
 #include "guest/guest.h"
 #include "guest/vlapic_regs.h"
@@ -91,6 +97,67 @@ static void vlapic_wait(struct vcpu *v, int vector, uint32_t threshold)
 	}
 }
 
+/* Every level-triggered vector (TMR) in the EOI-exit bitmap, so that its
+ * EOI exits and goes on to the I/O APIC (SDM Vol. 3C 29.1.2). */
+static void vlapic_eoi_exit_update(struct vlapic *a)
+{
+	if (!READ_ONCE(a->tmr_changed))
+		return;
+	__atomic_store_n(&a->tmr_changed, 0, __ATOMIC_SEQ_CST);
+	for (unsigned int i = 0; i < 4; i++) {
+		uint64_t want = READ_ONCE(a->tmr[2 * i]) |
+				(uint64_t)READ_ONCE(a->tmr[2 * i + 1]) << 32;
+
+		if (want != a->eoi_exit[i]) {
+			a->eoi_exit[i] = want;
+			vmcs_write_eoi_exit(i, want);
+		}
+	}
+}
+
+/* RVI | SVI << 8 from the page (-1: none, 0 in the field). */
+static uint16_t vlapic_vid_status(const struct vlapic *a)
+{
+	int rvi = vlapic_page_highest(a, APIC_REG_IRR0);
+	int svi = vlapic_page_highest(a, APIC_REG_ISR0);
+
+	return (uint16_t)((rvi < 0 ? 0 : rvi) | (svi < 0 ? 0 : svi) << 8);
+}
+
+/*
+ * Virtual-interrupt delivery (SDM Vol. 3C 29.2): VM entry loads RVI (the
+ * highest vector of the page's IRR) and SVI (of its ISR) from the guest
+ * interrupt status, and the CPU delivers RVI once it is above the VPPR
+ * and RFLAGS.IF and the interruptibility state allow, with no interrupt
+ * window. The CPU keeps both right as it delivers, EOIs and takes self
+ * IPIs, so unless Keel changed the page itself (vid_stale) the new RVI
+ * is the larger of the old and the highest vector posted since. The
+ * posted vectors move to the page first, and TMR is read after them
+ * (vlapic_vid_sync). An APIC that is off delivers nothing.
+ */
+static void vlapic_vid_eval(struct vcpu *v)
+{
+	struct vlapic *a = &v->lapic;
+	uint16_t status;
+	int posted = -1;
+
+	vnmi_evaluate(v);
+	if (vlapic_hw_enabled(a))
+		posted = vlapic_vid_sync(a);
+	vlapic_eoi_exit_update(a);
+	if (unlikely(a->vid_stale)) {
+		a->vid_stale = false;
+		status = vlapic_vid_status(a);
+	} else {
+		status = vmcs_read16(VMCS_GUEST_INTR_STATUS);
+		if (posted > (status & 0xff))
+			status = (uint16_t)((status & 0xff00) | posted);
+	}
+	if (!vlapic_hw_enabled(a))
+		status &= 0xff00;
+	vmcs_write16(VMCS_GUEST_INTR_STATUS, status);
+}
+
 /* SDM Vol. 3C 27.6 (event injection) and 26.7.5 (interrupt window). */
 static void vlapic_evaluate(struct vcpu *v)
 {
@@ -100,6 +167,10 @@ static void vlapic_evaluate(struct vcpu *v)
 
 	__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_EVAL,
 			   __ATOMIC_SEQ_CST);
+	if (a->vid) {
+		vlapic_vid_eval(v);
+		return;
+	}
 	if (unlikely(vnmi_evaluate(v))) {
 		/* The interrupt waits for the window after the NMI. */
 		vector = vlapic_pending_vector_tpr(a, &threshold);
@@ -155,11 +226,24 @@ static int vlapic_program_timer(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
+/* An interrupt whose delivery an exit interrupted, with its vector in
+ * ISR: the entry injects it again, or, if the exit's handler injects an
+ * event of its own, it goes back to IRR and waits its turn. */
+static void vlapic_redeliver(struct vcpu *v, uint8_t vector)
+{
+	if (vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) {
+		vlapic_unack(&v->lapic, vector);
+		return;
+	}
+	vmcs_write32(VMCS_ENTRY_INTR_INFO, vector |
+		     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
+	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
+}
+
 /*
  * The exit came while the interrupt injected at the last entry was being
  * delivered (an EPT violation on the guest's stack, say: SDM Vol. 3C
- * 28.2.4): deliver it again. If the exit's handler injects an event of
- * its own, the interrupt goes back to IRR and waits its turn.
+ * 28.2.4): deliver it again.
  */
 static void vlapic_check_delivery(struct vcpu *v)
 {
@@ -175,15 +259,8 @@ static void vlapic_check_delivery(struct vcpu *v)
 		vnmi_redeliver(v);
 		return;
 	}
-	if (type != INTR_TYPE_EXT_INTR)
-		return;
-	if (vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) {
-		vlapic_unack(&v->lapic, vector);
-		return;
-	}
-	vmcs_write32(VMCS_ENTRY_INTR_INFO, vector |
-		     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
-	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
+	if (type == INTR_TYPE_EXT_INTR)
+		vlapic_redeliver(v, vector);
 }
 
 int vlapic_before_entry(struct vcpu *v)
@@ -212,6 +289,9 @@ int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift)
 	a->window_on = false;
 	a->nmi_window_on = false;
 	a->tpr_threshold = 0;           /* as vmcs_create wrote it */
+	memset(a->eoi_exit, 0, sizeof(a->eoi_exit));
+	a->vid_stale = true;            /* the new VMCS has RVI = SVI = 0 */
+	WRITE_ONCE(a->tmr_changed, 1);
 	a->ptimer_on = false;
 	if (a->timer_deadline) {
 		a->timer_deadline += tsc_shift;
@@ -301,6 +381,35 @@ int handle_apic_access(struct vcpu *v)
 			  "%#x (not a read or write by an instruction: SDM "
 			  "Vol. 3C Table 28-6)", type,
 			  (unsigned int)(q & APICQ_OFFSET));
+}
+
+/* The guest's EOI of a vector the EOI-exit bitmap names (SDM Vol. 3C
+ * 29.1.2): the CPU has retired it from the page's ISR, and the exit is a
+ * trap; the qualification's bits 7:0 are the vector (27.2.1). */
+int handle_virtualized_eoi(struct vcpu *v)
+{
+	vlapic_eoi_done(v, (uint8_t)vmcs_readnat(VMCS_EXIT_QUALIFICATION));
+	return EXIT_RESUME;
+}
+
+/*
+ * An exit during the delivery of a virtual interrupt (an EPT violation
+ * on the guest's stack under dirty logging, say): the CPU had moved the
+ * vector to the page's ISR already (29.2.2), so it is delivered again as
+ * one Keel injected (vlapic_redeliver). After an entry that injected an
+ * event of Keel's own, vlapic_check_delivery looks at the exit instead.
+ */
+void vlapic_vid_redeliver(struct vcpu *v)
+{
+	uint32_t info;
+
+	if (!v->lapic.vid ||
+	    (READ_ONCE(v->lapic.work) & VLAPIC_WORK_INJECTED))
+		return;
+	info = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+	if ((info & INTR_INFO_VALID) &&
+	    ((info >> INTR_INFO_TYPE_SHIFT) & 7) == INTR_TYPE_EXT_INTR)
+		vlapic_redeliver(v, info & INTR_INFO_VECTOR_MASK);
 }
 
 /* The deadline came (or a capped count ran out): the entry path fires

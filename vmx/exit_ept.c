@@ -42,8 +42,10 @@ int handle_ept_violation(struct vcpu *v)
 	const struct mmio_region *r;
 
 	vnmi_refault_iret(v, q);
-	if (dirty_log_wp_fault(v, gpa, q))
+	if (dirty_log_wp_fault(v, gpa, q)) {
+		vlapic_vid_redeliver(v);
 		return vcpu_retry_exit(v, EXIT_EPT_VIOLATION, q, gpa);
+	}
 	if (!(q & EPTQ_FETCH) && (r = mmio_find(v->guest, gpa)))
 		return ept_mmio(v, q, gpa, r);
 	return vcpu_fatal(v, "%s at guest-physical %#lx outside its memory",
@@ -62,6 +64,7 @@ int handle_ept_misconfig(struct vcpu *v)
 int handle_pml_full(struct vcpu *v)
 {
 	vnmi_refault_iret(v, vmcs_readnat(VMCS_EXIT_QUALIFICATION));
+	vlapic_vid_redeliver(v);
 	dirty_pml_drain(v);
 	return EXIT_RESUME;
 }

@@ -116,6 +116,8 @@ static const char *vmcs_setup_pin_proc(struct vcpu *v)
 	}
 	if (v->lapic.page)      /* xAPIC reads without exits: 29.4 */
 		want2 |= CPU2_VIRT_APIC_ACCESSES | CPU2_APIC_REG_VIRT;
+	if (v->lapic.vid)       /* interrupts and EOIs without exits: 29.2 */
+		want2 |= CPU2_VIRT_INTR_DELIVERY;
 	if (!vmx_adjust_controls(c->procbased2, want2, opt2, &proc2))
 		return "the CPU lacks EPT or unrestricted guest";
 	/* Virtual NMIs give the guest NMI blocking of its own and, with it,
@@ -201,6 +203,11 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 	if (v->lapic.page)
 		vmcs_write64(VMCS_APIC_ACCESS_ADDR,
 			     v->guest->dev.apic_page.access_pa);
+	if (v->lapic.vid) {     /* RVI, SVI, bitmaps: before each entry */
+		vmcs_write16(VMCS_GUEST_INTR_STATUS, 0);
+		for (unsigned int i = 0; i < 4; i++)
+			vmcs_write_eoi_exit(i, 0);
+	}
 	vmcs_write64(VMCS_TSC_OFFSET, v->tsc_offset);
 	/* #UD exits only for force_emulation (vmx/emulate.c): a guest marks
 	 * an instruction with ud2 and "keel" to have it emulated. */

@@ -23,6 +23,7 @@ enum vmcs_field {
 	VMCS_GUEST_GS_SEL               = 0x080a,
 	VMCS_GUEST_LDTR_SEL             = 0x080c,
 	VMCS_GUEST_TR_SEL               = 0x080e,
+	VMCS_GUEST_INTR_STATUS          = 0x0810,  /* RVI | SVI << 8 */
 	VMCS_GUEST_PML_INDEX            = 0x0812,
 	/* 16-bit host state */
 	VMCS_HOST_ES_SEL                = 0x0c00,
@@ -44,6 +45,7 @@ enum vmcs_field {
 	VMCS_VIRTUAL_APIC_ADDR          = 0x2012,
 	VMCS_APIC_ACCESS_ADDR           = 0x2014,
 	VMCS_EPT_POINTER                = 0x201a,
+	VMCS_EOI_EXIT_BITMAP0           = 0x201c,  /* ..3 at 0x2022, 2 apart */
 	/* 64-bit read-only */
 	VMCS_GUEST_PHYSICAL_ADDRESS     = 0x2400,
 	/* 64-bit guest state */
@@ -201,6 +203,14 @@ static inline uint64_t __vmread_narrow(uint64_t field, uint64_t max)
 #define vmcs_write32(f, v)  ({ VMCS_CHECK_WIDTH(f, VMCS_W32); __vmwrite(f, (uint32_t)(v)); })
 #define vmcs_write64(f, v)  ({ VMCS_CHECK_WIDTH(f, VMCS_W64); __vmwrite(f, (uint64_t)(v)); })
 #define vmcs_writenat(f, v) ({ VMCS_CHECK_WIDTH(f, VMCS_WNAT); __vmwrite(f, (uint64_t)(v)); })
+
+/* EOI-exit bitmap i (0-3: vectors 64i to 64i+63), 64-bit fields two
+ * encodings apart. */
+static inline void vmcs_write_eoi_exit(unsigned int i, uint64_t bits)
+{
+	VMCS_CHECK_WIDTH(VMCS_EOI_EXIT_BITMAP0, VMCS_W64);
+	__vmwrite(VMCS_EOI_EXIT_BITMAP0 + 2 * (i & 3), bits);
+}
 
 /* Sets or clears `bits` of a 32-bit control field (typed access needs a
  * constant field, hence a macro). */

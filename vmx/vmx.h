@@ -57,6 +57,9 @@ struct vmx_caps {
 	 * "APIC-register virtualization" (SDM Vol. 3C 29.4), xAPIC
 	 * register reads without exits. */
 	bool apic_reg_virt;
+	/* And "virtual-interrupt delivery" (29.2): interrupts and EOIs
+	 * without exits. */
+	bool vid;
 	uint32_t revision;
 };
 

@@ -754,6 +754,47 @@ TEST(vlapic_page_icr_high)
 	EXPECT_EQ(pg(0, APIC_REG_ICR_HI), 0x01000000u);
 }
 
+/*
+ * Virtual-interrupt delivery (SDM Vol. 3C 29.2): a sender posts to IRR
+ * and only the vCPU's own sync moves it to the page, where the CPU
+ * delivers it (page IRR to page ISR) and EOIs retire it; the guest reads
+ * IRR as both, ISR and PPR from the page. Keel's own EOI (an x2APIC
+ * WRMSR) retires the page's highest ISR vector.
+ */
+TEST(vlapic_vid_posted_then_page)
+{
+	struct vcpu *v;
+	struct vlapic *a;
+	unsigned int irr2 = (APIC_REG_IRR0 + 2) * 4, isr2 = (APIC_REG_ISR0 + 2) * 4;
+
+	vmx_caps.vid = true;
+	v = setup_page();
+	vmx_caps.vid = false;
+	a = &v->lapic;
+	EXPECT(a->vid && vcpus[1].lapic.vid);
+	EXPECT(vlapic_reg_write(v, APIC_REG_SVR, false, 0x1ff));
+	vlapic_accept(v, 0x51);
+	EXPECT_EQ(a->irr[2], 1u << 0x11);               /* posted */
+	EXPECT_EQ(vapic[0][irr2], 0);
+	EXPECT_EQ(rd(v, APIC_REG_IRR0 + 2, false), 1u << 0x11);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x51);
+	vlapic_vid_sync(a);
+	EXPECT_EQ(a->irr[2], 0);
+	EXPECT_EQ(vapic[0][irr2], 1u << 0x11);
+	EXPECT_EQ(vlapic_page_highest(a, APIC_REG_IRR0), 0x51);
+	vapic[0][irr2] = 0;                             /* the CPU delivers */
+	vapic[0][isr2] = 1u << 0x11;
+	EXPECT_EQ(rd(v, APIC_REG_ISR0 + 2, false), 1u << 0x11);
+	EXPECT_EQ(rd(v, APIC_REG_PPR, false), 0x50);
+	vlapic_accept(v, 0x41);
+	vlapic_vid_sync(a);
+	EXPECT_EQ(vlapic_pending_vector(a), -1);        /* below the 0x51 */
+	EXPECT(vlapic_reg_write(v, APIC_REG_EOI, false, 0));
+	EXPECT_EQ(vapic[0][isr2], 0);
+	EXPECT_EQ(vlapic_pending_vector(a), 0x41);
+	EXPECT_EQ(vlapic_page_highest(a, APIC_REG_ISR0), -1);
+}
+
 /* The page is mapped while every vCPU's APIC is on in xAPIC mode; each
  * one that leaves it drops its CPU's cached translations. */
 TEST(vlapic_page_mapping_follows_xapic_mode)
