@@ -448,6 +448,53 @@ TEST(leaf_access_holds_w_until_dirty)
 }
 
 /*
+ * Every leaf shadow_leaf_access() builds, over all guest rights, access
+ * kinds, D, and CR0.WP = 1, CR0.WP = 0, CR0.WP = 0 with SMEP: W only once
+ * the guest's D is set (SDM Vol. 3A 4.8); beyond the guest's rights only
+ * the W that CR0.WP = 0 gives a supervisor write, and then without U, and
+ * without X under SMEP, so that no user access and no supervisor fetch
+ * rides on it (4.6.1). The access that faulted is granted, or the guest
+ * would fault on it forever.
+ */
+static void check_leaf_access(struct shadow_role r, bool wp, bool smep,
+			      unsigned int guest, unsigned int kind, bool dirty)
+{
+	unsigned int acc = shadow_leaf_access(r, guest, kind, true, dirty);
+	unsigned int extra = acc & ~guest;
+	bool sup_write = (kind & EMUL_ACC_WRITE) && !(kind & EMUL_ACC_USER);
+
+	EXPECT(!(acc & SHADOW_ACC_W) || dirty);
+	EXPECT_EQ(extra & ~SHADOW_ACC_W, 0);
+	if (extra) {
+		EXPECT(!wp && sup_write);
+		EXPECT(!(acc & SHADOW_ACC_U));
+		EXPECT(!smep || !(acc & SHADOW_ACC_X));
+	}
+	if (sup_write && dirty && ((guest & SHADOW_ACC_W) || !wp))
+		EXPECT(acc & SHADOW_ACC_W);
+	if ((kind & EMUL_ACC_USER) && (guest & SHADOW_ACC_U))
+		EXPECT(acc & SHADOW_ACC_U);
+}
+
+TEST(leaf_access_grants_the_guest_rights_and_wp0_writes_only)
+{
+	static const unsigned int kinds[] = {
+		0, EMUL_ACC_WRITE, EMUL_ACC_USER, EMUL_ACC_WRITE | EMUL_ACC_USER,
+	};
+
+	for (unsigned int s = 0; s < 3; s++) {
+		bool wp = s == 0, smep = s == 2;
+		struct shadow_role r = role_wp(wp, smep);
+
+		for (unsigned int g = 0; g <= SHADOW_ACC_ALL; g++)
+			for (unsigned int k = 0; k < ARRAY_SIZE(kinds); k++)
+				for (int d = 0; d < 2; d++)
+					check_leaf_access(r, wp, smep, g,
+							  kinds[k], d);
+	}
+}
+
+/*
  * kvm-unit-tests' check_large_pte_dirty_for_nowp, at the level of roles:
  * two guest PDEs map one 2 MiB frame read-only, CR0.WP = 0. A read
  * through the first, a write through the second (which the walk makes
