@@ -885,6 +885,10 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_JMP_FAR] = emul_exec_far_branch,
 	[EMUL_H_CALL_FAR] = emul_exec_far_branch,
 	[EMUL_H_MOVMMX] = emul_exec_movmmx,
+	[EMUL_H_MOV_FROM_CR] = emul_exec_mov_from_cr,
+	[EMUL_H_MOV_TO_CR] = emul_exec_mov_to_cr,
+	[EMUL_H_LGDT] = emul_exec_lgdt, [EMUL_H_LIDT] = emul_exec_lgdt,
+	[EMUL_H_CLI] = emul_exec_cli,
 };
 
 int emul_execute(struct emul_ctx *ctx)

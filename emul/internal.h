@@ -188,5 +188,9 @@ int emul_exec_movxmm(struct emul_ctx *ctx);
 /* ---- system instructions (emul/system.c) ------------------------------------- */
 
 int emul_exec_ltr(struct emul_ctx *ctx);
+int emul_exec_mov_from_cr(struct emul_ctx *ctx);
+int emul_exec_mov_to_cr(struct emul_ctx *ctx);
+int emul_exec_lgdt(struct emul_ctx *ctx);	/* LGDT and LIDT */
+int emul_exec_cli(struct emul_ctx *ctx);
 
 #endif

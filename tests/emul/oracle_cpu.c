@@ -675,6 +675,8 @@ static bool runs_in_user_mode(const struct emul_opdesc *d)
 	case EMUL_H_ENTER:
 	case EMUL_H_SMSW: case EMUL_H_LMSW:     /* CR0: UMIP, CPL 0 */
 	case EMUL_H_LTR:                        /* CPL 0 */
+	case EMUL_H_MOV_FROM_CR: case EMUL_H_MOV_TO_CR:
+	case EMUL_H_LGDT: case EMUL_H_LIDT: case EMUL_H_CLI:
 	case EMUL_H_MOVXMM:     /* XMM registers: not in the oracle's state */
 	case EMUL_H_MOVMMX:     /* nor the MMX registers */
 	case EMUL_H_MOV_FROM_SREG: case EMUL_H_MOV_TO_SREG:

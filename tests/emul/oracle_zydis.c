@@ -128,6 +128,10 @@ static const ZydisMnemonic alu_mnemonics[] = {
 	[EMUL_H_JMP_FAR] = ZYDIS_MNEMONIC_JMP,
 	[EMUL_H_CALL_FAR] = ZYDIS_MNEMONIC_CALL,
 	[EMUL_H_MOVMMX] = ZYDIS_MNEMONIC_MOVQ,
+	[EMUL_H_MOV_FROM_CR] = ZYDIS_MNEMONIC_MOV,
+	[EMUL_H_MOV_TO_CR] = ZYDIS_MNEMONIC_MOV,
+	[EMUL_H_LGDT] = ZYDIS_MNEMONIC_LGDT, [EMUL_H_LIDT] = ZYDIS_MNEMONIC_LIDT,
+	[EMUL_H_CLI] = ZYDIS_MNEMONIC_CLI,
 };
 
 static const ZydisMnemonic setcc_mnemonics[16] = {
@@ -307,6 +311,20 @@ static bool same_mem(const struct emul_insn *in, const struct emul_operand *op,
 	return true;
 }
 
+/* JMP/CALL ptr16:16/32: Keel keeps the offset and, above it, the
+ * selector in one immediate. */
+static bool same_pointer(const struct emul_insn *in,
+			 const struct emul_operand *op,
+			 const ZydisDecodedOperand *z, char *why)
+{
+	unsigned int off_bits = 8 * (op->size - 2);
+
+	if (z->ptr.offset != (in->imm & mask_bits(off_bits)) ||
+	    z->ptr.segment != (uint16_t)(in->imm >> off_bits))
+		return sprintf(why, "pointer %" PRIx64, in->imm), false;
+	return true;
+}
+
 static bool same_operand(const struct emul_insn *in,
 			 const struct emul_operand *op,
 			 const ZydisDecodedOperand *z, char *why)
@@ -334,7 +352,14 @@ static bool same_operand(const struct emul_insn *in,
 		    z->reg.value != (ZydisRegister)(ZYDIS_REGISTER_MM0 + op->reg))
 			return sprintf(why, "mm %u", op->reg), false;
 		return true;
+	case EMUL_OPND_CR:
+		if (z->type != ZYDIS_OPERAND_TYPE_REGISTER ||
+		    z->reg.value != (ZydisRegister)(ZYDIS_REGISTER_CR0 + op->reg))
+			return sprintf(why, "cr %u", op->reg), false;
+		return true;
 	case EMUL_OPND_IMM:
+		if (z->type == ZYDIS_OPERAND_TYPE_POINTER)
+			return same_pointer(in, op, z, why);
 		if (z->type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
 		    ((z->imm.value.u ^ in->imm) & mask_bits(z->size)) != 0)
 			return sprintf(why, "imm %" PRIx64, in->imm), false;
