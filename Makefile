@@ -79,7 +79,7 @@ EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c emul/sse.c emul/system.c emul/desc.c \
 	emul/segload.c emul/branch.c emul/icache.c
 KERNEL_SRCS += $(EMUL_SRCS)
-KERNEL_SRCS += vmx/emulate.c guest/mmio.c guest/testdev.c
+KERNEL_SRCS += vmx/emulate.c vmx/realmode.c guest/mmio.c guest/testdev.c
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 
