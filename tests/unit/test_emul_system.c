@@ -143,6 +143,13 @@ TEST(lgdt_lidt_real_mode)
 	EXPECT_EQ(fm->idtr_base, 0);
 	EXPECT_EQ(fm->idtr_limit, 0x3ff);
 	EXPECT_EQ(fm->gdtr_base, 0xaabbccdd);
+	/* 67: a 32-bit address (disp32) in 16-bit code. */
+	put_dtr(fm, 0x7000 + 0x40, 0x27, 0x11223344);
+	ASSERT(FM_RUN(fm, 0x2e, 0x67, 0x66, 0x0f, 0x01, 0x15,
+		      0x40, 0x00, 0x00, 0x00) == EMUL_OK);
+	EXPECT_EQ(fm->gdtr_base, 0x11223344);
+	EXPECT_EQ(fm->gdtr_limit, 0x27);
+	EXPECT_EQ(fm->ctx.insn.len, 10);
 	fm_free(fm);
 }
 
