@@ -383,6 +383,9 @@ static void decode_operand(struct emul_insn *insn, uint8_t spec,
 	case EMUL_OK_ACC:
 		set_reg(insn, op, EMUL_RAX);
 		break;
+	case EMUL_OK_DX:
+		set_reg(insn, op, EMUL_RDX);
+		break;
 	case EMUL_OK_OPREG:
 		set_reg(insn, op, (insn->opcode & 7) | rex_b);
 		break;
@@ -547,6 +550,8 @@ static int decode_operands(struct dec *d, uint8_t seg_override)
 	}
 	if (rc == EMUL_OK && insn->src.kind == EMUL_OPND_IMM)
 		rc = decode_imm(d, &insn->src);
+	else if (rc == EMUL_OK && insn->dst.kind == EMUL_OPND_IMM)
+		rc = decode_imm(d, &insn->dst);		/* OUT imm8, AL */
 	if (rc == EMUL_OK && (desc->flags & (EMUL_F_IMM8 | EMUL_F_IMMZ)))
 		rc = decode_third_imm(d, desc->flags);
 	return rc;

@@ -28,8 +28,8 @@
  * MOVSXD, MOVNTI, ADD OR ADC SBB AND SUB XOR CMP (00-3D, 80-83), TEST,
  * INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BT BTS BTR BTC,
  * SETcc, CMOVcc, PUSH/POP (register, r/m, immediate), MOVS CMPS STOS LODS
- * SCAS INS OUTS with REP prefixes, SMSW, LMSW, LTR, MOV to and from
- * CR0/CR3/CR4, LGDT, LIDT, CLI, RET (near), JMP and CALL through a
+ * SCAS INS OUTS with REP prefixes, IN, OUT, SMSW, LMSW, LTR, MOV to and
+ * from CR0/CR3/CR4, LGDT, LIDT, CLI, RET (near), JMP and CALL through a
  * register or memory (FF /2 /4) and far, through memory (FF /3 /5) or
  * ptr16:16/32 (EA, 9A), to a code segment, ENTER (level 0), LEAVE,
  * IMUL (two and three operands), MUL, IMUL, DIV, IDIV, BSF, BSR, SHLD,

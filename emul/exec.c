@@ -889,6 +889,7 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_MOV_TO_CR] = emul_exec_mov_to_cr,
 	[EMUL_H_LGDT] = emul_exec_lgdt, [EMUL_H_LIDT] = emul_exec_lgdt,
 	[EMUL_H_CLI] = emul_exec_cli,
+	[EMUL_H_IN] = emul_exec_in_out, [EMUL_H_OUT] = emul_exec_in_out,
 };
 
 int emul_execute(struct emul_ctx *ctx)

@@ -107,7 +107,17 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	/* ENTER Iw, Ib: the nesting level is the last byte. */
 	[0xc8] = D(ENTER, N, O(IMM, W), EMUL_F_DEF64 | EMUL_F_IMM8),
 	[0xc9] = D(LEAVE, N, N, EMUL_F_DEF64),
+	/* IN and OUT: the port is an imm8 (a first operand for OUT) or DX;
+	 * eAX is 32 bits at most (SDM Vol. 2A "IN", Vol. 2B "OUT"). */
+	[0xe4] = D(IN, O(ACC, B), O(IMM, B), 0),
+	[0xe5] = D(IN, O(ACC, Z), O(IMM, B), 0),
+	[0xe6] = D(OUT, O(IMM, B), O(ACC, B), 0),
+	[0xe7] = D(OUT, O(IMM, B), O(ACC, Z), 0),
 	[0xea] = D(JMP_FAR, N, O(IMM, FARP), EMUL_F_NO64),
+	[0xec] = D(IN, O(ACC, B), O(DX, W), 0),
+	[0xed] = D(IN, O(ACC, Z), O(DX, W), 0),
+	[0xee] = D(OUT, O(DX, W), O(ACC, B), 0),
+	[0xef] = D(OUT, O(DX, W), O(ACC, Z), 0),
 	[0xf6] = GRP(F6),
 	[0xf7] = GRP(F7),
 	[0xfa] = D(CLI, N, N, 0),

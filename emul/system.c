@@ -7,9 +7,9 @@
  *   layout: emul/desc.c; in IA-32e mode it takes 16 bytes, the upper 8
  *   holding base 63:32 and a type field that must be 0.
  *
- *   MOV to/from CR0, CR3, CR4, LGDT, LIDT, CLI: what a real-mode start-up
- *   sequence runs on its way to protected mode (an AP's SIPI trampoline),
- *   emulated when the processor cannot run real mode itself.
+ *   MOV to/from CR0, CR3, CR4, LGDT, LIDT, CLI, IN, OUT: what a real-mode
+ *   start-up sequence runs on its way to protected mode (an AP's SIPI
+ *   trampoline), emulated when the processor cannot run real mode itself.
  */
 #include "arch/string.h"
 #include "emul/internal.h"
@@ -215,6 +215,47 @@ int emul_exec_cli(struct emul_ctx *ctx)
 		return emul_gp0(ctx);
 	}
 	ctx->rflags &= ~EMUL_RFLAGS_IF;
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* ---- IN, OUT ----------------------------------------------------------------------- */
+
+static uint16_t io_port(const struct emul_ctx *ctx,
+			const struct emul_operand *op)
+{
+	return op->kind == EMUL_OPND_IMM ? (uint8_t)ctx->insn.imm
+					 : (uint16_t)ctx->gpr[EMUL_RDX];
+}
+
+/*
+ * IN and OUT (SDM Vol. 2A "IN", Vol. 2B "OUT"): AL, AX or EAX from or to
+ * the port, after the I/O permission check; IN EAX zero-extends into RAX
+ * in 64-bit mode, IN AL and AX keep the rest.
+ */
+int emul_exec_in_out(struct emul_ctx *ctx)
+{
+	const struct emul_insn *insn = &ctx->insn;
+	const struct emul_ops *ops = ctx->ops;
+	bool in = insn->handler == EMUL_H_IN;
+	const struct emul_operand *acc = in ? &insn->dst : &insn->src;
+	uint16_t port = io_port(ctx, in ? &insn->src : &insn->dst);
+	uint32_t val = 0;
+	int rc = emul_io_check(ctx, port, acc->size);
+
+	if (rc != EMUL_OK)
+		return rc;
+	if (in)
+		rc = ops->pio_in ? ops->pio_in(ctx, port, acc->size, &val)
+				 : EMUL_UNHANDLEABLE;
+	else
+		rc = ops->pio_out ? ops->pio_out(ctx, port, acc->size,
+						 (uint32_t)emul_reg_get(ctx, acc))
+				  : EMUL_UNHANDLEABLE;
+	if (rc != EMUL_OK)
+		return rc;
+	if (in)
+		emul_reg_set(ctx, acc, val);
 	emul_advance_rip(ctx);
 	return EMUL_OK;
 }

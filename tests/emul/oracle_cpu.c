@@ -677,6 +677,7 @@ static bool runs_in_user_mode(const struct emul_opdesc *d)
 	case EMUL_H_LTR:                        /* CPL 0 */
 	case EMUL_H_MOV_FROM_CR: case EMUL_H_MOV_TO_CR:
 	case EMUL_H_LGDT: case EMUL_H_LIDT: case EMUL_H_CLI:
+	case EMUL_H_IN: case EMUL_H_OUT:        /* I/O privilege */
 	case EMUL_H_MOVXMM:     /* XMM registers: not in the oracle's state */
 	case EMUL_H_MOVMMX:     /* nor the MMX registers */
 	case EMUL_H_MOV_FROM_SREG: case EMUL_H_MOV_TO_SREG:

@@ -132,6 +132,7 @@ static const ZydisMnemonic alu_mnemonics[] = {
 	[EMUL_H_MOV_TO_CR] = ZYDIS_MNEMONIC_MOV,
 	[EMUL_H_LGDT] = ZYDIS_MNEMONIC_LGDT, [EMUL_H_LIDT] = ZYDIS_MNEMONIC_LIDT,
 	[EMUL_H_CLI] = ZYDIS_MNEMONIC_CLI,
+	[EMUL_H_IN] = ZYDIS_MNEMONIC_IN, [EMUL_H_OUT] = ZYDIS_MNEMONIC_OUT,
 };
 
 static const ZydisMnemonic setcc_mnemonics[16] = {

@@ -1,7 +1,7 @@
 /* The emulator's system instructions for a real-mode start-up (an AP's
  * SIPI trampoline on a processor that cannot run real mode): MOV to and
- * from CR0/CR3/CR4, LGDT/LIDT, CLI and far JMP/CALL ptr16:16/32, run
- * through emul_step() on the fake machine. */
+ * from CR0/CR3/CR4, LGDT/LIDT, CLI, IN/OUT and far JMP/CALL
+ * ptr16:16/32, run through emul_step() on the fake machine. */
 #include "tests/unit/test.h"
 #include "tests/emul/fake_machine.h"
 
@@ -198,6 +198,62 @@ TEST(cli)
 	fm->ctx.rflags |= EMUL_RFLAGS_IOPL;
 	ASSERT(FM_RUN(fm, 0xfa) == EMUL_OK);
 	EXPECT_EQ(fm->ctx.rflags & EMUL_RFLAGS_IF, 0);
+	fm_free(fm);
+}
+
+/* ---- IN, OUT ------------------------------------------------------------------- */
+
+/* Real mode: the port from an imm8 or DX; 66 makes it EAX; IN AL and
+ * AX keep the rest of the register. */
+TEST(in_out_real_mode)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->pio_in_value = 0x12345678;
+	fm->ctx.gpr[EMUL_RAX] = 0xaaaaaaaa;
+	ASSERT(FM_RUN(fm, 0xe4, 0x80) == EMUL_OK);		/* in al, 0x80 */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0xaaaaaa78);
+	EXPECT_EQ(fm->pio_log[0].addr, 0x80);
+	EXPECT_EQ(fm->pio_log[0].len, 1);
+	EXPECT_EQ(fm->ctx.rip, 2);
+	fm->ctx.gpr[EMUL_RDX] = 0xffff0cf8;
+	ASSERT(FM_RUN(fm, 0x66, 0xed) == EMUL_OK);		/* in eax, dx */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x12345679);
+	EXPECT_EQ(fm->pio_log[1].addr, 0xcf8);
+	EXPECT_EQ(fm->pio_log[1].len, 4);
+	ASSERT(FM_RUN(fm, 0xe7, 0x70) == EMUL_OK);		/* out 0x70, ax */
+	EXPECT(fm->pio_log[2].write);
+	EXPECT_EQ(fm->pio_log[2].addr, 0x70);
+	EXPECT_EQ(fm->pio_log[2].val, 0x5679);
+	EXPECT_EQ(fm->pio_log[2].len, 2);
+	ASSERT(FM_RUN(fm, 0xee) == EMUL_OK);			/* out dx, al */
+	EXPECT_EQ(fm->pio_log[3].addr, 0xcf8);
+	EXPECT_EQ(fm->pio_log[3].val, 0x79);
+	EXPECT_EQ(fm->ctx.rip, 2 + 2 + 2 + 1);
+	fm_free(fm);
+}
+
+/* CPL 3 above IOPL asks the TSS bitmap (io_allowed): refused is #GP(0)
+ * before any port access. In 64-bit mode REX.W still moves 32 bits. */
+TEST(in_out_checks)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm_mode32(fm);
+	fm->ctx.rip = CODE;
+	fm->ctx.cpl = 3;
+	expect_fault(fm, FM_RUN(fm, 0xec), EMUL_VEC_GP, CODE);
+	EXPECT_EQ(fm->pio_count, 0);
+	fm->io_allow = true;
+	ASSERT(FM_RUN(fm, 0xec) == EMUL_OK);
+	EXPECT_EQ(fm->pio_count, 1);
+	fm_mode64(fm);
+	fm->ctx.rip = CODE;
+	fm->ctx.gpr[EMUL_RAX] = ~0ULL;
+	fm->pio_in_value = 0x87654321;
+	ASSERT(FM_RUN(fm, 0x48, 0xe5, 0x60) == EMUL_OK);	/* in eax, 0x60 */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x87654321);
+	EXPECT_EQ(fm->pio_log[0].len, 4);
 	fm_free(fm);
 }
 
