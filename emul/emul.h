@@ -29,15 +29,16 @@
  * INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BT BTS BTR BTC,
  * SETcc, CMOVcc, PUSH/POP (register, r/m, immediate), MOVS CMPS STOS LODS
  * SCAS INS OUTS with REP prefixes, IN, OUT, SMSW, LMSW, LTR, MOV to and
- * from CR0/CR3/CR4, LGDT, LIDT, CLI, RET (near), JMP and CALL through a
- * register or memory (FF /2 /4) and far, through memory (FF /3 /5) or
- * ptr16:16/32 (EA, 9A), to a code segment, ENTER (level 0), LEAVE,
- * IMUL (two and three operands), MUL, IMUL, DIV, IDIV, BSF, BSR, SHLD,
- * SHRD, the 128-bit SSE moves MOVUPS MOVUPD MOVAPS MOVAPD MOVDQU MOVDQA
- * and the MMX MOVQ (0F 6F/7F). Everything else is EMUL_UNSUPPORTED,
+ * from CR0/CR3/CR4, LGDT, LIDT, CLI, RET (near), Jcc, JMP and CALL
+ * relative, through a register or memory (FF /2 /4) and far, through
+ * memory (FF /3 /5) or ptr16:16/32 (EA, 9A), to a code segment, ENTER
+ * (level 0), LEAVE, IMUL (two and three operands), MUL, IMUL, DIV, IDIV,
+ * BSF, BSR, SHLD, SHRD, the 128-bit SSE moves MOVUPS MOVUPD MOVAPS
+ * MOVAPD MOVDQU MOVDQA and the MMX MOVQ (0F 6F/7F). Everything else is
+ * EMUL_UNSUPPORTED,
  * among it the short XCHG forms 91-97, the undocumented F6/F7 /1 alias
- * of TEST, the other MMX instructions, relative branches, MOV to or
- * from CR2 and CR8, STI, far branches through call gates or to a task
+ * of TEST, the other MMX instructions, LOOP and JCXZ, MOV to or from
+ * CR2 and CR8, STI, far branches through call gates or to a task
  * (a task switch). Not modelled: the TF/RF debug trap after an emulated
  * instruction (the caller raises it), protection keys for supervisor
  * pages (PKS) and shadow stacks.

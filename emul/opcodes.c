@@ -56,6 +56,12 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	[0x6d] = D(INS, O(NONE, Z), N, S),
 	[0x6e] = D(OUTS, O(NONE, B), N, S),
 	[0x6f] = D(OUTS, O(NONE, Z), N, S),
+	/* Jcc rel8; JMP and CALL rel (E8, E9, EB): the target is the next
+	 * instruction's address plus the signed immediate, at the operand
+	 * size, 64 bits in 64-bit mode whatever 66 says, as Intel
+	 * processors do (SDM Vol. 2A "Jcc", "CALL", Vol. 2B "JMP"). */
+	ROW8(0x70, D(JCC, N, O(IMM, B), EMUL_F_FORCE64)),
+	ROW8(0x78, D(JCC, N, O(IMM, B), EMUL_F_FORCE64)),
 
 	[0x80] = GRP(80),
 	[0x81] = GRP(81),
@@ -113,7 +119,10 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	[0xe5] = D(IN, O(ACC, Z), O(IMM, B), 0),
 	[0xe6] = D(OUT, O(IMM, B), O(ACC, B), 0),
 	[0xe7] = D(OUT, O(IMM, B), O(ACC, Z), 0),
+	[0xe8] = D(CALL, N, O(IMM, Z), EMUL_F_FORCE64),
+	[0xe9] = D(JMP, N, O(IMM, Z), EMUL_F_FORCE64),
 	[0xea] = D(JMP_FAR, N, O(IMM, FARP), EMUL_F_NO64),
+	[0xeb] = D(JMP, N, O(IMM, B), EMUL_F_FORCE64),
 	[0xec] = D(IN, O(ACC, B), O(DX, W), 0),
 	[0xed] = D(IN, O(ACC, Z), O(DX, W), 0),
 	[0xee] = D(OUT, O(DX, W), O(ACC, B), 0),
@@ -147,6 +156,8 @@ const struct emul_opdesc emul_twobyte_table[256] = {
 	CC_ROW(0x40, D(CMOVCC, O(G, V), O(E, V), M)),
 	[0x6f] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_66F3 | EMUL_F_MMXNP),
 	[0x7f] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_66F3 | EMUL_F_MMXNP),
+	/* Jcc rel16/rel32 (SDM Vol. 2A "Jcc"). */
+	CC_ROW(0x80, D(JCC, N, O(IMM, Z), EMUL_F_FORCE64)),
 	/* SETcc ignores ModRM.reg (SDM Vol. 2B "SETcc"). */
 	CC_ROW(0x90, D(SETCC, O(E, B), N, M)),
 

@@ -683,6 +683,7 @@ static bool runs_in_user_mode(const struct emul_opdesc *d)
 	case EMUL_H_MOV_FROM_SREG: case EMUL_H_MOV_TO_SREG:
 				/* nor segment registers, GDT or LDT */
 	case EMUL_H_JMP: case EMUL_H_CALL:	/* control leaves the page */
+	case EMUL_H_JCC:
 	case EMUL_H_JMP_FAR: case EMUL_H_CALL_FAR:
 		return false;
 	default:

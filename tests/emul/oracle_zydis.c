@@ -144,6 +144,15 @@ static const ZydisMnemonic setcc_mnemonics[16] = {
 	ZYDIS_MNEMONIC_SETNLE,
 };
 
+static const ZydisMnemonic jcc_mnemonics[16] = {
+	ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JB,
+	ZYDIS_MNEMONIC_JNB, ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ,
+	ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JS,
+	ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JNP,
+	ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JLE,
+	ZYDIS_MNEMONIC_JNLE,
+};
+
 static const ZydisMnemonic cmov_mnemonics[16] = {
 	ZYDIS_MNEMONIC_CMOVO, ZYDIS_MNEMONIC_CMOVNO, ZYDIS_MNEMONIC_CMOVB,
 	ZYDIS_MNEMONIC_CMOVNB, ZYDIS_MNEMONIC_CMOVZ, ZYDIS_MNEMONIC_CMOVNZ,
@@ -200,6 +209,8 @@ static ZydisMnemonic expected_mnemonic(const struct emul_insn *in)
 		return setcc_mnemonics[in->opcode & 0xf];
 	if (h == EMUL_H_CMOVCC)
 		return cmov_mnemonics[in->opcode & 0xf];
+	if (h == EMUL_H_JCC)
+		return jcc_mnemonics[in->opcode & 0xf];
 	if (h == EMUL_H_MOVXMM)
 		return xmm_move_mnemonic(in);
 	if (h == EMUL_H_CMPXCHG8B)
@@ -217,7 +228,8 @@ static bool keel_knows_mnemonic(ZydisMnemonic m)
 		if (alu_mnemonics[i] == m && m != ZYDIS_MNEMONIC_INVALID)
 			return true;
 	for (unsigned int i = 0; i < 16; i++)
-		if (setcc_mnemonics[i] == m || cmov_mnemonics[i] == m)
+		if (setcc_mnemonics[i] == m || cmov_mnemonics[i] == m ||
+		    jcc_mnemonics[i] == m)
 			return true;
 	return m == ZYDIS_MNEMONIC_CMPXCHG8B || m == ZYDIS_MNEMONIC_CMPXCHG16B ||
 	       m == ZYDIS_MNEMONIC_MOVUPS || m == ZYDIS_MNEMONIC_MOVUPD ||
