@@ -17,8 +17,11 @@
  *            v
  *           protected mode, run by the processor
  *
- * A trampoline leaves real mode within a few instructions, with IF = 0
- * from the SIPI. No event is delivered while emulating (an interrupt
+ * The real-mode segment caches already pass those checks, so a
+ * trampoline usually enters right after its MOV to CR0 and runs its far
+ * JMP into 32-bit code natively, in 16-bit protected mode, as the
+ * processor itself would. It leaves real mode within a few
+ * instructions, with IF = 0 from the SIPI. No event is delivered while emulating (an interrupt
  * waits in the APIC until the first VM entry, where it is delivered as
  * usual); an exception, an instruction the emulator does not know, or
  * more than RM_MAX_STEPS instructions stop the guest with the reason.
@@ -32,9 +35,9 @@
 #include "guest/guest.h"
 #include "drivers/printk.h"
 
-/* Generous for a start-up sequence (a kvm-unit-tests or apictest
- * trampoline takes 5 or 6, Linux's with its CPU checks some hundreds),
- * short enough that a guest looping in real mode stops at once. */
+/* Generous for a start-up sequence (kvm-unit-tests' trampoline takes 3
+ * instructions, apictest's 5), short enough that a guest looping in real
+ * mode stops within a second or two. */
 #define RM_MAX_STEPS            20000
 
 /* Access rights in the VMCS format (SDM Vol. 3C 25.4.1, Table 25-2). */
