@@ -79,7 +79,7 @@ EMUL_SRCS := emul/decode.c emul/opcodes.c emul/exec.c emul/alu.c emul/strops.c \
 	emul/mem.c emul/walk.c emul/sse.c emul/system.c emul/desc.c \
 	emul/segload.c emul/branch.c emul/icache.c
 KERNEL_SRCS += $(EMUL_SRCS)
-KERNEL_SRCS += vmx/emulate.c guest/mmio.c guest/testdev.c
+KERNEL_SRCS += vmx/emulate.c vmx/realmode.c guest/mmio.c guest/testdev.c
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_SRCS))
 
@@ -88,7 +88,7 @@ UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
 	rtc_time vrtc tsc console_ring xcr0 boot_place vmsr port92 virtq pci_cfg \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg \
-	emul_segload emul_icache shm
+	emul_segload emul_icache emul_system shm
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
 UNIT_SRCS_rmap := ept/rmap.c
@@ -123,6 +123,7 @@ UNIT_SRCS_emul_access := $(EMUL_SRCS)
 UNIT_SRCS_emul_seg := $(EMUL_SRCS)
 UNIT_SRCS_emul_segload := $(EMUL_SRCS)
 UNIT_SRCS_emul_icache := $(EMUL_SRCS)
+UNIT_SRCS_emul_system := $(EMUL_SRCS)
 UNIT_SRCS_frame := mm/frame.c
 UNIT_LIBS_frame := -pthread
 UNIT_SRCS_mb2 := boot/mb2info.c

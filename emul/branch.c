@@ -1,7 +1,8 @@
 /*
  * Far JMP and far CALL through memory (FF /5, FF /3; SDM Vol. 2B "JMP",
  * Vol. 2A "CALL"): a far pointer m16:16, m16:32 or (REX.W) m16:64, the
- * offset first, the selector after it.
+ * offset first, the selector after it; or the same pointer, ptr16:16 or
+ * ptr16:32, in the instruction (EA, 9A; not in 64-bit mode).
  *
  *   real / virtual-8086 mode  CS = selector, base selector << 4
  *   protected / IA-32e mode   a code segment descriptor, checked as the
@@ -139,13 +140,19 @@ static int target_real(struct emul_ctx *ctx, struct far_target *t)
 	return EMUL_OK;
 }
 
+/* ptr16:16 / ptr16:32 in the instruction (EA, 9A), or m16:16/32/64. */
 static int read_far_pointer(struct emul_ctx *ctx, struct far_target *t)
 {
 	unsigned int size = ctx->insn.opsize;
 	uint8_t buf[10];
-	int rc = emul_mem_load(ctx, ctx->insn.mem.seg, emul_ea(ctx), size + 2,
-			       buf);
+	int rc;
 
+	if (ctx->insn.src.kind == EMUL_OPND_IMM) {
+		t->off = ctx->insn.imm & emul_size_mask(size);
+		t->sel = (uint16_t)(ctx->insn.imm >> (8 * size));
+		return EMUL_OK;
+	}
+	rc = emul_mem_load(ctx, ctx->insn.mem.seg, emul_ea(ctx), size + 2, buf);
 	if (rc != EMUL_OK)
 		return rc;
 	t->off = 0;

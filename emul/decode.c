@@ -203,6 +203,8 @@ static uint8_t size_of_class(const struct emul_insn *insn, uint8_t spec)
 	case EMUL_SZ_DQ: return 16;
 	case EMUL_SZ_Q: return 8;
 	case EMUL_SZ_FARP: return insn->opsize + 2;
+	case EMUL_SZ_D64: return insn->mode == 64 ? 8 : 4;
+	case EMUL_SZ_DTR: return insn->mode == 64 ? 10 : 6;
 	default:        return insn->opsize;
 	}
 }
@@ -359,6 +361,13 @@ static void decode_operand(struct emul_insn *insn, uint8_t spec,
 	case EMUL_OK_G:
 		set_reg(insn, op, MODRM_REG(modrm) | rex_r);
 		break;
+	case EMUL_OK_R:		/* MOV CR: mod is ignored (11B assumed) */
+		set_reg(insn, op, MODRM_RM(modrm) | rex_b);
+		break;
+	case EMUL_OK_C:		/* CR0-CR15 with REX.R */
+		op->kind = EMUL_OPND_CR;
+		op->reg = MODRM_REG(modrm) | rex_r;
+		break;
 	case EMUL_OK_SREG:		/* REX.R does not extend Sreg */
 		op->kind = EMUL_OPND_SREG;
 		op->reg = MODRM_REG(modrm);
@@ -373,6 +382,9 @@ static void decode_operand(struct emul_insn *insn, uint8_t spec,
 		break;
 	case EMUL_OK_ACC:
 		set_reg(insn, op, EMUL_RAX);
+		break;
+	case EMUL_OK_DX:
+		set_reg(insn, op, EMUL_RDX);
 		break;
 	case EMUL_OK_OPREG:
 		set_reg(insn, op, (insn->opcode & 7) | rex_b);
@@ -473,6 +485,21 @@ static int check_sreg(struct dec *d)
 	return EMUL_OK;
 }
 
+/* MOV to/from CRn: CR1, CR5-CR7, CR9-CR15, and CR8 outside 64-bit mode
+ * do not exist: #UD (SDM Vol. 2B "MOV-Move to/from Control Registers"). */
+static int check_cr(struct dec *d)
+{
+	const struct emul_insn *insn = d->insn;
+	const struct emul_operand *cr = insn->handler == EMUL_H_MOV_TO_CR ?
+					&insn->dst : &insn->src;
+	unsigned int n = cr->reg;
+
+	if (cr->kind != EMUL_OPND_CR || n == 0 || n == 2 || n == 3 || n == 4 ||
+	    (n == 8 && insn->mode == 64))
+		return EMUL_OK;
+	return dec_fault(d, EMUL_VEC_UD, false);
+}
+
 /* LOCK is #UD unless the instruction is lockable and its destination is
  * memory (SDM Vol. 2A "LOCK"). */
 static int check_lock(struct dec *d)
@@ -523,6 +550,8 @@ static int decode_operands(struct dec *d, uint8_t seg_override)
 	}
 	if (rc == EMUL_OK && insn->src.kind == EMUL_OPND_IMM)
 		rc = decode_imm(d, &insn->src);
+	else if (rc == EMUL_OK && insn->dst.kind == EMUL_OPND_IMM)
+		rc = decode_imm(d, &insn->dst);		/* OUT imm8, AL */
 	if (rc == EMUL_OK && (desc->flags & (EMUL_F_IMM8 | EMUL_F_IMMZ)))
 		rc = decode_third_imm(d, desc->flags);
 	return rc;
@@ -569,6 +598,8 @@ int emul_decode(struct emul_insn *insn, const uint8_t *bytes, size_t avail,
 		rc = check_lock(&d);
 	if (rc == EMUL_OK)
 		rc = check_sreg(&d);
+	if (rc == EMUL_OK)
+		rc = check_cr(&d);
 	if (rc != EMUL_OK)
 		return rc;
 	insn->len = (uint8_t)d.pos;

@@ -28,18 +28,20 @@
  * MOVSXD, MOVNTI, ADD OR ADC SBB AND SUB XOR CMP (00-3D, 80-83), TEST,
  * INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BT BTS BTR BTC,
  * SETcc, CMOVcc, PUSH/POP (register, r/m, immediate), MOVS CMPS STOS LODS
- * SCAS INS OUTS with REP prefixes, SMSW, LMSW, LTR, RET (near), JMP and
- * CALL through a register or memory (FF /2 /4) and far through memory
- * to a code segment (FF /3 /5), ENTER (level 0), LEAVE, IMUL (two and
- * three operands), MUL, IMUL, DIV, IDIV, BSF, BSR, SHLD, SHRD, the
- * 128-bit SSE moves MOVUPS MOVUPD MOVAPS MOVAPD MOVDQU MOVDQA and the
- * MMX MOVQ (0F 6F/7F). Everything else is EMUL_UNSUPPORTED, among it the
- * short XCHG forms 91-97, the undocumented F6/F7 /1 alias of TEST, the
- * other MMX instructions, relative and far-immediate branches, far
- * branches through call gates or to a task (a task switch). Not
- * modelled: the TF/RF debug trap after an emulated instruction (the
- * caller raises it), protection keys for supervisor pages (PKS) and
- * shadow stacks.
+ * SCAS INS OUTS with REP prefixes, IN, OUT, SMSW, LMSW, LTR, MOV to and
+ * from CR0/CR3/CR4, LGDT, LIDT, CLI, RET (near), Jcc, JMP and CALL
+ * relative, through a register or memory (FF /2 /4) and far, through
+ * memory (FF /3 /5) or ptr16:16/32 (EA, 9A), to a code segment, ENTER
+ * (level 0), LEAVE, IMUL (two and three operands), MUL, IMUL, DIV, IDIV,
+ * BSF, BSR, SHLD, SHRD, the 128-bit SSE moves MOVUPS MOVUPD MOVAPS
+ * MOVAPD MOVDQU MOVDQA and the MMX MOVQ (0F 6F/7F). Everything else is
+ * EMUL_UNSUPPORTED,
+ * among it the short XCHG forms 91-97, the undocumented F6/F7 /1 alias
+ * of TEST, the other MMX instructions, LOOP and JCXZ, MOV to or from
+ * CR2 and CR8, STI, far branches through call gates or to a task
+ * (a task switch). Not modelled: the TF/RF debug trap after an emulated
+ * instruction (the caller raises it), protection keys for supervisor
+ * pages (PKS) and shadow stacks.
  */
 #ifndef KEEL_EMUL_EMUL_H
 #define KEEL_EMUL_EMUL_H
@@ -120,6 +122,8 @@ struct emul_exception {
 #define EMUL_CR0_WP		BIT_ULL(16)
 #define EMUL_CR0_AM		BIT_ULL(18)
 #define EMUL_CR0_PG		BIT_ULL(31)
+#define EMUL_CR4_VME		BIT_ULL(0)
+#define EMUL_CR4_PVI		BIT_ULL(1)
 #define EMUL_CR4_PSE		BIT_ULL(4)
 #define EMUL_CR4_PAE		BIT_ULL(5)
 #define EMUL_CR4_OSFXSR		BIT_ULL(9)
@@ -180,6 +184,7 @@ enum emul_opnd_kind {
 	EMUL_OPND_XMM,		/* XMM register `reg` (0-15) */
 	EMUL_OPND_SREG,		/* segment register `reg` (enum emul_segreg) */
 	EMUL_OPND_MMX,		/* MMX register `reg` (0-7) */
+	EMUL_OPND_CR,		/* control register `reg` (0-15) */
 };
 
 struct emul_operand {
@@ -289,6 +294,11 @@ struct emul_ops {
 	 * and returns EMUL_EXCEPTION). When NULL, LMSW is
 	 * EMUL_UNHANDLEABLE. ctx->cr0 follows on EMUL_OK. */
 	int (*write_cr0)(struct emul_ctx *ctx, uint64_t val);
+	/* Optional: MOV to CR3 or CR4 (cr), with the checks and effects of
+	 * the processor's own (a #GP fills ctx->exc and returns
+	 * EMUL_EXCEPTION). MOV to CR0 goes to write_cr0. When NULL, those
+	 * are EMUL_UNHANDLEABLE. ctx->cr3/cr4 follow on EMUL_OK. */
+	int (*write_cr)(struct emul_ctx *ctx, unsigned int cr, uint64_t val);
 	/* Optional: the guest's XMM registers (16 bytes each), for the SSE
 	 * moves. When NULL, those are EMUL_UNHANDLEABLE. */
 	int (*get_xmm)(struct emul_ctx *ctx, unsigned int reg, void *buf);
@@ -298,6 +308,10 @@ struct emul_ops {
 	 * When NULL, LTR is EMUL_UNHANDLEABLE. */
 	int (*get_gdtr)(struct emul_ctx *ctx, uint64_t *base, uint32_t *limit);
 	int (*set_tr)(struct emul_ctx *ctx, const struct emul_seg *tr);
+	/* Optional, for LGDT and LIDT: load the GDTR or (idt) the IDTR.
+	 * When NULL, those are EMUL_UNHANDLEABLE. */
+	int (*set_dtr)(struct emul_ctx *ctx, bool idt, uint64_t base,
+		       uint32_t limit);
 	/* Optional, for MOV to a segment register and far JMP/CALL: loads
 	 * segment register seg (selector, base, byte-granular limit, VMCS
 	 * access rights) once every check passed; the emulator's cache in

@@ -628,19 +628,38 @@ static uint64_t next_ip(const struct emul_ctx *ctx)
 	return (ctx->rip + ctx->insn.len) & emul_size_mask(ctx->insn.opsize);
 }
 
-/* JMP r/m and CALL r/m near (SDM Vol. 2B "JMP", Vol. 2A "CALL"): the
- * target, at the operand size, is checked before anything is pushed. */
+/* The target of a near branch: the operand (r/m), or the next
+ * instruction's address plus the relative immediate, at the operand
+ * size. */
+static int near_target(struct emul_ctx *ctx, uint64_t *target)
+{
+	const struct emul_insn *insn = &ctx->insn;
+
+	if (insn->src.kind != EMUL_OPND_IMM)
+		return load_operand(ctx, &insn->src, target);
+	*target = (ctx->rip + insn->len + insn->imm) &
+		  emul_size_mask(insn->opsize);
+	return EMUL_OK;
+}
+
+/* JMP and CALL near, through r/m or relative, and Jcc (SDM Vol. 2B
+ * "JMP", Vol. 2A "CALL", "Jcc"): the target, at the operand size, is
+ * checked before anything is pushed; a Jcc not taken only moves on. */
 static int exec_near_branch(struct emul_ctx *ctx)
 {
 	struct emul_insn *insn = &ctx->insn;
 	unsigned int size = insn->opsize, width = 8;
 	uint64_t target = 0, rsp = ctx->gpr[EMUL_RSP], ret = next_ip(ctx);
 	struct emul_xlat x;
-	int rc = load_operand(ctx, &insn->src, &target);
+	int rc;
 
+	if (insn->handler == EMUL_H_JCC &&
+	    !emul_cond(insn->opcode & 0xf, ctx->rflags))
+		return retire(ctx, ctx->rflags);
+	rc = near_target(ctx, &target);
 	if (rc == EMUL_OK)
 		rc = emul_check_near_target(ctx, target);
-	if (rc != EMUL_OK || insn->handler == EMUL_H_JMP)
+	if (rc != EMUL_OK || insn->handler != EMUL_H_CALL)
 		goto done;
 	rc = emul_stack_width(ctx, &width);
 	rsp = emul_stack_add(rsp, width, -(int64_t)size);
@@ -882,9 +901,15 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_MOV_FROM_SREG] = exec_mov_from_sreg,
 	[EMUL_H_MOV_TO_SREG] = emul_exec_mov_to_sreg,
 	[EMUL_H_JMP] = exec_near_branch, [EMUL_H_CALL] = exec_near_branch,
+	[EMUL_H_JCC] = exec_near_branch,
 	[EMUL_H_JMP_FAR] = emul_exec_far_branch,
 	[EMUL_H_CALL_FAR] = emul_exec_far_branch,
 	[EMUL_H_MOVMMX] = emul_exec_movmmx,
+	[EMUL_H_MOV_FROM_CR] = emul_exec_mov_from_cr,
+	[EMUL_H_MOV_TO_CR] = emul_exec_mov_to_cr,
+	[EMUL_H_LGDT] = emul_exec_lgdt, [EMUL_H_LIDT] = emul_exec_lgdt,
+	[EMUL_H_CLI] = emul_exec_cli,
+	[EMUL_H_IN] = emul_exec_in_out, [EMUL_H_OUT] = emul_exec_in_out,
 };
 
 int emul_execute(struct emul_ctx *ctx)

@@ -180,6 +180,9 @@ int emul_exec_movmmx(struct emul_ctx *ctx);
 /* ---- string instructions (emul/strops.c) ----------------------------------- */
 
 int emul_exec_string(struct emul_ctx *ctx);
+/* IN/OUT permission (SDM Vol. 1 19.5): #GP(0) unless CPL <= IOPL (or
+ * real mode) or the TSS I/O bitmap allows the access. */
+int emul_io_check(struct emul_ctx *ctx, uint16_t port, unsigned int size);
 
 /* ---- SSE moves (emul/sse.c) ------------------------------------------------- */
 
@@ -188,5 +191,10 @@ int emul_exec_movxmm(struct emul_ctx *ctx);
 /* ---- system instructions (emul/system.c) ------------------------------------- */
 
 int emul_exec_ltr(struct emul_ctx *ctx);
+int emul_exec_mov_from_cr(struct emul_ctx *ctx);
+int emul_exec_mov_to_cr(struct emul_ctx *ctx);
+int emul_exec_lgdt(struct emul_ctx *ctx);	/* LGDT and LIDT */
+int emul_exec_cli(struct emul_ctx *ctx);
+int emul_exec_in_out(struct emul_ctx *ctx);
 
 #endif

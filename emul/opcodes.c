@@ -56,6 +56,12 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	[0x6d] = D(INS, O(NONE, Z), N, S),
 	[0x6e] = D(OUTS, O(NONE, B), N, S),
 	[0x6f] = D(OUTS, O(NONE, Z), N, S),
+	/* Jcc rel8; JMP and CALL rel (E8, E9, EB): the target is the next
+	 * instruction's address plus the signed immediate, at the operand
+	 * size, 64 bits in 64-bit mode whatever 66 says, as Intel
+	 * processors do (SDM Vol. 2A "Jcc", "CALL", Vol. 2B "JMP"). */
+	ROW8(0x70, D(JCC, N, O(IMM, B), EMUL_F_FORCE64)),
+	ROW8(0x78, D(JCC, N, O(IMM, B), EMUL_F_FORCE64)),
 
 	[0x80] = GRP(80),
 	[0x81] = GRP(81),
@@ -74,6 +80,11 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	[0x8c] = D(MOV_FROM_SREG, O(E, MWRV), O(SREG, W), M),
 	[0x8e] = D(MOV_TO_SREG, O(SREG, W), O(E, W), M),
 	[0x8f] = GRP(8F),
+
+	/* CALL ptr16:16 / ptr16:32: the offset, then the selector, in the
+	 * instruction; #UD in 64-bit mode (SDM Vol. 2A "CALL"). So is JMP
+	 * ptr (EA, Vol. 2B "JMP"). */
+	[0x9a] = D(CALL_FAR, N, O(IMM, FARP), EMUL_F_NO64),
 
 	[0xa0] = D(MOV, O(ACC, B), O(MOFFS, B), 0),
 	[0xa1] = D(MOV, O(ACC, V), O(MOFFS, V), 0),
@@ -102,8 +113,23 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	/* ENTER Iw, Ib: the nesting level is the last byte. */
 	[0xc8] = D(ENTER, N, O(IMM, W), EMUL_F_DEF64 | EMUL_F_IMM8),
 	[0xc9] = D(LEAVE, N, N, EMUL_F_DEF64),
+	/* IN and OUT: the port is an imm8 (a first operand for OUT) or DX;
+	 * eAX is 32 bits at most (SDM Vol. 2A "IN", Vol. 2B "OUT"). */
+	[0xe4] = D(IN, O(ACC, B), O(IMM, B), 0),
+	[0xe5] = D(IN, O(ACC, Z), O(IMM, B), 0),
+	[0xe6] = D(OUT, O(IMM, B), O(ACC, B), 0),
+	[0xe7] = D(OUT, O(IMM, B), O(ACC, Z), 0),
+	[0xe8] = D(CALL, N, O(IMM, Z), EMUL_F_FORCE64),
+	[0xe9] = D(JMP, N, O(IMM, Z), EMUL_F_FORCE64),
+	[0xea] = D(JMP_FAR, N, O(IMM, FARP), EMUL_F_NO64),
+	[0xeb] = D(JMP, N, O(IMM, B), EMUL_F_FORCE64),
+	[0xec] = D(IN, O(ACC, B), O(DX, W), 0),
+	[0xed] = D(IN, O(ACC, Z), O(DX, W), 0),
+	[0xee] = D(OUT, O(DX, W), O(ACC, B), 0),
+	[0xef] = D(OUT, O(DX, W), O(ACC, Z), 0),
 	[0xf6] = GRP(F6),
 	[0xf7] = GRP(F7),
+	[0xfa] = D(CLI, N, N, 0),
 	[0xfe] = GRP(FE),
 	[0xff] = GRP(FF),
 };
@@ -114,6 +140,12 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 const struct emul_opdesc emul_twobyte_table[256] = {
 	[0x00] = GRP(0F00),
 	[0x01] = GRP(0F01),
+	/* MOV from and to CR0-CR15: ModRM.mod is ignored, r/m is always a
+	 * register, and the operand size is 32 bits, 64 in 64-bit mode,
+	 * whatever 66 says (SDM Vol. 2B "MOV-Move to/from Control
+	 * Registers"). */
+	[0x20] = D(MOV_FROM_CR, O(R, D64), O(C, D64), M),
+	[0x22] = D(MOV_TO_CR, O(C, D64), O(R, D64), M),
 	/* The 128-bit moves (SDM Vol. 2B MOVUPS/MOVUPD, MOVAPS/MOVAPD,
 	 * MOVDQU/MOVDQA): 66 picks the PD form, the same move; F2/F3 are
 	 * the scalar moves and conversions; 6F/7F without 66 or F3 are MMX. */
@@ -124,6 +156,8 @@ const struct emul_opdesc emul_twobyte_table[256] = {
 	CC_ROW(0x40, D(CMOVCC, O(G, V), O(E, V), M)),
 	[0x6f] = D(MOVXMM, O(V, DQ), O(W, DQ), M | EMUL_F_66F3 | EMUL_F_MMXNP),
 	[0x7f] = D(MOVXMM, O(W, DQ), O(V, DQ), M | EMUL_F_66F3 | EMUL_F_MMXNP),
+	/* Jcc rel16/rel32 (SDM Vol. 2A "Jcc"). */
+	CC_ROW(0x80, D(JCC, N, O(IMM, Z), EMUL_F_FORCE64)),
 	/* SETcc ignores ModRM.reg (SDM Vol. 2B "SETcc"). */
 	CC_ROW(0x90, D(SETCC, O(E, B), N, M)),
 
@@ -213,10 +247,13 @@ const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
 	[EMUL_G_0F00] = {
 		[3] = D(LTR, N, O(E, W), M),
 	},
-	/* Group 7: only the forms that read or write CR0's machine status
-	 * word; with mod = 3, /4 and /6 are SMSW and LMSW on a register,
-	 * the other digits other instructions (SDM Vol. 2D Table A-6). */
+	/* Group 7: LGDT, LIDT, and the forms that read or write CR0's
+	 * machine status word; with mod = 3, /4 and /6 are SMSW and LMSW on
+	 * a register, the other digits other instructions (SDM Vol. 2D
+	 * Table A-6). LGDT/LIDT read m16&32, or m16&64 in 64-bit mode. */
 	[EMUL_G_0F01] = {
+		[2] = D(LGDT, N, O(E, DTR), M | EMUL_F_MEMONLY),
+		[3] = D(LIDT, N, O(E, DTR), M | EMUL_F_MEMONLY),
 		[4] = D(SMSW, O(E, MWRV), N, M),
 		[6] = D(LMSW, N, O(E, W), M),
 	},

@@ -30,6 +30,8 @@ enum emul_handler {
 	EMUL_H_MOV_FROM_SREG, EMUL_H_MOV_TO_SREG,
 	EMUL_H_JMP, EMUL_H_CALL, EMUL_H_JMP_FAR, EMUL_H_CALL_FAR,
 	EMUL_H_MOVMMX,
+	EMUL_H_MOV_FROM_CR, EMUL_H_MOV_TO_CR, EMUL_H_LGDT, EMUL_H_LIDT,
+	EMUL_H_CLI, EMUL_H_IN, EMUL_H_OUT, EMUL_H_JCC,
 	EMUL_H_NR
 };
 
@@ -52,6 +54,9 @@ enum emul_opnd_spec_kind {
 	EMUL_OK_SREG,		/* ModRM reg: a segment register */
 	EMUL_OK_P,		/* ModRM reg: an MMX register */
 	EMUL_OK_Q,		/* ModRM r/m: an MMX register or memory */
+	EMUL_OK_R,		/* ModRM r/m: a register, whatever mod says */
+	EMUL_OK_C,		/* ModRM reg (+ REX.R): a control register */
+	EMUL_OK_DX,		/* DX: IN and OUT's port */
 };
 
 #define EMUL_SZ_SHIFT	4
@@ -67,6 +72,9 @@ enum emul_size_class {
 	EMUL_SZ_DQ,		/* 16 (an XMM register or m128) */
 	EMUL_SZ_Q,		/* 8 (an MMX register or m64) */
 	EMUL_SZ_FARP,		/* far pointer m16:16/32/64: operand size + 2 */
+	EMUL_SZ_D64,		/* 8 in 64-bit mode, else 4 (MOV to/from CR) */
+	EMUL_SZ_DTR,		/* m16&32, or m16&64 in 64-bit mode: 6 or 10
+				 * (LGDT, LIDT) */
 };
 
 #define EMUL_OPND(kind, sz) \
@@ -111,7 +119,7 @@ enum emul_group {
 _Static_assert(EMUL_F_MMXNP <= 0xffff, "flags fit emul_opdesc.flags");
 _Static_assert(EMUL_H_NR <= 0xff && EMUL_G_NR <= 0xff,
 	       "handler and group ids fit emul_opdesc.handler");
-_Static_assert(EMUL_SZ_FARP < 16 && EMUL_OK_Q <= EMUL_OK_MASK,
+_Static_assert(EMUL_SZ_DTR < 16 && EMUL_OK_DX <= EMUL_OK_MASK,
 	       "operand spec nibbles");
 
 extern const struct emul_opdesc emul_onebyte_table[256];

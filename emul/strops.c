@@ -48,7 +48,7 @@ static uint64_t buf_value(const uint8_t *buf, unsigned int size)
 
 /* IN/OUT permission (SDM Vol. 1 19.5): protected mode with CPL > IOPL, or
  * virtual-8086 mode, consults the TSS I/O bitmap through the VMM. */
-static int io_check(struct emul_ctx *ctx, uint16_t port, unsigned int size)
+int emul_io_check(struct emul_ctx *ctx, uint16_t port, unsigned int size)
 {
 	unsigned int iopl = (unsigned int)((ctx->rflags & EMUL_RFLAGS_IOPL) >>
 					   EMUL_RFLAGS_IOPL_SHIFT);
@@ -155,7 +155,7 @@ static int str_ins(struct emul_ctx *ctx, const struct str_op *s)
 	uint16_t port = (uint16_t)ctx->gpr[EMUL_RDX];
 	struct emul_xlat dst;
 	uint32_t v = 0;
-	int rc = io_check(ctx, port, s->size);
+	int rc = emul_io_check(ctx, port, s->size);
 
 	if (rc == EMUL_OK)
 		rc = str_xlat(ctx, s, EMUL_ES, EMUL_RDI, EMUL_ACC_WRITE, &dst);
@@ -175,7 +175,7 @@ static int str_outs(struct emul_ctx *ctx, const struct str_op *s)
 	uint16_t port = (uint16_t)ctx->gpr[EMUL_RDX];
 	struct emul_xlat src;
 	uint8_t buf[8];
-	int rc = io_check(ctx, port, s->size);
+	int rc = emul_io_check(ctx, port, s->size);
 
 	if (rc == EMUL_OK)
 		rc = str_xlat(ctx, s, ctx->insn.mem.seg, EMUL_RSI, 0, &src);

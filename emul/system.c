@@ -1,10 +1,17 @@
 /*
- * LTR (SDM Vol. 2A "LTR"; Vol. 3A 8.2.2, 8.2.3, 3.5.1): loads the task
- * register from a TSS descriptor in the GDT and marks that descriptor
- * busy. Reached when the selector operand sits in MMIO. The descriptor
- * layout: emul/desc.c; in IA-32e mode it takes 16 bytes, the upper 8
- * holding base 63:32 and a type field that must be 0.
+ * System instructions:
+ *
+ *   LTR (SDM Vol. 2A "LTR"; Vol. 3A 8.2.2, 8.2.3, 3.5.1): loads the task
+ *   register from a TSS descriptor in the GDT and marks that descriptor
+ *   busy. Reached when the selector operand sits in MMIO. The descriptor
+ *   layout: emul/desc.c; in IA-32e mode it takes 16 bytes, the upper 8
+ *   holding base 63:32 and a type field that must be 0.
+ *
+ *   MOV to/from CR0, CR3, CR4, LGDT, LIDT, CLI, IN, OUT: what a real-mode
+ *   start-up sequence runs on its way to protected mode (an AP's SIPI
+ *   trampoline), emulated when the processor cannot run real mode itself.
  */
+#include "arch/string.h"
 #include "emul/internal.h"
 
 #define DESC_TYPE_SHIFT     40
@@ -80,6 +87,175 @@ int emul_exec_ltr(struct emul_ctx *ctx)
 		rc = ctx->ops->set_tr(ctx, &tr);
 	if (rc != EMUL_OK)
 		return rc;
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* ---- MOV to and from control registers ------------------------------------ */
+
+/*
+ * The decoder let through CR0, CR2, CR3, CR4 and (64-bit mode) CR8; CR2
+ * and CR8 the context does not hold (Keel's VMM answers them from
+ * exits): EMUL_UNSUPPORTED. Then CPL > 0, virtual-8086 mode included,
+ * is #GP(0) (SDM Vol. 2B "MOV-Move to/from Control Registers", Protected
+ * Mode and Virtual-8086 Mode Exceptions).
+ */
+static int cr_check(struct emul_ctx *ctx, unsigned int cr)
+{
+	if (cr == 2 || cr == 8) {
+		emul_fault(ctx, EMUL_VEC_UD, false, 0);
+		return EMUL_UNSUPPORTED;
+	}
+	return ctx->cpl ? emul_gp0(ctx) : EMUL_OK;
+}
+
+static uint64_t *cr_slot(struct emul_ctx *ctx, unsigned int cr)
+{
+	return cr == 0 ? &ctx->cr0 : cr == 3 ? &ctx->cr3 : &ctx->cr4;
+}
+
+/* The register gets the whole CR at the operand size (32 bits outside
+ * 64-bit mode); the arithmetic flags are left as they were (undefined). */
+int emul_exec_mov_from_cr(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	int rc = cr_check(ctx, insn->src.reg);
+
+	if (rc != EMUL_OK)
+		return rc;
+	emul_reg_set(ctx, &insn->dst, *cr_slot(ctx, insn->src.reg));
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* The VMM checks the value and applies it as the processor would (a
+ * reserved bit is its #GP); RIP moves on in the current mode, so a MOV
+ * that sets CR0.PE is followed by 16-bit code until a far branch. */
+int emul_exec_mov_to_cr(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int cr = insn->dst.reg;
+	uint64_t val = emul_reg_get(ctx, &insn->src);
+	const struct emul_ops *ops = ctx->ops;
+	int rc = cr_check(ctx, cr);
+
+	if (rc != EMUL_OK)
+		return rc;
+	if (cr == 0)
+		rc = ops->write_cr0 ? ops->write_cr0(ctx, val) : EMUL_UNHANDLEABLE;
+	else
+		rc = ops->write_cr ? ops->write_cr(ctx, cr, val)
+				   : EMUL_UNHANDLEABLE;
+	if (rc != EMUL_OK)
+		return rc;
+	*cr_slot(ctx, cr) = val;
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* ---- LGDT, LIDT ------------------------------------------------------------- */
+
+#define DTR_BASE24	0xffffffULL
+
+/*
+ * LGDT and LIDT (SDM Vol. 2A "LGDT/LIDT"): CPL 0 only, real mode
+ * included (#GP(0)); a 16-bit limit, then the base: 8 bytes in 64-bit
+ * mode, where it must be canonical (#GP(0)), else 4 bytes of which a
+ * 16-bit operand size keeps 24 bits.
+ */
+int emul_exec_lgdt(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	unsigned int base_len = insn->src.size - 2;
+	uint8_t buf[10];
+	uint64_t base = 0;
+	uint16_t limit;
+	int rc;
+
+	if (ctx->cpl)
+		return emul_gp0(ctx);
+	rc = emul_mem_load(ctx, insn->mem.seg, emul_ea(ctx), insn->src.size, buf);
+	if (rc != EMUL_OK)
+		return rc;
+	memcpy(&limit, buf, 2);
+	memcpy(&base, buf + 2, base_len);
+	if (insn->mode != 64 && insn->opsize == 2)
+		base &= DTR_BASE24;
+	if (insn->mode == 64 && !emul_is_canonical(ctx, base))
+		return emul_gp0(ctx);
+	if (!ctx->ops->set_dtr)
+		return EMUL_UNHANDLEABLE;
+	rc = ctx->ops->set_dtr(ctx, insn->handler == EMUL_H_LIDT, base, limit);
+	if (rc != EMUL_OK)
+		return rc;
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* ---- CLI ----------------------------------------------------------------------- */
+
+/*
+ * CLI (SDM Vol. 2A "CLI", Table 3-7): IF is cleared when CPL <= IOPL,
+ * which always holds in real mode. Otherwise virtual-8086 mode with
+ * CR4.VME, or CPL 3 with CR4.PVI, clears VIF instead: not Keel's
+ * (EMUL_UNSUPPORTED); any other case is #GP(0).
+ */
+int emul_exec_cli(struct emul_ctx *ctx)
+{
+	unsigned int iopl = (unsigned int)((ctx->rflags & EMUL_RFLAGS_IOPL) >>
+					   EMUL_RFLAGS_IOPL_SHIFT);
+	bool v86 = ctx->rflags & EMUL_RFLAGS_VM;
+
+	if (ctx->cpl > iopl) {
+		if ((v86 && (ctx->cr4 & EMUL_CR4_VME)) ||
+		    (!v86 && ctx->cpl == 3 && (ctx->cr4 & EMUL_CR4_PVI))) {
+			emul_fault(ctx, EMUL_VEC_UD, false, 0);
+			return EMUL_UNSUPPORTED;
+		}
+		return emul_gp0(ctx);
+	}
+	ctx->rflags &= ~EMUL_RFLAGS_IF;
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* ---- IN, OUT ----------------------------------------------------------------------- */
+
+static uint16_t io_port(const struct emul_ctx *ctx,
+			const struct emul_operand *op)
+{
+	return op->kind == EMUL_OPND_IMM ? (uint8_t)ctx->insn.imm
+					 : (uint16_t)ctx->gpr[EMUL_RDX];
+}
+
+/*
+ * IN and OUT (SDM Vol. 2A "IN", Vol. 2B "OUT"): AL, AX or EAX from or to
+ * the port, after the I/O permission check; IN EAX zero-extends into RAX
+ * in 64-bit mode, IN AL and AX keep the rest.
+ */
+int emul_exec_in_out(struct emul_ctx *ctx)
+{
+	const struct emul_insn *insn = &ctx->insn;
+	const struct emul_ops *ops = ctx->ops;
+	bool in = insn->handler == EMUL_H_IN;
+	const struct emul_operand *acc = in ? &insn->dst : &insn->src;
+	uint16_t port = io_port(ctx, in ? &insn->src : &insn->dst);
+	uint32_t val = 0;
+	int rc = emul_io_check(ctx, port, acc->size);
+
+	if (rc != EMUL_OK)
+		return rc;
+	if (in)
+		rc = ops->pio_in ? ops->pio_in(ctx, port, acc->size, &val)
+				 : EMUL_UNHANDLEABLE;
+	else
+		rc = ops->pio_out ? ops->pio_out(ctx, port, acc->size,
+						 (uint32_t)emul_reg_get(ctx, acc))
+				  : EMUL_UNHANDLEABLE;
+	if (rc != EMUL_OK)
+		return rc;
+	if (in)
+		emul_reg_set(ctx, acc, val);
 	emul_advance_rip(ctx);
 	return EMUL_OK;
 }

@@ -4,6 +4,7 @@
 #include "vmx/exit.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmcs_setup.h"
+#include "vmx/realmode.h"
 #include "ept/dirty.h"
 #include "arch/percpu.h"
 #include "arch/x86.h"
@@ -360,7 +361,10 @@ void vcpu_run(void *arg)
 		vcpu_entering(v);
 		if (READ_ONCE(v->requests) & ~(uint32_t)VCPU_REQ_PAUSE)
 			vcpu_process_requests(v);
-		if (vlapic_vmcs_loaded(v, old_offset - v->tsc_offset) == EXIT_RESUME)
+		/* Real-mode code first (no event is delivered while it is
+		 * emulated), then the APIC's pending work. */
+		if (vcpu_leave_real_mode(v) == EXIT_RESUME &&
+		    vlapic_vmcs_loaded(v, old_offset - v->tsc_offset) == EXIT_RESUME)
 			vmx_launch(&v->regs);
 	}
 	WRITE_ONCE(v->in_guest, false);

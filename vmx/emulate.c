@@ -4,6 +4,7 @@
  * guest's RAM, MMIO regions and ports, and the commit of the result.
  *
  *   exit: EPT violation on MMIO, string I/O, #UD at the force marker
+ *         (or no exit: real-mode code the processor cannot run)
  *     |
  *   vemu_init     GPRs, RIP, RFLAGS, CR0/CR3/CR4/EFER as the guest sees
  *     |           them, PAE PDPTEs, CPL; segments on demand (get_seg)
@@ -370,6 +371,29 @@ static int op_write_cr0(struct emul_ctx *ctx, uint64_t val)
 	return EMUL_EXCEPTION;
 }
 
+/* MOV to CR3/CR4 with the exits' checks and effects (vmx/exit_cr.c). */
+static int op_write_cr(struct emul_ctx *ctx, unsigned int cr, uint64_t val)
+{
+	struct vcpu *v = vemu_of(ctx)->v;
+	bool ok = cr == 3 ? vcpu_load_cr3(v, val) :
+		  cr == 4 ? vcpu_load_cr4(v, val) : false;
+
+	if (ok)
+		return EMUL_OK;
+	ctx->exc = (struct emul_exception){ EMUL_VEC_GP, true, 0, 0 };
+	return EMUL_EXCEPTION;
+}
+
+/* LGDT/LIDT: the emulator checked the base; the limit is 16 bits. */
+static int op_set_dtr(struct emul_ctx *ctx, bool idt, uint64_t base,
+		      uint32_t limit)
+{
+	(void)ctx;
+	vmcs_writenat(idt ? VMCS_GUEST_IDTR_BASE : VMCS_GUEST_GDTR_BASE, base);
+	vmcs_write32(idt ? VMCS_GUEST_IDTR_LIMIT : VMCS_GUEST_GDTR_LIMIT, limit);
+	return EMUL_OK;
+}
+
 /*
  * The guest's XMM registers are live in this CPU while Keel handles its
  * exit: VM exits do not switch them and Keel, built without SSE, never
@@ -483,6 +507,8 @@ static const struct emul_ops vemu_ops = {
 	.io_allowed = op_io_allowed,
 	.get_seg = op_get_seg,
 	.write_cr0 = op_write_cr0,
+	.write_cr = op_write_cr,
+	.set_dtr = op_set_dtr,
 	.get_xmm = op_get_xmm,
 	.set_xmm = op_set_xmm,
 	.get_gdtr = op_get_gdtr,
@@ -719,6 +745,26 @@ int vcpu_emulate(struct vcpu *v)
 		return vcpu_fatal(v, "emulation needed during event delivery");
 	vemu_init(&e, v);
 	return vemu_finish(&e, emul_step(&e.ctx));
+}
+
+/*
+ * One instruction of code the processor cannot run (real mode without
+ * unrestricted guest, vmx/realmode.c). Nothing is injected: an event in
+ * real mode goes through the guest's IVT, which Keel does not emulate,
+ * so an instruction that faults stops the guest, saying so.
+ */
+int vcpu_emulate_real(struct vcpu *v)
+{
+	struct vemu e;
+	int rc;
+
+	vemu_init(&e, v);
+	rc = emul_step(&e.ctx);
+	if (rc != EMUL_EXCEPTION)
+		return vemu_finish(&e, rc);
+	return vcpu_fatal(v, "emulated real-mode code at %04x:%04lx raised "
+			  "exception %u, which Keel cannot deliver there",
+			  e.ctx.seg[EMUL_CS].sel, e.rip0, e.ctx.exc.vector);
 }
 
 /* A write to a page table Keel shadows. False when the instruction is not

@@ -23,6 +23,14 @@ int vcpu_emulate(struct vcpu *v);
  */
 int vcpu_emulate_forced(struct vcpu *v);
 
+/*
+ * Emulates and commits one instruction at CS:RIP while the guest is in a
+ * state VM entry refuses (real mode without unrestricted guest: vmx/
+ * realmode.c). Returns EXIT_RESUME, or EXIT_STOP after vcpu_fatal() for
+ * an instruction Keel does not emulate or one that faults.
+ */
+int vcpu_emulate_real(struct vcpu *v);
+
 /* Shadow paging (vmx/exit_shadow.c): see vmx/emulate.c. */
 struct emul_walk_path;
 struct emul_exception;

@@ -78,6 +78,9 @@ bool vcpu_read_pdptes(struct vcpu *v, uint64_t cr3, uint64_t pdpte[4]);
 void shadow_vcpu_reload(struct vcpu *v);
 bool shadow_load_pdptes(struct vcpu *v, uint64_t cr3);
 int shadow_cr3_write(struct vcpu *v, uint64_t val);
+/* The guest's new CR3, checked (false: #GP) and applied: the shadow MMU
+ * takes the new root. */
+bool shadow_load_cr3(struct vcpu *v, uint64_t val);
 exit_handler_fn handle_interrupt_window, handle_preemption_timer;
 exit_handler_fn handle_tpr_below_threshold;
 /* The xAPIC page the CPU virtualizes (guest/vlapic_page.c), and the
@@ -112,6 +115,9 @@ int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift);
  * exit_cr.c): false when the value is refused (#GP). For MOV, CLTS, LMSW
  * and the emulator's LMSW. */
 bool vcpu_load_cr0(struct vcpu *v, uint64_t val);
+/* The same for MOV to CR3 and CR4 (the emulator's). */
+bool vcpu_load_cr3(struct vcpu *v, uint64_t val);
+bool vcpu_load_cr4(struct vcpu *v, uint64_t val);
 /* CPUID as the guest sees it (vmx/exit_misc.c), for the MSRs whose
  * existence it decides. */
 struct cpuid_regs guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub);

@@ -150,18 +150,18 @@ static int cr0_write(struct vcpu *v, uint64_t val)
 	return EXIT_RESUME;
 }
 
-static int cr4_write(struct vcpu *v, uint64_t val)
+bool vcpu_load_cr4(struct vcpu *v, uint64_t val)
 {
 	/* VMX is hidden; bits the CPU cannot run a guest with are refused,
 	 * and with shadow paging PCIDs and 5-level paging (CPUID hides
 	 * them). */
 	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1) ||
 	    (v->shadow && (val & (X86_CR4_PCIDE | X86_CR4_LA57))))
-		return cr_gp(v);
+		return false;
 	if ((vcpu_guest_efer(v) & EFER_LMA) && !(val & X86_CR4_PAE))
-		return cr_gp(v);
+		return false;
 	if (!cr_load_pdptes(v, vcpu_guest_cr0(v), val))
-		return cr_gp(v);
+		return false;
 	vmcs_writenat(VMCS_CR4_READ_SHADOW, val);
 	vmcs_writenat(VMCS_GUEST_CR4,
 		      vcpu_cr4_real(v, vcpu_guest_cr0(v), val));
@@ -169,8 +169,38 @@ static int cr4_write(struct vcpu *v, uint64_t val)
 		shadow_vcpu_reload(v);  /* any CR4 write may flush (4.10.4.1) */
 		shadow_audit_root(v->guest, &v->sv, "cr4");
 	}
+	return true;
+}
+
+static int cr4_write(struct vcpu *v, uint64_t val)
+{
+	if (!vcpu_load_cr4(v, val))
+		return cr_gp(v);
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
+}
+
+/*
+ * With EPT the guest's CR3 is in the VMCS and its own MOVs to CR3 do not
+ * exit; an emulated one loads the PDPTEs under PAE paging (cr_load_pdptes
+ * reads the new CR3, the old one comes back on a #GP) and flushes the
+ * vCPU's translations as the processor's MOV to CR3 would (SDM Vol. 3A
+ * 4.10.4.1).
+ */
+bool vcpu_load_cr3(struct vcpu *v, uint64_t val)
+{
+	uint64_t old;
+
+	if (v->shadow)
+		return shadow_load_cr3(v, val);
+	old = vmcs_readnat(VMCS_GUEST_CR3);
+	vmcs_writenat(VMCS_GUEST_CR3, val);
+	if (!cr_load_pdptes(v, vcpu_guest_cr0(v), vcpu_guest_cr4(v))) {
+		vmcs_writenat(VMCS_GUEST_CR3, old);
+		return false;
+	}
+	vpid_invalidate(v->vpid);
+	return true;
 }
 
 /* CR3 exits only with shadow paging. */

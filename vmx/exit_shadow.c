@@ -81,19 +81,24 @@ static bool guest_pae_paging(struct vcpu *v)
 	       (vcpu_guest_cr4(v) & X86_CR4_PAE) && !(v->sv.efer & EFER_LMA);
 }
 
-int shadow_cr3_write(struct vcpu *v, uint64_t val)
+bool shadow_load_cr3(struct vcpu *v, uint64_t val)
 {
-	if (val & CR3_PCID_NOFLUSH) {
-		vcpu_inject_exception(v, VEC_GP, true, 0);
-		return EXIT_RESUME;
-	}
-	if (guest_pae_paging(v) && !shadow_load_pdptes(v, val)) {
-		vcpu_inject_exception(v, VEC_GP, true, 0);
-		return EXIT_RESUME;
-	}
+	if (val & CR3_PCID_NOFLUSH)
+		return false;
+	if (guest_pae_paging(v) && !shadow_load_pdptes(v, val))
+		return false;
 	v->sv.cr3 = val;
 	shadow_vcpu_reload(v);
 	shadow_audit_root(v->guest, &v->sv, "cr3");
+	return true;
+}
+
+int shadow_cr3_write(struct vcpu *v, uint64_t val)
+{
+	if (!shadow_load_cr3(v, val)) {
+		vcpu_inject_exception(v, VEC_GP, true, 0);
+		return EXIT_RESUME;
+	}
 	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }

@@ -416,11 +416,10 @@ const char *vmcs_create(struct vcpu *v)
 {
 	const char *why;
 
-	if (v->shadow && v->boot.mode == VCPU_MODE_REAL)
-		return "it must start in real mode (a SIPI), which needs EPT "
-		       "with unrestricted guest; shadow paging cannot run it";
+	/* Real mode without unrestricted guest (shadow paging) is built
+	 * here as any other state, but emulated until VM entry can take it
+	 * (vmx/realmode.c). */
 	why = vmcs_load_new(v);
-
 	if (!why)
 		why = vmcs_setup_pin_proc(v);
 	if (!why)

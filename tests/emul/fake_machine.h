@@ -47,6 +47,10 @@ struct fake_machine {
 	int seg_loads;		/* set_seg calls */
 	uint8_t mm[8][8];	/* get_mm / set_mm */
 	uint16_t fsw;		/* get_fsw */
+	uint64_t cr_written[5];	/* write_cr: last value per CR (3, 4) */
+	int cr_writes;
+	uint64_t idtr_base;	/* set_dtr (the GDTR: gdtr_base above) */
+	uint32_t idtr_limit;
 };
 
 static inline struct fake_machine *fm_of(struct emul_ctx *ctx)
@@ -184,6 +188,35 @@ static inline int fm_write_cr0(struct emul_ctx *ctx, uint64_t val)
 	return EMUL_OK;
 }
 
+static inline int fm_write_cr(struct emul_ctx *ctx, unsigned int cr,
+			      uint64_t val)
+{
+	struct fake_machine *fm = fm_of(ctx);
+
+	if (fm->cr0_gp) {
+		ctx->exc = (struct emul_exception){ EMUL_VEC_GP, true, 0, 0 };
+		return EMUL_EXCEPTION;
+	}
+	fm->cr_written[cr % 5] = val;
+	fm->cr_writes++;
+	return EMUL_OK;
+}
+
+static inline int fm_set_dtr(struct emul_ctx *ctx, bool idt, uint64_t base,
+			     uint32_t limit)
+{
+	struct fake_machine *fm = fm_of(ctx);
+
+	if (idt) {
+		fm->idtr_base = base;
+		fm->idtr_limit = limit;
+	} else {
+		fm->gdtr_base = base;
+		fm->gdtr_limit = limit;
+	}
+	return EMUL_OK;
+}
+
 static inline int fm_get_xmm(struct emul_ctx *ctx, unsigned int reg, void *buf)
 {
 	memcpy(buf, fm_of(ctx)->xmm[reg & 15], 16);
@@ -265,6 +298,8 @@ static const struct emul_ops fm_ops = {
 	.pio_out = fm_pio_out,
 	.io_allowed = fm_io_allowed,
 	.write_cr0 = fm_write_cr0,
+	.write_cr = fm_write_cr,
+	.set_dtr = fm_set_dtr,
 	.get_xmm = fm_get_xmm,
 	.set_xmm = fm_set_xmm,
 	.get_gdtr = fm_get_gdtr,
@@ -312,6 +347,7 @@ static inline void fm_reset_ctx(struct fake_machine *fm)
 	fm->io_allow = false;
 	fm->cr0_writes = 0;
 	fm->cr0_gp = false;
+	fm->cr_writes = 0;
 	fm->seg_loads = 0;
 	fm->fsw = 0;
 	fm->ldtr = (struct emul_seg){ 0, 0, EMUL_AR_UNUSABLE, 0 };

@@ -675,11 +675,15 @@ static bool runs_in_user_mode(const struct emul_opdesc *d)
 	case EMUL_H_ENTER:
 	case EMUL_H_SMSW: case EMUL_H_LMSW:     /* CR0: UMIP, CPL 0 */
 	case EMUL_H_LTR:                        /* CPL 0 */
+	case EMUL_H_MOV_FROM_CR: case EMUL_H_MOV_TO_CR:
+	case EMUL_H_LGDT: case EMUL_H_LIDT: case EMUL_H_CLI:
+	case EMUL_H_IN: case EMUL_H_OUT:        /* I/O privilege */
 	case EMUL_H_MOVXMM:     /* XMM registers: not in the oracle's state */
 	case EMUL_H_MOVMMX:     /* nor the MMX registers */
 	case EMUL_H_MOV_FROM_SREG: case EMUL_H_MOV_TO_SREG:
 				/* nor segment registers, GDT or LDT */
 	case EMUL_H_JMP: case EMUL_H_CALL:	/* control leaves the page */
+	case EMUL_H_JCC:
 	case EMUL_H_JMP_FAR: case EMUL_H_CALL_FAR:
 		return false;
 	default:

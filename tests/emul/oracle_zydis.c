@@ -128,6 +128,11 @@ static const ZydisMnemonic alu_mnemonics[] = {
 	[EMUL_H_JMP_FAR] = ZYDIS_MNEMONIC_JMP,
 	[EMUL_H_CALL_FAR] = ZYDIS_MNEMONIC_CALL,
 	[EMUL_H_MOVMMX] = ZYDIS_MNEMONIC_MOVQ,
+	[EMUL_H_MOV_FROM_CR] = ZYDIS_MNEMONIC_MOV,
+	[EMUL_H_MOV_TO_CR] = ZYDIS_MNEMONIC_MOV,
+	[EMUL_H_LGDT] = ZYDIS_MNEMONIC_LGDT, [EMUL_H_LIDT] = ZYDIS_MNEMONIC_LIDT,
+	[EMUL_H_CLI] = ZYDIS_MNEMONIC_CLI,
+	[EMUL_H_IN] = ZYDIS_MNEMONIC_IN, [EMUL_H_OUT] = ZYDIS_MNEMONIC_OUT,
 };
 
 static const ZydisMnemonic setcc_mnemonics[16] = {
@@ -137,6 +142,15 @@ static const ZydisMnemonic setcc_mnemonics[16] = {
 	ZYDIS_MNEMONIC_SETNS, ZYDIS_MNEMONIC_SETP, ZYDIS_MNEMONIC_SETNP,
 	ZYDIS_MNEMONIC_SETL, ZYDIS_MNEMONIC_SETNL, ZYDIS_MNEMONIC_SETLE,
 	ZYDIS_MNEMONIC_SETNLE,
+};
+
+static const ZydisMnemonic jcc_mnemonics[16] = {
+	ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JB,
+	ZYDIS_MNEMONIC_JNB, ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ,
+	ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JS,
+	ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JNP,
+	ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JLE,
+	ZYDIS_MNEMONIC_JNLE,
 };
 
 static const ZydisMnemonic cmov_mnemonics[16] = {
@@ -195,6 +209,8 @@ static ZydisMnemonic expected_mnemonic(const struct emul_insn *in)
 		return setcc_mnemonics[in->opcode & 0xf];
 	if (h == EMUL_H_CMOVCC)
 		return cmov_mnemonics[in->opcode & 0xf];
+	if (h == EMUL_H_JCC)
+		return jcc_mnemonics[in->opcode & 0xf];
 	if (h == EMUL_H_MOVXMM)
 		return xmm_move_mnemonic(in);
 	if (h == EMUL_H_CMPXCHG8B)
@@ -212,7 +228,8 @@ static bool keel_knows_mnemonic(ZydisMnemonic m)
 		if (alu_mnemonics[i] == m && m != ZYDIS_MNEMONIC_INVALID)
 			return true;
 	for (unsigned int i = 0; i < 16; i++)
-		if (setcc_mnemonics[i] == m || cmov_mnemonics[i] == m)
+		if (setcc_mnemonics[i] == m || cmov_mnemonics[i] == m ||
+		    jcc_mnemonics[i] == m)
 			return true;
 	return m == ZYDIS_MNEMONIC_CMPXCHG8B || m == ZYDIS_MNEMONIC_CMPXCHG16B ||
 	       m == ZYDIS_MNEMONIC_MOVUPS || m == ZYDIS_MNEMONIC_MOVUPD ||
@@ -307,6 +324,20 @@ static bool same_mem(const struct emul_insn *in, const struct emul_operand *op,
 	return true;
 }
 
+/* JMP/CALL ptr16:16/32: Keel keeps the offset and, above it, the
+ * selector in one immediate. */
+static bool same_pointer(const struct emul_insn *in,
+			 const struct emul_operand *op,
+			 const ZydisDecodedOperand *z, char *why)
+{
+	unsigned int off_bits = 8 * (op->size - 2);
+
+	if (z->ptr.offset != (in->imm & mask_bits(off_bits)) ||
+	    z->ptr.segment != (uint16_t)(in->imm >> off_bits))
+		return sprintf(why, "pointer %" PRIx64, in->imm), false;
+	return true;
+}
+
 static bool same_operand(const struct emul_insn *in,
 			 const struct emul_operand *op,
 			 const ZydisDecodedOperand *z, char *why)
@@ -334,7 +365,14 @@ static bool same_operand(const struct emul_insn *in,
 		    z->reg.value != (ZydisRegister)(ZYDIS_REGISTER_MM0 + op->reg))
 			return sprintf(why, "mm %u", op->reg), false;
 		return true;
+	case EMUL_OPND_CR:
+		if (z->type != ZYDIS_OPERAND_TYPE_REGISTER ||
+		    z->reg.value != (ZydisRegister)(ZYDIS_REGISTER_CR0 + op->reg))
+			return sprintf(why, "cr %u", op->reg), false;
+		return true;
 	case EMUL_OPND_IMM:
+		if (z->type == ZYDIS_OPERAND_TYPE_POINTER)
+			return same_pointer(in, op, z, why);
 		if (z->type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
 		    ((z->imm.value.u ^ in->imm) & mask_bits(z->size)) != 0)
 			return sprintf(why, "imm %" PRIx64, in->imm), false;

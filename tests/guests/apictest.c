@@ -23,6 +23,10 @@
  * an IPI to the BSP and waits in HLT for the BSP's IPIs (physical, logical,
  * all-but-self and all-including-self).
  *
+ * Command line test=smploop / test=smpud (two vCPUs, 32-bit): the AP's
+ * trampoline loops in real mode, or runs UD2; where Keel emulates real
+ * mode (shadow paging) it must stop the guest with the reason.
+ *
  * Command line test=tpr (one vCPU): only the TPR's checks (xAPIC page,
  * x2APIC MSR, CR8 in the 64-bit image) and nested interrupts, no timer.
  *
@@ -1068,6 +1072,40 @@ static void test_smp_nmi(void)
 	EXPECT_EQ(irq_count[1][VEC_NMI], 2);
 }
 
+/*
+ * Trampolines Keel cannot take to protected mode when it emulates real
+ * mode (no unrestricted guest): one jumps to itself for ever (ljmp
+ * $0x0700, $0), one runs an instruction the emulator does not know
+ * (UD2). Each must stop the guest with the reason, not hang it.
+ */
+__asm__(
+	".text\n"
+	".code16\n"
+	".global tramp_loop, tramp_ud\n"
+	"tramp_loop:\n"
+	"	cli\n"
+	"	ljmp $0x0700, $0\n"
+	"tramp_ud:\n"
+	"	ud2\n"
+	"	.code32\n");
+
+extern char tramp_loop[], tramp_ud[];
+
+static void test_smp_bad(const char *which)
+{
+	const char *code = which[0] == 'l' ? tramp_loop : tramp_ud;
+
+	test_x2apic_enable();
+	memcpy((void *)TRAMPOLINE_PA, code, 8);
+	printf("smpbad: INIT-SIPI to vCPU 1, trampoline '%s'\n", which);
+	send_ipi(1, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+	send_ipi(1, ICR_INIT | ICR_LEVEL);
+	send_ipi(1, ICR_STARTUP | ICR_ASSERT | (TRAMPOLINE_PA >> 12));
+	wait_flag(&ap_ready);           /* never set: Keel ends the guest */
+	printf("FAIL smpbad: the guest still runs\n");
+	EXPECT(false);
+}
+
 static void test_smp(void)
 {
 	test_cpuid(2);
@@ -1083,6 +1121,12 @@ static void test_smp(void)
 	printf("FAIL test=smp needs the 32-bit image\n");
 	EXPECT(false);
 }
+
+static void test_smp_bad(const char *which)
+{
+	(void)which;
+	test_smp();
+}
 #endif
 
 void guest_main(void)
@@ -1095,6 +1139,8 @@ void guest_main(void)
 		test[0] = 0;
 	if (!strncmp(test, "smp", 4))
 		test_smp();
+	else if (!strncmp(test, "smploop", 8) || !strncmp(test, "smpud", 6))
+		test_smp_bad(test + 3);
 	else if (!strncmp(test, "storm", 6))
 		test_storm();
 	else if (!strncmp(test, "tpr", 4))

@@ -1,5 +1,6 @@
 /* Segment register loads and control transfers of the emulator: MOV
- * to/from Sreg, near and far JMP/CALL through memory, and the MMX moves,
+ * to/from Sreg, near JMP/CALL through memory and relative, Jcc, far
+ * JMP/CALL through memory, and the MMX moves,
  * run through emul_step() on the fake machine. */
 #include "tests/unit/test.h"
 #include "tests/emul/fake_machine.h"
@@ -268,6 +269,60 @@ TEST(near_call_legacy)
 	fm->ctx.rip = CODE;
 	fm_set32(fm, DATA, 0x10000);
 	expect_fault(fm, FM_RUN(fm, 0xff, 0x23), EMUL_VEC_GP, 0);
+	fm_free(fm);
+}
+
+/* Relative branches in real mode: JMP rel8 to itself, Jcc taken and
+ * not, CALL rel16 pushing IP, 66 making rel32 with a 32-bit target; the
+ * target wraps at 16 bits and must be within CS's limit. */
+TEST(relative_branches_16)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm_mode16(fm);
+	fm->ctx.rip = 0x100;
+	fm->ctx.gpr[EMUL_RSP] = STACK;
+	ASSERT(FM_RUN(fm, 0xeb, 0xfe) == EMUL_OK);		/* jmp . */
+	EXPECT_EQ(fm->ctx.rip, 0x100);
+	EXPECT(fm->ctx.retired);
+	fm->ctx.rflags |= EMUL_RFLAGS_ZF;
+	ASSERT(FM_RUN(fm, 0x75, 0x10) == EMUL_OK);		/* jnz: not taken */
+	EXPECT_EQ(fm->ctx.rip, 0x102);
+	ASSERT(FM_RUN(fm, 0x74, 0x80) == EMUL_OK);		/* jz -0x80 */
+	EXPECT_EQ(fm->ctx.rip, 0x104 - 0x80);
+	ASSERT(FM_RUN(fm, 0x0f, 0x84, 0x00, 0x10) == EMUL_OK);	/* jz rel16 */
+	EXPECT_EQ(fm->ctx.rip, 0x84 + 4 + 0x1000);
+	ASSERT(FM_RUN(fm, 0xe8, 0xfc, 0xff) == EMUL_OK);	/* call -4 */
+	EXPECT_EQ(fm->ctx.rip, 0x1088 + 3 - 4);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK - 2);
+	EXPECT_EQ(fm_get(fm, STACK - 2, 2), 0x108b);
+	fm->ctx.rip = 0xfff0;
+	ASSERT(FM_RUN(fm, 0xe9, 0x20, 0x00) == EMUL_OK);	/* wraps at 64K */
+	EXPECT_EQ(fm->ctx.rip, 0x13);
+	fm->ctx.rip = 0x100;
+	/* Past the limit: #GP(0), RIP unchanged. */
+	EXPECT_EQ(FM_RUN(fm, 0x66, 0xe9, 0x00, 0x00, 0x01, 0x00), EMUL_EXCEPTION);
+	EXPECT_EQ(fm->ctx.exc.vector, EMUL_VEC_GP);
+	EXPECT_EQ(fm->ctx.rip, 0x100);
+	fm->ctx.seg[EMUL_CS].limit = 0xfffff;
+	ASSERT(FM_RUN(fm, 0x66, 0xe9, 0x00, 0x00, 0x01, 0x00) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rip, 0x10106);
+	fm_free(fm);
+}
+
+/* 64-bit mode: rel32 sign-extended to 64 bits, 66 ignored (Intel). */
+TEST(relative_branches_64)
+{
+	struct fake_machine *fm = setup64();
+
+	fm->ctx.rip = CODE + 0x2000;
+	ASSERT(FM_RUN(fm, 0x66, 0xe9, 0x00, 0xf0, 0xff, 0xff) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rip, CODE + 0x2006 - 0x1000);
+	fm->ctx.rip = CODE;
+	ASSERT(FM_RUN(fm, 0xe8, 0x10, 0x00, 0x00, 0x00) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rip, CODE + 5 + 0x10);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK - 8);
+	EXPECT_EQ(fm_get(fm, STACK - 8, 8), CODE + 5);
 	fm_free(fm);
 }
 
