@@ -60,6 +60,8 @@
 
 #define LVT_VECTOR          GENMASK_ULL(7, 0)
 #define LVT_DELIVERY_MODE   GENMASK_ULL(10, 8)
+#define LVT_DM_SHIFT        8
+#define  LVT_DM_EXTINT      7
 #define LVT_POLARITY        BIT_ULL(13)
 #define LVT_TRIGGER_LEVEL   BIT_ULL(15)
 #define LVT_MASKED          BIT_ULL(16)
