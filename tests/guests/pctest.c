@@ -7,7 +7,8 @@
  *              5.2.5.1) with both checksums, the XSDT and every table it
  *              lists (and the FADT's DSDT) summing to zero, and a MADT
  *              with one enabled local APIC per vCPU (IDs 0..n-1) and the
- *              I/O APIC at 0xfec00000 with ID n, GSI base 0; the FADT's
+ *              I/O APIC at 0xfec00000 with ID n, GSI base 0, and the
+ *              PC-AT flag (the 8259s are there); the FADT's
  *              PM timer running at 3.579545 MHz of the TSC's clock;
  *   I/O APIC   its ID and version registers, all 24 redirection entries
  *              masked at reset, an entry's writable bits read back and
@@ -58,6 +59,8 @@
 #define PM_TIMER_HZ         3579545ULL
 #define PM_TIMER_TICKS      20000000ULL     /* TSC ticks between reads */
 #define MADT_HEAD_LEN       44
+#define MADT_FLAGS          40
+#define MADT_PCAT_COMPAT    1u
 #define MADT_LAPIC          0
 #define MADT_IOAPIC         1
 #define WAIT_TICKS          200000000ULL    /* a failure bound, not a time */
@@ -155,6 +158,7 @@ static void read_madt(const uint8_t *t, unsigned int nr_cpus)
 {
 	uint32_t len = get32(t, 4);
 
+	EXPECT(get32(t, MADT_FLAGS) & MADT_PCAT_COMPAT);        /* 8259s */
 	for (uint32_t off = MADT_HEAD_LEN; off + 2 <= len; off += t[off + 1]) {
 		if (t[off + 1] < 2)
 			break;
