@@ -43,6 +43,7 @@
 #define APIC_REG_ICR        0x30
 #define APIC_REG_ICR_HI     0x31
 #define APIC_REG_LVT_TIMER  0x32
+#define APIC_REG_LVT_LINT0  0x35
 #define APIC_REG_LVT_ERROR  0x37
 #define APIC_REG_TIMER_ICR  0x38
 #define APIC_REG_TIMER_CCR  0x39

@@ -23,7 +23,8 @@
  *              line is masked, silent while LINT0 is masked, then
  *              delivered at the BIOS's vector 0x73 through LINT0 as
  *              ExtINT, in service in its handler; made level-triggered
- *              in the ELCR, sent again after an EOI while high.
+ *              in the ELCR, sent again after an EOI while high; with the
+ *              local APIC off, straight to the CPU's INTR.
  */
 #include "guest.h"
 #include "apic.h"
@@ -397,9 +398,29 @@ static void test_pic_irq(void)
 	EXPECT_EQ(edge, 1);
 	EXPECT_EQ(isr, 1u << (PIC_IRQ - 8));
 	EXPECT_EQ(pic_irqs, 2);
-	outb(PIC_SLAVE + 1, 0xff);
 	outb(PIC_ELCR + 1, 0);
 	apic_write(APIC_LVT_LINT0, LVT_MASKED);
+}
+
+/* With its APIC off, LINT0 is the CPU's INTR pin (SDM Vol. 3A 11.4.3):
+ * the 8259s' interrupt comes in whatever LINT0 said. The APIC comes back
+ * in its reset state. */
+static void test_pic_apic_off(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+
+	pic_level = 0;
+	pic_irqs = 0;
+	wrmsr(MSR_APIC_BASE, base & ~(uint64_t)APIC_BASE_EN);
+	outb(TESTDEV_IRQ + PIC_IRQ, 1);
+	outb(TESTDEV_IRQ + PIC_IRQ, 0);
+	EXPECT(wait_irqs(&pic_irqs, 1, WAIT_TICKS));
+	wait_irqs(&pic_irqs, 2, WAIT_MASKED_TICKS);
+	wrmsr(MSR_APIC_BASE, base);
+	printf("8259: irq %u with the local APIC off: %u interrupt(s)\n",
+	       PIC_IRQ, pic_irqs);
+	EXPECT_EQ(pic_irqs, 1);
+	outb(PIC_SLAVE + 1, 0xff);
 }
 
 /* ---- boot data ------------------------------------------------------------- */
@@ -430,5 +451,6 @@ void guest_main(void)
 	if (cmdline_get("testdev", arg, sizeof(arg))) {
 		test_ioapic_level();
 		test_pic_irq();
+		test_pic_apic_off();
 	}
 }
