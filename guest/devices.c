@@ -298,7 +298,7 @@ void devices_print_stats(struct guest *g)
 }
 
 void devices_copy_state(struct guest_devices *dst,
-			const struct guest_devices *src)
+			struct guest_devices *src)
 {
 	const struct vuart *s = &src->uart;
 	struct vuart *d = &dst->uart;
@@ -321,7 +321,7 @@ void devices_copy_state(struct guest_devices *dst,
 	dst->ioapic.sel = src->ioapic.sel;
 	dst->ioapic.level = src->ioapic.level;
 	memcpy(dst->ioapic.redir, src->ioapic.redir, sizeof(dst->ioapic.redir));
-	memcpy(dst->pic.chip, src->pic.chip, sizeof(dst->pic.chip));
+	vpic_copy(&dst->pic, &src->pic);
 	dst->port92 = src->port92;
 	dst->rtc.index = src->rtc.index;
 	dst->rtc.offset = src->rtc.offset;

@@ -124,10 +124,10 @@ const char *devices_pci_init(struct guest *g);
 void devices_detach(struct guest *g);
 void devices_free(struct guest *g);
 /* Copies the guest-visible device state (UART registers and received
- * bytes, fw-cfg position) from src to dst; Keel's own console line and
- * counters stay. */
+ * bytes, fw-cfg position, the 8259s under their locks) from src to dst;
+ * Keel's own console line and counters stay. */
 void devices_copy_state(struct guest_devices *dst,
-			const struct guest_devices *src);
+			struct guest_devices *src);
 /* A guest access to the UART's register `off` (0-7), on a vCPU's CPU. */
 void vuart_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
 /* Bytes typed for g, from CPU 0: into the receive FIFO as far as it has

@@ -14,6 +14,7 @@
 #include "guest/isa.h"
 #include "guest/guest.h"
 #include "guest/vlapic_regs.h"
+#include "arch/string.h"
 
 /* Makes vCPU 0 look at the INTR line before its next entry. */
 static void vpic_notify(struct guest *g)
@@ -82,6 +83,16 @@ void vpic_elcr_io(struct guest *g, uint16_t off, bool in, uint32_t *val)
 	else
 		vpic_elcr_write(p, off & 1, (uint8_t)*val);
 	vpic_unlock_update(g, p);
+}
+
+/* No path holds two 8259 locks but this one, so the order is free. */
+void vpic_copy(struct vpic *dst, struct vpic *src)
+{
+	spin_lock(&dst->lock);
+	spin_lock(&src->lock);
+	memcpy(dst->chip, src->chip, sizeof(dst->chip));
+	spin_unlock(&src->lock);
+	spin_unlock(&dst->lock);
 }
 
 bool vpic_intr_for(struct vcpu *v)

@@ -20,6 +20,9 @@ void vpic_port_io(struct guest *g, unsigned int c, uint16_t off, bool in,
 		  uint32_t *val);
 void vpic_elcr_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
 
+/* The chips' state from src to dst (snapshots, migration), each locked. */
+void vpic_copy(struct vpic *dst, struct vpic *src);
+
 /* On v's CPU: whether the master's INTR reaches v (vCPU 0 only, while
  * its local APIC takes ExtINT on LINT0 or is off), and the INTA cycle
  * that gives the vector to inject. */
