@@ -12,6 +12,7 @@
 #define  APIC_BASE_BSP                  BIT_ULL(8)
 #define  APIC_BASE_EXTD                 BIT_ULL(10)
 #define  APIC_BASE_EN                   BIT_ULL(11)
+#define  APIC_BASE_ADDR                 (~0xfffULL)     /* up to MAXPHYADDR */
 #define  APIC_BASE_ADDR_MASK            GENMASK_ULL(51, 12)
 #define MSR_IA32_PAT                    0x00000277
 #define MSR_IA32_VMX_BASIC              0x00000480

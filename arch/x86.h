@@ -20,6 +20,13 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 	return r;
 }
 
+/* MAXPHYADDR (CPUID.80000008H:EAX[7:0], SDM Vol. 3A 4.1.4); guests see
+ * the host's. */
+static inline unsigned int cpu_maxphyaddr(void)
+{
+	return cpuid(0x80000008, 0).eax & 0xff;
+}
+
 /* CPUID.1 feature bits Keel asks about (SDM Vol. 2A, CPUID, Table 3-10/3-11). */
 #define CPUID1_ECX_VMX          BIT_ULL(5)
 #define CPUID1_ECX_X2APIC       BIT_ULL(21)

@@ -91,6 +91,7 @@ struct guest_devices {
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
 	struct vpic pic;                /* the two 8259s (guest/isa.h) */
+	struct vlapic_bases apic_bases; /* the xAPIC pages on the MMIO bus */
 	struct vlapic_page apic_page;   /* where the CPU virtualizes it */
 	struct pci_devices *pci;        /* with CONFIG_DEVICE_PCI, else NULL */
 	bool platform;                  /* the PC platform's ports: ACPI

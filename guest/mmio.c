@@ -24,15 +24,17 @@ int mmio_register(struct guest *g, const struct mmio_region *r)
 			return -EEXIST;
 	if (bus->nr == MMIO_MAX_REGIONS)
 		return -ENOSPC;
-	bus->regions[bus->nr++] = *r;
+	bus->regions[bus->nr] = *r;
+	__atomic_store_n(&bus->nr, bus->nr + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
 const struct mmio_region *mmio_find(const struct guest *g, uint64_t gpa)
 {
 	const struct mmio_bus *bus = &g->dev.mmio;
+	unsigned int nr = __atomic_load_n(&bus->nr, __ATOMIC_ACQUIRE);
 
-	for (unsigned int i = 0; i < bus->nr; i++)
+	for (unsigned int i = 0; i < nr; i++)
 		if (gpa - bus->regions[i].gpa < bus->regions[i].size)
 			return &bus->regions[i];
 	return NULL;

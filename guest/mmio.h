@@ -10,8 +10,11 @@
  *   | RAM (EPT-mapped)     | unmapped ...           | testdev    | ...
  *                                                   | scratch    |
  *
- * Regions are registered while the guest is created and never change once
- * it runs, so lookups need no lock.
+ * Regions are registered while the guest is created; once it runs, the
+ * only ones added are the xAPIC pages its vCPUs move (IA32_APIC_BASE,
+ * guest/vlapic_access.c, one at a time under that lock). None is changed
+ * or removed, and an entry is written before the count that shows it, so
+ * lookups need no lock.
  */
 #ifndef KEEL_GUEST_MMIO_H
 #define KEEL_GUEST_MMIO_H
@@ -38,7 +41,7 @@ struct mmio_region {
 
 struct mmio_bus {
 	struct mmio_region regions[MMIO_MAX_REGIONS];
-	unsigned int nr;
+	unsigned int nr;                /* release-stored, acquire-loaded */
 };
 
 /* Adds r to g's bus: 0, -EINVAL (not page-aligned or empty), -EEXIST

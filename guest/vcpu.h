@@ -162,6 +162,8 @@ static inline void vcpu_entering(struct vcpu *v)
 /* Prints the vCPU's registers and key VMCS fields (the fatal path's
  * dump; also after a triple fault). On the vCPU's own CPU. */
 void vcpu_dump(struct vcpu *v);
+/* Ends the guest with a dump of why; returns EXIT_STOP (vmx/exit.h). */
+int vcpu_fatal(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
 
 /* Helpers for exit handlers. vcpu_retire_instruction() completes the
  * instruction that exited: RIP to next_rip, STI/MOV-SS blocking ended,

@@ -655,23 +655,61 @@ bool vlapic_reg_read(struct vcpu *v, unsigned int reg, bool x2, uint64_t *val)
 
 /* ---- MSRs Keel answers for the APIC --------------------------------------- */
 
+/* In xAPIC mode at 0xfee00000: where the CPU can virtualize its page
+ * (guest/vlapic_page.c), which one EPT maps for all vCPUs. */
+static bool vlapic_default_page(const struct vlapic *a)
+{
+	return vlapic_xapic_mode(a) &&
+	       (a->apic_base & APIC_BASE_ADDR) == VLAPIC_BASE_DEFAULT;
+}
+
+/* IA32_APIC_BASE's reserved bits (SDM Vol. 3A 11.4.4, Figure 11-5): 0-7,
+ * 9, and MAXPHYADDR up. Keel keeps BSP as it set it. */
+static bool vlapic_apic_base_valid(const struct vlapic *a, uint64_t val)
+{
+	uint64_t rsvd = GENMASK_ULL(7, 0) | BIT_ULL(9) |
+			GENMASK_ULL(63, cpu_maxphyaddr());
+
+	return !(val & rsvd) && !((val ^ a->apic_base) & APIC_BASE_BSP);
+}
+
+/* An APIC in xAPIC mode away from 0xfee00000 needs its page on the bus;
+ * NULL, or why there is none. */
+static const char *vlapic_move_base(struct vcpu *v, uint64_t val)
+{
+	uint64_t base = val & APIC_BASE_ADDR;
+
+	if (!(val & APIC_BASE_EN) || (val & APIC_BASE_EXTD) ||
+	    base == VLAPIC_BASE_DEFAULT)
+		return NULL;
+	return vlapic_mmio_place(v, base);
+}
+
 /* IA32_APIC_BASE (SDM Vol. 3A 11.12.5, Figure 11-27): disabled -> xAPIC
  * -> x2APIC -> disabled; x2APIC straight back to xAPIC, disabled straight
- * to x2APIC, and EXTD without EN are invalid. The base cannot move: the
- * xAPIC page is registered once at 0xfee00000. */
+ * to x2APIC, and EXTD without EN are invalid. The base may move (11.4.4):
+ * the MMIO bus gets a page there, or the guest is stopped when Keel
+ * cannot give it one. */
 static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
 {
 	struct vlapic *a = vlapic_of(v);
-	bool was_xapic = vlapic_xapic_mode(a);
-	uint64_t fixed = VLAPIC_BASE_DEFAULT | (a->apic_base & APIC_BASE_BSP);
+	bool was_default = vlapic_default_page(a);
 	bool en = val & APIC_BASE_EN, extd = val & APIC_BASE_EXTD;
+	const char *why;
 
-	if ((val & ~(uint64_t)(APIC_BASE_EN | APIC_BASE_EXTD)) != fixed)
+	if (!vlapic_apic_base_valid(a, val))
 		return false;
 	if (extd && (!en || !vlapic_hw_enabled(a)))
 		return false;
 	if (vlapic_x2apic_mode(a) && en && !extd)
 		return false;
+	why = vlapic_move_base(v, val);
+	if (why) {
+		vcpu_fatal(v, "IA32_APIC_BASE %#lx: no xAPIC page at %#lx: %s",
+			   (unsigned long)val,
+			   (unsigned long)(val & APIC_BASE_ADDR), why);
+		return true;
+	}
 	/* Off: the reset state. On again: still that, less what a sender
 	 * racing with the switch-off left in IRR (vlapic_pending_vector). */
 	if (!en || !vlapic_hw_enabled(a)) {
@@ -681,7 +719,7 @@ static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
 		vlapic_work_set(a, VLAPIC_WORK_TIMER | VLAPIC_WORK_EVAL);
 	}
 	__atomic_store_n(&a->apic_base, val, __ATOMIC_SEQ_CST);
-	vlapic_page_mode(v, was_xapic, vlapic_xapic_mode(a));
+	vlapic_page_mode(v, was_default, vlapic_default_page(a));
 	return true;
 }
 

@@ -104,10 +104,26 @@ struct vlapic_page {
 	struct spinlock lock;           /* over the count and the mapping */
 };
 
+/*
+ * Where a guest's xAPIC pages are on its MMIO bus: 0xfee00000 from the
+ * start (if it is above its RAM), and each other base a vCPU moves its
+ * APIC to through IA32_APIC_BASE, at most VLAPIC_MAX_BASES in all. Each
+ * answers only the vCPUs whose APIC is there (guest/vlapic_access.c).
+ */
+#define VLAPIC_MAX_BASES        4
+struct vlapic_bases {
+	uint64_t gpa[VLAPIC_MAX_BASES]; /* each region's opaque points here */
+	unsigned int nr;
+	struct spinlock lock;           /* over adding one */
+};
+
 /* Power-on state (vCPU 0 runs, the others wait for a SIPI). */
 void vlapic_init(struct vcpu *v);
 /* Registers the xAPIC page of guest g (if it is above its RAM). */
 int vlapic_mmio_init(struct guest *g);
+/* v's APIC moves to the page at base: NULL, or why Keel cannot give a
+ * page there (RAM or another device is there, or too many bases). */
+const char *vlapic_mmio_place(struct vcpu *v, uint64_t base);
 
 /*
  * The xAPIC page without exits (guest/vlapic_page.c), where the CPU and

@@ -55,8 +55,6 @@ int vmx_exit_attention(struct guest_regs *regs, int r);
 /* Per-exit-reason tick totals besides the counts (keel.stats=1). */
 void vmx_exit_count_ticks(bool on);
 void vmx_entry_failed(int resume);
-/* Ends the guest with a dump of why; returns EXIT_STOP. */
-int vcpu_fatal(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
 const char *vmx_exit_reason_name(unsigned int reason);
 
 /* Handlers, grouped by file. */

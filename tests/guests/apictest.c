@@ -5,8 +5,9 @@
  *   CPUID (APIC, x2APIC, TSC-deadline, APIC ID, topology, timing leaf);
  *   xAPIC through the MMIO page: ID, version, TPR/PPR, SVR, LVT masks,
  *   self IPI held in IRR while IF = 0, IA32_APIC_BASE.EN clear and set
- *   again (CPUID, the page reading all ones, the reset state after), a
- *   one-shot timer that wakes HLT;
+ *   again (CPUID, the page reading all ones, the reset state after), the
+ *   page moved through IA32_APIC_BASE and back, a one-shot timer that
+ *   wakes HLT;
  *   x2APIC through MSRs: the same registers, #GP on reserved MSRs, on
  *   writes to read-only ones and on reads of write-only ones, SELF IPI,
  *   TPR holding back a lower-priority vector, nested interrupts and EOI
@@ -315,6 +316,34 @@ static void test_xapic_disable(void)
 	EXPECT_EQ(apic_read(APIC_TPR), 0);
 	EXPECT_EQ(apic_read(APIC_LVT_TIMER), LVT_MASKED);
 	apic_write(APIC_SVR, 0x1ff);
+}
+
+/*
+ * The base moves (SDM Vol. 3A 11.4.4): the registers answer at the new
+ * address and the old one reads all ones, as an address nothing claims;
+ * reserved bits (0-7, 9) raise #GP. Back at 0xfee00000 after, where the
+ * CPU virtualizes the page again.
+ */
+#define APIC_MOVED      0xfed40000u
+
+static void test_xapic_move(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+	uint64_t moved = (base & 0xfff) | APIC_MOVED;
+	uint32_t version = apic_read(APIC_VERSION), at_new, at_old;
+
+	EXPECT(!wrmsr_safe(MSR_APIC_BASE, base | 1));
+	EXPECT(!wrmsr_safe(MSR_APIC_BASE, base | (1u << 9)));
+	wrmsr(MSR_APIC_BASE, moved);
+	at_new = *(volatile uint32_t *)(uintptr_t)(APIC_MOVED + APIC_VERSION);
+	at_old = apic_read(APIC_VERSION);
+	wrmsr(MSR_APIC_BASE, base);
+	printf("xapic: moved to %#x: version %#x there, %#x at 0xfee00000\n",
+	       APIC_MOVED, at_new, at_old);
+	EXPECT_EQ(at_new, version);
+	EXPECT_EQ(at_old, 0xffffffffu);
+	EXPECT_EQ(rdmsr(MSR_APIC_BASE), base);
+	EXPECT_EQ(apic_read(APIC_VERSION), version);
 }
 
 /* The exits of 16 register reads, 2 writes (an LVT entry, an EOI with
@@ -727,6 +756,7 @@ static void test_up(void)
 	test_xapic_self_ipi();
 	test_xapic_disable();
 	test_xapic_exits();
+	test_xapic_move();
 	test_nmi_self("xapic");
 	test_oneshot();
 	test_x2apic_enable();

@@ -1,7 +1,10 @@
 /*
  * What guest/vlapic_page.c needs of the kernel, for host tests that link
  * it: one EPT leaf for the APIC page, a count of INVEPTs, and a fake
- * frame allocator (the page is never touched through its address).
+ * frame allocator (the page is never touched through its address). And
+ * what guest/vlapic.c needs besides: the MMIO bus's answer to a moved
+ * xAPIC page (fake_apic_place_why; the last base asked in
+ * fake_apic_placed) and the fatal path (counted).
  */
 #ifndef KEEL_TESTS_UNIT_FAKE_APIC_PAGE_H
 #define KEEL_TESTS_UNIT_FAKE_APIC_PAGE_H
@@ -45,6 +48,24 @@ void ept_invalidate(const struct ept *ept)
 {
 	(void)ept;
 	fake_invepts++;
+}
+
+static const char *fake_apic_place_why;
+static uint64_t fake_apic_placed;
+static unsigned int fake_fatals;
+
+const char *vlapic_mmio_place(struct vcpu *v, uint64_t base)
+{
+	(void)v;
+	fake_apic_placed = base;
+	return fake_apic_place_why;
+}
+
+int vcpu_fatal(struct vcpu *v, const char *fmt, ...)
+{
+	(void)v, (void)fmt;
+	fake_fatals++;
+	return 0;
 }
 
 #endif

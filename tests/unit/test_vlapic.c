@@ -250,7 +250,6 @@ TEST(vlapic_apic_base_transitions)
 	struct vcpu *v = setup();
 	uint64_t base = v->lapic.apic_base;
 
-	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base + 0x1000)); /* move */
 	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE,
 			     (base & ~(uint64_t)APIC_BASE_EN) | APIC_BASE_EXTD));
 	to_x2apic(v);
@@ -288,6 +287,40 @@ TEST(vlapic_lint0_extint)
 	EXPECT(vlapic_takes_extint(&v->lapic));
 	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base & ~(uint64_t)APIC_BASE_EN));
 	EXPECT(vlapic_takes_extint(&v->lapic));                 /* APIC off */
+}
+
+/* The base moves (SDM Vol. 3A 11.4.4): the bus is asked for a page there
+ * when the APIC is on in xAPIC mode away from 0xfee00000; reserved bits
+ * (0-7, 9, MAXPHYADDR up) and a changed BSP flag #GP; a page Keel cannot
+ * give stops the guest. */
+TEST(vlapic_apic_base_moves)
+{
+	struct vcpu *v = setup();
+	uint64_t base = v->lapic.apic_base, moved = 0xfed40000ULL;
+	uint64_t flags = base & ~(uint64_t)APIC_BASE_ADDR;
+
+	fake_apic_place_why = NULL;
+	fake_apic_placed = 0;
+	fake_fatals = 0;
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base | 1));
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base | BIT_ULL(9)));
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE,
+			     base | BIT_ULL(cpu_maxphyaddr())));
+	EXPECT(!vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base & ~APIC_BASE_BSP));
+	EXPECT_EQ(fake_apic_placed, 0);
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, moved | flags));
+	EXPECT_EQ(fake_apic_placed, moved);
+	EXPECT(vlapic_xapic_mode(&v->lapic));
+	EXPECT(vlapic_rdmsr(v, MSR_IA32_APIC_BASE, &base) &&
+	       base == (moved | flags));
+	fake_apic_placed = 0;
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, VLAPIC_BASE_DEFAULT | flags));
+	EXPECT_EQ(fake_apic_placed, 0);         /* registered from the start */
+	fake_apic_place_why = "its RAM or another device is there";
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, 0x100000 | flags));
+	EXPECT_EQ(fake_fatals, 1);
+	EXPECT_EQ(v->lapic.apic_base, VLAPIC_BASE_DEFAULT | flags);
+	fake_apic_place_why = NULL;
 }
 
 TEST(vlapic_timer_divide_and_oneshot)
@@ -773,6 +806,12 @@ TEST(vlapic_page_mapping_follows_xapic_mode)
 	EXPECT(vlapic_wrmsr(&vcpus[2], MSR_IA32_APIC_BASE, xapic));
 	EXPECT(is_ept_present(fake_apic_leaf));
 	EXPECT_EQ(fake_invepts, 2);
+	EXPECT(vlapic_wrmsr(&vcpus[2], MSR_IA32_APIC_BASE,
+			    xapic - VLAPIC_BASE_DEFAULT + 0xfed40000ULL));
+	EXPECT_EQ(fake_apic_leaf, 0);           /* vCPU 2 moved its page */
+	EXPECT_EQ(fake_invepts, 3);
+	EXPECT(vlapic_wrmsr(&vcpus[2], MSR_IA32_APIC_BASE, xapic));
+	EXPECT(is_ept_present(fake_apic_leaf));
 }
 
 TEST_MAIN()
