@@ -69,7 +69,8 @@ KERNEL_SRCS := \
 	vmx/exit_apic.c \
 	vmx/exit_nmi.c \
 	guest/linux_boot.c guest/linux_elf.c guest/acpi_tables.c guest/aml.c \
-	guest/loader_linux.c guest/ioapic.c guest/acpi_pm.c guest/console.c \
+	guest/loader_linux.c guest/ioapic.c guest/vpic.c guest/isa.c \
+	guest/acpi_pm.c guest/console.c \
 	guest/console_ring.c guest/vrtc.c guest/vmsr.c guest/port92.c \
 	guest/pci.c guest/pci_cfg.c guest/virtq.c guest/virtio_pci.c \
 	guest/virtio_blk.c guest/virtio_net.c guest/virtio_console.c \
@@ -88,7 +89,7 @@ UNIT_TESTS := frame mb2 acpi config dirty_bitmap rmap shadow_page shadow_pte \
 	page_track vlapic linux_boot linux_elf acpi_tables ioapic vuart console \
 	rtc_time vrtc tsc console_ring xcr0 boot_place vmsr port92 virtq pci_cfg \
 	emul_decode emul_exec emul_string emul_walk emul_access emul_seg \
-	emul_segload emul_icache emul_system shm
+	emul_segload emul_icache emul_system shm vpic
 UNIT_SRCS_config := guest/config.c
 UNIT_SRCS_dirty_bitmap := ept/dirty_bitmap.c
 UNIT_SRCS_rmap := ept/rmap.c
@@ -111,6 +112,7 @@ UNIT_SRCS_virtq := guest/virtq.c
 UNIT_SRCS_ioapic := guest/ioapic.c guest/vlapic.c guest/vlapic_ipi.c \
 	guest/vlapic_page.c
 UNIT_SRCS_vuart := guest/vuart.c
+UNIT_SRCS_vpic := guest/vpic.c
 UNIT_SRCS_xcr0 := vmx/xcr0.c
 UNIT_SRCS_console :=
 UNIT_SRCS_shm :=

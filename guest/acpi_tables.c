@@ -5,6 +5,7 @@
 #include "guest/acpi_tables.h"
 #include "arch/bytes.h"
 #include "arch/string.h"
+#include "drivers/acpi.h"
 #include "drivers/rtc_time.h"
 #include "guest/aml.h"
 #include "guest/pci.h"
@@ -119,7 +120,7 @@ static void build_madt(uint8_t *t, unsigned int nr_cpus)
 	size_t off = MADT_HEAD_LEN;
 
 	put32(t, 36, ACPI_LAPIC_ADDR);
-	put32(t, 40, 0);                        /* no PCAT_COMPAT: no 8259s */
+	put32(t, 40, ACPI_MADT_PCAT_COMPAT);    /* the 8259s (guest/isa.c) */
 	for (unsigned int i = 0; i < nr_cpus; i++, off += MADT_LAPIC_LEN) {
 		put8(t, off, MADT_LAPIC);
 		put8(t, off + 1, MADT_LAPIC_LEN);

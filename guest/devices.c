@@ -146,17 +146,40 @@ static void port92_io(struct guest *g, uint16_t off, unsigned int size,
 		guest_end(g, 0, "port 0x92 reset");
 }
 
+/* The 8259s and their ELCR (guest/isa.c), byte-wide. */
+static void pic_master_io(struct guest *g, uint16_t off, unsigned int size,
+			  bool in, uint32_t *val)
+{
+	(void)size;
+	vpic_port_io(g, VPIC_MASTER, off, in, val);
+}
+
+static void pic_slave_io(struct guest *g, uint16_t off, unsigned int size,
+			 bool in, uint32_t *val)
+{
+	(void)size;
+	vpic_port_io(g, VPIC_SLAVE, off, in, val);
+}
+
+static void pic_elcr_io(struct guest *g, uint16_t off, unsigned int size,
+			bool in, uint32_t *val)
+{
+	(void)size;
+	vpic_elcr_io(g, off, in, val);
+}
+
 typedef void port_io_fn(struct guest *g, uint16_t off, unsigned int size,
 			bool in, uint32_t *val);
 
 /*
  * The port bus: each virtual device's ports, the `devices` entry that
- * gives it to a guest (DEV_ACPI_PM: the ACPI registers, which every
- * guest with the PC platform has, guest/acpi_tables.c), and the access
+ * gives it to a guest (DEV_PLATFORM: the ACPI registers and the 8259s,
+ * which every guest with the PC platform has, guest/acpi_tables.c and
+ * guest/isa.c), and the access
  * sizes it answers (others are unclaimed). A device is called with the
  * offset of the port in its range. Entry 0 is no device.
  */
-#define DEV_ACPI_PM 0
+#define DEV_PLATFORM 0
 #define PORT_SZ_1   BIT_ULL(1)
 #define PORT_SZ_2   BIT_ULL(2)
 #define PORT_SZ_4   BIT_ULL(4)
@@ -164,7 +187,7 @@ typedef void port_io_fn(struct guest *g, uint16_t off, unsigned int size,
 
 static const struct port_dev {
 	uint16_t base, count;
-	uint64_t device;                /* CONFIG_DEVICE_*, or DEV_ACPI_PM */
+	uint64_t device;                /* CONFIG_DEVICE_*, or DEV_PLATFORM */
 	uint8_t sizes;                  /* PORT_SZ_*: bit n, n-byte accesses */
 	port_io_fn *io;
 } port_devs[] = {
@@ -181,8 +204,11 @@ static const struct port_dev {
 	{ PORT92, 1, CONFIG_DEVICE_PORT92, PORT_SZ_1, port92_io },
 	{ PCI_PORT_ADDR, 8, CONFIG_DEVICE_PCI, PORT_SZ_ANY, pci_port_io },
 	{ ACPI_PM_SLEEP_CONTROL, ACPI_PM_RESET - ACPI_PM_SLEEP_CONTROL + 1,
-	  DEV_ACPI_PM, PORT_SZ_1, acpi_pm_port_io },
-	{ ACPI_PM_TIMER, 1, DEV_ACPI_PM, PORT_SZ_4, acpi_pm_timer_io },
+	  DEV_PLATFORM, PORT_SZ_1, acpi_pm_port_io },
+	{ ACPI_PM_TIMER, 1, DEV_PLATFORM, PORT_SZ_4, acpi_pm_timer_io },
+	{ VPIC_PORT_MASTER, 2, DEV_PLATFORM, PORT_SZ_1, pic_master_io },
+	{ VPIC_PORT_SLAVE, 2, DEV_PLATFORM, PORT_SZ_1, pic_slave_io },
+	{ VPIC_PORT_ELCR, 2, DEV_PLATFORM, PORT_SZ_1, pic_elcr_io },
 };
 
 _Static_assert(PORT_FWCFG_DATA == PORT_FWCFG_SEL + 1, "fw-cfg port pair");
@@ -226,7 +252,7 @@ void devices_bus_init(void)
 static bool port_dev_enabled(const struct guest_devices *d,
 			     const struct port_dev *p)
 {
-	return p->device == DEV_ACPI_PM ? d->acpi_pm : (d->enabled & p->device);
+	return p->device == DEV_PLATFORM ? d->platform : (d->enabled & p->device);
 }
 
 static void port_unclaimed(struct guest_devices *d, uint16_t port,
@@ -272,7 +298,7 @@ void devices_print_stats(struct guest *g)
 }
 
 void devices_copy_state(struct guest_devices *dst,
-			const struct guest_devices *src)
+			struct guest_devices *src)
 {
 	const struct vuart *s = &src->uart;
 	struct vuart *d = &dst->uart;
@@ -295,6 +321,7 @@ void devices_copy_state(struct guest_devices *dst,
 	dst->ioapic.sel = src->ioapic.sel;
 	dst->ioapic.level = src->ioapic.level;
 	memcpy(dst->ioapic.redir, src->ioapic.redir, sizeof(dst->ioapic.redir));
+	vpic_copy(&dst->pic, &src->pic);
 	dst->port92 = src->port92;
 	dst->rtc.index = src->rtc.index;
 	dst->rtc.offset = src->rtc.offset;
@@ -316,11 +343,12 @@ int devices_init(struct guest *g)
 	if (!err && (g->dev.enabled & CONFIG_DEVICE_TESTDEV))
 		err = testdev_init(g);
 	/* Every guest's PC platform, what the ACPI tables describe: the I/O
-	 * APIC (where the guest's RAM leaves room for it) and the ACPI
-	 * power-management ports. */
+	 * APIC (where the guest's RAM leaves room for it), the 8259s and the
+	 * ACPI power-management ports. */
 	if (!err && g->mem_size <= IOAPIC_GPA)
 		err = ioapic_init(g, g->cfg->cpu_count);
-	g->dev.acpi_pm = true;
+	vpic_init(g);
+	g->dev.platform = true;
 	return err;
 }
 
@@ -386,5 +414,6 @@ void devices_free(struct guest *g)
 	vlapic_page_free(g);
 	g->dev.mmio.nr = 0;
 	g->dev.ioapic.present = false;
-	g->dev.acpi_pm = false;
+	g->dev.pic.present = false;
+	g->dev.platform = false;
 }

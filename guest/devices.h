@@ -8,6 +8,7 @@
 #include "arch/spinlock.h"
 #include "guest/mmio.h"
 #include "guest/ioapic.h"
+#include "guest/isa.h"
 #include "guest/vrtc.h"
 #include "guest/pci.h"
 #include "guest/virtio_blk.h"
@@ -46,8 +47,9 @@ struct fwcfg {
 };
 
 /* Test device in the spirit of QEMU's pc-testdev (guest/testdev.c):
- * scratch ports that read back the last write, ports that drive the I/O
- * APIC's input pins, and scratch memory that is never mapped, so every
+ * scratch ports that read back the last write, ports that drive the
+ * interrupt lines (ISA IRQs 0-15 to the 8259s and the I/O APIC, pins
+ * 16-23 to the I/O APIC), and scratch memory that is never mapped, so every
  * access to it goes through the emulator. */
 #define TESTDEV_PORT_BASE   0xe0
 #define TESTDEV_PORTS       8
@@ -88,10 +90,12 @@ struct guest_devices {
 	uint8_t port92;                 /* system control port A (guest/port92.h) */
 	struct mmio_bus mmio;
 	struct vioapic ioapic;          /* unless RAM reaches its page */
+	struct vpic pic;                /* the two 8259s (guest/isa.h) */
 	struct vlapic_bases apic_bases; /* the xAPIC pages on the MMIO bus */
 	struct vlapic_page apic_page;   /* where the CPU virtualizes it */
 	struct pci_devices *pci;        /* with CONFIG_DEVICE_PCI, else NULL */
-	bool acpi_pm;                   /* ACPI sleep/reset ports */
+	bool platform;                  /* the PC platform's ports: ACPI
+					 * power management, the 8259s */
 	struct port_count unhandled[DEV_MAX_PORT_COUNTS];
 	unsigned int nr_unhandled;
 	unsigned int unhandled_last;    /* the entry counted last */
@@ -121,10 +125,10 @@ const char *devices_pci_init(struct guest *g);
 void devices_detach(struct guest *g);
 void devices_free(struct guest *g);
 /* Copies the guest-visible device state (UART registers and received
- * bytes, fw-cfg position) from src to dst; Keel's own console line and
- * counters stay. */
+ * bytes, fw-cfg position, the 8259s under their locks) from src to dst;
+ * Keel's own console line and counters stay. */
 void devices_copy_state(struct guest_devices *dst,
-			const struct guest_devices *src);
+			struct guest_devices *src);
 /* A guest access to the UART's register `off` (0-7), on a vCPU's CPU. */
 void vuart_io(struct guest *g, uint16_t off, bool in, uint32_t *val);
 /* Bytes typed for g, from CPU 0: into the receive FIFO as far as it has

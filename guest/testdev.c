@@ -6,9 +6,11 @@
  *                              written to it (1, 2 or 4 bytes; a narrower
  *                              read returns the low bytes, a wider one the
  *                              value zero-extended)
- *   ports 0x2000-0x2017        interrupt lines: a write sets I/O APIC pin
+ *   ports 0x2000-0x2017        interrupt lines: a write sets line
  *                              (port - 0x2000) high (non-zero) or low
- *                              (zero); reads return 0
+ *                              (zero): lines 0-15 are the ISA IRQs (the
+ *                              8259s and I/O APIC pins 0-15), 16-23 I/O
+ *                              APIC pins only; reads return 0
  *   0xff000000 +------------+  scratch memory, 64 KiB of host frames that
  *              |  64 KiB    |  are never mapped in EPT: every access exits
  *   0xff010000 +------------+  and is emulated (vmx/emulate.c)
@@ -31,10 +33,14 @@ static uint32_t size_mask(unsigned int size)
 static void testdev_irq_io(struct guest *g, unsigned int pin, unsigned int size,
 			   bool in, uint32_t *val)
 {
+	bool level = (*val & size_mask(size)) != 0;
+
 	if (in)
 		*val = 0;
+	else if (pin < VPIC_IRQS)
+		isa_set_irq(g, pin, level);
 	else
-		ioapic_set_irq(g, pin, (*val & size_mask(size)) != 0);
+		ioapic_set_irq(g, pin, level);
 }
 
 void testdev_port_io(struct guest *g, uint16_t port, unsigned int size,

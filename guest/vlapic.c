@@ -62,6 +62,16 @@ static bool vlapic_sw_enabled(const struct vlapic *a)
 	return READ_ONCE(a->svr) & APIC_SVR_ENABLE;
 }
 
+bool vlapic_takes_extint(const struct vlapic *a)
+{
+	uint32_t lint0 = READ_ONCE(a->lvt[LVT_LINT0]);
+
+	if (!vlapic_hw_enabled(a))
+		return true;
+	return !(lint0 & LVT_MASKED) &&
+	       (lint0 & LVT_DELIVERY_MODE) >> LVT_DM_SHIFT == LVT_DM_EXTINT;
+}
+
 static void vlapic_work_set(struct vlapic *a, uint32_t bits)
 {
 	__atomic_fetch_or(&a->work, bits, __ATOMIC_SEQ_CST);
@@ -595,6 +605,8 @@ static bool vlapic_write_lvt(struct vcpu *v, int i, bool x2, uint32_t val)
 	a->lvt[i] = val;
 	if (i == LVT_TIMER && old_mode != timer_mode(a))
 		timer_mode_changed(a, old_mode);
+	if (i == LVT_LINT0)             /* the 8259s' INTR may now get in */
+		vlapic_work_set(a, VLAPIC_WORK_EVAL);
 	return true;
 }
 

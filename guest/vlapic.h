@@ -98,7 +98,13 @@ struct vlapic {
 	bool vid_stale;
 	uint32_t tmr_changed;
 	uint64_t eoi_exit[4];
+	/* An 8259 vector (VLAPIC_EXTINT_VALID | vector) that INTA gave and
+	 * that waits for its delivery; and the one injected at the last
+	 * entry (vmx/exit_apic.c). Owning vCPU only. */
+	uint32_t extint, extint_injected;
 };
+
+#define VLAPIC_EXTINT_VALID BIT_ULL(8)
 
 /* A guest's xAPIC page as the CPU virtualizes it (guest/vlapic_page.c). */
 struct vlapic_page {
@@ -169,6 +175,10 @@ void vlapic_nmi_add(struct vlapic *a);
  * the first vCPU named. From any CPU. */
 void vlapic_deliver_irq(struct guest *g, uint32_t dest, bool logical,
 			bool lowest, uint8_t vector, bool level);
+/* Whether the 8259s' INTR reaches this APIC's CPU: LINT0 unmasked with
+ * delivery mode ExtINT, or the APIC off (SDM Vol. 3A 11.5.1; with the APIC
+ * off the CPU's LINT0 is its INTR pin, 11.4.3). */
+bool vlapic_takes_extint(const struct vlapic *a);
 /* Highest IRR vector above the processor priority, or -1. */
 int vlapic_pending_vector(const struct vlapic *a);
 /* The same, and in *threshold the TPR threshold for a shadowed TPR (SDM

@@ -43,6 +43,7 @@
 #define APIC_REG_ICR        0x30
 #define APIC_REG_ICR_HI     0x31
 #define APIC_REG_LVT_TIMER  0x32
+#define APIC_REG_LVT_LINT0  0x35
 #define APIC_REG_LVT_ERROR  0x37
 #define APIC_REG_TIMER_ICR  0x38
 #define APIC_REG_TIMER_CCR  0x39
@@ -60,6 +61,8 @@
 
 #define LVT_VECTOR          GENMASK_ULL(7, 0)
 #define LVT_DELIVERY_MODE   GENMASK_ULL(10, 8)
+#define LVT_DM_SHIFT        8
+#define  LVT_DM_EXTINT      7
 #define LVT_POLARITY        BIT_ULL(13)
 #define LVT_TRIGGER_LEVEL   BIT_ULL(15)
 #define LVT_MASKED          BIT_ULL(16)

@@ -222,15 +222,16 @@ static void vuart_write(struct guest *g, struct vuart *u, uint16_t off,
 		u->scr = v;
 }
 
-/* The interrupt output; a change goes to the I/O APIC's pin (edges are
- * what it delivers). Called with the UART's lock held. */
+/* The interrupt output; a change goes to ISA IRQ 4 (the 8259 and the I/O
+ * APIC, whose edges are what they deliver). Called with the UART's lock
+ * held. */
 static void vuart_update_irq(struct guest *g, struct vuart *u)
 {
 	bool now = (u->mcr & MCR_OUT2) && vuart_int_id(u) != IIR_NO_INT;
 
 	if (now != u->irq_line) {
 		u->irq_line = now;
-		ioapic_set_irq(g, VUART_IRQ, now);
+		isa_set_irq(g, VUART_IRQ, now);
 	}
 }
 

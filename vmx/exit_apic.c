@@ -45,6 +45,7 @@
 #include "drivers/lapic.h"
 #include "guest/guest.h"
 #include "guest/vlapic_regs.h"
+#include "guest/isa.h"
 #include "mm/layout.h"
 #include "mm/mm.h"
 
@@ -84,13 +85,13 @@ static bool vlapic_can_inject(void)
 	       !vcpu_debug_trap_pending();
 }
 
-/* A vector still pending (>= 0) waits for the interrupt window; one the
+/* An interrupt still pending waits for the interrupt window; one the
  * TPR holds back, for a MOV to CR8 below the threshold. */
-static void vlapic_wait(struct vcpu *v, int vector, uint32_t threshold)
+static void vlapic_wait(struct vcpu *v, bool window, uint32_t threshold)
 {
 	struct vlapic *a = &v->lapic;
 
-	vlapic_window(a, vector >= 0);
+	vlapic_window(a, window);
 	if (v->vapic_pa && threshold != a->tpr_threshold) {
 		a->tpr_threshold = (uint8_t)threshold;
 		vmcs_write32(VMCS_TPR_THRESHOLD, threshold);
@@ -141,7 +142,6 @@ static void vlapic_vid_eval(struct vcpu *v)
 	uint16_t status;
 	int posted = -1;
 
-	vnmi_evaluate(v);
 	if (vlapic_hw_enabled(a))
 		posted = vlapic_vid_sync(a);
 	vlapic_eoi_exit_update(a);
@@ -158,37 +158,63 @@ static void vlapic_vid_eval(struct vcpu *v)
 	vmcs_write16(VMCS_GUEST_INTR_STATUS, status);
 }
 
-/* SDM Vol. 3C 27.6 (event injection) and 26.7.5 (interrupt window). */
+static void vlapic_inject(struct vcpu *v, uint8_t vector)
+{
+	vmcs_write32(VMCS_ENTRY_INTR_INFO, vector |
+		     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
+	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The 8259s' INTR on vCPU 0's LINT0 (ExtINT, guest/isa.c): the vector
+ * comes from the INTA cycle, made only when the CPU takes the interrupt,
+ * and never passes through IRR, ISR or the TPR (SDM Vol. 3A 11.5.1). It
+ * goes before the APIC's own vectors, as the 8259's INTR would reach the
+ * core first. Returns whether INTR still waits for the window.
+ */
+static bool vlapic_extint(struct vcpu *v)
+{
+	struct vlapic *a = &v->lapic;
+
+	if (likely(!a->extint) && !vpic_intr_for(v))
+		return false;
+	if (!vlapic_can_inject())
+		return true;
+	if (!a->extint)
+		a->extint = VLAPIC_EXTINT_VALID | vpic_acknowledge(v->guest);
+	vlapic_inject(v, (uint8_t)a->extint);
+	a->extint_injected = a->extint;
+	a->extint = 0;
+	return vpic_intr_for(v);
+}
+
+/* SDM Vol. 3C 27.6 (event injection) and 26.7.5 (interrupt window). An
+ * NMI injected first fills the event slot: the rest waits for the window
+ * after it (vlapic_can_inject). */
 static void vlapic_evaluate(struct vcpu *v)
 {
 	struct vlapic *a = &v->lapic;
 	uint32_t threshold;
+	bool extint;
 	int vector;
 
 	__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_EVAL,
 			   __ATOMIC_SEQ_CST);
-	if (a->vid) {
+	vnmi_evaluate(v);
+	extint = vlapic_extint(v);
+	if (a->vid) {                   /* no window for the APIC's own */
+		vlapic_window(a, extint);
 		vlapic_vid_eval(v);
 		return;
 	}
-	if (unlikely(vnmi_evaluate(v))) {
-		/* The interrupt waits for the window after the NMI. */
+	vector = vlapic_pending_vector_tpr(a, &threshold);
+	if (vector >= 0 && vlapic_can_inject()) {
+		vlapic_ack(a, (uint8_t)vector);
+		vlapic_inject(v, (uint8_t)vector);
+		/* A higher vector still pending waits for the handler's STI. */
 		vector = vlapic_pending_vector_tpr(a, &threshold);
-	} else {
-		vector = vlapic_pending_vector_tpr(a, &threshold);
-		if (vector >= 0 && vlapic_can_inject()) {
-			vlapic_ack(a, (uint8_t)vector);
-			vmcs_write32(VMCS_ENTRY_INTR_INFO, (uint32_t)vector |
-				     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) |
-				     INTR_INFO_VALID);
-			__atomic_fetch_or(&a->work, VLAPIC_WORK_INJECTED,
-					  __ATOMIC_SEQ_CST);
-			/* A higher vector still pending waits for the
-			 * handler's STI. */
-			vector = vlapic_pending_vector_tpr(a, &threshold);
-		}
 	}
-	vlapic_wait(v, vector, threshold);
+	vlapic_wait(v, vector >= 0 || extint, threshold);
 }
 
 static uint32_t preempt_ticks(uint64_t deadline, uint64_t now)
@@ -227,17 +253,25 @@ static int vlapic_program_timer(struct vcpu *v)
 }
 
 /* An interrupt whose delivery an exit interrupted, with its vector in
- * ISR: the entry injects it again, or, if the exit's handler injects an
- * event of its own, it goes back to IRR and waits its turn. */
-static void vlapic_redeliver(struct vcpu *v, uint8_t vector)
+ * ISR (or an 8259 vector, extint, that had its INTA): the entry injects
+ * it again, or, if the exit's handler injects an event of its own, it
+ * waits its turn: back in IRR, or, the 8259's, in `extint`. */
+static void vlapic_redeliver(struct vcpu *v, uint8_t vector, uint32_t extint)
 {
+	struct vlapic *a = &v->lapic;
+
 	if (vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) {
-		vlapic_unack(&v->lapic, vector);
+		if (extint) {
+			a->extint = extint;
+			__atomic_fetch_or(&a->work, VLAPIC_WORK_EVAL,
+					  __ATOMIC_SEQ_CST);
+		} else {
+			vlapic_unack(a, vector);
+		}
 		return;
 	}
-	vmcs_write32(VMCS_ENTRY_INTR_INFO, vector |
-		     (INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
-	__atomic_fetch_or(&v->lapic.work, VLAPIC_WORK_INJECTED, __ATOMIC_SEQ_CST);
+	vlapic_inject(v, vector);
+	a->extint_injected = extint;
 }
 
 /*
@@ -247,11 +281,14 @@ static void vlapic_redeliver(struct vcpu *v, uint8_t vector)
  */
 static void vlapic_check_delivery(struct vcpu *v)
 {
+	struct vlapic *a = &v->lapic;
 	uint32_t info = vmcs_read32(VMCS_IDT_VECTORING_INFO);
 	uint32_t type = (info >> INTR_INFO_TYPE_SHIFT) & 7;
 	uint8_t vector = info & INTR_INFO_VECTOR_MASK;
+	uint32_t extint = a->extint_injected;
 
-	__atomic_fetch_and(&v->lapic.work, ~(uint32_t)VLAPIC_WORK_INJECTED,
+	a->extint_injected = 0;
+	__atomic_fetch_and(&a->work, ~(uint32_t)VLAPIC_WORK_INJECTED,
 			   __ATOMIC_SEQ_CST);
 	if (!(info & INTR_INFO_VALID))
 		return;
@@ -260,7 +297,7 @@ static void vlapic_check_delivery(struct vcpu *v)
 		return;
 	}
 	if (type == INTR_TYPE_EXT_INTR)
-		vlapic_redeliver(v, vector);
+		vlapic_redeliver(v, vector, extint);
 }
 
 int vlapic_before_entry(struct vcpu *v)
@@ -293,6 +330,7 @@ int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift)
 	a->vid_stale = true;            /* the new VMCS has RVI = SVI = 0 */
 	WRITE_ONCE(a->tmr_changed, 1);
 	a->ptimer_on = false;
+	a->extint_injected = 0;         /* as WORK_INJECTED below */
 	if (a->timer_deadline) {
 		a->timer_deadline += tsc_shift;
 		__atomic_fetch_or(&a->work, VLAPIC_WORK_TIMER, __ATOMIC_SEQ_CST);
@@ -409,7 +447,7 @@ void vlapic_vid_redeliver(struct vcpu *v)
 	info = vmcs_read32(VMCS_IDT_VECTORING_INFO);
 	if ((info & INTR_INFO_VALID) &&
 	    ((info >> INTR_INFO_TYPE_SHIFT) & 7) == INTR_TYPE_EXT_INTR)
-		vlapic_redeliver(v, info & INTR_INFO_VECTOR_MASK);
+		vlapic_redeliver(v, info & INTR_INFO_VECTOR_MASK, 0);
 }
 
 /* The deadline came (or a capped count ran out): the entry path fires
@@ -481,7 +519,8 @@ int vcpu_halt(struct vcpu *v)
 			return EXIT_STOP;
 		if (READ_ONCE(a->work) & VLAPIC_WORK_TIMER)
 			vlapic_timer_poll(v, rdtsc());
-		if (vlapic_pending_vector(a) >= 0 || vnmi_wakes(v)) {
+		if (vlapic_pending_vector(a) >= 0 || vnmi_wakes(v) ||
+		    a->extint || vpic_intr_for(v)) {
 			__atomic_fetch_or(&a->work, VLAPIC_WORK_EVAL,
 					  __ATOMIC_SEQ_CST);
 			return EXIT_RESUME;

@@ -5,6 +5,7 @@
 #   hello32.elf     multiboot   hello, checks the boot magic and info
 #   hello64.elf     elf64       the same C, 64-bit
 #   hello16.bin     realmode    16-bit assembly, load/entry 0x7c00
+#   pic16.bin       realmode    the 8259s: IRQ 11 at vector 0x73 after sti; hlt
 #   helloflat.bin   flat        the 32-bit hello as a flat binary, load and
 #                               entry 0x100000
 #   cpuid.elf       multiboot   CPUID, MSRs, hypercalls, fw-cfg, ports
@@ -147,7 +148,7 @@ GUEST_ELF64 := emultest apictest pgtorture echo hostile_xcr0 bench \
 	hostile_singlestep hostile_cr fuzz avxstate
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello32.elf hello64.elf \
-	hello16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \
+	hello16.bin pic16.bin helloflat.bin pctestlow.elf $(addsuffix .elf,$(GUEST_MB32)) \
 	$(addsuffix 64.elf,$(GUEST_ELF64)) disk1m.img)
 
 .PHONY: guests
@@ -195,7 +196,7 @@ $(GUEST_OUT)/obj64/hello_%.o: $(GUEST_DIR)/hello.c
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS64) -DGUEST_FORMAT='"$*"' -c $< -o $@
 
-$(GUEST_OUT)/obj16/hello16.o: $(GUEST_DIR)/hello16.S
+$(GUEST_OUT)/obj16/%.o: $(GUEST_DIR)/%.S
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) -m32 -MMD -MP -c $< -o $@
 
@@ -234,10 +235,12 @@ $(GUEST_OUT)/helloflat.elf: $(GUEST_OUT)/obj32/hello_flat.o $(GUEST_LIB32) \
 	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_DIR)/guest32.ld \
 		-o $@ $(filter %.o,$^)
 
-$(GUEST_OUT)/hello16.elf: $(GUEST_OUT)/obj16/hello16.o
+$(GUEST_OUT)/hello16.elf $(GUEST_OUT)/pic16.elf: $(GUEST_OUT)/%.elf: \
+		$(GUEST_OUT)/obj16/%.o
 	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -Ttext=0x7c00 -e _start -o $@ $<
 
-$(GUEST_OUT)/hello16.bin $(GUEST_OUT)/helloflat.bin: $(GUEST_OUT)/%.bin: \
+$(GUEST_OUT)/hello16.bin $(GUEST_OUT)/pic16.bin $(GUEST_OUT)/helloflat.bin: \
+		$(GUEST_OUT)/%.bin: \
 		$(GUEST_OUT)/%.elf
 	$(GUEST_OBJCOPY) -O binary $< $@
 

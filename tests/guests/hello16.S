@@ -3,9 +3,6 @@
  * sector. Says hello on COM1 and exits through the debug-exit port (0:
  * pass, 1: it found itself in protected mode).
  */
-#define PORT_COM1       0x3f8
-#define PORT_COM1_LSR   0x3fd
-#define LSR_THRE        0x20
 #define PORT_DEBUG_EXIT 0xf4
 #define CR0_PE          0x01
 
@@ -39,21 +36,7 @@ exit:
 	hlt
 	jmp	1b
 
-/* Prints the NUL-terminated string at DS:SI. */
-print:
-	lodsb
-	testb	%al, %al
-	jz	3f
-	movb	%al, %bl
-	movw	$PORT_COM1_LSR, %dx
-2:	inb	%dx, %al
-	testb	$LSR_THRE, %al
-	jz	2b
-	movb	%bl, %al
-	movw	$PORT_COM1, %dx
-	outb	%al, %dx
-	jmp	print
-3:	ret
+#include "print16.h"
 
 msg_hello:
 	.asciz	"Hello from realmode\n"

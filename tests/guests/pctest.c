@@ -7,7 +7,8 @@
  *              5.2.5.1) with both checksums, the XSDT and every table it
  *              lists (and the FADT's DSDT) summing to zero, and a MADT
  *              with one enabled local APIC per vCPU (IDs 0..n-1) and the
- *              I/O APIC at 0xfec00000 with ID n, GSI base 0; the FADT's
+ *              I/O APIC at 0xfec00000 with ID n, GSI base 0, and the
+ *              PC-AT flag (the 8259s are there); the FADT's
  *              PM timer running at 3.579545 MHz of the TSC's clock;
  *   I/O APIC   its ID and version registers, all 24 redirection entries
  *              masked at reset, an entry's writable bits read back and
@@ -16,7 +17,14 @@
  *              the local APIC as the entry says, not while masked; with
  *              `testdev` on the command line (and the device), a
  *              level-triggered pin driven by the testdev's line: sent
- *              again after an EOI while high, remote IRR meanwhile.
+ *              again after an EOI while high, remote IRR meanwhile;
+ *   8259s      as a BIOS leaves them (IMR 0xfb/0xff, ELCR 0), and with
+ *              `testdev`: IRQ 11 pulsed with IF = 0 latched while the
+ *              line is masked, silent while LINT0 is masked, then
+ *              delivered at the BIOS's vector 0x73 through LINT0 as
+ *              ExtINT, in service in its handler; made level-triggered
+ *              in the ELCR, sent again after an EOI while high; with the
+ *              local APIC off, straight to the CPU's INTR.
  */
 #include "guest.h"
 #include "apic.h"
@@ -33,6 +41,15 @@
 #define LEVEL_PIN           14
 #define VEC_LEVEL           0x76
 
+#define PIC_MASTER          0x20
+#define PIC_SLAVE           0xa0
+#define PIC_ELCR            0x4d0
+#define PIC_IRQ             11              /* the slave's IR3 */
+#define VEC_PIC             0x73            /* the BIOS's 0x70 + 3 */
+#define OCW2_EOI            0x20
+#define OCW3_READ_ISR       0x0b
+#define LVT_EXTINT          0x700
+
 #define BIOS_AREA           0xe0000u
 #define BIOS_AREA_END       0x100000u
 #define RSDP_V1_LEN         20
@@ -43,6 +60,8 @@
 #define PM_TIMER_HZ         3579545ULL
 #define PM_TIMER_TICKS      20000000ULL     /* TSC ticks between reads */
 #define MADT_HEAD_LEN       44
+#define MADT_FLAGS          40
+#define MADT_PCAT_COMPAT    1u
 #define MADT_LAPIC          0
 #define MADT_IOAPIC         1
 #define WAIT_TICKS          200000000ULL    /* a failure bound, not a time */
@@ -54,7 +73,8 @@ static volatile uint32_t uart_irqs;
 
 IRQ_STUB(uart_irq);
 IRQ_STUB(level_irq);
-extern char uart_irq_stub[], level_irq_stub[];
+IRQ_STUB(pic_irq);
+extern char uart_irq_stub[], level_irq_stub[], pic_irq_stub[];
 
 /* Each THR-empty interrupt is taken once: IER off before the EOI. */
 __attribute__((used)) void uart_irq(void);
@@ -79,6 +99,22 @@ __attribute__((used)) void level_irq(void)
 	if (level_irqs == 2)
 		outb(TESTDEV_IRQ + LEVEL_PIN, 0);
 	apic_write(APIC_EOI, 0);
+}
+
+/* The 8259s' IRQ 11: the slave's ISR read in the handler, EOIs to both
+ * chips; at the second one of a level-triggered run the line goes low. */
+static volatile uint32_t pic_irqs, pic_isr, pic_level;
+
+__attribute__((used)) void pic_irq(void);
+__attribute__((used)) void pic_irq(void)
+{
+	pic_irqs++;
+	outb(PIC_SLAVE, OCW3_READ_ISR);
+	pic_isr |= inb(PIC_SLAVE);
+	if (pic_level && pic_irqs == 2)
+		outb(TESTDEV_IRQ + PIC_IRQ, 0);
+	outb(PIC_SLAVE, OCW2_EOI);
+	outb(PIC_MASTER, OCW2_EOI);
 }
 
 /* ---- ACPI ------------------------------------------------------------------ */
@@ -123,6 +159,7 @@ static void read_madt(const uint8_t *t, unsigned int nr_cpus)
 {
 	uint32_t len = get32(t, 4);
 
+	EXPECT(get32(t, MADT_FLAGS) & MADT_PCAT_COMPAT);        /* 8259s */
 	for (uint32_t off = MADT_HEAD_LEN; off + 2 <= len; off += t[off + 1]) {
 		if (t[off + 1] < 2)
 			break;
@@ -312,6 +349,80 @@ static void test_ioapic_level(void)
 	ioapic_write(IOAPIC_REG_REDIR + 2 * LEVEL_PIN, REDIR_MASKED);
 }
 
+/* The 8259s as the BIOS left them: every line masked but the cascade,
+ * all edge-triggered. */
+static void test_pic_state(void)
+{
+	uint8_t imr_m = inb(PIC_MASTER + 1), imr_s = inb(PIC_SLAVE + 1);
+	uint8_t elcr_m = inb(PIC_ELCR), elcr_s = inb(PIC_ELCR + 1);
+
+	printf("8259: imr %#x %#x, elcr %#x %#x at start\n", imr_m, imr_s,
+	       elcr_m, elcr_s);
+	EXPECT_EQ(imr_m, 0xfb);
+	EXPECT_EQ(imr_s, 0xff);
+	EXPECT_EQ(elcr_m, 0);
+	EXPECT_EQ(elcr_s, 0);
+}
+
+/* IRQ 11 through the slave, with IF = 0 while the line goes up and down
+ * (kvm-unit-tests' realmode sti-inhibit check does the same): the edge
+ * waits in IRR through the mask and a masked LINT0, and comes as vector
+ * 0x73 once LINT0 is ExtINT. Then level-triggered: sent again after an
+ * EOI while the line is high. */
+static void test_pic_irq(void)
+{
+	uint32_t masked, edge, isr;
+
+	idt_set_gate(VEC_PIC, (uintptr_t)pic_irq_stub);
+	idt_load();
+	__asm__ volatile("cli");
+	outb(TESTDEV_IRQ + PIC_IRQ, 1);
+	outb(TESTDEV_IRQ + PIC_IRQ, 0);
+	outb(PIC_SLAVE + 1, (uint8_t)~(1u << (PIC_IRQ - 8)));
+	wait_irqs(&pic_irqs, 1, WAIT_MASKED_TICKS);
+	masked = pic_irqs;
+	apic_write(APIC_LVT_LINT0, LVT_EXTINT);
+	EXPECT(wait_irqs(&pic_irqs, 1, WAIT_TICKS));
+	edge = pic_irqs;
+	isr = pic_isr;
+	outb(PIC_ELCR + 1, 1u << (PIC_IRQ - 8));
+	pic_level = 1;
+	pic_irqs = 0;
+	outb(TESTDEV_IRQ + PIC_IRQ, 1);
+	EXPECT(wait_irqs(&pic_irqs, 2, WAIT_TICKS));
+	wait_irqs(&pic_irqs, 3, WAIT_MASKED_TICKS);
+	printf("8259: irq %u -> vector %#x: %u with LINT0 masked, %u as "
+	       "ExtINT (slave ISR %#x in the handler); level-triggered: %u "
+	       "interrupts\n", PIC_IRQ, VEC_PIC, masked, edge, isr, pic_irqs);
+	EXPECT_EQ(masked, 0);
+	EXPECT_EQ(edge, 1);
+	EXPECT_EQ(isr, 1u << (PIC_IRQ - 8));
+	EXPECT_EQ(pic_irqs, 2);
+	outb(PIC_ELCR + 1, 0);
+	apic_write(APIC_LVT_LINT0, LVT_MASKED);
+}
+
+/* With its APIC off, LINT0 is the CPU's INTR pin (SDM Vol. 3A 11.4.3):
+ * the 8259s' interrupt comes in whatever LINT0 said. The APIC comes back
+ * in its reset state. */
+static void test_pic_apic_off(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+
+	pic_level = 0;
+	pic_irqs = 0;
+	wrmsr(MSR_APIC_BASE, base & ~(uint64_t)APIC_BASE_EN);
+	outb(TESTDEV_IRQ + PIC_IRQ, 1);
+	outb(TESTDEV_IRQ + PIC_IRQ, 0);
+	EXPECT(wait_irqs(&pic_irqs, 1, WAIT_TICKS));
+	wait_irqs(&pic_irqs, 2, WAIT_MASKED_TICKS);
+	wrmsr(MSR_APIC_BASE, base);
+	printf("8259: irq %u with the local APIC off: %u interrupt(s)\n",
+	       PIC_IRQ, pic_irqs);
+	EXPECT_EQ(pic_irqs, 1);
+	outb(PIC_SLAVE + 1, 0xff);
+}
+
 /* ---- boot data ------------------------------------------------------------- */
 
 static void test_boot_info(void)
@@ -336,6 +447,10 @@ void guest_main(void)
 	test_pm_timer();
 	test_ioapic_regs(nr_cpus);
 	test_ioapic_irq();
-	if (cmdline_get("testdev", arg, sizeof(arg)))
+	test_pic_state();
+	if (cmdline_get("testdev", arg, sizeof(arg))) {
 		test_ioapic_level();
+		test_pic_irq();
+		test_pic_apic_off();
+	}
 }

@@ -262,6 +262,33 @@ TEST(vlapic_apic_base_transitions)
 	EXPECT_EQ(rd(v, APIC_REG_SVR, false), 0xff);           /* reset */
 }
 
+/* The 8259s' INTR gets in through LINT0 as ExtINT (unmasked), which a
+ * software-disabled APIC cannot have, or with the APIC off; a LINT0
+ * write asks the entry path to look again. */
+TEST(vlapic_lint0_extint)
+{
+	struct vcpu *v = setup();
+	uint64_t base = v->lapic.apic_base;
+
+	EXPECT(!vlapic_takes_extint(&v->lapic));                /* masked */
+	EXPECT(vlapic_reg_write(v, APIC_REG_LVT_LINT0, false, 0x700));
+	EXPECT(!vlapic_takes_extint(&v->lapic));                /* SVR off */
+	enable(v);
+	v->lapic.work = 0;
+	EXPECT(vlapic_reg_write(v, APIC_REG_LVT_LINT0, false, 0x700));
+	EXPECT(vlapic_takes_extint(&v->lapic));
+	EXPECT(v->lapic.work & VLAPIC_WORK_EVAL);
+	EXPECT(vlapic_reg_write(v, APIC_REG_LVT_LINT0, false, 0x400));
+	EXPECT(!vlapic_takes_extint(&v->lapic));                /* NMI */
+	EXPECT(vlapic_reg_write(v, APIC_REG_LVT_LINT0, false, 0x10700));
+	EXPECT(!vlapic_takes_extint(&v->lapic));
+	to_x2apic(v);
+	EXPECT(vlapic_wrmsr(v, MSR_X2APIC_FIRST + APIC_REG_LVT_LINT0, 0x700));
+	EXPECT(vlapic_takes_extint(&v->lapic));
+	EXPECT(vlapic_wrmsr(v, MSR_IA32_APIC_BASE, base & ~(uint64_t)APIC_BASE_EN));
+	EXPECT(vlapic_takes_extint(&v->lapic));                 /* APIC off */
+}
+
 /* The base moves (SDM Vol. 3A 11.4.4): the bus is asked for a page there
  * when the APIC is on in xAPIC mode away from 0xfee00000; reserved bits
  * (0-7, 9, MAXPHYADDR up) and a changed BSP flag #GP; a page Keel cannot

@@ -29,7 +29,7 @@ void console_out_line(const struct guest *g, const char *line, uint32_t n)
 	console_write(line, n);
 }
 
-void ioapic_set_irq(struct guest *gg, unsigned int pin, bool level)
+void isa_set_irq(struct guest *gg, unsigned int pin, bool level)
 {
 	(void)gg;
 	if (pin == VUART_IRQ) {
