@@ -844,6 +844,9 @@ static bool vlapic_write_apic_base(struct vcpu *v, uint64_t val)
 	}
 	__atomic_store_n(&a->apic_base, val, __ATOMIC_SEQ_CST);
 	vlapic_page_mode(v, was_default, vlapic_default_page(a));
+	vlapic_page_sync_regs(a);       /* the ID and LDR in the new form */
+	if (a->vid)
+		vlapic_vmx_mode(v);
 	return true;
 }
 
@@ -872,14 +875,20 @@ bool vlapic_rdmsr(struct vcpu *v, uint32_t msr, uint64_t *val)
 
 bool vlapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t val)
 {
+	struct vlapic *a = vlapic_of(v);
+	bool ok;
+
 	if (msr == MSR_IA32_APIC_BASE)
 		return vlapic_write_apic_base(v, val);
 	if (msr == MSR_IA32_TSC_DEADLINE) {
 		timer_write_tsc_deadline(v, val);
 		return vmx_caps.preempt_timer;
 	}
-	if (!vlapic_x2apic_mode(vlapic_of(v)) ||
-	    msr - MSR_X2APIC_FIRST >= APIC_NR_REGS)
+	if (!vlapic_x2apic_mode(a) || msr - MSR_X2APIC_FIRST >= APIC_NR_REGS)
 		return false;
-	return vlapic_reg_write(v, msr - MSR_X2APIC_FIRST, true, val);
+	ok = vlapic_reg_write(v, msr - MSR_X2APIC_FIRST, true, val);
+	/* Under x2APIC virtualization the guest reads the page's copy. */
+	if (a->x2apic_virt_on)
+		vlapic_page_sync_regs(a);
+	return ok;
 }

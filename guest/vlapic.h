@@ -96,6 +96,7 @@ struct vlapic {
 	 * IRR or ISR itself (RVI and SVI in the VMCS may be stale). */
 	bool vid;
 	bool vid_stale;
+	bool x2apic_virt_on;            /* x2APIC virtualization in the VMCS */
 	uint32_t tmr_changed;
 	uint64_t eoi_exit[4];
 	/* An 8259 vector (VLAPIC_EXTINT_VALID | vector) that INTA gave and

@@ -48,25 +48,37 @@ static void sync_reg(const struct vlapic *a, unsigned int reg, uint32_t val)
 	WRITE_ONCE(*vlapic_page_reg(a, reg), val);
 }
 
-/* What the CPU reads from the page without an exit (29.4.2), as
- * vlapic_reg_read answers it in xAPIC mode. The TPR and ICR high are
- * there already, and EOI stays 0. */
+/* The registers whose form differs between the modes. In x2APIC mode a
+ * virtualized RDMSR reads 8 bytes at the register's offset (29.5): the
+ * ID and LDR in x2APIC form, and ICR with its destination in the dword
+ * above (0x304), which is 0 otherwise. */
+static void sync_mode_regs(struct vlapic *a)
+{
+	bool x2 = vlapic_x2apic_mode(a);
+
+	sync_reg(a, APIC_REG_ID, x2 ? a->id : a->id << 24);
+	sync_reg(a, APIC_REG_LDR, x2 ? vlapic_x2apic_ldr(a->id) : a->ldr);
+	a->page[APIC_REG_ICR * 4 + 1] = x2 ? (uint32_t)(a->icr >> 32) : 0;
+}
+
+/* What the CPU reads from the page without an exit (29.4.2, 29.5), as
+ * vlapic_reg_read answers it. The TPR and ICR high are there already,
+ * and EOI stays 0. */
 void vlapic_page_sync_regs(struct vlapic *a)
 {
 	if (!a->page)
 		return;
 	for (unsigned int i = LVT_TIMER; i < VLAPIC_NR_LVT; i++)
 		sync_reg(a, APIC_REG_LVT_TIMER + i - LVT_TIMER, a->lvt[i]);
-	sync_reg(a, APIC_REG_ID, a->id << 24);
 	sync_reg(a, APIC_REG_VERSION, APIC_VERSION);
 	sync_reg(a, APIC_REG_EOI, 0);
-	sync_reg(a, APIC_REG_LDR, a->ldr);
 	sync_reg(a, APIC_REG_DFR, a->dfr);
 	sync_reg(a, APIC_REG_SVR, a->svr);
 	sync_reg(a, APIC_REG_ESR, a->esr);
 	sync_reg(a, APIC_REG_ICR, (uint32_t)a->icr);
 	sync_reg(a, APIC_REG_TIMER_ICR, a->timer_icr);
 	sync_reg(a, APIC_REG_TIMER_DCR, a->timer_dcr);
+	sync_mode_regs(a);
 }
 
 /* The same with IRR, ISR and TMR, which otherwise change with their
@@ -84,7 +96,9 @@ void vlapic_page_sync(struct vlapic *a)
 	vlapic_page_sync_regs(a);
 }
 
-/* An APIC-write exit: the guest's value is in the page at offset. */
+/* An APIC-write exit: the guest's value is in the page at offset. In
+ * x2APIC mode that is a SELF IPI the CPU did not virtualize (a vector
+ * below 16: 29.5). */
 void vlapic_page_written(struct vcpu *v, unsigned int offset)
 {
 	struct vlapic *a = vlapic_of(v);
@@ -92,7 +106,8 @@ void vlapic_page_written(struct vcpu *v, unsigned int offset)
 
 	if (!a->page)
 		return;
-	vlapic_reg_write(v, reg, false, READ_ONCE(*vlapic_page_reg(a, reg)));
+	vlapic_reg_write(v, reg, vlapic_x2apic_mode(a),
+			 READ_ONCE(*vlapic_page_reg(a, reg)));
 	vlapic_page_sync_regs(a);
 }
 

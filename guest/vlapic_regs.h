@@ -114,6 +114,10 @@ bool vlapic_reg_write(struct vcpu *v, unsigned int reg, bool x2,
 /* Makes t (another vCPU) leave guest mode soon, so that it looks at its
  * `work` before it enters again (vmx/exit_apic.c). */
 void vlapic_kick(struct vcpu *t);
+/* v's APIC changed mode (IA32_APIC_BASE, on its own CPU): the VMCS
+ * follows, with x2APIC virtualization in x2APIC mode where it is on
+ * (vmx/exit_apic.c). */
+void vlapic_vmx_mode(struct vcpu *v);
 /* An error t's APIC detected (ESR_* bits): logged, and signalled through
  * its LVT Error entry (guest/vlapic.c). */
 void vlapic_error(struct vcpu *t, uint32_t bits);

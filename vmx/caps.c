@@ -62,6 +62,7 @@ static void vmx_caps_derive(struct vmx_caps *c)
 	 * (SDM Vol. 3C 27.2.1.1). */
 	c->vid = c->apic_reg_virt &&
 		 vmx_ctl_allows1(p2, CPU2_VIRT_INTR_DELIVERY);
+	c->x2apic_virt = c->vid && vmx_ctl_allows1(p2, CPU2_VIRT_X2APIC_MODE);
 }
 
 void vmx_caps_init(void)
@@ -75,8 +76,8 @@ void vmx_caps_init(void)
 	c->present = true;
 	pr_info("keel: vmx caps: ept=%d vpid=%d ug=%d ept_ad=%d pml=%d ept_2m=%d "
 		"ept_1g=%d preempt_timer=%d vmfunc=%d tpr_shadow=%d "
-		"apic_reg_virt=%d vid=%d revision=%#x\n",
+		"apic_reg_virt=%d vid=%d x2apic_virt=%d revision=%#x\n",
 		c->ept, c->vpid, c->ug, c->ept_ad, c->pml, c->ept_2m, c->ept_1g,
 		c->preempt_timer, c->vmfunc_ok, c->tpr_shadow, c->apic_reg_virt,
-		c->vid, c->revision);
+		c->vid, c->x2apic_virt, c->revision);
 }

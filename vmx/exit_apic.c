@@ -36,6 +36,7 @@
 #include "vmx/exit.h"
 #include "vmx/controls.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmcs_setup.h"
 #include "vmx/emulate.h"
 #include "vmx/vmx.h"
 #include "arch/idt.h"
@@ -328,6 +329,9 @@ int vlapic_vmcs_loaded(struct vcpu *v, uint64_t tsc_shift)
 	a->tpr_threshold = 0;           /* as vmcs_create wrote it */
 	memset(a->eoi_exit, 0, sizeof(a->eoi_exit));
 	a->vid_stale = true;            /* the new VMCS has RVI = SVI = 0 */
+	a->x2apic_virt_on = false;      /* and the xAPIC controls */
+	if (a->vid)
+		vlapic_vmx_mode(v);
 	WRITE_ONCE(a->tmr_changed, 1);
 	a->ptimer_on = false;
 	a->extint_injected = 0;         /* as WORK_INJECTED below */
@@ -419,6 +423,30 @@ int handle_apic_access(struct vcpu *v)
 			  "%#x (not a read or write by an instruction: SDM "
 			  "Vol. 3C Table 28-6)", type,
 			  (unsigned int)(q & APICQ_OFFSET));
+}
+
+/*
+ * x2APIC virtualization (SDM Vol. 3C 29.5), on a vCPU with virtual-
+ * interrupt delivery while its APIC is in x2APIC mode: RDMSR of the
+ * registers the page holds in x2APIC form reads them there, and WRMSR of
+ * the TPR, EOI and SELF IPI are virtualized like their xAPIC writes,
+ * with no exit. "Virtualize APIC accesses" must be off meanwhile
+ * (26.2.1.1), and the MSR bitmap lets those MSRs through.
+ */
+void vlapic_vmx_mode(struct vcpu *v)
+{
+	struct vlapic *a = &v->lapic;
+	bool on = a->vid && vmx_caps.x2apic_virt && vlapic_x2apic_mode(a);
+	uint32_t proc2;
+
+	if (on == a->x2apic_virt_on)
+		return;
+	a->x2apic_virt_on = on;
+	proc2 = vmcs_read32(VMCS_PROC_CONTROLS2) &
+		~(uint32_t)(CPU2_VIRT_APIC_ACCESSES | CPU2_VIRT_X2APIC_MODE);
+	vmcs_write32(VMCS_PROC_CONTROLS2, proc2 | (on ? CPU2_VIRT_X2APIC_MODE :
+						   CPU2_VIRT_APIC_ACCESSES));
+	vmcs_write64(VMCS_MSR_BITMAP, vmx_msr_bitmap(false, on));
 }
 
 /* The guest's EOI of a vector the EOI-exit bitmap names (SDM Vol. 3C

@@ -25,6 +25,8 @@ extern char vmx_exit_stub[];
 static uint64_t io_bitmap_pa;           /* two pages, all ones: every port exits */
 static uint64_t msr_bitmap_pa;          /* one page, see vmx_msr_bitmap_init */
 static uint64_t msr_bitmap_shadow_pa;   /* the same, with EFER intercepted */
+static uint64_t msr_bitmap_x2apic_pa;   /* msr_bitmap_pa, with the x2APIC
+					   MSRs x2APIC virtualization takes */
 static uint16_t next_vpid = 1;
 
 /* MSRs the guest reads and writes directly: guest state that VM entry and
@@ -48,6 +50,44 @@ static void msr_bitmap_clear(uint8_t *bm, uint32_t msr)
 	bm[base + 2048 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
 }
 
+/* Reads of 800H-8FFH that "virtualize x2APIC mode" answers from the
+ * virtual-APIC page (SDM Vol. 3C 29.5): the registers Keel keeps there
+ * in x2APIC form. The others (PPR, the current count, LVT CMCI, and the
+ * MSRs that do not exist or are write-only, which #GP) still exit. */
+static const uint32_t x2apic_read_through[] = {
+	0x802, 0x803, 0x808, 0x80d, 0x80f, 0x828, 0x830, 0x832, 0x833, 0x834,
+	0x835, 0x836, 0x837, 0x838, 0x83e,
+};
+/* ISR, TMR and IRR: 810H-827H. TPR, EOI and SELF IPI writes are the ones
+ * the CPU virtualizes (TPR, EOI and self-IPI virtualization). */
+#define X2APIC_VECTOR_REGS_FIRST        0x810
+#define X2APIC_VECTOR_REGS_LAST         0x827
+static const uint32_t x2apic_write_through[] = { 0x808, 0x80b, 0x83f };
+
+static void msr_bitmap_pass(uint8_t *bm, uint32_t msr, bool write)
+{
+	uint32_t bit = msr & 0x1fff;    /* a low MSR: the bitmaps at 0, 2048 */
+
+	bm[(write ? 2048 : 0) + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+}
+
+static void msr_bitmap_x2apic(uint8_t *bm)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(x2apic_read_through); i++)
+		msr_bitmap_pass(bm, x2apic_read_through[i], false);
+	for (uint32_t m = X2APIC_VECTOR_REGS_FIRST;
+	     m <= X2APIC_VECTOR_REGS_LAST; m++)
+		msr_bitmap_pass(bm, m, false);
+	for (size_t i = 0; i < ARRAY_SIZE(x2apic_write_through); i++)
+		msr_bitmap_pass(bm, x2apic_write_through[i], true);
+}
+
+uint64_t vmx_msr_bitmap(bool shadow, bool x2apic_virt)
+{
+	return shadow ? msr_bitmap_shadow_pa :
+	       x2apic_virt ? msr_bitmap_x2apic_pa : msr_bitmap_pa;
+}
+
 static void msr_bitmap_set(uint8_t *bm, uint32_t msr)
 {
 	uint32_t base = msr >= 0xc0000000 ? 1024 : 0;
@@ -64,8 +104,10 @@ int vmx_bitmaps_init(void)
 	io_bitmap_pa = mm_alloc_pages(1);
 	msr_bitmap_pa = mm_alloc_pages(0);
 	msr_bitmap_shadow_pa = mm_alloc_pages(0);
+	msr_bitmap_x2apic_pa = mm_alloc_pages(0);
 	if (io_bitmap_pa == FRAME_NONE || msr_bitmap_pa == FRAME_NONE ||
-	    msr_bitmap_shadow_pa == FRAME_NONE)
+	    msr_bitmap_shadow_pa == FRAME_NONE ||
+	    msr_bitmap_x2apic_pa == FRAME_NONE)
 		return -ENOMEM;
 	memset(phys_to_virt(io_bitmap_pa), 0xff, 2 * PAGE_SIZE);
 	bm = phys_to_virt(msr_bitmap_pa);
@@ -78,6 +120,8 @@ int vmx_bitmaps_init(void)
 	/* Without the PAT controls the real PAT is Keel's: keep the guest's
 	 * apart (vmx/exit_msr.c). */
 	msr_bitmap_set(phys_to_virt(msr_bitmap_shadow_pa), MSR_IA32_PAT);
+	memcpy(phys_to_virt(msr_bitmap_x2apic_pa), bm, PAGE_SIZE);
+	msr_bitmap_x2apic(phys_to_virt(msr_bitmap_x2apic_pa));
 	return 0;
 }
 
@@ -192,8 +236,7 @@ static const char *vmcs_setup_exit_entry(struct vcpu *v)
 	vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
 	vmcs_write64(VMCS_IO_BITMAP_A, io_bitmap_pa);
 	vmcs_write64(VMCS_IO_BITMAP_B, io_bitmap_pa + PAGE_SIZE);
-	vmcs_write64(VMCS_MSR_BITMAP, v->shadow ? msr_bitmap_shadow_pa
-						: msr_bitmap_pa);
+	vmcs_write64(VMCS_MSR_BITMAP, vmx_msr_bitmap(v->shadow, false));
 	if (!v->shadow)
 		vmcs_write64(VMCS_EPT_POINTER, v->guest->ept.eptp);
 	if (v->vapic_pa) {      /* threshold: vmx/exit_apic.c, before entry */

@@ -9,6 +9,9 @@ struct vcpu;
 
 /* The I/O and MSR bitmaps shared by every vCPU (read-only once built). */
 int vmx_bitmaps_init(void);
+/* The MSR bitmap for a vCPU on shadow paging, or on EPT with or without
+ * x2APIC virtualization on (vmx/exit_apic.c). */
+uint64_t vmx_msr_bitmap(bool shadow, bool x2apic_virt);
 /* Builds v's VMCS on the calling CPU and makes it current. NULL or why not. */
 const char *vmcs_create(struct vcpu *v);
 void vmcs_release(struct vcpu *v);

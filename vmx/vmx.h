@@ -58,8 +58,9 @@ struct vmx_caps {
 	 * register reads without exits. */
 	bool apic_reg_virt;
 	/* And "virtual-interrupt delivery" (29.2): interrupts and EOIs
-	 * without exits. */
-	bool vid;
+	 * without exits; and with it "virtualize x2APIC mode" (29.5): the
+	 * same through the x2APIC MSRs. */
+	bool vid, x2apic_virt;
 	uint32_t revision;
 };
 

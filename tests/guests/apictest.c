@@ -62,6 +62,8 @@
 #define CPUID1_ECX_TSC_DL   (1u << 24)
 #define EXIT_REASON_HLT     12
 #define EXIT_REASON_CR      28
+#define EXIT_REASON_RDMSR   31
+#define EXIT_REASON_WRMSR   32
 #define EXIT_REASON_TPR_BELOW 43
 #define EXIT_REASON_APIC_ACCESS 44
 #define EXIT_REASON_EPT_VIOLATION 48
@@ -446,6 +448,44 @@ static void test_x2apic_enable(void)
 #endif
 }
 
+/* The exits of 14 x2APIC register reads and 2 writes (TPR 0, an EOI with
+ * nothing in service): one each where the MSRs exit, none under x2APIC
+ * virtualization (SDM Vol. 3C 29.5). The ID and LDR read in x2APIC form
+ * either way. */
+static const uint32_t x2apic_read_regs[] = {
+	APIC_ID, APIC_VERSION, APIC_TPR, APIC_LDR, APIC_SVR, APIC_ISR,
+	APIC_TMR, APIC_IRR, APIC_ESR, APIC_ICR, APIC_LVT_TIMER,
+	APIC_LVT_LINT0, APIC_TIMER_ICR, APIC_TIMER_DCR,
+};
+
+static void test_x2apic_exits(void)
+{
+	long rd0 = hc_counter(EXIT_REASON_RDMSR), wr0, rd, wr;
+	uint64_t id = 1, ldr = 0;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(x2apic_read_regs); i++) {
+		uint64_t v = rdmsr(X2APIC_MSR(x2apic_read_regs[i]));
+
+		if (x2apic_read_regs[i] == APIC_ID)
+			id = v;
+		if (x2apic_read_regs[i] == APIC_LDR)
+			ldr = v;
+	}
+	rd = hc_counter(EXIT_REASON_RDMSR) - rd0;
+	wr0 = hc_counter(EXIT_REASON_WRMSR);
+	wrmsr(X2APIC_MSR(APIC_TPR), 0);
+	wrmsr(X2APIC_MSR(APIC_EOI), 0);
+	wr = hc_counter(EXIT_REASON_WRMSR) - wr0;
+	printf("x2apic: %u register reads: %ld RDMSR exits; TPR and EOI "
+	       "writes: %ld WRMSR exits; id %#llx ldr %#llx\n",
+	       (unsigned int)ARRAY_SIZE(x2apic_read_regs), rd, wr,
+	       (unsigned long long)id, (unsigned long long)ldr);
+	EXPECT_EQ(id, 0);
+	EXPECT_EQ(ldr, 1);
+	EXPECT((rd == 0 && wr == 0) ||
+	       (rd == (long)ARRAY_SIZE(x2apic_read_regs) && wr == 2));
+}
+
 static void test_x2apic_regs(void)
 {
 	static const uint32_t reserved[] = { 0x801, 0x804, 0x807, 0x809, 0x80c,
@@ -815,6 +855,7 @@ static void test_up(void)
 	test_oneshot();
 #endif
 	test_x2apic_regs();
+	test_x2apic_exits();
 	test_nmi_self("x2apic");
 	test_nmi_rounds("x2apic");
 	test_x2apic_tpr();

@@ -822,6 +822,38 @@ TEST(vlapic_vid_posted_then_page)
 	EXPECT_EQ(vlapic_page_highest(a, APIC_REG_ISR0), -1);
 }
 
+/* In x2APIC mode the copy holds the ID and LDR in x2APIC form, and ICR's
+ * destination in the dword above it, where a virtualized RDMSR reads
+ * them (SDM Vol. 3C 29.5); back in xAPIC mode, the xAPIC forms. The VMCS
+ * side hears of every mode change of a vCPU with virtual-interrupt
+ * delivery. */
+TEST(vlapic_page_x2apic_form)
+{
+	struct vcpu *v;
+	uint64_t xapic;
+
+	vmx_caps.vid = true;
+	v = setup_page();
+	vmx_caps.vid = false;
+	(void)v;
+	xapic = vcpus[2].lapic.apic_base;
+	fake_vmx_modes = 0;
+	to_x2apic(&vcpus[2]);
+	EXPECT_EQ(fake_vmx_modes, 1);
+	EXPECT_EQ(pg(2, APIC_REG_ID), 2u);
+	EXPECT_EQ(pg(2, APIC_REG_LDR), vlapic_x2apic_ldr(2));
+	vcpus[2].lapic.x2apic_virt_on = true;   /* as vlapic_vmx_mode sets it */
+	EXPECT(vlapic_wrmsr(&vcpus[2], 0x830, (1ull << 32) | 0x4031));
+	EXPECT_EQ(vapic[2][APIC_REG_ICR * 4], 0x4031u);
+	EXPECT_EQ(vapic[2][APIC_REG_ICR * 4 + 1], 1u);
+	EXPECT(vlapic_wrmsr(&vcpus[2], MSR_IA32_APIC_BASE,
+			    xapic & ~(uint64_t)APIC_BASE_EN));
+	EXPECT(vlapic_wrmsr(&vcpus[2], MSR_IA32_APIC_BASE, xapic));
+	EXPECT_EQ(fake_vmx_modes, 3);
+	EXPECT_EQ(pg(2, APIC_REG_ID), 2u << 24);
+	EXPECT_EQ(vapic[2][APIC_REG_ICR * 4 + 1], 0u);
+}
+
 /* The page is mapped while every vCPU's APIC is on in xAPIC mode; each
  * one that leaves it drops its CPU's cached translations. */
 TEST(vlapic_page_mapping_follows_xapic_mode)

@@ -23,6 +23,7 @@
 #define APIC_DFR            0x0e0
 #define APIC_SVR            0x0f0
 #define APIC_ISR            0x100
+#define APIC_TMR            0x180
 #define APIC_IRR            0x200
 #define APIC_ESR            0x280
 #define APIC_ICR            0x300
