@@ -461,9 +461,14 @@ int handle_virtualized_eoi(struct vcpu *v)
 /*
  * An exit during the delivery of a virtual interrupt (an EPT violation
  * on the guest's stack under dirty logging, say): the CPU had moved the
- * vector to the page's ISR already (29.2.2), so it is delivered again as
- * one Keel injected (vlapic_redeliver). After an entry that injected an
- * event of Keel's own, vlapic_check_delivery looks at the exit instead.
+ * vector from the page's IRR to its ISR already and set SVI to it
+ * (29.2.2), so it goes back to IRR, and the entry's evaluation delivers
+ * it again (29.2.1). Not injected by Keel: vlapic_before_entry would
+ * then take this exit for one after its injection and deliver the vector
+ * a second time. SVI names the vector, not the IDT-vectoring
+ * information: Bochs 2.7 leaves there the vector of the last event
+ * before (0 at first). After an entry that injected an event of Keel's
+ * own, vlapic_check_delivery looks at the exit instead.
  */
 void vlapic_vid_redeliver(struct vcpu *v)
 {
@@ -475,7 +480,8 @@ void vlapic_vid_redeliver(struct vcpu *v)
 	info = vmcs_read32(VMCS_IDT_VECTORING_INFO);
 	if ((info & INTR_INFO_VALID) &&
 	    ((info >> INTR_INFO_TYPE_SHIFT) & 7) == INTR_TYPE_EXT_INTR)
-		vlapic_redeliver(v, info & INTR_INFO_VECTOR_MASK, 0);
+		vlapic_unack(&v->lapic,
+			     (uint8_t)(vmcs_read16(VMCS_GUEST_INTR_STATUS) >> 8));
 }
 
 /* The deadline came (or a capped count ran out): the entry path fires

@@ -26,6 +26,9 @@
 #                               per restore
 #   dirtybench.elf  multiboot   ticks and exits per first write under each
 #                               dirty-logging mode
+#   vidredeliver.elf multiboot  APIC timer interrupts whose frames land on
+#                               pages the dirty log has just cleaned
+#                               (mode=wp|pml|ad): none lost, ISR clear
 #   emultest.elf    multiboot   the instruction emulator: every form on the
 #                               testdev's MMIO and through forced emulation
 #                               against native runs; string I/O; faults
@@ -139,7 +142,7 @@ GUEST_LIB64 := $(patsubst %.c,$(GUEST_OUT)/lib64/%.o,$(GUEST_LIB_SRCS)) \
 
 # Multiboot guests made of one C file each: tests/guests/NAME.c.
 GUEST_MB32 := cpuid memtest isolation bench migrate snapshot dirtybench \
-	emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
+	vidredeliver emultest apictest pgtorture smppaging echo rtctest hostile_xcr0 hostile_shadow pctest debugtest \
 	pcitest shmtest blktest hostile_virtio avxstate hostile_net hostile_smp
 
 # Elf64 guests built from the same C as a multiboot one: NAME64.elf from
