@@ -295,6 +295,21 @@ TEST(far_ptr_not_64)
 	fm_free(fm);
 }
 
+/* Older Linux trampolines enter protected mode with LMSW: in real mode
+ * (CPL 0) it sets PE through the VMM's write_cr0, ET and the rest of
+ * CR0 kept. */
+TEST(lmsw_real_mode)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->ctx.gpr[EMUL_RAX] = 0xfff1;
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0xf0) == EMUL_OK);	/* lmsw %ax */
+	EXPECT_EQ(fm->ctx.cr0, CR0_ET | EMUL_CR0_PE);
+	EXPECT_EQ(fm->cr0_written, CR0_ET | EMUL_CR0_PE);
+	EXPECT_EQ(fm->ctx.rip, 3);
+	fm_free(fm);
+}
+
 /* ---- PUSHF, POPF ------------------------------------------------------------------ */
 
 #define RFLAGS_NT	BIT_ULL(14)
