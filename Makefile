@@ -221,7 +221,7 @@ deps-linux:
 # scenarios (tests/linux/*.scn.in) with that kernel's version in their
 # expected lines.
 LINUX_DIR := $(BUILD)/linux
-LINUX_SCENARIOS := linux linux-memtest linux-virtio linux-shm
+LINUX_SCENARIOS := linux linux-memtest linux-virtio linux-shm linux-shadow
 linux-images: deps-linux
 	@mkdir -p $(LINUX_DIR)
 	@tools/fetch-linux $(LINUX_DIR)/kernel

@@ -218,6 +218,56 @@ uint64_t emul_shxd(bool right, uint64_t dst, uint64_t src, unsigned int count,
 	return r;
 }
 
+/* ---- SHL, SHR, SAR ---------------------------------------------------------------- */
+
+/* The last bit shifted out (CF) and the result of SHL/SHR/SAR by a
+ * count already masked to 1..31 (1..63 for 64 bits); a count at or past
+ * the operand's width shifts every bit out. */
+static uint64_t shift_value(unsigned int handler, uint64_t dst,
+			    unsigned int count, unsigned int size, uint64_t *cf)
+{
+	unsigned int bits = 8 * size;
+	int64_t sd = (int64_t)emul_sext(dst, size);
+
+	switch (handler) {
+	case EMUL_H_SHL:
+		*cf = count <= bits ? (dst >> (bits - count)) & 1 : 0;
+		return count < 64 ? dst << count : 0;
+	case EMUL_H_SHR:
+		*cf = (dst >> (count - 1)) & 1;
+		return dst >> count;
+	default:
+		*cf = (uint64_t)(sd >> MIN(count - 1, 63u)) & 1;
+		return (uint64_t)(sd >> MIN(count, 63u));
+	}
+}
+
+/*
+ * SHL/SHR/SAR (SDM Vol. 2B "SAL/SAR/SHL/SHR"): the count is masked to 5
+ * bits (6 with a 64-bit operand); a zero count leaves the flags alone.
+ * SF, ZF, PF follow the result, CF is the last bit out; OF, defined for
+ * a count of 1, is given the same rule for every count: SHL the MSB of
+ * the result XOR CF, SHR the MSB of the operand, SAR 0. AF is cleared.
+ */
+uint64_t emul_shift(unsigned int handler, uint64_t dst, unsigned int count,
+		    unsigned int size, uint64_t *fl)
+{
+	uint64_t mask = emul_size_mask(size), r, cf;
+	unsigned int msb = 8 * size - 1;
+
+	count &= size == 8 ? 63 : 31;
+	dst &= mask;
+	if (!count)
+		return dst;
+	r = shift_value(handler, dst, count, size, &cf) & mask;
+	*fl &= ~EMUL_RFLAGS_ARITH;
+	*fl |= flags_szp(r, size) | (cf ? EMUL_RFLAGS_CF : 0);
+	if ((handler == EMUL_H_SHL && (cf ^ (r >> msb))) ||
+	    (handler == EMUL_H_SHR && (dst >> msb)))
+		*fl |= EMUL_RFLAGS_OF;
+	return r;
+}
+
 /* ---- MUL, IMUL (one operand), DIV, IDIV ----------------------------------------- */
 
 /* The 128-by-64 division of the DIV instruction itself; hi < d, so the

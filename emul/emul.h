@@ -29,14 +29,16 @@
  * INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BT BTS BTR BTC,
  * SETcc, CMOVcc, PUSH/POP (register, r/m, immediate), MOVS CMPS STOS LODS
  * SCAS INS OUTS with REP prefixes, IN, OUT, SMSW, LMSW, LTR, MOV to and
- * from CR0/CR3/CR4, LGDT, LIDT, CLI, RET (near), Jcc, JMP and CALL
+ * from CR0/CR3/CR4, LGDT, LIDT, CLI, PUSHF, POPF, CPUID, RDMSR, WRMSR,
+ * WBINVD, SHL SHR SAR (C0, C1, D0-D3), RET (near), Jcc, JMP and CALL
  * relative, through a register or memory (FF /2 /4) and far, through
  * memory (FF /3 /5) or ptr16:16/32 (EA, 9A), to a code segment, ENTER
  * (level 0), LEAVE, IMUL (two and three operands), MUL, IMUL, DIV, IDIV,
  * BSF, BSR, SHLD, SHRD, the 128-bit SSE moves MOVUPS MOVUPD MOVAPS
  * MOVAPD MOVDQU MOVDQA and the MMX MOVQ (0F 6F/7F). Everything else is
  * EMUL_UNSUPPORTED,
- * among it the short XCHG forms 91-97, the undocumented F6/F7 /1 alias
+ * among it the rotates (group 2 /0-/3) and its /6 alias of SHL, the
+ * short XCHG forms 91-97, the undocumented F6/F7 /1 alias
  * of TEST, the other MMX instructions, LOOP and JCXZ, MOV to or from
  * CR2 and CR8, STI, far branches through call gates or to a task
  * (a task switch). Not modelled: the TF/RF debug trap after an emulated
@@ -328,6 +330,18 @@ struct emul_ops {
 	int (*get_mm)(struct emul_ctx *ctx, unsigned int reg, void *buf);
 	int (*set_mm)(struct emul_ctx *ctx, unsigned int reg, const void *buf);
 	int (*get_fsw)(struct emul_ctx *ctx, uint16_t *fsw);
+	/* Optional, for CPUID: the four registers (EAX, EBX, ECX, EDX) the
+	 * guest's CPUID gets for leaf and subleaf. When NULL, CPUID is
+	 * EMUL_UNHANDLEABLE. */
+	int (*cpuid)(struct emul_ctx *ctx, uint32_t leaf, uint32_t sub,
+		     uint32_t out[4]);
+	/* Optional, for RDMSR and WRMSR at CPL 0: the guest's MSR as the
+	 * VMM has it; a refused access fills ctx->exc (#GP(0)) and returns
+	 * EMUL_EXCEPTION. When NULL, those are EMUL_UNHANDLEABLE. */
+	int (*rdmsr)(struct emul_ctx *ctx, uint32_t msr, uint64_t *val);
+	int (*wrmsr)(struct emul_ctx *ctx, uint32_t msr, uint64_t val);
+	/* Optional: WBINVD's write-back; when NULL, WBINVD only completes. */
+	int (*wbinvd)(struct emul_ctx *ctx);
 	/* Optional, for the instruction cache (ctx->icache): a host pointer
 	 * to len bytes of guest RAM at gpa (within one page), or NULL when
 	 * they are not RAM. It must stay valid, and keep reading what

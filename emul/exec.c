@@ -519,19 +519,14 @@ uint64_t emul_stack_add(uint64_t rsp, unsigned int width, int64_t delta)
 	return (rsp & ~m) | ((rsp + (uint64_t)delta) & m);
 }
 
-/* PUSH r / PUSH r/m / PUSH imm: the source (and an RSP-based address) is
- * taken before RSP is decremented; an immediate is sign-extended to the
- * operand size. */
-static int exec_push(struct emul_ctx *ctx)
+/* Pushes size bytes of val onto SS:rSP at the stack width. */
+static int stack_push(struct emul_ctx *ctx, uint64_t val, unsigned int size)
 {
-	struct emul_insn *insn = &ctx->insn;
-	unsigned int size = insn->opsize, width = 8;
-	uint64_t val = 0, rsp;
+	unsigned int width = 8;
 	struct emul_xlat x;
-	int rc = load_operand(ctx, &insn->src, &val);
+	uint64_t rsp;
+	int rc = emul_stack_width(ctx, &width);
 
-	if (rc == EMUL_OK)
-		rc = emul_stack_width(ctx, &width);
 	if (rc != EMUL_OK)
 		return rc;
 	rsp = emul_stack_add(ctx->gpr[EMUL_RSP], width, -(int64_t)size);
@@ -539,10 +534,23 @@ static int exec_push(struct emul_ctx *ctx)
 			   EMUL_ACC_WRITE, &x);
 	if (rc == EMUL_OK)
 		rc = emul_mem_write(ctx, &x, &val);
-	if (rc != EMUL_OK)
-		return rc;
-	ctx->gpr[EMUL_RSP] = rsp;
-	return retire(ctx, ctx->rflags);
+	if (rc == EMUL_OK)
+		ctx->gpr[EMUL_RSP] = rsp;
+	return rc;
+}
+
+/* PUSH r / PUSH r/m / PUSH imm: the source (and an RSP-based address) is
+ * taken before RSP is decremented; an immediate is sign-extended to the
+ * operand size. */
+static int exec_push(struct emul_ctx *ctx)
+{
+	struct emul_insn *insn = &ctx->insn;
+	uint64_t val = 0;
+	int rc = load_operand(ctx, &insn->src, &val);
+
+	if (rc == EMUL_OK)
+		rc = stack_push(ctx, val, insn->opsize);
+	return rc == EMUL_OK ? retire(ctx, ctx->rflags) : rc;
 }
 
 /* POP r / POP r/m: an RSP-based destination address uses the incremented
@@ -583,6 +591,81 @@ static int stack_peek(struct emul_ctx *ctx, uint64_t rsp, unsigned int width,
 
 	*val = rc == EMUL_OK ? le_value(buf, size) : 0;
 	return rc;
+}
+
+/* ---- PUSHF, POPF ---------------------------------------------------------------- */
+
+#define RFLAGS_NT	BIT_ULL(14)
+#define RFLAGS_ID	BIT_ULL(21)
+/* What POPF may load at CPL 0: every flag but the reserved ones, RF
+ * (cleared as the instruction completes), VM, VIF and VIP. */
+#define POPF_WRITABLE	(EMUL_RFLAGS_ARITH | EMUL_RFLAGS_TF | EMUL_RFLAGS_IF | \
+			 EMUL_RFLAGS_DF | EMUL_RFLAGS_IOPL | RFLAGS_NT | \
+			 EMUL_RFLAGS_AC | RFLAGS_ID)
+/* The image PUSHF stores: VM and RF read as 0 (SDM Vol. 2B "PUSHF"). */
+#define PUSHF_HIDDEN	(EMUL_RFLAGS_VM | EMUL_RFLAGS_RF)
+
+static unsigned int rflags_iopl(const struct emul_ctx *ctx)
+{
+	return (unsigned int)((ctx->rflags & EMUL_RFLAGS_IOPL) >>
+			      EMUL_RFLAGS_IOPL_SHIFT);
+}
+
+/* In virtual-8086 mode PUSHF and POPF are IOPL-sensitive: below IOPL 3
+ * they are #GP(0), or with CR4.VME work on VIF, which Keel does not
+ * model (SDM Vol. 3A 20.2.7, 20.3). */
+static int flags_v86_check(struct emul_ctx *ctx)
+{
+	if (!(ctx->rflags & EMUL_RFLAGS_VM) || rflags_iopl(ctx) == 3)
+		return EMUL_OK;
+	if (ctx->cr4 & EMUL_CR4_VME) {
+		emul_fault(ctx, EMUL_VEC_UD, false, 0);
+		return EMUL_UNSUPPORTED;
+	}
+	return emul_gp0(ctx);
+}
+
+/* PUSHF/PUSHFD/PUSHFQ: the flags at the operand size, VM and RF clear. */
+static int exec_pushf(struct emul_ctx *ctx)
+{
+	int rc = flags_v86_check(ctx);
+
+	if (rc == EMUL_OK)
+		rc = stack_push(ctx, ctx->rflags & ~PUSHF_HIDDEN, ctx->insn.opsize);
+	return rc == EMUL_OK ? retire(ctx, ctx->rflags) : rc;
+}
+
+/* The flags POPF may change (SDM Vol. 2B "POPF", Table 4-21): at CPL 0,
+ * real mode included, all of POPF_WRITABLE; above CPL 0 (and in
+ * virtual-8086 mode) not IOPL, and IF only where CPL <= IOPL; a 16-bit
+ * operand only bits 15:0. */
+static uint64_t popf_writable(const struct emul_ctx *ctx, unsigned int size)
+{
+	uint64_t w = POPF_WRITABLE & emul_size_mask(size);
+	unsigned int cpl = (ctx->rflags & EMUL_RFLAGS_VM) ? 3 : ctx->cpl;
+
+	if (cpl)
+		w &= ~EMUL_RFLAGS_IOPL;
+	if (cpl > rflags_iopl(ctx))
+		w &= ~EMUL_RFLAGS_IF;
+	return w;
+}
+
+static int exec_popf(struct emul_ctx *ctx)
+{
+	unsigned int size = ctx->insn.opsize, width = 8;
+	uint64_t val = 0, w, rsp = ctx->gpr[EMUL_RSP];
+	int rc = flags_v86_check(ctx);
+
+	if (rc == EMUL_OK)
+		rc = emul_stack_width(ctx, &width);
+	if (rc == EMUL_OK)
+		rc = stack_peek(ctx, rsp, width, size, &val);
+	if (rc != EMUL_OK)
+		return rc;
+	w = popf_writable(ctx, size);
+	ctx->gpr[EMUL_RSP] = emul_stack_add(rsp, width, size);
+	return retire(ctx, (ctx->rflags & ~w) | (val & w));
 }
 
 /* A near branch target: canonical in 64-bit mode, else within CS's limit
@@ -815,15 +898,26 @@ static int exec_bitscan(struct emul_ctx *ctx)
 	return retire(ctx, fl);
 }
 
-/* SHLD SHRD Ev, Gv, Ib / CL: a zero count writes no memory, but a
- * 32-bit register destination is still written, so zero-extended, as
- * the processor does. */
-static int exec_shxd(struct emul_ctx *ctx)
+/* The shifts' result, by a count already masked, not zero. */
+static uint64_t shift_result(struct emul_ctx *ctx, uint64_t dst,
+			     unsigned int count, uint64_t *fl)
+{
+	const struct emul_insn *insn = &ctx->insn;
+
+	if (insn->handler == EMUL_H_SHLD || insn->handler == EMUL_H_SHRD)
+		return emul_shxd(insn->handler == EMUL_H_SHRD, dst,
+				 emul_reg_get(ctx, &insn->src), count,
+				 insn->dst.size, fl);
+	return emul_shift(insn->handler, dst, count, insn->dst.size, fl);
+}
+
+/* SHLD SHRD Ev, Gv, Ib / CL and SHL SHR SAR Eb/Ev: a zero count writes
+ * no memory, but a 32-bit register destination is still written, so
+ * zero-extended, as the processor does. */
+static int exec_shift_by(struct emul_ctx *ctx, unsigned int count)
 {
 	struct emul_insn *insn = &ctx->insn;
-	unsigned int count = (insn->flags & EMUL_F_IMM8) ? (unsigned int)insn->imm
-						       : (unsigned int)ctx->gpr[EMUL_RCX];
-	uint64_t src = emul_reg_get(ctx, &insn->src), fl = ctx->rflags, r;
+	uint64_t fl = ctx->rflags, r;
 	struct dst_ref d;
 	int rc;
 
@@ -836,10 +930,27 @@ static int exec_shxd(struct emul_ctx *ctx)
 			emul_reg_set(ctx, &insn->dst, d.old);
 		return retire(ctx, fl);
 	}
-	r = emul_shxd(insn->handler == EMUL_H_SHRD, d.old, src, count,
-		      insn->dst.size, &fl);
+	r = shift_result(ctx, d.old, count, &fl);
 	rc = dst_commit(ctx, &d, r);
 	return rc == EMUL_OK ? retire(ctx, fl) : rc;
+}
+
+static int exec_shxd(struct emul_ctx *ctx)
+{
+	return exec_shift_by(ctx, (ctx->insn.flags & EMUL_F_IMM8)
+				  ? (unsigned int)ctx->insn.imm
+				  : (unsigned int)ctx->gpr[EMUL_RCX]);
+}
+
+/* SHL SHR SAR by Ib (C0, C1), 1 (D0, D1) or CL (D2, D3). */
+static int exec_shift(struct emul_ctx *ctx)
+{
+	const struct emul_insn *insn = &ctx->insn;
+
+	if (insn->src.kind == EMUL_OPND_IMM)
+		return exec_shift_by(ctx, (unsigned int)insn->imm);
+	return exec_shift_by(ctx, insn->opcode <= 0xd1 ? 1 :
+				  (unsigned int)ctx->gpr[EMUL_RCX]);
 }
 
 /* MUL IMUL DIV IDIV r/m: AX, or rDX:rAX (SDM Vol. 2A); #DE for a zero
@@ -910,6 +1021,11 @@ static const emul_exec_fn exec_table[EMUL_H_NR] = {
 	[EMUL_H_LGDT] = emul_exec_lgdt, [EMUL_H_LIDT] = emul_exec_lgdt,
 	[EMUL_H_CLI] = emul_exec_cli,
 	[EMUL_H_IN] = emul_exec_in_out, [EMUL_H_OUT] = emul_exec_in_out,
+	[EMUL_H_SHL] = exec_shift, [EMUL_H_SHR] = exec_shift,
+	[EMUL_H_SAR] = exec_shift,
+	[EMUL_H_PUSHF] = exec_pushf, [EMUL_H_POPF] = exec_popf,
+	[EMUL_H_CPUID] = emul_exec_cpuid, [EMUL_H_RDMSR] = emul_exec_msr,
+	[EMUL_H_WRMSR] = emul_exec_msr, [EMUL_H_WBINVD] = emul_exec_wbinvd,
 };
 
 int emul_execute(struct emul_ctx *ctx)

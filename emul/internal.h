@@ -126,6 +126,9 @@ uint64_t emul_imul(uint64_t a, uint64_t b, unsigned int size, uint64_t *fl);
 /* BSF (reverse false) / BSR: the bit index; *found false for a zero src. */
 uint64_t emul_bitscan(bool reverse, uint64_t src, unsigned int size,
 		      uint64_t *fl, bool *found);
+/* SHL SHR SAR (handler) of dst by count; flags as emul_shxd. */
+uint64_t emul_shift(unsigned int handler, uint64_t dst, unsigned int count,
+		    unsigned int size, uint64_t *fl);
 /* MUL IMUL1 DIV IDIV on rAX/rDX; false for #DE. */
 bool emul_muldiv(unsigned int handler, uint64_t *ax, uint64_t *dx,
 		 uint64_t src, unsigned int size, uint64_t *fl);
@@ -196,5 +199,8 @@ int emul_exec_mov_to_cr(struct emul_ctx *ctx);
 int emul_exec_lgdt(struct emul_ctx *ctx);	/* LGDT and LIDT */
 int emul_exec_cli(struct emul_ctx *ctx);
 int emul_exec_in_out(struct emul_ctx *ctx);
+int emul_exec_cpuid(struct emul_ctx *ctx);
+int emul_exec_msr(struct emul_ctx *ctx);	/* RDMSR and WRMSR */
+int emul_exec_wbinvd(struct emul_ctx *ctx);
 
 #endif

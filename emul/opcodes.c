@@ -84,6 +84,10 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	/* CALL ptr16:16 / ptr16:32: the offset, then the selector, in the
 	 * instruction; #UD in 64-bit mode (SDM Vol. 2A "CALL"). So is JMP
 	 * ptr (EA, Vol. 2B "JMP"). */
+	/* PUSHF/POPF: the operand size, 64 bits by default in 64-bit mode
+	 * (SDM Vol. 2B "PUSHF", "POPF"). */
+	[0x9c] = D(PUSHF, N, N, EMUL_F_DEF64),
+	[0x9d] = D(POPF, N, N, EMUL_F_DEF64),
 	[0x9a] = D(CALL_FAR, N, O(IMM, FARP), EMUL_F_NO64),
 
 	[0xa0] = D(MOV, O(ACC, B), O(MOFFS, B), 0),
@@ -108,6 +112,8 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 
 	[0xc2] = D(RET, N, O(IMM, W), EMUL_F_DEF64),
 	[0xc3] = D(RET, N, N, EMUL_F_DEF64),
+	[0xc0] = GRP(C0),
+	[0xc1] = GRP(C1),
 	[0xc6] = GRP(C6),
 	[0xc7] = GRP(C7),
 	/* ENTER Iw, Ib: the nesting level is the last byte. */
@@ -127,6 +133,10 @@ const struct emul_opdesc emul_onebyte_table[256] = {
 	[0xed] = D(IN, O(ACC, Z), O(DX, W), 0),
 	[0xee] = D(OUT, O(DX, W), O(ACC, B), 0),
 	[0xef] = D(OUT, O(DX, W), O(ACC, Z), 0),
+	[0xd0] = GRP(D0),
+	[0xd1] = GRP(D1),
+	[0xd2] = GRP(D2),
+	[0xd3] = GRP(D3),
 	[0xf6] = GRP(F6),
 	[0xf7] = GRP(F7),
 	[0xfa] = D(CLI, N, N, 0),
@@ -144,6 +154,12 @@ const struct emul_opdesc emul_twobyte_table[256] = {
 	 * register, and the operand size is 32 bits, 64 in 64-bit mode,
 	 * whatever 66 says (SDM Vol. 2B "MOV-Move to/from Control
 	 * Registers"). */
+	/* WBINVD, WRMSR, RDMSR, CPUID: operands implicit (SDM Vol. 2D
+	 * Table A-3). */
+	[0x09] = D(WBINVD, N, N, 0),
+	[0x30] = D(WRMSR, N, N, 0),
+	[0x32] = D(RDMSR, N, N, 0),
+	[0xa2] = D(CPUID, N, N, 0),
 	[0x20] = D(MOV_FROM_CR, O(R, D64), O(C, D64), M),
 	[0x22] = D(MOV_TO_CR, O(C, D64), O(R, D64), M),
 	/* The 128-bit moves (SDM Vol. 2B MOVUPS/MOVUPD, MOVAPS/MOVAPD,
@@ -195,6 +211,9 @@ const struct emul_opdesc emul_twobyte_table[256] = {
 	  D(AND, d, s, M | L | (f)), D(SUB, d, s, M | L | (f)),		\
 	  D(XOR, d, s, M | L | (f)), D(CMP, d, s, M | (f)) }
 
+#define G2(d, s)							\
+	{ [4] = D(SHL, d, s, M), [5] = D(SHR, d, s, M), [7] = D(SAR, d, s, M) }
+
 const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
 	[EMUL_G_80] = G1(O(E, B), O(IMM, B), 0),
 	[EMUL_G_81] = G1(O(E, V), O(IMM, Z), 0),
@@ -209,6 +228,15 @@ const struct emul_opdesc emul_group_table[EMUL_G_NR][8] = {
 	[EMUL_G_C7] = {
 		[0] = D(MOV, O(E, V), O(IMM, Z), M),
 	},
+	/* Group 2 (C0, C1, D0-D3): SHL /4, SHR /5, SAR /7 by Ib, by 1 (D0,
+	 * D1) or by CL (D2, D3); the rotates and the /6 alias are not
+	 * Keel's. */
+	[EMUL_G_C0] = G2(O(E, B), O(IMM, B)),
+	[EMUL_G_C1] = G2(O(E, V), O(IMM, B)),
+	[EMUL_G_D0] = G2(O(E, B), N),
+	[EMUL_G_D1] = G2(O(E, V), N),
+	[EMUL_G_D2] = G2(O(E, B), N),
+	[EMUL_G_D3] = G2(O(E, V), N),
 	[EMUL_G_F6] = {
 		[0] = D(TEST, O(E, B), O(IMM, B), M),
 		[2] = D(NOT, O(E, B), N, M | L),

@@ -7,7 +7,8 @@
  *   layout: emul/desc.c; in IA-32e mode it takes 16 bytes, the upper 8
  *   holding base 63:32 and a type field that must be 0.
  *
- *   MOV to/from CR0, CR3, CR4, LGDT, LIDT, CLI, IN, OUT: what a real-mode
+ *   MOV to/from CR0, CR3, CR4, LGDT, LIDT, CLI, IN, OUT, CPUID, RDMSR,
+ *   WRMSR, WBINVD (and PUSHF, POPF, shifts in emul/exec.c): what a real-mode
  *   start-up sequence runs on its way to protected mode (an AP's SIPI
  *   trampoline), emulated when the processor cannot run real mode itself.
  */
@@ -256,6 +257,79 @@ int emul_exec_in_out(struct emul_ctx *ctx)
 		return rc;
 	if (in)
 		emul_reg_set(ctx, acc, val);
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* ---- CPUID, RDMSR, WRMSR, WBINVD ----------------------------------------------- */
+
+/*
+ * CPUID (SDM Vol. 2A "CPUID"): leaf EAX, subleaf ECX; the VMM answers as
+ * it does for the guest's own CPUID. The four registers get 32 bits
+ * each, their upper halves cleared in every mode.
+ */
+int emul_exec_cpuid(struct emul_ctx *ctx)
+{
+	uint32_t r[4];
+	int rc;
+
+	if (!ctx->ops->cpuid)
+		return EMUL_UNHANDLEABLE;
+	rc = ctx->ops->cpuid(ctx, (uint32_t)ctx->gpr[EMUL_RAX],
+			     (uint32_t)ctx->gpr[EMUL_RCX], r);
+	if (rc != EMUL_OK)
+		return rc;
+	ctx->gpr[EMUL_RAX] = r[0];
+	ctx->gpr[EMUL_RBX] = r[1];
+	ctx->gpr[EMUL_RCX] = r[2];
+	ctx->gpr[EMUL_RDX] = r[3];
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/*
+ * RDMSR and WRMSR (SDM Vol. 2B): CPL 0 only, real mode included, else
+ * #GP(0); the MSR is ECX, the value EDX:EAX. The VMM decides what the
+ * MSR holds and whether an access is the guest's #GP(0) (the op fills
+ * ctx->exc). RDMSR clears the upper halves of RAX and RDX.
+ */
+int emul_exec_msr(struct emul_ctx *ctx)
+{
+	const struct emul_ops *ops = ctx->ops;
+	uint32_t msr = (uint32_t)ctx->gpr[EMUL_RCX];
+	uint64_t val = (ctx->gpr[EMUL_RDX] << 32) | (uint32_t)ctx->gpr[EMUL_RAX];
+	bool rd = ctx->insn.handler == EMUL_H_RDMSR;
+	int rc;
+
+	if (ctx->cpl || (ctx->rflags & EMUL_RFLAGS_VM))
+		return emul_gp0(ctx);
+	if (rd)
+		rc = ops->rdmsr ? ops->rdmsr(ctx, msr, &val) : EMUL_UNHANDLEABLE;
+	else
+		rc = ops->wrmsr ? ops->wrmsr(ctx, msr, val) : EMUL_UNHANDLEABLE;
+	if (rc != EMUL_OK)
+		return rc;
+	if (rd) {
+		ctx->gpr[EMUL_RAX] = (uint32_t)val;
+		ctx->gpr[EMUL_RDX] = val >> 32;
+	}
+	emul_advance_rip(ctx);
+	return EMUL_OK;
+}
+
+/* WBINVD (SDM Vol. 2D "WBINVD"): CPL 0 only, else #GP(0); the VMM
+ * writes back the caches, or has none to write back when the op is
+ * NULL. */
+int emul_exec_wbinvd(struct emul_ctx *ctx)
+{
+	int rc = EMUL_OK;
+
+	if (ctx->cpl || (ctx->rflags & EMUL_RFLAGS_VM))
+		return emul_gp0(ctx);
+	if (ctx->ops->wbinvd)
+		rc = ctx->ops->wbinvd(ctx);
+	if (rc != EMUL_OK)
+		return rc;
 	emul_advance_rip(ctx);
 	return EMUL_OK;
 }

@@ -495,6 +495,46 @@ static int op_set_tr(struct emul_ctx *ctx, const struct emul_seg *tr)
 	return EMUL_OK;
 }
 
+/* CPUID, RDMSR, WRMSR, WBINVD: Keel's answers to the guest's own
+ * (vmx/exit_misc.c, vmx/exit_msr.c). */
+static int op_cpuid(struct emul_ctx *ctx, uint32_t leaf, uint32_t sub,
+		    uint32_t out[4])
+{
+	struct cpuid_regs r = guest_cpuid(vemu_of(ctx)->v, leaf, sub);
+
+	out[0] = r.eax;
+	out[1] = r.ebx;
+	out[2] = r.ecx;
+	out[3] = r.edx;
+	return EMUL_OK;
+}
+
+static int msr_refused(struct emul_ctx *ctx)
+{
+	ctx->exc = (struct emul_exception){ EMUL_VEC_GP, true, 0, 0 };
+	return EMUL_EXCEPTION;
+}
+
+static int op_rdmsr(struct emul_ctx *ctx, uint32_t msr, uint64_t *val)
+{
+	return vcpu_read_msr(vemu_of(ctx)->v, msr, val) ? EMUL_OK
+							: msr_refused(ctx);
+}
+
+static int op_wrmsr(struct emul_ctx *ctx, uint32_t msr, uint64_t val)
+{
+	return vcpu_write_msr(vemu_of(ctx)->v, msr, val) ? EMUL_OK
+							 : msr_refused(ctx);
+}
+
+/* As handle_wbinvd: the guest's data may sit in this CPU's caches. */
+static int op_wbinvd(struct emul_ctx *ctx)
+{
+	(void)ctx;
+	__asm__ volatile("wbinvd" ::: "memory");
+	return EMUL_OK;
+}
+
 static const struct emul_ops vemu_ops = {
 	.read_phys = op_read_phys,
 	.write_phys = op_write_phys,
@@ -519,6 +559,10 @@ static const struct emul_ops vemu_ops = {
 	.set_mm = op_set_mm,
 	.get_fsw = op_get_fsw,
 	.map_phys = op_map_phys,
+	.cpuid = op_cpuid,
+	.rdmsr = op_rdmsr,
+	.wrmsr = op_wrmsr,
+	.wbinvd = op_wbinvd,
 };
 
 /* ---- context from the VMCS ----------------------------------------------------- */

@@ -93,9 +93,8 @@ void vlapic_vid_redeliver(struct vcpu *v);
  * page where the CPU has one and it is on; false: no memory for it. */
 extern bool vlapic_tpr_shadow_on;
 bool vlapic_vmx_init(struct vcpu *v);
-/* vmx/exit_apic.c: the APIC MSRs (called by handle_rdmsr/handle_wrmsr),
- * HLT with interrupts on, and the interrupt work before a VM entry. */
-exit_handler_fn handle_apic_rdmsr, handle_apic_wrmsr, vcpu_halt;
+/* vmx/exit_apic.c: HLT with interrupts on, and the interrupt work before a VM entry. */
+exit_handler_fn vcpu_halt;
 int vlapic_before_entry(struct vcpu *v);
 /* vmx/exit_nmi.c: guest NMIs. vnmi_evaluate() injects a pending NMI or
  * asks for an NMI-window exit, true when it injected; vnmi_wakes(): one
@@ -121,6 +120,12 @@ bool vcpu_load_cr4(struct vcpu *v, uint64_t val);
 /* CPUID as the guest sees it (vmx/exit_misc.c), for the MSRs whose
  * existence it decides. */
 struct cpuid_regs guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub);
+
+/* The guest's RDMSR/WRMSR of msr as Keel answers them on an exit
+ * (vmx/exit_msr.c), for emulated code too; false is the guest's
+ * #GP(0). */
+bool vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val);
+bool vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val);
 /* Forgets the vCPU's cached CPUID answers (vmx/exit_misc.c): after a
  * change to state that some of them follow. */
 void vcpu_cpuid_flush(struct vcpu *v);

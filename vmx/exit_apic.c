@@ -492,32 +492,6 @@ int handle_preemption_timer(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-int handle_apic_rdmsr(struct vcpu *v)
-{
-	uint64_t val;
-
-	if (!vlapic_rdmsr(v, (uint32_t)v->regs.rcx, &val)) {
-		vcpu_inject_exception(v, VEC_GP, true, 0);
-		return EXIT_RESUME;
-	}
-	v->regs.rax = (uint32_t)val;
-	v->regs.rdx = val >> 32;
-	vcpu_skip_instruction(v);
-	return EXIT_RESUME;
-}
-
-int handle_apic_wrmsr(struct vcpu *v)
-{
-	uint64_t val = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
-
-	if (!vlapic_wrmsr(v, (uint32_t)v->regs.rcx, val)) {
-		vcpu_inject_exception(v, VEC_GP, true, 0);
-		return EXIT_RESUME;
-	}
-	vcpu_skip_instruction(v);
-	return EXIT_RESUME;
-}
-
 /*
  * HLT with RFLAGS.IF = 1 (the instruction is already skipped): wait in
  * Keel until an interrupt can be taken, answering requests, and leave at

@@ -130,21 +130,18 @@ static const struct msr_entry *msr_find(uint32_t msr)
  * cannot change while paging is on, LMA is the processor's. A change of
  * NXE changes what the guest's entries mean: the shadow is reloaded.
  */
-static int efer_write(struct vcpu *v, uint64_t val)
+static bool efer_write(struct vcpu *v, uint64_t val)
 {
 	uint64_t old = v->sv.efer;
 	uint64_t ok = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 
 	if ((val & ~ok) || ((vcpu_guest_cr0(v) & X86_CR0_PG) &&
-			    ((val ^ old) & EFER_LME))) {
-		vcpu_inject_exception(v, VEC_GP, true, 0);
-		return EXIT_RESUME;
-	}
+			    ((val ^ old) & EFER_LME)))
+		return false;
 	vcpu_set_guest_efer(v, (val & ~EFER_LMA) | (old & EFER_LMA));
 	if ((val ^ old) & EFER_NXE)
 		shadow_vcpu_reload(v);
-	vcpu_skip_instruction(v);
-	return EXIT_RESUME;
+	return true;
 }
 
 /* PAT exits with shadow paging: with the PAT controls the VMCS holds the
@@ -167,65 +164,77 @@ static uint64_t pat_read(struct vcpu *v)
 	return v->vmcs_efer_pat ? vmcs_read64(VMCS_GUEST_PAT) : v->sv.pat;
 }
 
-static int pat_write(struct vcpu *v, uint64_t val)
+static bool pat_write(struct vcpu *v, uint64_t val)
 {
-	if (!pat_valid(val)) {
-		vcpu_inject_exception(v, VEC_GP, true, 0);
-		return EXIT_RESUME;
-	}
+	if (!pat_valid(val))
+		return false;
 	if (v->vmcs_efer_pat)
 		vmcs_write64(VMCS_GUEST_PAT, val);
 	else
 		v->sv.pat = val;
-	vcpu_skip_instruction(v);
-	return EXIT_RESUME;
+	return true;
 }
 
-static void msr_return(struct vcpu *v, uint64_t val)
+/*
+ * The guest's RDMSR and WRMSR as Keel answers them, on an exit or for
+ * emulated code (vmx/emulate.c): false is the guest's #GP(0). EFER and
+ * PAT are Keel's only with shadow paging; the local APIC's MSRs are
+ * vlapic's.
+ */
+bool vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
-	v->regs.rax = (uint32_t)val;
-	v->regs.rdx = val >> 32;
-	vcpu_skip_instruction(v);
+	const struct msr_entry *e;
+
+	if (msr == MSR_IA32_EFER && v->shadow) {
+		*val = v->sv.efer;
+		return true;
+	}
+	if (msr == MSR_IA32_PAT && v->shadow) {
+		*val = pat_read(v);
+		return true;
+	}
+	if (vlapic_is_msr(msr))
+		return vlapic_rdmsr(v, msr, val);
+	e = msr_find(msr);
+	if (!e)
+		return false;
+	*val = e->read ? e->read(v) : e->value;
+	return true;
+}
+
+bool vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	const struct msr_entry *e;
+
+	if (msr == MSR_IA32_EFER && v->shadow)
+		return efer_write(v, val);
+	if (msr == MSR_IA32_PAT && v->shadow)
+		return pat_write(v, val);
+	if (vlapic_is_msr(msr))
+		return vlapic_wrmsr(v, msr, val);
+	e = msr_find(msr);
+	return e && e->write && e->write(v, val);
 }
 
 int handle_rdmsr(struct vcpu *v)
 {
-	const struct msr_entry *e = msr_find((uint32_t)v->regs.rcx);
 	uint64_t val;
 
-	if ((uint32_t)v->regs.rcx == MSR_IA32_EFER && v->shadow) {
-		msr_return(v, v->sv.efer);
-		return EXIT_RESUME;
-	}
-	if ((uint32_t)v->regs.rcx == MSR_IA32_PAT && v->shadow) {
-		msr_return(v, pat_read(v));
-		return EXIT_RESUME;
-	}
-	if (vlapic_is_msr((uint32_t)v->regs.rcx))
-		return handle_apic_rdmsr(v);
-
-	if (!e) {
+	if (!vcpu_read_msr(v, (uint32_t)v->regs.rcx, &val)) {
 		vcpu_inject_exception(v, VEC_GP, true, 0);
 		return EXIT_RESUME;
 	}
-	val = e->read ? e->read(v) : e->value;
-	msr_return(v, val);
+	v->regs.rax = (uint32_t)val;
+	v->regs.rdx = val >> 32;
+	vcpu_skip_instruction(v);
 	return EXIT_RESUME;
 }
 
 int handle_wrmsr(struct vcpu *v)
 {
-	const struct msr_entry *e = msr_find((uint32_t)v->regs.rcx);
+	uint64_t val = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
 
-	if ((uint32_t)v->regs.rcx == MSR_IA32_EFER && v->shadow)
-		return efer_write(v, (v->regs.rdx << 32) | (uint32_t)v->regs.rax);
-	if ((uint32_t)v->regs.rcx == MSR_IA32_PAT && v->shadow)
-		return pat_write(v, (v->regs.rdx << 32) | (uint32_t)v->regs.rax);
-	if (vlapic_is_msr((uint32_t)v->regs.rcx))
-		return handle_apic_wrmsr(v);
-
-	if (!e || !e->write ||
-	    !e->write(v, (v->regs.rdx << 32) | (uint32_t)v->regs.rax)) {
+	if (!vcpu_write_msr(v, (uint32_t)v->regs.rcx, val)) {
 		vcpu_inject_exception(v, VEC_GP, true, 0);
 		return EXIT_RESUME;
 	}

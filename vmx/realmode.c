@@ -20,8 +20,10 @@
  * The real-mode segment caches already pass those checks, so a
  * trampoline usually enters right after its MOV to CR0 and runs its far
  * JMP into 32-bit code natively, in 16-bit protected mode, as the
- * processor itself would. It leaves real mode within a few
- * instructions, with IF = 0 from the SIPI. No event is delivered while emulating (an interrupt
+ * processor itself would. It leaves real mode within a few dozen
+ * instructions (Linux's trampoline and its CPU checks take about 80:
+ * CPUID, RDMSR and WRMSR answered as their exits are, PUSHF/POPF,
+ * WBINVD), with IF = 0 from the SIPI. No event is delivered while emulating (an interrupt
  * waits in the APIC until the first VM entry, where it is delivered as
  * usual); an exception, an instruction the emulator does not know, or
  * more than RM_MAX_STEPS instructions stop the guest with the reason.
@@ -36,7 +38,7 @@
 #include "drivers/printk.h"
 
 /* Generous for a start-up sequence (kvm-unit-tests' trampoline takes 3
- * instructions, apictest's 5), short enough that a guest looping in real
+ * instructions, apictest's 5, Linux's 80), short enough that a guest looping in real
  * mode stops within a second or two. */
 #define RM_MAX_STEPS            20000
 

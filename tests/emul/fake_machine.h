@@ -51,7 +51,13 @@ struct fake_machine {
 	int cr_writes;
 	uint64_t idtr_base;	/* set_dtr (the GDTR: gdtr_base above) */
 	uint32_t idtr_limit;
+	uint32_t cpuid_leaf, cpuid_sub;	/* last cpuid op */
+	uint64_t msr_val;	/* FM_MSR, the one MSR rdmsr/wrmsr know */
+	int msr_writes;
+	int wbinvds;		/* wbinvd calls */
 };
+
+#define FM_MSR		0x1a0u
 
 static inline struct fake_machine *fm_of(struct emul_ctx *ctx)
 {
@@ -288,6 +294,52 @@ static inline const void *fm_map_phys(struct emul_ctx *ctx, uint64_t gpa,
 	return fm_is_ram(fm, gpa, len) ? fm->ram + gpa : NULL;
 }
 
+/* CPUID: EAX = leaf, EBX = subleaf, ECX and EDX fixed patterns. */
+static inline int fm_cpuid(struct emul_ctx *ctx, uint32_t leaf, uint32_t sub,
+			   uint32_t out[4])
+{
+	struct fake_machine *fm = fm_of(ctx);
+
+	fm->cpuid_leaf = leaf;
+	fm->cpuid_sub = sub;
+	out[0] = leaf;
+	out[1] = sub;
+	out[2] = 0x6c65746e;
+	out[3] = 0x49656e69;
+	return EMUL_OK;
+}
+
+static inline int fm_msr_gp(struct emul_ctx *ctx)
+{
+	ctx->exc = (struct emul_exception){ EMUL_VEC_GP, true, 0, 0 };
+	return EMUL_EXCEPTION;
+}
+
+static inline int fm_rdmsr(struct emul_ctx *ctx, uint32_t msr, uint64_t *val)
+{
+	if (msr != FM_MSR)
+		return fm_msr_gp(ctx);
+	*val = fm_of(ctx)->msr_val;
+	return EMUL_OK;
+}
+
+static inline int fm_wrmsr(struct emul_ctx *ctx, uint32_t msr, uint64_t val)
+{
+	struct fake_machine *fm = fm_of(ctx);
+
+	if (msr != FM_MSR)
+		return fm_msr_gp(ctx);
+	fm->msr_val = val;
+	fm->msr_writes++;
+	return EMUL_OK;
+}
+
+static inline int fm_wbinvd(struct emul_ctx *ctx)
+{
+	fm_of(ctx)->wbinvds++;
+	return EMUL_OK;
+}
+
 static const struct emul_ops fm_ops = {
 	.read_phys = fm_read_phys,
 	.write_phys = fm_write_phys,
@@ -310,6 +362,10 @@ static const struct emul_ops fm_ops = {
 	.set_mm = fm_set_mm,
 	.get_fsw = fm_get_fsw,
 	.map_phys = fm_map_phys,
+	.cpuid = fm_cpuid,
+	.rdmsr = fm_rdmsr,
+	.wrmsr = fm_wrmsr,
+	.wbinvd = fm_wbinvd,
 };
 
 /* Access rights of the usual flat segments (VMX format). */

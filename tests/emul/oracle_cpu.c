@@ -542,11 +542,29 @@ note(struct result *r, const char *fmt, ...)
 	r->failed = true;
 }
 
+/* SHL/SHR/SAR: AF always, OF but for a count of 1, CF for a count at
+ * or past the operand's width (SDM Vol. 2B "SAL/SAR/SHL/SHR"). */
+static uint64_t shift_undefined_flags(const struct emul_insn *in)
+{
+	uint64_t count = in->src.kind == EMUL_OPND_IMM ? in->imm :
+			 in->opcode <= 0xd1 ? 1 : oracle_in.gpr[EMUL_RCX];
+	uint64_t f = EMUL_RFLAGS_AF;
+
+	count &= in->dst.size == 8 ? 63 : 31;
+	if (count != 1)
+		f |= EMUL_RFLAGS_OF;
+	if (count >= 8u * in->dst.size)
+		f |= EMUL_RFLAGS_CF;
+	return f;
+}
+
 /* Flags the SDM leaves undefined where Keel follows the Bochs CPU models
  * (emul/alu.c) rather than the processor these tests run on. */
 static uint64_t undefined_flags(const struct emul_insn *in)
 {
 	switch (in->handler) {
+	case EMUL_H_SHL: case EMUL_H_SHR: case EMUL_H_SAR:
+		return shift_undefined_flags(in);
 	case EMUL_H_IMUL:
 		return EMUL_RFLAGS_SF | EMUL_RFLAGS_ZF | EMUL_RFLAGS_AF |
 		       EMUL_RFLAGS_PF;
@@ -678,6 +696,9 @@ static bool runs_in_user_mode(const struct emul_opdesc *d)
 	case EMUL_H_MOV_FROM_CR: case EMUL_H_MOV_TO_CR:
 	case EMUL_H_LGDT: case EMUL_H_LIDT: case EMUL_H_CLI:
 	case EMUL_H_IN: case EMUL_H_OUT:        /* I/O privilege */
+	case EMUL_H_PUSHF: case EMUL_H_POPF:    /* the oracle's own stack */
+	case EMUL_H_CPUID: case EMUL_H_RDMSR:   /* the VMM's answers, CPL 0 */
+	case EMUL_H_WRMSR: case EMUL_H_WBINVD:
 	case EMUL_H_MOVXMM:     /* XMM registers: not in the oracle's state */
 	case EMUL_H_MOVMMX:     /* nor the MMX registers */
 	case EMUL_H_MOV_FROM_SREG: case EMUL_H_MOV_TO_SREG:

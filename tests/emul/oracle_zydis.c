@@ -133,6 +133,12 @@ static const ZydisMnemonic alu_mnemonics[] = {
 	[EMUL_H_LGDT] = ZYDIS_MNEMONIC_LGDT, [EMUL_H_LIDT] = ZYDIS_MNEMONIC_LIDT,
 	[EMUL_H_CLI] = ZYDIS_MNEMONIC_CLI,
 	[EMUL_H_IN] = ZYDIS_MNEMONIC_IN, [EMUL_H_OUT] = ZYDIS_MNEMONIC_OUT,
+	[EMUL_H_SHL] = ZYDIS_MNEMONIC_SHL, [EMUL_H_SHR] = ZYDIS_MNEMONIC_SHR,
+	[EMUL_H_SAR] = ZYDIS_MNEMONIC_SAR,
+	[EMUL_H_CPUID] = ZYDIS_MNEMONIC_CPUID,
+	[EMUL_H_RDMSR] = ZYDIS_MNEMONIC_RDMSR,
+	[EMUL_H_WRMSR] = ZYDIS_MNEMONIC_WRMSR,
+	[EMUL_H_WBINVD] = ZYDIS_MNEMONIC_WBINVD,
 };
 
 static const ZydisMnemonic setcc_mnemonics[16] = {
@@ -201,10 +207,27 @@ static ZydisMnemonic xmm_move_mnemonic(const struct emul_insn *in)
 	}
 }
 
+/* PUSHF/POPF: Zydis names them by operand size. */
+static ZydisMnemonic flags_mnemonic(const struct emul_insn *in)
+{
+	bool push = in->handler == EMUL_H_PUSHF;
+
+	switch (in->opsize) {
+	case 2:
+		return push ? ZYDIS_MNEMONIC_PUSHF : ZYDIS_MNEMONIC_POPF;
+	case 4:
+		return push ? ZYDIS_MNEMONIC_PUSHFD : ZYDIS_MNEMONIC_POPFD;
+	default:
+		return push ? ZYDIS_MNEMONIC_PUSHFQ : ZYDIS_MNEMONIC_POPFQ;
+	}
+}
+
 static ZydisMnemonic expected_mnemonic(const struct emul_insn *in)
 {
 	unsigned int h = in->handler;
 
+	if (h == EMUL_H_PUSHF || h == EMUL_H_POPF)
+		return flags_mnemonic(in);
 	if (h == EMUL_H_SETCC)
 		return setcc_mnemonics[in->opcode & 0xf];
 	if (h == EMUL_H_CMOVCC)
@@ -382,6 +405,22 @@ static bool same_operand(const struct emul_insn *in,
 	}
 }
 
+static bool is_shift(const struct emul_insn *in)
+{
+	return in->handler == EMUL_H_SHL || in->handler == EMUL_H_SHR ||
+	       in->handler == EMUL_H_SAR;
+}
+
+static bool is_shift_by_one(const struct emul_insn *in)
+{
+	return is_shift(in) && in->map == 0 && (in->opcode == 0xd0 || in->opcode == 0xd1);
+}
+
+static bool is_shift_by_cl(const struct emul_insn *in)
+{
+	return is_shift(in) && in->map == 0 && (in->opcode == 0xd2 || in->opcode == 0xd3);
+}
+
 static bool same_operands(const struct emul_insn *in,
 			  const ZydisDecodedInstruction *zi,
 			  const ZydisDecodedOperand *zo, char *why)
@@ -401,6 +440,16 @@ static bool same_operands(const struct emul_insn *in,
 		ops[n++] = &imm;
 	else if (in->handler == EMUL_H_SHLD || in->handler == EMUL_H_SHRD)
 		ops[n++] = &cl;
+	/* SHL/SHR/SAR by CL (D2, D3) or by 1 (D0, D1: an immediate 1 in
+	 * Zydis, implicit in Keel's decode). */
+	if (is_shift_by_cl(in))
+		ops[n++] = &cl;
+	if (is_shift_by_one(in)) {
+		if (zi->operand_count_visible != 2 ||
+		    zo[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || zo[1].imm.value.u != 1)
+			return sprintf(why, "shift by 1"), false;
+		return same_operand(in, &in->dst, &zo[0], why);
+	}
 	if (zi->operand_count_visible != n)
 		return sprintf(why, "%u operands", n), false;
 	if (in->handler == EMUL_H_ENTER) {      /* Iw, then the level byte */

@@ -461,9 +461,9 @@ static void test_ud(void)
 	/* Behind the marker: an instruction Keel does not emulate, and LOCK
 	 * on MOV (architecturally #UD). Both are reported at the marker. */
 	trap_arm();
-	__asm__ volatile("mov $1f, %0\n1: " FEP "cpuid\n2:\n"
+	__asm__ volatile("mov $1f, %0\n1: " FEP "rdtsc\n2:\n"
 			 EX_TABLE("1b", "2b")
-			 : "=r"(ip) :: "eax", "ebx", "ecx", "edx", "memory");
+			 : "=r"(ip) :: "eax", "edx", "memory");
 	expect_trap(VEC_UD, 0, ip);
 	trap_arm();
 	__asm__ volatile("mov $1f, %0\n1: " FEP ".byte 0xf0\n"
@@ -569,7 +569,7 @@ static void bench(void)
 }
 
 /*
- * fatal=unsupported: an instruction Keel does not emulate (SHL) on the
+ * fatal=unsupported: an instruction Keel does not emulate (ROL) on the
  * scratch memory; fatal=nowhere: a MOVS from the scratch memory to a
  * guest-physical address that is neither RAM nor a device. Keel must stop
  * the guest with the instruction's address and bytes; nothing after
@@ -578,7 +578,7 @@ static void bench(void)
 static void provoke_fatal(const char *what)
 {
 	if (!strncmp(what, "unsupported", 12))
-		__asm__ volatile("shll $1, (%0)" :: "a"((uintptr_t)TESTDEV_MEM)
+		__asm__ volatile("roll $1, (%0)" :: "a"((uintptr_t)TESTDEV_MEM)
 				 : "memory", "cc");
 	if (!strncmp(what, "nowhere", 8)) {
 		uintptr_t si = TESTDEV_MEM, di = 0xfe000000u, cx = 4;

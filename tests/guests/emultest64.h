@@ -203,7 +203,9 @@ static void restore_fs(void)
 {
 }
 
-/* #GP(0) from a non-canonical address, natively and through the marker. */
+/* #GP(0) from a non-canonical address, natively and through the marker.
+ * The address sits in RBX: based on RBP or RSP it would be an SS access,
+ * #SS(0) instead. */
 static void test_gp(void)
 {
 	uintptr_t ip, bad = 0x8000000000000010ULL;
@@ -212,12 +214,12 @@ static void test_gp(void)
 	trap_arm();
 	__asm__ volatile("mov $1f, %0\n1: " FEP "movl (%2), %1\n2:\n"
 			 EX_TABLE("1b", "2b")
-			 : "=&r"(ip), "+r"(val) : "r"(bad) : "memory");
+			 : "=&r"(ip), "+r"(val) : "b"(bad) : "memory");
 	expect_trap(VEC_GP, 0, ip);
 	trap_arm();
 	__asm__ volatile("mov $1f, %0\n1: movl (%2), %1\n2:\n"
 			 EX_TABLE("1b", "2b")
-			 : "=&r"(ip), "+r"(val) : "r"(bad) : "memory");
+			 : "=&r"(ip), "+r"(val) : "b"(bad) : "memory");
 	expect_trap(VEC_GP, 0, ip);
 }
 

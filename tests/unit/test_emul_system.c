@@ -1,7 +1,8 @@
 /* The emulator's system instructions for a real-mode start-up (an AP's
  * SIPI trampoline on a processor that cannot run real mode): MOV to and
- * from CR0/CR3/CR4, LGDT/LIDT, CLI, IN/OUT and far JMP/CALL
- * ptr16:16/32, run through emul_step() on the fake machine. */
+ * from CR0/CR3/CR4, LGDT/LIDT, CLI, IN/OUT, far JMP/CALL ptr16:16/32,
+ * PUSHF/POPF, CPUID, RDMSR/WRMSR, WBINVD and the shifts, run through
+ * emul_step() on the fake machine. */
 #include "tests/unit/test.h"
 #include "tests/emul/fake_machine.h"
 
@@ -291,6 +292,266 @@ TEST(far_ptr_not_64)
 	fm->ctx.rip = CODE;
 	EXPECT_EQ(FM_RUN(fm, 0xea, 0, 0, 0, 0, 0x08, 0), EMUL_UNSUPPORTED);
 	EXPECT_EQ(FM_RUN(fm, 0x9a, 0, 0, 0, 0, 0x08, 0), EMUL_UNSUPPORTED);
+	fm_free(fm);
+}
+
+/* Older Linux trampolines enter protected mode with LMSW: in real mode
+ * (CPL 0) it sets PE through the VMM's write_cr0, ET and the rest of
+ * CR0 kept. */
+TEST(lmsw_real_mode)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->ctx.gpr[EMUL_RAX] = 0xfff1;
+	ASSERT(FM_RUN(fm, 0x0f, 0x01, 0xf0) == EMUL_OK);	/* lmsw %ax */
+	EXPECT_EQ(fm->ctx.cr0, CR0_ET | EMUL_CR0_PE);
+	EXPECT_EQ(fm->cr0_written, CR0_ET | EMUL_CR0_PE);
+	EXPECT_EQ(fm->ctx.rip, 3);
+	fm_free(fm);
+}
+
+/* ---- PUSHF, POPF ------------------------------------------------------------------ */
+
+#define RFLAGS_NT	BIT_ULL(14)
+#define RFLAGS_ID	BIT_ULL(21)
+#define RFLAGS_VIF	BIT_ULL(19)
+
+/* Real mode: PUSHF stores FLAGS, PUSHFD EFLAGS with RF and VM read as
+ * 0; RSP moves by the operand size within SP. */
+TEST(pushf_real_mode)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->ctx.gpr[EMUL_RSP] = 0xabcd0000 | STACK;
+	fm->ctx.rflags |= EMUL_RFLAGS_CF | EMUL_RFLAGS_IF | EMUL_RFLAGS_AC |
+			  EMUL_RFLAGS_RF;
+	ASSERT(FM_RUN(fm, 0x9c) == EMUL_OK);			/* pushf */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], 0xabcd0000 | (STACK - 2));
+	EXPECT_EQ(fm_get(fm, STACK - 2, 4), 0x0203);
+	ASSERT(FM_RUN(fm, 0x66, 0x9c) == EMUL_OK);		/* pushfd */
+	EXPECT_EQ(fm_get(fm, STACK - 6, 4), 0x40203);
+	EXPECT_EQ(fm->ctx.rflags & EMUL_RFLAGS_RF, 0);
+	EXPECT_EQ(fm->ctx.rip, 3);
+	fm_free(fm);
+}
+
+/* Real mode is CPL 0: POPF loads FLAGS[15:0] but the reserved bits,
+ * POPFD also AC and ID, never RF, VM, VIF or VIP. */
+TEST(popf_real_mode)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->ctx.gpr[EMUL_RSP] = STACK;
+	fm->ctx.rflags |= EMUL_RFLAGS_AC;
+	fm_set32(fm, STACK, 0xffffffff);
+	ASSERT(FM_RUN(fm, 0x9d) == EMUL_OK);			/* popf */
+	EXPECT_EQ(fm->ctx.rflags, EMUL_RFLAGS_FIXED | EMUL_RFLAGS_AC | 0x7fd5);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK + 2);
+	fm_set32(fm, STACK + 2, 0xffffffff);
+	ASSERT(FM_RUN(fm, 0x66, 0x9d) == EMUL_OK);		/* popfd */
+	EXPECT_EQ(fm->ctx.rflags, EMUL_RFLAGS_FIXED | 0x7fd5 | EMUL_RFLAGS_AC |
+				  RFLAGS_ID);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK + 6);
+	fm_set32(fm, STACK + 6, 0);
+	ASSERT(FM_RUN(fm, 0x66, 0x9d) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rflags, EMUL_RFLAGS_FIXED);
+	fm_free(fm);
+}
+
+/* The CPUID probe of 32-bit code: flip EFLAGS.ID through PUSHFD and
+ * POPFD and see it stick. */
+TEST(pushf_popf_id_probe)
+{
+	static const uint8_t code[] = {
+		0x66, 0x9c,				/* pushfd */
+		0x66, 0x58,				/* pop %eax */
+		0x66, 0x35, 0x00, 0x00, 0x20, 0x00,	/* xor $ID, %eax */
+		0x66, 0x50,				/* push %eax */
+		0x66, 0x9d,				/* popfd */
+		0x66, 0x9c,				/* pushfd */
+		0x66, 0x5b,				/* pop %ebx */
+	};
+	struct fake_machine *fm = setup_real(0x0800);
+
+	fm->ctx.gpr[EMUL_RSP] = STACK;
+	fm_put(fm, 0x8000, code, sizeof(code));
+	for (int i = 0; i < 7; i++)
+		ASSERT(emul_step(&fm->ctx) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBX], EMUL_RFLAGS_FIXED | RFLAGS_ID);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK);
+	fm_free(fm);
+}
+
+/* Above CPL 0 POPF keeps IOPL, and IF too where CPL > IOPL;
+ * virtual-8086 mode below IOPL 3 is #GP(0), or with CR4.VME the
+ * virtual flag, not the emulator's. */
+TEST(popf_privilege)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm_mode32(fm);
+	fm->ctx.rip = CODE;
+	fm->ctx.cpl = 3;
+	fm->ctx.gpr[EMUL_RSP] = STACK;
+	fm_set32(fm, STACK, 0xffffffff);
+	ASSERT(FM_RUN(fm, 0x9d) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rflags & (EMUL_RFLAGS_IF | EMUL_RFLAGS_IOPL), 0);
+	EXPECT(fm->ctx.rflags & RFLAGS_NT);
+	fm->ctx.rflags = EMUL_RFLAGS_FIXED | EMUL_RFLAGS_VM;
+	fm->ctx.gpr[EMUL_RSP] = STACK;
+	expect_fault(fm, FM_RUN(fm, 0x9d), EMUL_VEC_GP, CODE + 1);
+	expect_fault(fm, FM_RUN(fm, 0x9c), EMUL_VEC_GP, CODE + 1);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK);
+	fm->ctx.cr4 = EMUL_CR4_VME;
+	EXPECT_EQ(FM_RUN(fm, 0x9d), EMUL_UNSUPPORTED);
+	fm_free(fm);
+}
+
+/* 64-bit mode: PUSHFQ and POPFQ by default; the upper half is
+ * reserved and VIF stays. */
+TEST(pushf_popf_64)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm->ctx.rip = CODE;
+	fm->ctx.gpr[EMUL_RSP] = STACK;
+	fm->ctx.rflags |= RFLAGS_VIF | EMUL_RFLAGS_ZF;
+	ASSERT(FM_RUN(fm, 0x9c) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK - 8);
+	EXPECT_EQ(fm_get(fm, STACK - 8, 8),
+		  EMUL_RFLAGS_FIXED | RFLAGS_VIF | EMUL_RFLAGS_ZF);
+	fm_set64(fm, STACK - 8, ~0ULL);
+	ASSERT(FM_RUN(fm, 0x9d) == EMUL_OK);
+	EXPECT_EQ(fm->ctx.rflags, EMUL_RFLAGS_FIXED | RFLAGS_VIF | 0x247fd5);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RSP], STACK);
+	fm_free(fm);
+}
+
+/* ---- CPUID, RDMSR, WRMSR, WBINVD --------------------------------------------------- */
+
+/* CPUID takes EAX and ECX; the VMM's four answers replace RAX, RBX, RCX
+ * and RDX whole, upper halves cleared. */
+TEST(cpuid)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->ctx.gpr[EMUL_RAX] = 0xffffffff80000001ULL;
+	fm->ctx.gpr[EMUL_RCX] = 0xffffffff00000002ULL;
+	fm->ctx.gpr[EMUL_RBX] = ~0ULL;
+	fm->ctx.gpr[EMUL_RDX] = ~0ULL;
+	ASSERT(FM_RUN(fm, 0x0f, 0xa2) == EMUL_OK);
+	EXPECT_EQ(fm->cpuid_leaf, 0x80000001);
+	EXPECT_EQ(fm->cpuid_sub, 2);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x80000001);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBX], 2);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0x6c65746e);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0x49656e69);
+	EXPECT_EQ(fm->ctx.rip, 2);
+	fm_free(fm);
+}
+
+/* RDMSR and WRMSR: ECX names the MSR, EDX:EAX the value; an MSR the
+ * VMM refuses is its #GP(0); CPL > 0 is #GP(0) before the VMM is
+ * asked. */
+TEST(rdmsr_wrmsr)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->msr_val = 0x0000000400850089ULL;
+	fm->ctx.gpr[EMUL_RCX] = FM_MSR;
+	fm->ctx.gpr[EMUL_RAX] = ~0ULL;
+	ASSERT(FM_RUN(fm, 0x0f, 0x32) == EMUL_OK);		/* rdmsr */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x00850089);
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 4);
+	fm->ctx.gpr[EMUL_RDX] = 0xffffffff00000001ULL;
+	ASSERT(FM_RUN(fm, 0x0f, 0x30) == EMUL_OK);		/* wrmsr */
+	EXPECT_EQ(fm->msr_val, 0x0000000100850089ULL);
+	EXPECT_EQ(fm->ctx.rip, 4);
+	fm->ctx.gpr[EMUL_RCX] = 0x10;
+	expect_fault(fm, FM_RUN(fm, 0x0f, 0x32), EMUL_VEC_GP, 4);
+	fm_mode32(fm);
+	fm->ctx.rip = CODE;
+	fm->ctx.cpl = 3;
+	fm->ctx.gpr[EMUL_RCX] = FM_MSR;
+	expect_fault(fm, FM_RUN(fm, 0x0f, 0x30), EMUL_VEC_GP, CODE);
+	EXPECT_EQ(fm->msr_writes, 1);
+	fm_free(fm);
+}
+
+TEST(wbinvd)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	ASSERT(FM_RUN(fm, 0x0f, 0x09) == EMUL_OK);
+	EXPECT_EQ(fm->wbinvds, 1);
+	EXPECT_EQ(fm->ctx.rip, 2);
+	fm_mode32(fm);
+	fm->ctx.rip = CODE;
+	fm->ctx.cpl = 3;
+	expect_fault(fm, FM_RUN(fm, 0x0f, 0x09), EMUL_VEC_GP, CODE);
+	EXPECT_EQ(fm->wbinvds, 1);
+	fm_free(fm);
+}
+
+/* ---- SHL, SHR, SAR ---------------------------------------------------------------- */
+
+#define ARITH	EMUL_RFLAGS_ARITH
+
+/* By Ib, by 1 and by CL; CF the last bit out; OF of a 1-bit shift; a
+ * zero count changes no flag. */
+TEST(shifts)
+{
+	struct fake_machine *fm = setup_real(0x0100);
+
+	fm->ctx.gpr[EMUL_RAX] = 0x00065400;
+	ASSERT(FM_RUN(fm, 0x66, 0xc1, 0xe8, 0x08) == EMUL_OK);	/* shr $8, %eax */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x0654);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, 0);
+	EXPECT_EQ(fm->ctx.rip, 4);
+	fm->ctx.gpr[EMUL_RBX] = 0x81;
+	ASSERT(FM_RUN(fm, 0xd0, 0xe3) == EMUL_OK);		/* shl $1, %bl */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RBX], 0x02);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_CF | EMUL_RFLAGS_OF);
+	fm->ctx.gpr[EMUL_RDX] = 0x8000;
+	fm->ctx.gpr[EMUL_RCX] = 0x24;				/* 36 & 31 = 4 */
+	ASSERT(FM_RUN(fm, 0xd3, 0xfa) == EMUL_OK);		/* sar %cl, %dx */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0xf800);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_SF | EMUL_RFLAGS_PF);
+	ASSERT(FM_RUN(fm, 0xd1, 0xea) == EMUL_OK);		/* shr $1, %dx */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RDX], 0x7c00);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_OF | EMUL_RFLAGS_PF);
+	fm->ctx.rflags |= EMUL_RFLAGS_CF;
+	ASSERT(FM_RUN(fm, 0xc0, 0xe0, 0x20) == EMUL_OK);	/* shl $32, %al */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0x0654);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_OF | EMUL_RFLAGS_PF |
+					  EMUL_RFLAGS_CF);
+	fm->ctx.gpr[EMUL_RAX] = 0x0f;
+	ASSERT(FM_RUN(fm, 0xc0, 0xe8, 0x0c) == EMUL_OK);	/* shr $12, %al */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], 0);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_ZF | EMUL_RFLAGS_PF);
+	EXPECT_EQ(FM_RUN(fm, 0xc1, 0xc0, 0x01), EMUL_UNSUPPORTED); /* rol */
+	fm_free(fm);
+}
+
+/* A memory destination, and SAR of a 64-bit register past its sign. */
+TEST(shifts_mem_and_64)
+{
+	struct fake_machine *fm = fm_new();
+
+	fm->ctx.rip = CODE;
+	fm_set32(fm, DATA, 0x40000001);
+	fm->ctx.gpr[EMUL_RBX] = DATA;
+	ASSERT(FM_RUN(fm, 0xd1, 0x23) == EMUL_OK);	/* shll (%rbx) */
+	EXPECT_EQ(fm_get(fm, DATA, 4), 0x80000002);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_OF | EMUL_RFLAGS_SF);
+	fm->ctx.gpr[EMUL_RAX] = 0x8000000000000000ULL;
+	ASSERT(FM_RUN(fm, 0x48, 0xc1, 0xf8, 0x3f) == EMUL_OK); /* sar $63, %rax */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RAX], ~0ULL);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_SF | EMUL_RFLAGS_PF);
+	fm->ctx.gpr[EMUL_RCX] = 0xffffffff00000010ULL;
+	ASSERT(FM_RUN(fm, 0xc1, 0xe1, 0x00) == EMUL_OK); /* shl $0, %ecx */
+	EXPECT_EQ(fm->ctx.gpr[EMUL_RCX], 0x10);
+	EXPECT_EQ(fm->ctx.rflags & ARITH, EMUL_RFLAGS_SF | EMUL_RFLAGS_PF);
 	fm_free(fm);
 }
 
