@@ -21,10 +21,14 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 }
 
 /* MAXPHYADDR (CPUID.80000008H:EAX[7:0], SDM Vol. 3A 4.1.4); guests see
- * the host's. */
+ * the host's. Read once (per file): CPUID exits when Keel runs nested. */
 static inline unsigned int cpu_maxphyaddr(void)
 {
-	return cpuid(0x80000008, 0).eax & 0xff;
+	static uint8_t maxpa;
+
+	if (__builtin_expect(!maxpa, 0))
+		maxpa = (uint8_t)cpuid(0x80000008, 0).eax;
+	return maxpa;
 }
 
 /* CPUID.1 feature bits Keel asks about (SDM Vol. 2A, CPUID, Table 3-10/3-11). */

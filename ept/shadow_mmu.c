@@ -1280,7 +1280,7 @@ int shadow_mmu_init(struct guest *g)
 				  .unsync_on = shadow_unsync_default,
 				  .root_cache_on = shadow_root_cache_default };
 	g->mmu = m;
-	m->maxphyaddr = (uint8_t)cpuid(0x80000008, 0).eax;
+	m->maxphyaddr = (uint8_t)cpu_maxphyaddr();
 	m->pages = (struct shadow_page *)p;
 	p += n * sizeof(struct shadow_page);
 	rmap_desc_pool_init(&m->descs, (struct rmap_desc *)p, nd);

@@ -567,15 +567,6 @@ static const struct emul_ops vemu_ops = {
 
 /* ---- context from the VMCS ----------------------------------------------------- */
 
-static uint8_t guest_maxphyaddr(void)
-{
-	static uint8_t maxpa;
-
-	if (unlikely(!maxpa))
-		maxpa = (uint8_t)cpuid(0x80000008, 0).eax;
-	return maxpa;
-}
-
 /* PKRU is not in the VMCS and Keel never changes it: the register holds
  * the guest's value. RDPKRU needs CR4.PKE in Keel's own CR4 for a moment
  * (the guest's CR4.PKE says the CPU has it). */
@@ -627,7 +618,7 @@ static void vemu_control_state(struct emul_ctx *ctx, const struct vcpu *v)
 	ctx->cr3 = vcpu_guest_cr3(v);
 	ctx->efer = vcpu_guest_efer(v);
 	ctx->cpl = guest_cpl(ctx);
-	ctx->maxphyaddr = guest_maxphyaddr();
+	ctx->maxphyaddr = (uint8_t)cpu_maxphyaddr();
 	ctx->pkru = (ctx->cr4 & X86_CR4_PKE) ? guest_pkru() : 0;
 	ctx->hint.valid = false;
 	ctx->hint_mmio = false;

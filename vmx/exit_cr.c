@@ -32,12 +32,9 @@ static int cr_gp(struct vcpu *v)
  */
 bool vcpu_read_pdptes(struct vcpu *v, uint64_t cr3, uint64_t pdpte[4])
 {
-	static uint8_t maxpa;
-	uint64_t rsvd;
+	uint64_t rsvd = GENMASK_ULL(63, cpu_maxphyaddr()) | GENMASK_ULL(2, 1) |
+			GENMASK_ULL(8, 5);
 
-	if (unlikely(!maxpa))
-		maxpa = (uint8_t)cpuid(0x80000008, 0).eax;
-	rsvd = GENMASK_ULL(63, maxpa) | GENMASK_ULL(2, 1) | GENMASK_ULL(8, 5);
 	if (!guest_read(v->guest, cr3 & GENMASK_ULL(31, 5), pdpte,
 			4 * sizeof(*pdpte)))
 		return false;
