@@ -219,10 +219,12 @@ static uint32_t isr_word(const struct vlapic *a, unsigned int i)
 		      : a->isr[i];
 }
 
-static int highest_bit(const uint32_t *bits)
+/* The highest vector set in eight 32-bit words `stride` words apart
+ * (1 in struct vlapic, 4 on the page), or -1. */
+static int highest_vector(const uint32_t *w0, unsigned int stride)
 {
 	for (int i = 7; i >= 0; i--) {
-		uint32_t w = READ_ONCE(bits[i]);
+		uint32_t w = READ_ONCE(w0[(unsigned int)i * stride]);
 
 		if (w)
 			return i * 32 + 31 - __builtin_clz(w);
@@ -230,16 +232,15 @@ static int highest_bit(const uint32_t *bits)
 	return -1;
 }
 
+static int highest_bit(const uint32_t *bits)
+{
+	return highest_vector(bits, 1);
+}
+
 /* The highest vector of the eight registers from reg0 on the page. */
 int vlapic_page_highest(const struct vlapic *a, unsigned int reg0)
 {
-	for (int i = 7; i >= 0; i--) {
-		uint32_t w = READ_ONCE(*vlapic_page_reg(a, reg0 + (unsigned)i));
-
-		if (w)
-			return i * 32 + 31 - __builtin_clz(w);
-	}
-	return -1;
+	return highest_vector(vlapic_page_reg(a, reg0), 4);
 }
 
 static int irr_highest(const struct vlapic *a)

@@ -114,9 +114,10 @@ const char *vlapic_mmio_place(struct vcpu *v, uint64_t base)
 	if (!vlapic_bases_has(b, base))
 		err = vlapic_bases_add(v->guest, b, base);
 	spin_unlock(&b->lock);
-	if (err == -ENOSPC)
-		return "more xAPIC page addresses than Keel keeps for a guest";
-	return err ? "its RAM or another device is there" : NULL;
+	if (err == -EEXIST)
+		return "its RAM or another device is there";
+	return err ? "no room for another xAPIC page address on its MMIO "
+		     "bus" : NULL;
 }
 
 /* Leaf 0xb: each vCPU is one core of one package (SDM Vol. 2A, CPUID). */
